@@ -1,0 +1,65 @@
+"""Configuration of the bag-of-n-grams sentiment classifier."""
+
+from __future__ import annotations
+
+from transformers import PretrainedConfig
+
+DEFAULT_ID2LABEL = {0: "negative", 1: "positive"}
+
+
+class SentimentBagConfig(PretrainedConfig):
+    """Everything needed to turn token ids into logits, so a saved folder rebuilds the model alone.
+
+    Args:
+        vocab_size (`int`): rows of the word table, equal to the tokenizer's vocabulary size.
+        embedding_dim (`int`): width of every table row.
+        hidden_dims (`list[int]`): one Linear → BatchNorm1d → ReLU → Dropout block per entry.
+        dropout (`float`): dropout probability of those blocks.
+        ngram_size (`int`): longest word n-gram fed to the bag (1 = words only).
+        num_buckets (`int`): hashed rows shared by all n-grams of 2 words or more.
+        ngram_hash_multiplier (`int`): multiplier of the polynomial n-gram hash, recorded so
+            every implementation of the hash (training, ONNX) computes the same rows.
+        feature_dropout (`float`): share of bag entries dropped per review while training.
+        sparse_embeddings (`bool`): produce sparse gradients for the table (pair with a sparse-aware optimizer).
+        initializer_range (`float`): std of the normal init of Linear layers; table rows use uniform(±1/dim).
+    """
+
+    model_type = "sentiment-bag"
+
+    def __init__(
+        self,
+        vocab_size: int = 30000,
+        embedding_dim: int = 64,
+        hidden_dims: list[int] | None = None,
+        dropout: float = 0.2,
+        ngram_size: int = 2,
+        num_buckets: int = 1 << 20,
+        ngram_hash_multiplier: int = 1_000_003,
+        feature_dropout: float = 0.0,
+        sparse_embeddings: bool = True,
+        initializer_range: float = 0.02,
+        pad_token_id: int = 0,
+        **kwargs,
+    ):
+        kwargs.setdefault("id2label", DEFAULT_ID2LABEL)
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.hidden_dims = list(hidden_dims) if hidden_dims is not None else [64]
+        self.dropout = dropout
+        self.ngram_size = ngram_size
+        self.num_buckets = num_buckets if ngram_size > 1 else 0
+        self.ngram_hash_multiplier = ngram_hash_multiplier
+        self.feature_dropout = feature_dropout
+        self.sparse_embeddings = sparse_embeddings
+        self.initializer_range = initializer_range
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
+        if self.ngram_size < 1:
+            raise ValueError(f"ngram_size must be at least 1, got {self.ngram_size}")
+        # The hash keeps h < num_buckets, so h * multiplier + token id must fit in int64.
+        if (self.num_buckets + 1) * self.ngram_hash_multiplier + self.vocab_size >= 1 << 62:
+            raise ValueError("num_buckets * ngram_hash_multiplier overflows int64")
+
+    @property
+    def num_embeddings(self) -> int:
+        """Rows of the table: words first, then the hashed n-gram buckets."""
+        return self.vocab_size + self.num_buckets
