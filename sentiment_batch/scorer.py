@@ -1,0 +1,217 @@
+"""The thread-safe `Scorer`: texts, DataFrames or Arrow batches in, label and class probabilities out."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pyarrow as pa
+
+from .bundle import Bundle, load_bundle
+from .errors import UserError
+from .preprocessing import encode, load_tokenizer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 2048
+INPUT_NAMES = ("input_ids", "offsets")
+PROBABILITIES = "probabilities"
+
+
+def row_error(value: object) -> str | None:
+    """Why a value cannot be scored, or None when it is a non-blank string.
+
+    Args:
+        value (`object`): one cell of the text column.
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return "null text"
+    if not isinstance(value, str):
+        return f"non-string text ({type(value).__name__})"
+    if not value:
+        return "empty text"
+    # isspace() allocates nothing, unlike strip(), which matters on long reviews
+    if value.isspace():
+        return "whitespace-only text"
+    return None
+
+
+def _session(bundle: Bundle, threads: int | None) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(str(bundle.model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own untyped errors for unloadable graphs
+        raise UserError(f"cannot load {bundle.model_path}: {str(error).splitlines()[0]}") from error
+    inputs = tuple(node.name for node in session.get_inputs())
+    outputs = {node.name for node in session.get_outputs()}
+    if inputs != INPUT_NAMES or PROBABILITIES not in outputs:
+        raise UserError(
+            f"{bundle.model_path}: expected inputs {INPUT_NAMES} and a {PROBABILITIES} output, got {inputs}"
+        )
+    return session
+
+
+class Scorer:
+    """Scores reviews with one bundle; safe to share between threads (ONNX session and tokenizer are read-only)."""
+
+    def __init__(self, bundle: Bundle, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+        """Load the model and tokenizer of a validated bundle.
+
+        Args:
+            bundle (`Bundle`): from `load_bundle`.
+            threads (`int | None`): onnxruntime intra-op threads; None lets onnxruntime choose.
+            batch_size (`int`): reviews per model call.
+        """
+        if batch_size < 1:
+            raise UserError(f"batch size must be at least 1, got {batch_size}")
+        self.bundle = bundle
+        self.labels = bundle.labels
+        self.batch_size = batch_size
+        self._session = _session(bundle, threads)
+        self._tokenizer = load_tokenizer(bundle.tokenizer_path)
+
+    @classmethod
+    def from_bundle(
+        cls, path: str | Path | None = None, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> Scorer:
+        """Validate a bundle folder and load it.
+
+        Args:
+            path (`str | Path | None`): the bundle folder; None for the default `sample_data/bundle/`.
+            threads (`int | None`): onnxruntime threads; also caps the tokenizer's thread pool if it is not
+                started yet and RAYON_NUM_THREADS is unset.
+            batch_size (`int`): reviews per model call.
+        """
+        if threads:
+            os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
+        return cls(load_bundle(path), threads=threads, batch_size=batch_size)
+
+    def output_names(self, prefix: str = "") -> list[str]:
+        """Names of the columns scoring adds: label, score, prob_<label> per class, error.
+
+        Args:
+            prefix (`str`): put before every added name, to avoid clashes with input columns.
+        """
+        return [f"{prefix}{name}" for name in ("label", "score", *(f"prob_{label}" for label in self.labels), "error")]
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        """Class probabilities (float32 `[len(texts), num_labels]`) of valid texts, in model batches.
+
+        Args:
+            texts (`Sequence[str]`): non-blank strings.
+        """
+        result = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            input_ids, offsets = encode(self._tokenizer, texts[start : start + self.batch_size])
+            feeds = {"input_ids": input_ids, "offsets": offsets}
+            result[start : start + len(offsets)] = self._session.run([PROBABILITIES], feeds)[0]
+        return result
+
+    def score_values(self, values: Sequence[object], prefix: str = "") -> dict[str, pa.Array]:
+        """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.
+
+        Args:
+            values (`Sequence[object]`): the text column's cells, any type.
+            prefix (`str`): see `output_names`.
+        """
+        errors = [row_error(value) for value in values]
+        ok = np.fromiter((error is None for error in errors), dtype=bool, count=len(errors))
+        probs = np.zeros((len(values), len(self.labels)), dtype=np.float32)
+        valid = np.flatnonzero(ok)
+        if len(valid):
+            probs[valid] = self.probabilities([values[index] for index in valid])
+        best = probs.argmax(axis=1)
+        missing = ~ok
+        columns = [
+            pa.array(np.asarray(self.labels, dtype=object)[best], type=pa.string(), mask=missing),
+            pa.array(probs[np.arange(len(values)), best], mask=missing),
+            *(pa.array(probs[:, index], mask=missing) for index in range(len(self.labels))),
+            pa.array(errors, type=pa.string()),
+        ]
+        return dict(zip(self.output_names(prefix), columns, strict=True))
+
+    def predict(self, texts: Sequence[object]) -> list[dict]:
+        """One dict per text: `label`, `score`, `probabilities` ({label: p}) and `error` (None when scored).
+
+        Args:
+            texts (`Sequence[object]`): the reviews; None, blank or non-string ones get an `error`.
+        """
+        columns = self.score_values(list(texts))
+        label, score, *probs, error = (column.to_pylist() for column in columns.values())
+        return [
+            {
+                "label": label[row],
+                "score": score[row],
+                "probabilities": None
+                if error[row]
+                else {name: prob[row] for name, prob in zip(self.labels, probs, strict=True)},
+                "error": error[row],
+            }
+            for row in range(len(texts))
+        ]
+
+    def score_dataframe(self, df: pd.DataFrame, text_column: str = "text", prefix: str = "") -> pd.DataFrame:
+        """A copy of `df`, rows and index unchanged, with the added columns.
+
+        Args:
+            df (`pd.DataFrame`): the reviews.
+            text_column (`str`): the column holding the text.
+            prefix (`str`): see `output_names`.
+        """
+        check_columns(list(df.columns), text_column, self.output_names(prefix))
+        columns = self.score_values(df[text_column].tolist(), prefix)
+        added = {name: column.to_pandas().set_axis(df.index) for name, column in columns.items()}
+        return df.assign(**added)
+
+    def score_batch(self, batch: pa.RecordBatch, text_column: str = "text", prefix: str = "") -> pa.RecordBatch:
+        """`batch` with the added columns appended.
+
+        Args:
+            batch (`pa.RecordBatch`): the reviews.
+            text_column (`str`): the column holding the text.
+            prefix (`str`): see `output_names`.
+        """
+        check_columns(batch.schema.names, text_column, self.output_names(prefix))
+        columns = self.score_values(batch.column(text_column).to_pylist(), prefix)
+        return pa.RecordBatch.from_arrays(
+            [*batch.columns, *columns.values()], names=[*batch.schema.names, *columns.keys()]
+        )
+
+    def score_batches(
+        self, batches: Iterable[pa.RecordBatch], text_column: str = "text", prefix: str = ""
+    ) -> Iterator[pa.RecordBatch]:
+        """Score a stream of record batches lazily, one out per one in.
+
+        Args:
+            batches (`Iterable[pa.RecordBatch]`): the reviews.
+            text_column (`str`): the column holding the text.
+            prefix (`str`): see `output_names`.
+        """
+        for batch in batches:
+            yield self.score_batch(batch, text_column, prefix)
+
+
+def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str], where: str = "the input") -> None:
+    """Raise a one-line `UserError` when the text column is absent or an added column already exists.
+
+    Args:
+        columns (`Sequence[str]`): the input's column names.
+        text_column (`str`): the column holding the text.
+        added (`Sequence[str]`): the names scoring will add.
+        where (`str`): names the input in the message.
+    """
+    if text_column not in columns:
+        raise UserError(
+            f"{where} has no column {text_column!r}; its columns are {list(columns)} (choose one with --text-column)"
+        )
+    clashes = [name for name in added if name in columns]
+    if clashes:
+        raise UserError(f"{where} already has column(s) {clashes}; add a prefix to the new ones (--column-prefix)")

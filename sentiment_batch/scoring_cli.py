@@ -1,0 +1,146 @@
+"""`sentiment-batch score`: score CSV/Parquet files of reviews with an ONNX bundle, streaming in chunks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm import tqdm
+
+from .errors import UserError
+from .io import CHUNK_ROWS, AtomicWriter, Source, conform, expand_inputs, file_format, open_source
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, check_columns
+
+
+@dataclass
+class Summary:
+    """What a run did, for the closing line."""
+
+    rows: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    def line(self, files: int, output: Path) -> str:
+        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"scored {self.rows} rows from {files} file(s) into {output}: "
+            f"{self.errors} errors, {self.seconds:.2f} s, {rate:,.0f} rows/s"
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `score` subcommand's arguments."""
+    parser = argparse.ArgumentParser(
+        prog="sentiment-batch score",
+        description="Add label, score, prob_<label> and error columns to every row of CSV/Parquet review files.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV or Parquet files or globs, read in order")
+    parser.add_argument("--model", type=Path, default=None, help="bundle folder (default: sample_data/bundle/)")
+    parser.add_argument("--output", type=Path, required=True, help="output file; .csv or .parquet picks the format")
+    parser.add_argument("--text-column", default="text", help="column holding the review text (default: text)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per model call")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: all)")
+    parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return parser
+
+
+def open_sources(paths: Sequence[Path], text_column: str, added: Sequence[str]) -> list[Source]:
+    """Open every input before writing anything; all must have the text column and the same column names.
+
+    Args:
+        paths (`Sequence[Path]`): the input files.
+        text_column (`str`): the column holding the text.
+        added (`Sequence[str]`): the names scoring adds, which must not exist already.
+    """
+    sources = [open_source(path) for path in paths]
+    first = sources[0]
+    for source in sources:
+        check_columns(source.schema.names, text_column, added, where=str(source.path))
+        if source.schema.names != first.schema.names:
+            raise UserError(
+                f"{source.path} has columns {source.schema.names}, but {first.path} has {first.schema.names}; "
+                "all inputs must have the same columns"
+            )
+    return sources
+
+
+def check_output(output: Path, inputs: Sequence[Path]) -> None:
+    """Fail early on an output with an unknown extension, a missing folder, or that is also an input.
+
+    Args:
+        output (`Path`): the output file.
+        inputs (`Sequence[Path]`): the input files.
+    """
+    file_format(output, "output")
+    if not output.parent.is_dir():
+        raise UserError(f"output folder {output.parent} does not exist")
+    if any(output.resolve() == path.resolve() for path in inputs):
+        raise UserError(f"output {output} is also an input; write to another file")
+
+
+def score_files(scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, args: argparse.Namespace) -> Summary:
+    """Stream every source through the scorer into the writer, chunk by chunk, in order.
+
+    Args:
+        scorer (`Scorer`): the loaded bundle.
+        sources (`Sequence[Source]`): opened inputs.
+        writer (`AtomicWriter`): the open output.
+        args (`argparse.Namespace`): parsed options (text_column, column_prefix, no_progress).
+    """
+    counts = [source.num_rows for source in sources]
+    total = None if None in counts else sum(counts)
+    summary, start = Summary(), time.perf_counter()
+    with tqdm(total=total, unit=" rows", unit_scale=True, disable=args.no_progress, file=sys.stderr) as progress:
+        for source in sources:
+            batches = (conform(batch, sources[0].schema, source.path) for batch in source.batches(CHUNK_ROWS))
+            for scored in scorer.score_batches(batches, args.text_column, args.column_prefix):
+                writer.write(scored)
+                summary.rows += scored.num_rows
+                summary.errors += scored.num_rows - pc.sum(pc.is_null(scored.column(writer.schema.names[-1]))).as_py()
+                progress.update(scored.num_rows)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def output_schema(scorer: Scorer, input_schema: pa.Schema, prefix: str) -> pa.Schema:
+    """The input's fields followed by label, score, prob_<label>..., error.
+
+    Args:
+        scorer (`Scorer`): gives the labels.
+        input_schema (`pa.Schema`): the first input's schema.
+        prefix (`str`): prefix of the added names.
+    """
+    label, score, *probs, error = scorer.output_names(prefix)
+    added = [
+        (label, pa.string()),
+        (score, pa.float32()),
+        *((name, pa.float32()) for name in probs),
+        (error, pa.string()),
+    ]
+    return pa.schema([*input_schema, *(pa.field(name, kind) for name, kind in added)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `sentiment-batch score`; bad input raises `UserError`, which the dispatcher reports and exits 2.
+
+    Args:
+        argv (`list[str] | None`): the arguments after `score`; `sys.argv[1:]` when None.
+    """
+    args = build_parser().parse_args(argv)
+    paths = expand_inputs(args.inputs)
+    check_output(args.output, paths)
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    scorer = Scorer.from_bundle(args.model, threads=args.threads, batch_size=args.batch_size)
+    sources = open_sources(paths, args.text_column, scorer.output_names(args.column_prefix))
+    with AtomicWriter(args.output, output_schema(scorer, sources[0].schema, args.column_prefix)) as writer:
+        summary = score_files(scorer, sources, writer, args)
+    print(summary.line(len(sources), args.output), file=sys.stderr)
+    return 0
