@@ -1,0 +1,100 @@
+"""The bundle loader: a valid bundle loads, every kind of broken bundle is a one-line UserError."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sentiment_batch import bundle as bundle_module
+from sentiment_batch.bundle import MANIFEST_FILE, load_bundle, resolve_bundle_path, sha256_file
+from sentiment_batch.errors import UserError
+
+
+def edit_manifest(folder, **changes):
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    manifest.update(changes)
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+
+def assert_one_line_error(folder, match):
+    with pytest.raises(UserError, match=match) as raised:
+        load_bundle(folder)
+    assert "\n" not in str(raised.value)
+
+
+def test_valid_bundle_loads(tiny_bundle):
+    bundle = load_bundle(tiny_bundle)
+    assert bundle.labels == ("negative", "positive")
+    assert bundle.model_path == tiny_bundle / "model.onnx"
+    assert bundle.tokenizer_path == tiny_bundle / "tokenizer.json"
+    assert bundle.manifest["model_sha256"] == sha256_file(bundle.model_path)
+
+
+def test_missing_folder(tmp_path):
+    assert_one_line_error(tmp_path / "nowhere", "does not exist")
+
+
+def test_file_instead_of_folder(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"x")
+    assert_one_line_error(tmp_path / "model.onnx", "not a folder")
+
+
+def test_missing_manifest(bundle_copy):
+    (bundle_copy / MANIFEST_FILE).unlink()
+    assert_one_line_error(bundle_copy, "bundle.json is missing")
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_invalid_manifest(bundle_copy, text):
+    (bundle_copy / MANIFEST_FILE).write_text(text)
+    assert_one_line_error(bundle_copy, "not valid JSON|JSON object")
+
+
+@pytest.mark.parametrize("version", [None, 2, "1"])
+def test_unknown_format_version(bundle_copy, version):
+    edit_manifest(bundle_copy, format_version=version)
+    assert_one_line_error(bundle_copy, "unknown format_version")
+
+
+@pytest.mark.parametrize("labels", [None, ["only"], ["a", "a"], ["a", 3]])
+def test_bad_labels(bundle_copy, labels):
+    edit_manifest(bundle_copy, labels=labels)
+    assert_one_line_error(bundle_copy, "labels must be")
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json"])
+def test_incomplete_bundle(bundle_copy, name):
+    (bundle_copy / name).unlink()
+    assert_one_line_error(bundle_copy, f"incomplete: {name}")
+
+
+def test_member_outside_bundle(bundle_copy):
+    edit_manifest(bundle_copy, model_file="../model.onnx")
+    assert_one_line_error(bundle_copy, "file name inside the bundle")
+
+
+def test_sha256_mismatch(bundle_copy):
+    with (bundle_copy / "model.onnx").open("ab") as handle:
+        handle.write(b"\0")
+    assert_one_line_error(bundle_copy, "does not match model_sha256")
+    assert load_bundle(bundle_copy, verify_sha256=False).labels == ("negative", "positive")
+
+
+def test_default_bundle_absent_says_pass_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(bundle_module, "DEFAULT_BUNDLE", tmp_path / "absent")
+    with pytest.raises(UserError, match="pass --model"):
+        load_bundle(None)
+
+
+def test_default_bundle_used_when_present(tiny_bundle, monkeypatch):
+    monkeypatch.setattr(bundle_module, "DEFAULT_BUNDLE", tiny_bundle)
+    assert resolve_bundle_path(None) == tiny_bundle
+    assert load_bundle().path == tiny_bundle
+
+
+def test_default_location_is_next_to_the_package():
+    import sentiment_batch
+
+    package_parent = bundle_module.Path(sentiment_batch.__file__).resolve().parent.parent
+    assert package_parent / "sample_data" / "bundle" == bundle_module.DEFAULT_BUNDLE

@@ -1,0 +1,128 @@
+"""The Python API: predict, score_dataframe, score_batches, per-row errors, batching and thread safety."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import onnxruntime as ort
+import pandas as pd
+import pyarrow as pa
+import pytest
+from conftest import REVIEWS, VARIED_TEXTS
+
+from sentiment_batch import Scorer
+from sentiment_batch.bundle import load_bundle
+from sentiment_batch.errors import UserError
+from sentiment_batch.preprocessing import encode, load_tokenizer
+from sentiment_batch.scorer import row_error
+
+TEXTS = [text for text, _ in REVIEWS] + [text for text in VARIED_TEXTS if text.strip()]
+MIXED = [TEXTS[0], None, "", "   \n", 42, float("nan"), TEXTS[1], TEXTS[2]]
+MIXED_ERRORS = [
+    None,
+    "null text",
+    "empty text",
+    "whitespace-only text",
+    "non-string text (int)",
+    "null text",
+    None,
+    None,
+]
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_bundle):
+    return Scorer.from_bundle(tiny_bundle, threads=1, batch_size=3)
+
+
+def reference_probabilities(bundle_path, texts):
+    """Straight through the shared preprocessing and onnxruntime, one call, no Scorer."""
+    session = ort.InferenceSession(str(bundle_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    input_ids, offsets = encode(load_tokenizer(bundle_path), texts)
+    return session.run(["probabilities"], {"input_ids": input_ids, "offsets": offsets})[0]
+
+
+def test_row_error_reasons():
+    assert [row_error(value) for value in MIXED] == MIXED_ERRORS
+    assert row_error(pd.NA) == "null text"
+
+
+def test_predict_matches_the_model_and_labels(scorer, tiny_bundle):
+    expected = reference_probabilities(tiny_bundle, TEXTS)
+    results = scorer.predict(TEXTS)
+    assert len(results) == len(TEXTS)
+    for result, probs in zip(results, expected, strict=True):
+        assert result["error"] is None
+        assert result["label"] == scorer.labels[int(np.argmax(probs))]
+        assert result["score"] == pytest.approx(float(probs.max()), abs=1e-6)
+        assert list(result["probabilities"].values()) == pytest.approx(probs.tolist(), abs=1e-6)
+
+
+def test_predict_keeps_order_with_bad_rows(scorer):
+    results = scorer.predict(MIXED)
+    assert [result["error"] for result in results] == MIXED_ERRORS
+    assert all(result["label"] is None and result["probabilities"] is None for result in results if result["error"])
+    alone = scorer.predict([text for text, error in zip(MIXED, MIXED_ERRORS, strict=True) if error is None])
+    assert [result for result in results if result["error"] is None] == alone
+
+
+def test_batch_size_does_not_change_results(tiny_bundle, scorer):
+    whole = Scorer.from_bundle(tiny_bundle, batch_size=1000).predict(TEXTS)
+    one_by_one = Scorer.from_bundle(tiny_bundle, batch_size=1).predict(TEXTS)
+    for a, b, c in zip(whole, one_by_one, scorer.predict(TEXTS), strict=True):
+        assert a["label"] == b["label"] == c["label"]
+        assert a["score"] == pytest.approx(b["score"], abs=1e-6) == pytest.approx(c["score"], abs=1e-6)
+
+
+def test_score_dataframe_keeps_rows_index_and_columns(scorer):
+    df = pd.DataFrame({"id": range(len(MIXED)), "text": MIXED, "other": list("abcdefgh")}, index=list("ABCDEFGH"))
+    scored = scorer.score_dataframe(df)
+    assert list(scored.columns) == ["id", "text", "other", "label", "score", "prob_negative", "prob_positive", "error"]
+    assert list(scored.index) == list(df.index)
+    pd.testing.assert_frame_equal(scored[df.columns], df)
+    assert [None if pd.isna(error) else error for error in scored["error"]] == MIXED_ERRORS
+    ok = scored["error"].isna()
+    assert scored.loc[~ok, "score"].isna().all() and scored.loc[~ok, "label"].isna().all()
+    assert np.allclose(scored.loc[ok, ["prob_negative", "prob_positive"]].sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(scored.loc[ok, "score"], scored.loc[ok, ["prob_negative", "prob_positive"]].max(axis=1))
+
+
+def test_score_dataframe_errors(scorer):
+    with pytest.raises(UserError, match=r"no column 'text'; its columns are \['review', 'id'\]"):
+        scorer.score_dataframe(pd.DataFrame({"review": ["x"], "id": [1]}))
+    with pytest.raises(UserError, match=r"already has column\(s\) \['label'\]"):
+        scorer.score_dataframe(pd.DataFrame({"text": ["x"], "label": [1]}))
+    scored = scorer.score_dataframe(pd.DataFrame({"text": ["great"], "label": [1]}), prefix="pred_")
+    assert scored["label"].tolist() == [1] and scored["pred_label"].notna().all()
+
+
+def test_score_batches_matches_dataframe(scorer):
+    df = pd.DataFrame({"id": range(len(MIXED)), "text": pd.Series(MIXED[:4] + MIXED[6:] + MIXED[4:6], dtype=object)})
+    df["text"] = df["text"].where(df["text"].map(lambda value: isinstance(value, str)), None)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    batches = list(scorer.score_batches(table.to_batches(max_chunksize=3), text_column="text"))
+    assert [batch.num_rows for batch in batches] == [3, 3, 2]
+    streamed = pa.Table.from_batches(batches).to_pandas()
+    expected = scorer.score_dataframe(df)
+    pd.testing.assert_frame_equal(streamed.drop(columns="text"), expected.drop(columns="text"), check_dtype=False)
+    assert streamed["text"].isna().tolist() == expected["text"].isna().tolist()
+
+
+def test_threads_give_the_same_results_as_sequential(scorer):
+    chunks = [TEXTS[i:] + MIXED[: i % len(MIXED)] for i in range(len(TEXTS))] * 3
+    sequential = [scorer.predict(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        concurrent = list(pool.map(scorer.predict, chunks))
+    assert concurrent == sequential
+
+
+def test_bad_batch_size(tiny_bundle):
+    with pytest.raises(UserError, match="batch size"):
+        Scorer.from_bundle(tiny_bundle, batch_size=0)
+
+
+def test_unloadable_model_is_a_user_error(bundle_copy):
+    (bundle_copy / "model.onnx").write_bytes(b"not an onnx graph")
+    with pytest.raises(UserError, match="cannot load"):
+        Scorer(load_bundle(bundle_copy, verify_sha256=False))
