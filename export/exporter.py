@@ -1,0 +1,286 @@
+"""`sentiment-batch export`: a trained model folder to a parity-checked ONNX bundle."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import onnx
+import onnxruntime
+import torch
+import transformers
+from transformers import AutoModelForSequenceClassification
+
+import train
+from sentiment_batch.errors import UserError
+from sentiment_batch.preprocessing import TOKENIZER_FILE, load_tokenizer
+
+from .onnx_graph import DEFAULT_OPSET, check_opset_writable, export_onnx
+from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, open_session, read_texts
+from .quantize import INT8_MAX_LOGIT_DIFF, INT8_MIN_LABEL_AGREEMENT, quantize_in_place
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.onnx"
+MANIFEST_FILE = "bundle.json"
+CONFIG_FILE = "config.json"
+METRICS_FILE = "all_results.json"
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+KNOWN_MODEL_TYPES = (train.SentimentBagConfig.model_type,)
+PREPROCESSING = {
+    "tokenizer": TOKENIZER_FILE,
+    "add_special_tokens": False,
+    "input_form": "flat input_ids + offsets (EmbeddingBag)",
+}
+
+
+def read_model_config(model_dir: Path) -> dict:
+    """The folder's config.json, after checking the folder holds a trained model the exporter knows.
+
+    Args:
+        model_dir (`Path`): the Hugging Face model folder.
+    """
+    config_path = model_dir / CONFIG_FILE
+    if not config_path.is_file():
+        raise UserError(f"{model_dir} is not a trained model folder (no {CONFIG_FILE})")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise UserError(f"{config_path} is not valid JSON: {error}") from error
+    model_type = config.get("model_type")
+    if model_type not in KNOWN_MODEL_TYPES:
+        raise UserError(f"model type {model_type!r} in {model_dir} cannot be exported; known: {KNOWN_MODEL_TYPES}")
+    if not any((model_dir / name).is_file() for name in WEIGHT_FILES):
+        raise UserError(f"{model_dir} has no weights ({', '.join(WEIGHT_FILES)})")
+    if not (model_dir / TOKENIZER_FILE).is_file():
+        raise UserError(f"{model_dir} has no {TOKENIZER_FILE}")
+    return config
+
+
+def load_model(model_dir: Path) -> torch.nn.Module:
+    """The trained model in eval mode (importing `train` registered its Auto classes).
+
+    Args:
+        model_dir (`Path`): the Hugging Face model folder.
+    """
+    read_model_config(model_dir)
+    return AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+
+
+def check_output_dir(output_dir: Path, model_dir: Path, overwrite: bool) -> None:
+    """Refuse to clobber an existing folder without `overwrite`, or ever the model folder itself.
+
+    Args:
+        output_dir (`Path`): the bundle folder to write.
+        model_dir (`Path`): the model folder being exported.
+        overwrite (`bool`): whether an existing bundle folder may be replaced.
+    """
+    if output_dir.resolve() == model_dir.resolve():
+        raise UserError("the output folder must differ from the model folder")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise UserError(f"{output_dir} exists and is not a folder")
+    if output_dir.exists() and not overwrite:
+        raise UserError(f"{output_dir} already exists; pass --overwrite to replace it")
+
+
+@contextlib.contextmanager
+def staged_folder(output_dir: Path) -> Iterator[Path]:
+    """A temporary folder beside `output_dir`, renamed onto it only if the block succeeds.
+
+    Args:
+        output_dir (`Path`): the final folder; replaced when it already exists.
+    """
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    try:
+        yield staging
+        if output_dir.exists():
+            # Rename the old bundle out of the way first so the new one appears in one step.
+            retired = staging.with_suffix(".old")
+            output_dir.rename(retired)
+            staging.rename(output_dir)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(output_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file.
+
+    Args:
+        path (`Path`): the file.
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict:
+    """Versions of everything that shaped the bundle, for reproducing it."""
+    return {
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "transformers": transformers.__version__,
+        "sentiment_batch": importlib.metadata.version("sentiment-batch"),
+    }
+
+
+def source_metrics(model_dir: Path) -> dict:
+    """The training run's all_results.json, or {} when the folder has none.
+
+    Args:
+        model_dir (`Path`): the Hugging Face model folder.
+    """
+    path = model_dir / METRICS_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def index_ordered_labels(model: torch.nn.Module) -> list[str]:
+    """Label names in logit order.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the model.
+    """
+    id2label = model.config.id2label
+    return [id2label[index] for index in range(model.config.num_labels)]
+
+
+def export_bundle(
+    model_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    texts: Sequence[str] | None = None,
+    overwrite: bool = False,
+    quantize: bool = False,
+) -> dict:
+    """Export a trained model folder to a bundle (model.onnx, tokenizer.json, bundle.json) and return the manifest.
+
+    Nothing is written at `output_dir` unless every check passes (parity included).
+
+    Args:
+        model_dir (`str | Path`): the trained Hugging Face model folder.
+        output_dir (`str | Path`): the bundle folder to create.
+        opset (`int`): ONNX opset of the graph.
+        texts (`Sequence[str] | None`): parity reviews; a built-in varied set when None.
+        overwrite (`bool`): replace an existing `output_dir`.
+        quantize (`bool`): try int8 weights, kept only within the bounds of `export.quantize`.
+    """
+    model_dir, output_dir = Path(model_dir), Path(output_dir)
+    check_opset_writable(opset)
+    check_output_dir(output_dir, model_dir, overwrite)
+    model = load_model(model_dir)
+    tokenizer = load_tokenizer(model_dir)
+    texts = builtin_texts() if texts is None else list(texts)
+    with staged_folder(output_dir) as staging:
+        model_path = staging / MODEL_FILE
+        started = time.perf_counter()
+        export_onnx(model, model_path, opset)
+        export_seconds = time.perf_counter() - started
+        parity = check_parity(model, open_session(model_path), tokenizer, texts)
+        if not parity["passed"]:
+            raise UserError(
+                f"ONNX disagrees with PyTorch (max |Δlogit| {parity['max_abs_logit_diff']:.3g} > {MAX_LOGIT_DIFF:g} "
+                f"or label agreement {parity['label_agreement']:.4f} < 1); bundle not written"
+            )
+        quantization = quantize_in_place(model_path, tokenizer, texts) if quantize else None
+        shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "labels": index_ordered_labels(model),
+            "model_file": MODEL_FILE,
+            "model_sha256": file_sha256(model_path),
+            "tokenizer_file": TOKENIZER_FILE,
+            "preprocessing": PREPROCESSING,
+            "opset": opset,
+            "versions": library_versions(),
+            "parity": parity,
+            "source": {"model_dir": str(model_dir.resolve()), "metrics": source_metrics(model_dir)},
+            "quantized": bool(quantization and quantization["kept"]),
+            "export_seconds": round(export_seconds, 3),
+        }
+        if quantization is not None:
+            manifest["quantization"] = quantization
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    logger.info("bundle written to %s", output_dir)
+    return manifest
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Options of `sentiment-batch export`."""
+    parser = argparse.ArgumentParser(
+        prog="sentiment-batch export",
+        description="Export a trained model folder to a parity-checked ONNX bundle "
+        f"(refused when any label differs from PyTorch or max |Δlogit| > {MAX_LOGIT_DIFF:g}).",
+    )
+    parser.add_argument("--model", required=True, type=Path, help="trained Hugging Face model folder")
+    parser.add_argument("--output", required=True, type=Path, help="bundle folder to create")
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)")
+    parser.add_argument(
+        "--texts", type=Path, help="parity reviews, one per line (default: a built-in varied set, edge cases included)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    parser.add_argument(
+        "--quantize",
+        action="store_true",
+        help="int8 weights (dynamic quantization); kept only if labels agree with the float model on "
+        f"≥ {INT8_MIN_LABEL_AGREEMENT:.0%} of the parity reviews and max |Δlogit| ≤ {INT8_MAX_LOGIT_DIFF:g}, "
+        "otherwise the float model is kept",
+    )
+    return parser
+
+
+def summary_lines(manifest: dict, output_dir: Path) -> list[str]:
+    """What the CLI tells the user about a written bundle.
+
+    Args:
+        manifest (`dict`): the bundle's manifest.
+        output_dir (`Path`): the bundle folder.
+    """
+    parity = manifest["parity"]
+    lines = [
+        f"bundle: {output_dir} (opset {manifest['opset']}, export {manifest['export_seconds']:.1f}s)",
+        f"parity: {parity['texts']} reviews at batch sizes {parity['batch_sizes']}, "
+        f"max |Δlogit| {parity['max_abs_logit_diff']:.3g}, label agreement {parity['label_agreement']:.4f}",
+    ]
+    quantization = manifest.get("quantization")
+    if quantization:
+        verdict = "kept int8" if quantization["kept"] else "outside bounds, kept float"
+        lines.append(
+            f"quantize: {quantization['float_bytes']:,} → {quantization['int8_bytes']:,} bytes, "
+            f"label agreement {quantization['label_agreement']:.4f}, "
+            f"max |Δlogit| {quantization['max_abs_logit_diff']:.3g} vs float: {verdict}"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `sentiment-batch export`.
+
+    Args:
+        argv (`list[str] | None`): the command's arguments.
+    """
+    args = build_parser().parse_args(argv)
+    if args.texts is not None and not args.texts.is_file():
+        raise UserError(f"--texts {args.texts} is not a file")
+    texts = read_texts(args.texts) if args.texts is not None else None
+    manifest = export_bundle(
+        args.model, args.output, opset=args.opset, texts=texts, overwrite=args.overwrite, quantize=args.quantize
+    )
+    print("\n".join(summary_lines(manifest, args.output)))
+    return 0

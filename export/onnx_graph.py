@@ -1,0 +1,95 @@
+"""The exported graph: flat token ids and offsets in, logits and probabilities out."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from sentiment_batch.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+INPUT_NAMES = ["input_ids", "offsets"]
+OUTPUT_NAMES = ["logits", "probabilities"]
+DEFAULT_OPSET = 18
+# Tracing example: three reviews, the middle one empty, so no dimension is specialised to 0 or 1.
+EXAMPLE_IDS = [2, 3, 4, 5, 6, 7, 8]
+EXAMPLE_OFFSETS = [0, 3, 3]
+
+
+class OnnxScoringModule(nn.Module):
+    """The model's gather + segment-sum mean (fast and correct under the dynamo exporter), then softmax.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model.classify(self.model.segment_mean(input_ids, offsets))  # [B, num_labels]
+        return logits, torch.softmax(logits, dim=-1)
+
+
+def max_writable_opset() -> int:
+    """Newest default-domain opset the installed onnx package knows."""
+    return onnx.defs.onnx_opset_version()
+
+
+def check_opset_writable(opset: int) -> None:
+    """Refuse an opset the installed onnx cannot write, before any work is done.
+
+    Args:
+        opset (`int`): the requested ONNX opset.
+    """
+    if not 1 <= opset <= max_writable_opset():
+        raise UserError(f"opset {opset} cannot be written by onnx {onnx.__version__} (newest: {max_writable_opset()})")
+
+
+def written_opset(path: Path) -> int:
+    """Default-domain opset recorded in an ONNX file.
+
+    Args:
+        path (`Path`): the ONNX file.
+    """
+    model = onnx.load(str(path), load_external_data=False)
+    return next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
+
+
+def export_onnx(model: nn.Module, path: Path, opset: int) -> None:
+    """Export the scoring graph with the dynamo exporter into one self-contained file, then check it.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
+        path (`Path`): where model.onnx goes.
+        opset (`int`): the ONNX opset to write.
+    """
+    example = (torch.tensor(EXAMPLE_IDS, dtype=torch.long), torch.tensor(EXAMPLE_OFFSETS, dtype=torch.long))
+    dynamic_shapes = {"input_ids": {0: torch.export.Dim("tokens")}, "offsets": {0: torch.export.Dim("batch")}}
+    logger.info("exporting to ONNX (opset %d) with the dynamo exporter", opset)
+    with torch.no_grad():
+        torch.onnx.export(
+            OnnxScoringModule(model).eval(),
+            example,
+            str(path),
+            dynamo=True,
+            opset_version=opset,
+            input_names=INPUT_NAMES,
+            output_names=OUTPUT_NAMES,
+            dynamic_shapes=dynamic_shapes,
+            external_data=False,
+            verbose=False,
+        )
+    # The exporter silently falls back to its own opset when it cannot convert down to the requested one.
+    actual = written_opset(path)
+    if actual != opset:
+        raise UserError(
+            f"opset {opset} cannot be written by the torch {torch.__version__} exporter (it wrote {actual})"
+        )
+    onnx.checker.check_model(str(path), full_check=True)

@@ -1,0 +1,165 @@
+"""PyTorch-vs-onnxruntime agreement of logits and labels: the gate every bundle passes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from tokenizers import Tokenizer
+from tqdm.auto import tqdm
+
+from sentiment_batch.preprocessing import encode
+
+MAX_LOGIT_DIFF = 1e-4
+# IMDb's longest review is about 2,500 words; the parity set goes far past anything seen in training.
+LONG_REVIEW_SENTENCE = "the film was great but the ending felt awful , boring and yet wonderful ."
+LONG_REVIEW_REPEATS = 1_500  # 22,500 words
+
+BatchScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def builtin_texts() -> list[str]:
+    """Reviews that have broken bag exports: empty, one word, blank, non-English, emoji, HTML and very long."""
+    long_review = " ".join([LONG_REVIEW_SENTENCE] * LONG_REVIEW_REPEATS)
+    return [
+        "",
+        "great",
+        "   \t\n  ",
+        "Ein großartiger Film, wirklich sehr gut! Très bien, magnifique. 素晴らしい映画でした。",
+        "😀😀 loved it 🎬 but 👎 for the ending",
+        '<p>A <b>bold</b> &amp; <a href="x">linked</a> review<br /><br />with line breaks</p>',
+        "Terrible. The plot makes no sense and the acting is wooden.",
+        "A wonderful, moving film. The acting is superb and I loved every minute!",
+        long_review,
+    ]
+
+
+def read_texts(path: str | Path) -> list[str]:
+    """One review per line of a UTF-8 file; blank lines are kept as empty reviews.
+
+    Args:
+        path (`str | Path`): the text file.
+    """
+    return Path(path).read_text(encoding="utf-8").splitlines()
+
+
+def open_session(path: str | Path) -> ort.InferenceSession:
+    """An onnxruntime session with default options on the CPU, as the scorer opens it.
+
+    Args:
+        path (`str | Path`): the ONNX file.
+    """
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def torch_scorer(model: torch.nn.Module) -> BatchScorer:
+    """Logits of the model's own `forward` (the nn.EmbeddingBag path), the reference for parity.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the model, in eval mode.
+    """
+
+    def score(input_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            output = model(input_ids=torch.from_numpy(input_ids), offsets=torch.from_numpy(offsets))
+        return output.logits.float().numpy()
+
+    return score
+
+
+def onnx_scorer(session: ort.InferenceSession) -> BatchScorer:
+    """Logits of the exported graph.
+
+    Args:
+        session (`ort.InferenceSession`): a session over the bundle's model.
+    """
+
+    def score(input_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        return session.run(["logits"], {"input_ids": input_ids, "offsets": offsets})[0]
+
+    return score
+
+
+def chunks(texts: Sequence[str], batch_size: int) -> Iterator[Sequence[str]]:
+    """Consecutive batches of at most `batch_size` texts.
+
+    Args:
+        texts (`Sequence[str]`): the reviews.
+        batch_size (`int`): reviews per batch.
+    """
+    for start in range(0, len(texts), batch_size):
+        yield texts[start : start + batch_size]
+
+
+def score_texts(
+    scorer: BatchScorer, tokenizer: Tokenizer, texts: Sequence[str], batch_size: int, progress: str | None = None
+) -> np.ndarray:
+    """Logits `[len(texts), num_labels]` of every text, tokenized by the shared preprocessing path.
+
+    Args:
+        scorer (`BatchScorer`): maps flat ids + offsets to logits.
+        tokenizer (`Tokenizer`): the bundle's tokenizer.
+        texts (`Sequence[str]`): the reviews.
+        batch_size (`int`): reviews per call.
+        progress (`str | None`): label of a progress bar; no bar when None.
+    """
+    total = -(-len(texts) // batch_size)
+    batches = tqdm(chunks(texts, batch_size), total=total, desc=progress, disable=progress is None, unit="batch")
+    return np.concatenate([scorer(*encode(tokenizer, batch)) for batch in batches])
+
+
+@dataclass
+class LogitComparison:
+    """How far a candidate's logits are from a reference's over the same rows."""
+
+    rows: int
+    max_abs_logit_diff: float
+    mean_abs_logit_diff: float
+    label_agreement: float
+
+    @classmethod
+    def of(cls, reference: np.ndarray, candidate: np.ndarray) -> LogitComparison:
+        """Compare two `[rows, num_labels]` logit arrays.
+
+        Args:
+            reference (`np.ndarray`): the logits held as correct.
+            candidate (`np.ndarray`): the logits under test.
+        """
+        diff = np.abs(reference.astype(np.float64) - candidate.astype(np.float64))
+        agreement = np.mean(reference.argmax(axis=1) == candidate.argmax(axis=1)) if len(reference) else 1.0
+        return cls(len(reference), float(diff.max(initial=0.0)), float(diff.mean()), float(agreement))
+
+    def within(self, max_logit_diff: float, min_label_agreement: float) -> bool:
+        """Whether both figures are inside their bounds.
+
+        Args:
+            max_logit_diff (`float`): largest allowed |Δlogit|.
+            min_label_agreement (`float`): smallest allowed share of identical labels.
+        """
+        return self.max_abs_logit_diff <= max_logit_diff and self.label_agreement >= min_label_agreement
+
+
+def check_parity(
+    model: torch.nn.Module, session: ort.InferenceSession, tokenizer: Tokenizer, texts: Sequence[str]
+) -> dict:
+    """Compare PyTorch and onnxruntime one review at a time and all reviews in one batch.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the model, in eval mode.
+        session (`ort.InferenceSession`): a session over the exported graph.
+        tokenizer (`Tokenizer`): the model's tokenizer.
+        texts (`Sequence[str]`): the parity reviews.
+    """
+    batch_sizes = sorted({1, max(len(texts), 1)})
+    references, candidates = [], []
+    for batch_size in batch_sizes:
+        references.append(score_texts(torch_scorer(model), tokenizer, texts, batch_size))
+        candidates.append(score_texts(onnx_scorer(session), tokenizer, texts, batch_size))
+    comparison = LogitComparison.of(np.concatenate(references), np.concatenate(candidates))
+    report = {"texts": len(texts), "batch_sizes": batch_sizes, **asdict(comparison)}
+    del report["rows"]
+    return {**report, "max_logit_diff_allowed": MAX_LOGIT_DIFF, "passed": comparison.within(MAX_LOGIT_DIFF, 1.0)}

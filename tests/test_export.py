@@ -1,0 +1,225 @@
+"""ONNX bundle export: graph contract, PyTorch parity, manifest, torch-free loading, bad input, quantization."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from conftest import VARIED_TEXTS
+
+from export.exporter import export_bundle
+from export.parity import (
+    MAX_LOGIT_DIFF,
+    builtin_texts,
+    onnx_scorer,
+    open_session,
+    score_texts,
+    torch_scorer,
+)
+from sentiment_batch.cli import main as cli_main
+from sentiment_batch.preprocessing import load_tokenizer
+
+# Far longer than any review in the training set (and than IMDb's longest, about 2,500 words).
+UNSEEN_LONG_REVIEW = " ".join(["a wonderful boring film , terrible acting but great score"] * 1_000)
+PARITY_TEXTS = [*VARIED_TEXTS, UNSEEN_LONG_REVIEW, "great", ""]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_model_dir):
+    from transformers import AutoModelForSequenceClassification
+
+    import train  # noqa: F401  (registers the Auto classes)
+
+    return AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).eval()
+
+
+@pytest.fixture(scope="module")
+def manifest(tiny_bundle):
+    return json.loads((tiny_bundle / "bundle.json").read_text(encoding="utf-8"))
+
+
+def pytorch_and_onnx_logits(model, bundle, texts, batch_size):
+    tokenizer = load_tokenizer(bundle)
+    reference = score_texts(torch_scorer(model), tokenizer, texts, batch_size)
+    candidate = score_texts(onnx_scorer(open_session(bundle / "model.onnx")), tokenizer, texts, batch_size)
+    return reference, candidate
+
+
+def test_graph_inputs_and_outputs_follow_the_bundle_contract(tiny_bundle):
+    session = open_session(tiny_bundle / "model.onnx")
+    inputs = {item.name: (item.type, len(item.shape)) for item in session.get_inputs()}
+    outputs = {item.name: (item.type, len(item.shape)) for item in session.get_outputs()}
+    assert inputs == {"input_ids": ("tensor(int64)", 1), "offsets": ("tensor(int64)", 1)}
+    assert outputs == {"logits": ("tensor(float)", 2), "probabilities": ("tensor(float)", 2)}
+    assert all(isinstance(item.shape[0], str) for item in session.get_inputs())  # dynamic, not traced sizes
+
+
+def test_onnx_checker_accepts_the_model(tiny_bundle):
+    onnx.checker.check_model(str(tiny_bundle / "model.onnx"), full_check=True)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, len(PARITY_TEXTS)])
+def test_onnx_matches_pytorch_forward_on_varied_texts(tiny_model, tiny_bundle, batch_size):
+    reference, candidate = pytorch_and_onnx_logits(tiny_model, tiny_bundle, PARITY_TEXTS, batch_size)
+    assert reference.shape == candidate.shape == (len(PARITY_TEXTS), 2)
+    np.testing.assert_allclose(candidate, reference, atol=MAX_LOGIT_DIFF, rtol=0)
+    assert (candidate.argmax(axis=1) == reference.argmax(axis=1)).all()
+
+
+def test_empty_review_alone_and_between_others(tiny_model, tiny_bundle):
+    session = open_session(tiny_bundle / "model.onnx")
+    empty = np.zeros(0, dtype=np.int64)
+    alone = session.run(["logits"], {"input_ids": empty, "offsets": np.array([0], dtype=np.int64)})[0]
+    with torch.inference_mode():
+        expected = tiny_model(input_ids=torch.from_numpy(empty), offsets=torch.tensor([0])).logits.numpy()
+    np.testing.assert_allclose(alone, expected, atol=1e-6, rtol=0)
+    between = session.run(["logits"], {"input_ids": np.array([5, 6, 7]), "offsets": np.array([0, 2, 2])})[0]
+    np.testing.assert_allclose(between[1], alone[0], atol=1e-6, rtol=0)
+
+
+def test_probabilities_are_the_softmax_of_the_logits(tiny_bundle):
+    session = open_session(tiny_bundle / "model.onnx")
+    logits, probabilities = session.run(None, {"input_ids": np.arange(2, 30), "offsets": np.array([0, 4, 4, 20])})
+    expected = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
+    np.testing.assert_allclose(probabilities, expected, atol=1e-6, rtol=0)
+
+
+def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, manifest):
+    model_bytes = (tiny_bundle / "model.onnx").read_bytes()
+    assert manifest["format_version"] == 1
+    assert manifest["model_sha256"] == hashlib.sha256(model_bytes).hexdigest()
+    assert manifest["labels"] == ["negative", "positive"]
+    assert (tiny_bundle / "tokenizer.json").read_bytes() == (tiny_model_dir / "tokenizer.json").read_bytes()
+    assert manifest["preprocessing"]["add_special_tokens"] is False
+    assert manifest["opset"] == onnx.load(str(tiny_bundle / "model.onnx")).opset_import[0].version
+    assert set(manifest["versions"]) == {"torch", "onnx", "onnxruntime", "transformers", "sentiment_batch"}
+    assert manifest["parity"]["texts"] == len(builtin_texts())
+    assert manifest["parity"]["label_agreement"] == 1.0
+    assert 0 <= manifest["parity"]["max_abs_logit_diff"] <= MAX_LOGIT_DIFF
+    assert manifest["source"] == {"model_dir": str(tiny_model_dir.resolve()), "metrics": {}}
+    assert manifest["quantized"] is False
+    assert sorted(path.name for path in tiny_bundle.iterdir()) == ["bundle.json", "model.onnx", "tokenizer.json"]
+
+
+def test_builtin_parity_texts_cover_the_edge_cases():
+    texts = builtin_texts()
+    assert "" in texts
+    assert any(len(text.split()) == 1 for text in texts)
+    assert max(len(text.split()) for text in texts) > 10_000
+    assert any(not text.isascii() for text in texts)
+    assert any("<br />" in text for text in texts)
+
+
+TORCH_FREE_SCORING = textwrap.dedent(
+    """
+    import json, sys
+
+    class BlockTorch:
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] in ("torch", "transformers", "train", "export"):
+                raise ImportError(f"{name} is blocked in this test")
+
+    sys.meta_path.insert(0, BlockTorch())
+    import onnxruntime
+    from sentiment_batch.preprocessing import encode, load_tokenizer
+
+    bundle = sys.argv[1]
+    manifest = json.load(open(f"{bundle}/bundle.json", encoding="utf-8"))
+    session = onnxruntime.InferenceSession(f"{bundle}/{manifest['model_file']}")
+    input_ids, offsets = encode(load_tokenizer(f"{bundle}/{manifest['tokenizer_file']}"), json.loads(sys.argv[2]))
+    logits, probabilities = session.run(None, {"input_ids": input_ids, "offsets": offsets})
+    assert "torch" not in sys.modules
+    print(json.dumps({"logits": logits.tolist(), "labels": [manifest["labels"][i] for i in logits.argmax(1)]}))
+    """
+)
+
+
+def test_bundle_scores_in_a_process_without_torch(tiny_model, tiny_bundle):
+    completed = subprocess.run(
+        [sys.executable, "-c", TORCH_FREE_SCORING, str(tiny_bundle), json.dumps(PARITY_TEXTS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    scored = json.loads(completed.stdout)
+    reference = score_texts(torch_scorer(tiny_model), load_tokenizer(tiny_bundle), PARITY_TEXTS, len(PARITY_TEXTS))
+    np.testing.assert_allclose(np.array(scored["logits"]), reference, atol=MAX_LOGIT_DIFF, rtol=0)
+    assert scored["labels"] == [["negative", "positive"][i] for i in reference.argmax(axis=1)]
+
+
+def run_export_cli(capsys, *args):
+    code = cli_main(["export", *map(str, args)])
+    return code, capsys.readouterr().err.strip()
+
+
+def assert_refused(code, stderr):
+    # Progress bars (loading weights) may come first; the error itself is one line, the last.
+    errors = [line for line in stderr.splitlines() if "error" in line.lower() or "Traceback" in line]
+    assert code == 2
+    assert errors == [stderr.splitlines()[-1]], stderr
+    assert errors[0].startswith("sentiment-batch export: error: ")
+
+
+def test_refuses_a_folder_that_is_not_a_model(tmp_path, capsys):
+    not_a_model = tmp_path / "notes"
+    not_a_model.mkdir()
+    (not_a_model / "readme.txt").write_text("hello", encoding="utf-8")
+    code, stderr = run_export_cli(capsys, "--model", not_a_model, "--output", tmp_path / "bundle")
+    assert_refused(code, stderr)
+    assert "not a trained model" in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes"]
+
+
+def test_refuses_an_unknown_model_type(tiny_model_dir, tmp_path, capsys):
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "bert_like")
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    (model_dir / "config.json").write_text(json.dumps({**config, "model_type": "bert"}), encoding="utf-8")
+    code, stderr = run_export_cli(capsys, "--model", model_dir, "--output", tmp_path / "bundle")
+    assert_refused(code, stderr)
+    assert "'bert'" in stderr
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_refuses_an_existing_output_without_overwrite(tiny_model_dir, tmp_path, capsys):
+    existing = tmp_path / "bundle"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("mine", encoding="utf-8")
+    code, stderr = run_export_cli(capsys, "--model", tiny_model_dir, "--output", existing)
+    assert_refused(code, stderr)
+    assert "--overwrite" in stderr
+    assert [path.name for path in existing.iterdir()] == ["keep.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bundle"]
+
+
+@pytest.mark.parametrize("opset", [onnx.defs.onnx_opset_version() + 1, 0])
+def test_refuses_an_opset_onnx_cannot_write(tiny_model_dir, tmp_path, capsys, opset):
+    code, stderr = run_export_cli(capsys, "--model", tiny_model_dir, "--output", tmp_path / "bundle", "--opset", opset)
+    assert_refused(code, stderr)
+    assert f"opset {opset}" in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refuses_an_opset_the_exporter_silently_replaces_and_cleans_up(tiny_model_dir, tmp_path, capsys):
+    # The dynamo exporter cannot go below its own opset for this graph and writes 18 instead of 11.
+    code, stderr = run_export_cli(capsys, "--model", tiny_model_dir, "--output", tmp_path / "bundle", "--opset", 11)
+    assert_refused(code, stderr)
+    assert "opset 11" in stderr
+    assert list(tmp_path.iterdir()) == []  # neither the bundle nor the staging folder
+
+
+def test_refuses_to_write_a_bundle_that_fails_parity(tiny_model_dir, tmp_path, monkeypatch):
+    from sentiment_batch.errors import UserError
+
+    monkeypatch.setattr("export.parity.MAX_LOGIT_DIFF", -1.0)  # no graph can pass a negative bound
+    with pytest.raises(UserError, match="bundle not written"):
+        export_bundle(tiny_model_dir, tmp_path / "bundle")
+    assert list(tmp_path.iterdir()) == []
