@@ -55,6 +55,56 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
     return path
 
 
+# A tiny aclImdb: (split, label) → [(review id, rating, movie id)]. Ids 10/11 check numeric (not text) order;
+# movies tt0000001 and tt0000002 have reviews in both classes.
+TINY_ACLIMDB = {
+    ("train", "pos"): [(0, 10, "tt0000001"), (1, 8, "tt0000001"), (2, 7, "tt0000002"), (10, 9, "tt0000003")],
+    ("train", "neg"): [(0, 1, "tt0000002"), (1, 4, "tt0000004"), (3, 2, "tt0000004"), (11, 3, "tt0000001")],
+    ("test", "pos"): [(0, 9, "tt0000009"), (1, 7, "tt0000009")],
+    ("test", "neg"): [(0, 2, "tt0000008")],
+    ("train", "unsup"): [(0, 0, "tt0000005"), (2, 0, "tt0000006"), (1, 0, "tt0000005")],
+}
+
+
+def tiny_review_text(split: str, label: str, review_id: int) -> str:
+    """The text of a TINY_ACLIMDB review: a conftest review of the right class, tagged so each text is unique."""
+    texts = [text for text, positive in REVIEWS if positive == (label == "pos")] or [text for text, _ in REVIEWS]
+    return f"{texts[review_id % len(texts)]} [{split}/{label}/{review_id}]"
+
+
+@pytest.fixture
+def make_tiny_aclimdb():
+    """A function writing TINY_ACLIMDB under `parent/aclImdb` (train only unless test/unsup asked) and returning it."""
+
+    def make(parent, test: bool = False, unsup: bool = False):
+        root = parent / "aclImdb"
+        for (split, label), reviews in TINY_ACLIMDB.items():
+            if (split == "test" and not test) or (label == "unsup" and not unsup):
+                continue
+            (root / split / label).mkdir(parents=True, exist_ok=True)
+            for review_id, rating, _ in reviews:
+                path = root / split / label / f"{review_id}_{rating}.txt"
+                path.write_text(tiny_review_text(split, label, review_id), encoding="utf-8")
+            movies = {review_id: movie for review_id, _, movie in reviews}
+            urls = [
+                f"http://www.imdb.com/title/{movies.get(n, 'tt0999999')}/usercomments" for n in range(max(movies) + 1)
+            ]
+            (root / split / f"urls_{label}.txt").write_text("\n".join(urls) + "\n", encoding="utf-8")
+        (root / "imdb.vocab").write_text("the\nmovie\n", encoding="utf-8")
+        (root / "train" / "labeledBow.feat").write_text("0 0:1\n", encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path):
+    """A writable copy of `tiny_bundle`, for tests that break a bundle on purpose."""
+    import shutil
+
+    return shutil.copytree(tiny_bundle, tmp_path / "bundle_copy")
+
+
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_model_dir):
     """An ONNX bundle (model.onnx, tokenizer.json, bundle.json) exported from `tiny_model_dir`."""
