@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from tqdm import tqdm
 
 from .errors import UserError
@@ -103,7 +102,8 @@ def score_files(scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter,
             for scored in scorer.score_batches(batches, args.text_column, args.column_prefix):
                 writer.write(scored)
                 summary.rows += scored.num_rows
-                summary.errors += scored.num_rows - pc.sum(pc.is_null(scored.column(writer.schema.names[-1]))).as_py()
+                # the error column is the last one and null exactly where the row was scored
+                summary.errors += scored.num_rows - scored.column(scored.num_columns - 1).null_count
                 progress.update(scored.num_rows)
     summary.seconds = time.perf_counter() - start
     return summary

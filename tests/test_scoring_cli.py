@@ -1,0 +1,218 @@
+"""`sentiment-batch score` end to end: formats, order, multi-file input, summary, bad input and atomic output."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sentiment_batch import cli, scoring_cli
+from sentiment_batch import io as sb_io
+from sentiment_batch.bundle import MANIFEST_FILE
+
+ADDED = ["label", "score", "prob_negative", "prob_positive", "error"]
+TEXTS = ["great film, loved it", None, "", "   ", "awful, boring", 'said "wow"\nthen left', "ok"]
+
+
+def frame(start=0):
+    return pd.DataFrame(
+        {
+            "id": range(start, start + len(TEXTS)),
+            "text": pd.Series(TEXTS, dtype=object),
+            "note": [f"n{start + i}" for i in range(len(TEXTS))],
+        }
+    )
+
+
+def write(df, path):
+    if path.suffix == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+    return path
+
+
+def read(path):
+    return pq.read_table(path).to_pandas() if path.suffix == ".parquet" else pd.read_csv(path, keep_default_na=False)
+
+
+def score(capsys, *args):
+    """Run the real dispatcher; returns (exit code, stderr lines)."""
+    code = cli.main(["score", *map(str, args), "--no-progress"])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize(
+    ("source", "target"), [(".csv", ".csv"), (".csv", ".parquet"), (".parquet", ".csv"), (".parquet", ".parquet")]
+)
+def test_formats_keep_rows_order_and_columns(tmp_path, capsys, tiny_bundle, source, target):
+    path = write(frame(), tmp_path / f"in{source}")
+    out = tmp_path / f"out{target}"
+    code, err = score(capsys, path, "--model", tiny_bundle, "--output", out, "--batch-size", "2")
+    assert code == 0
+    scored = read(out)
+    assert list(scored.columns) == ["id", "text", "note", *ADDED]
+    assert scored["id"].astype(int).tolist() == list(range(len(TEXTS)))
+    assert scored["note"].tolist() == frame()["note"].tolist()
+    errors = [None if pd.isna(error) or error == "" else error for error in scored["error"]]
+    null_reason = "null text" if source == ".parquet" else "empty text"  # CSV has no null, only empty
+    assert errors == [None, null_reason, "empty text", "whitespace-only text", None, None, None]
+    labels = [label for label, error in zip(scored["label"], errors, strict=True) if error is None]
+    assert len(labels) == 4 and set(labels) <= {"negative", "positive"}
+    assert err[-1].startswith(f"scored {len(TEXTS)} rows from 1 file(s)") and "3 errors" in err[-1]
+    assert "rows/s" in err[-1]
+
+
+def test_multi_file_and_glob_in_order(tmp_path, capsys, tiny_bundle):
+    write(frame(0), tmp_path / "part-1.parquet")
+    write(frame(100), tmp_path / "part-2.parquet")
+    write(frame(200), tmp_path / "extra.parquet")
+    out = tmp_path / "out.parquet"
+    code, err = score(
+        capsys, tmp_path / "extra.parquet", tmp_path / "part-*.parquet", "--model", tiny_bundle, "--output", out
+    )
+    assert code == 0
+    ids = pq.read_table(out).column("id").to_pylist()
+    assert ids == [*range(200, 207), *range(0, 7), *range(100, 107)]
+    assert "from 3 file(s)" in err[-1] and "9 errors" in err[-1]
+
+
+def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch):
+    path = write(pd.concat([frame(i * 10) for i in range(5)], ignore_index=True), tmp_path / "in.parquet")
+    assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "one.parquet")[0] == 0
+    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 4)
+    assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "many.parquet", "--threads", "1")[0] == 0
+    many = pq.ParquetFile(tmp_path / "many.parquet")
+    assert many.metadata.num_row_groups > 1
+    assert many.read().equals(pq.read_table(tmp_path / "one.parquet"))
+
+
+def test_text_column_option_and_prefix(tmp_path, capsys, tiny_bundle):
+    df = frame().rename(columns={"text": "review", "note": "label"})
+    path = write(df, tmp_path / "in.parquet")
+    code, err = score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "x.csv")
+    assert code == 2 and len(err) == 1 and "no column 'text'; its columns are ['id', 'review', 'label']" in err[0]
+    code, err = score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "x.csv", "--text-column", "review")
+    assert code == 2 and "already has column(s) ['label']" in err[0]
+    out = tmp_path / "ok.parquet"
+    assert (
+        score(
+            capsys, path, "--model", tiny_bundle, "--output", out, "--text-column", "review", "--column-prefix", "pred_"
+        )[0]
+        == 0
+    )
+    assert pq.read_schema(out).names == ["id", "review", "label", *(f"pred_{name}" for name in ADDED)]
+
+
+def break_sha(folder):
+    with (folder / "model.onnx").open("ab") as handle:
+        handle.write(b"\0")
+
+
+def drop_tokenizer(folder):
+    (folder / "tokenizer.json").unlink()
+
+
+def bad_version(folder):
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    (folder / MANIFEST_FILE).write_text(json.dumps({**manifest, "format_version": 99}))
+
+
+@pytest.mark.parametrize(
+    ("breakage", "match"),
+    [(break_sha, "does not match model_sha256"), (drop_tokenizer, "incomplete"), (bad_version, "format_version")],
+)
+def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, breakage, match):
+    breakage(bundle_copy)
+    path = write(frame(), tmp_path / "in.csv")
+    code, err = score(capsys, path, "--model", bundle_copy, "--output", tmp_path / "out.csv")
+    assert code == 2 and len(err) == 1 and match in err[0]
+    assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "output", "match"),
+    [
+        ("missing.csv", None, "out.csv", "does not exist"),
+        ("quote.csv", b'id,text\n1,"never closed\n2,ok\n', "out.csv", "EOF inside string"),
+        ("latin1.csv", b"id,text\n1,caf\xe9\n", "out.csv", "utf-8"),
+        ("fake.parquet", b"not parquet at all", "out.parquet", "as PARQUET"),
+        ("in.csv", b"id,text\n1,fine\n", "out.json", "unknown extension '.json'"),
+        ("in.csv", b"id,text\n1,fine\n", "no_such_dir/out.csv", "output folder"),
+        ("in.csv", b"id,text\n1,fine\n", "in.csv", "is also an input"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys, tiny_bundle, name, content, output, match):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, err = score(capsys, tmp_path / name, "--model", tiny_bundle, "--output", tmp_path / output)
+    assert code == 2 and len(err) == 1 and match in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bundle, monkeypatch):
+    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 2)
+    path = tmp_path / "late.csv"
+    path.write_bytes(b"id,text\n1,good\n2,bad\n3,fine\n4,a,b\n5,ok\n")
+    code, err = score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    assert code == 2 and "Expected 2 fields" in err[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["late.csv"]
+
+
+def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
+    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 3)
+    original = sb_io.AtomicWriter.write
+    calls = []
+
+    def write_then_crash(self, batch):
+        calls.append(batch.num_rows)
+        if len(calls) == 2:
+            raise MemoryError("simulated crash")
+        original(self, batch)
+
+    monkeypatch.setattr(sb_io.AtomicWriter, "write", write_then_crash)
+    path = write(frame(), tmp_path / "in.parquet")
+    with pytest.raises(MemoryError):
+        scoring_cli.main(
+            [str(path), "--model", str(tiny_bundle), "--output", str(tmp_path / "out.parquet"), "--no-progress"]
+        )
+    assert calls == [3, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]
+
+
+def test_mismatched_inputs_are_rejected_up_front(tmp_path, capsys, tiny_bundle):
+    write(frame(), tmp_path / "a.parquet")
+    write(frame().drop(columns="note"), tmp_path / "b.parquet")
+    code, err = score(
+        capsys, tmp_path / "a.parquet", tmp_path / "b.parquet", "--model", tiny_bundle, "--output", tmp_path / "o.csv"
+    )
+    assert code == 2 and "all inputs must have the same columns" in err[0]
+
+
+def test_default_bundle_missing_says_pass_model(tmp_path, capsys, monkeypatch):
+    from sentiment_batch import bundle
+
+    monkeypatch.setattr(bundle, "DEFAULT_BUNDLE", tmp_path / "absent")
+    path = write(frame(), tmp_path / "in.csv")
+    code, err = score(capsys, path, "--output", tmp_path / "out.csv")
+    assert code == 2 and "pass --model" in err[0]
+
+
+def test_empty_input_gives_header_only_output(tmp_path, capsys, tiny_bundle):
+    path = tmp_path / "empty.csv"
+    path.write_text("id,text\n")
+    code, err = score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    assert code == 0 and "scored 0 rows" in err[-1]
+    assert pq.read_schema(tmp_path / "out.parquet").names == ["id", "text", *ADDED]
+
+
+def test_schema_of_output(tmp_path, capsys, tiny_bundle):
+    path = write(frame(), tmp_path / "in.parquet")
+    score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    schema = pq.read_schema(tmp_path / "out.parquet")
+    assert schema.field("score").type == pa.float32() and schema.field("label").type == pa.string()
+    assert schema.field("id").type == pa.int64()
