@@ -115,14 +115,22 @@ def _load_hub(source: str) -> DatasetDict:
     if not HUB_ID.fullmatch(source):
         raise UserError(f"{source} does not exist")
     advice = f"no local path {source!r} exists; pass a local aclImdb folder or tarball instead"
-    if _hub_offline():
+    offline = _hub_offline()
+    if offline and not datasets.config.HF_HUB_OFFLINE:
+        # Set after datasets was imported, which then still goes online: refuse here instead.
         raise UserError(f"cannot load {source!r} from the Hugging Face Hub in offline mode (HF_HUB_OFFLINE); {advice}")
-    if not _hub_reachable():
-        raise UserError(f"cannot load {source!r}: the Hugging Face Hub ({HUB_ENDPOINT}) is unreachable; {advice}")
+    if not offline and not _hub_reachable():
+        raise UserError(
+            f"cannot load {source!r}: the Hugging Face Hub ({HUB_ENDPOINT}) is unreachable; {advice}"
+            " (or set HF_HUB_OFFLINE=1 to use a cached copy)"
+        )
     try:
-        return datasets.load_dataset(source)
-    except Exception as error:  # unreachable, unknown or gated: all end the same way for the user
-        raise UserError(f"cannot load {source!r} from the Hugging Face Hub ({_first_line(error)}); {advice}") from None
+        return datasets.load_dataset(source)  # offline, a cached copy may still load
+    except Exception as error:  # unreachable, uncached, unknown or gated: all end the same way for the user
+        mode = " in offline mode (HF_HUB_OFFLINE)" if offline else ""
+        raise UserError(
+            f"cannot load {source!r} from the Hugging Face Hub{mode}: {_first_line(error)}; {advice}"
+        ) from None
 
 
 def _hub_offline() -> bool:
@@ -182,7 +190,7 @@ def _size_and_mtime(path: Path) -> tuple[int, int]:
     if path.is_file():
         stat = path.stat()
         return stat.st_size, stat.st_mtime_ns
-    stats = [file.stat() for file in path.rglob("*") if file.is_file()]
+    stats = [os.stat(os.path.join(folder, name)) for folder, _, names in os.walk(_aclimdb_root(path)) for name in names]
     return sum(stat.st_size for stat in stats), max((stat.st_mtime_ns for stat in stats), default=0)
 
 
@@ -190,7 +198,9 @@ def _generate_labelled(path: str, size: int, mtime: int) -> Iterator[dict]:
     """Yield the labelled aclImdb reviews sorted by split, label and review id."""
     reviews, urls = _read_aclimdb(Path(path), labels=("neg", "pos"))
     if not reviews:
-        raise NoReviewsError(f"{path} holds no labelled reviews; expected {ACLIMDB_EXPECTED}")
+        raise NoReviewsError(
+            f"{path} holds no labelled reviews; expected aclImdb/train/{{pos,neg}}/ID_RATING.txt files"
+        )
     for (split, label, review_id), (name, rating, content) in sorted(reviews.items()):
         movie_urls = urls.get((split, label), [])
         movie_id = _movie_id(movie_urls[review_id]) if review_id < len(movie_urls) else ""
