@@ -24,6 +24,7 @@ from export.parity import (
     score_texts,
     torch_scorer,
 )
+from export.quantize import INT8_MAX_LOGIT_DIFF, INT8_MIN_LABEL_AGREEMENT, quantize_in_place
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.preprocessing import load_tokenizer
 
@@ -223,3 +224,57 @@ def test_refuses_to_write_a_bundle_that_fails_parity(tiny_model_dir, tmp_path, m
     with pytest.raises(UserError, match="bundle not written"):
         export_bundle(tiny_model_dir, tmp_path / "bundle")
     assert list(tmp_path.iterdir()) == []
+
+
+def quantize_copy_of(tiny_bundle, tmp_path):
+    model_path = tmp_path / "model.onnx"
+    shutil.copyfile(tiny_bundle / "model.onnx", model_path)
+    report = quantize_in_place(model_path, load_tokenizer(tiny_bundle), PARITY_TEXTS)
+    return model_path, report
+
+
+def test_quantize_stores_the_embedding_table_as_int8(tiny_bundle, tiny_model, tmp_path):
+    model_path, report = quantize_copy_of(tiny_bundle, tmp_path)
+    assert report["kept"] is True
+    assert report["int8_bytes"] < report["float_bytes"] == (tiny_bundle / "model.onnx").stat().st_size
+    assert report["label_agreement"] >= INT8_MIN_LABEL_AGREEMENT
+    assert report["max_abs_logit_diff"] <= INT8_MAX_LOGIT_DIFF
+    table_shape = list(tiny_model.embeddings.weight.shape)
+    eight_bit = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)  # ORT stores Gather tables as uint8
+    graph = onnx.load(str(model_path)).graph
+    int8_tables = [list(tensor.dims) for tensor in graph.initializer if tensor.data_type in eight_bit]
+    assert table_shape in int8_tables
+    onnx.checker.check_model(str(model_path), full_check=True)
+    logits = score_texts(onnx_scorer(open_session(model_path)), load_tokenizer(tiny_bundle), PARITY_TEXTS, 4)
+    reference = score_texts(torch_scorer(tiny_model), load_tokenizer(tiny_bundle), PARITY_TEXTS, 4)
+    np.testing.assert_allclose(logits, reference, atol=INT8_MAX_LOGIT_DIFF, rtol=0)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_quantize_keeps_the_float_model_outside_the_bounds(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setattr("export.quantize.INT8_MAX_LOGIT_DIFF", -1.0)  # no int8 model can pass a negative bound
+    model_path, report = quantize_copy_of(tiny_bundle, tmp_path)
+    assert report["kept"] is False
+    assert model_path.read_bytes() == (tiny_bundle / "model.onnx").read_bytes()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_export_cli_with_quantize_writes_an_int8_bundle(tiny_model_dir, tmp_path, capsys):
+    output = tmp_path / "int8_bundle"
+    assert cli_main(["export", "--model", str(tiny_model_dir), "--output", str(output), "--quantize"]) == 0
+    printed = capsys.readouterr().out
+    assert "quantize:" in printed and "kept int8" in printed
+    manifest = json.loads((output / "bundle.json").read_text(encoding="utf-8"))
+    assert manifest["quantized"] is True
+    assert manifest["quantization"]["int8_bytes"] == (output / "model.onnx").stat().st_size
+    assert manifest["model_sha256"] == hashlib.sha256((output / "model.onnx").read_bytes()).hexdigest()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["int8_bundle"]
+
+
+def test_overwrite_replaces_an_existing_bundle(tiny_model_dir, tiny_bundle, tmp_path):
+    output = shutil.copytree(tiny_bundle, tmp_path / "bundle")
+    (output / "stale.txt").write_text("from an older export", encoding="utf-8")
+    manifest = export_bundle(tiny_model_dir, output, overwrite=True, texts=["great", ""])
+    assert sorted(path.name for path in output.iterdir()) == ["bundle.json", "model.onnx", "tokenizer.json"]
+    assert manifest["parity"]["texts"] == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bundle"]

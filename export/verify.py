@@ -1,0 +1,176 @@
+"""`sentiment-batch verify`: an ONNX bundle against its PyTorch model on a labelled dataset, as one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sentiment_batch.errors import UserError
+from sentiment_batch.preprocessing import load_tokenizer
+
+from .exporter import MANIFEST_FILE, file_sha256, load_model
+from .parity import MAX_LOGIT_DIFF, BatchScorer, LogitComparison, onnx_scorer, open_session, score_texts, torch_scorer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 512
+EXIT_PARITY_FAILED = 1
+
+
+def read_manifest(bundle_dir: Path) -> dict:
+    """The bundle's bundle.json, after checking its model file is the one it describes.
+
+    Args:
+        bundle_dir (`Path`): the bundle folder.
+    """
+    manifest_path = bundle_dir / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise UserError(f"{bundle_dir} is not a bundle (no {MANIFEST_FILE})")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    model_path = bundle_dir / manifest["model_file"]
+    if not model_path.is_file() or file_sha256(model_path) != manifest["model_sha256"]:
+        raise UserError(f"{model_path} is missing or does not match the model_sha256 in {MANIFEST_FILE}")
+    return manifest
+
+
+def parity_bounds(manifest: dict) -> tuple[float, float]:
+    """Largest |Δlogit| and smallest label agreement allowed: looser when the bundle kept int8 weights.
+
+    Args:
+        manifest (`dict`): the bundle's manifest.
+    """
+    if manifest.get("quantized"):
+        quantization = manifest["quantization"]
+        return quantization["max_logit_diff_allowed"], quantization["min_label_agreement"]
+    return MAX_LOGIT_DIFF, 1.0
+
+
+def load_reviews(source: str, split: str, limit: int | None) -> tuple[list[str], np.ndarray]:
+    """Texts and 0/1 labels of one split of a dataset, cut to the first `limit` rows.
+
+    Args:
+        source (`str`): anything `train.data.load_splits` reads.
+        split (`str`): the split to verify on.
+        limit (`int | None`): most rows kept.
+    """
+    from train.data import load_splits  # the datasets stack loads only once arguments are known to be valid
+
+    splits = load_splits(source)
+    if split not in splits:
+        raise UserError(f"{source} has no {split!r} split; it has {', '.join(splits)}")
+    dataset = splits[split]
+    if limit is not None:
+        dataset = dataset.select(range(min(limit, len(dataset))))
+    return list(dataset["text"]), np.asarray(dataset["label"], dtype=np.int64)
+
+
+def classification_scores(predictions: np.ndarray, references: np.ndarray) -> dict:
+    """Accuracy and F1 of the positive class (label 1).
+
+    Args:
+        predictions (`np.ndarray`): predicted labels.
+        references (`np.ndarray`): true labels.
+    """
+    true_positives = int(np.sum((predictions == 1) & (references == 1)))
+    predicted_positives, actual_positives = int(np.sum(predictions == 1)), int(np.sum(references == 1))
+    precision = true_positives / predicted_positives if predicted_positives else 0.0
+    recall = true_positives / actual_positives if actual_positives else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"accuracy": float(np.mean(predictions == references)), "f1": float(f1)}
+
+
+def timed_logits(scorer: BatchScorer, bundle_dir: Path, texts: list[str], batch_size: int, name: str) -> tuple:
+    """Logits of every text and the throughput in rows/s, tokenization included (the same for both sides).
+
+    Args:
+        scorer (`BatchScorer`): maps flat ids + offsets to logits.
+        bundle_dir (`Path`): the bundle folder, whose tokenizer is used.
+        texts (`list[str]`): the reviews.
+        batch_size (`int`): reviews per call.
+        name (`str`): label of the progress bar.
+    """
+    started = time.perf_counter()
+    logits = score_texts(scorer, load_tokenizer(bundle_dir), texts, batch_size, progress=name)
+    return logits, len(texts) / max(time.perf_counter() - started, 1e-9)
+
+
+def verify_bundle(
+    bundle_dir: Path, manifest: dict, model: torch.nn.Module, texts: list[str], labels: np.ndarray, batch_size: int
+) -> dict:
+    """Accuracy, F1 and speed of both runtimes, and how far ONNX is from PyTorch.
+
+    Args:
+        bundle_dir (`Path`): the bundle folder.
+        manifest (`dict`): its manifest, from `read_manifest`.
+        model (`SentimentBagForSequenceClassification`): the trained model the bundle came from, in eval mode.
+        texts (`list[str]`): the reviews.
+        labels (`np.ndarray`): their 0/1 labels.
+        batch_size (`int`): reviews per call.
+    """
+    session = open_session(bundle_dir / manifest["model_file"])
+    torch_logits, torch_speed = timed_logits(torch_scorer(model), bundle_dir, texts, batch_size, "pytorch")
+    onnx_logits, onnx_speed = timed_logits(onnx_scorer(session), bundle_dir, texts, batch_size, "onnxruntime")
+    comparison = LogitComparison.of(torch_logits, onnx_logits)
+    max_logit_diff, min_label_agreement = parity_bounds(manifest)
+    return {
+        "rows": len(texts),
+        "pytorch": {**classification_scores(torch_logits.argmax(1), labels), "rows_per_second": round(torch_speed, 1)},
+        "onnx": {**classification_scores(onnx_logits.argmax(1), labels), "rows_per_second": round(onnx_speed, 1)},
+        **{key: value for key, value in asdict(comparison).items() if key != "rows"},
+        "max_logit_diff_allowed": max_logit_diff,
+        "min_label_agreement": min_label_agreement,
+        "quantized": bool(manifest.get("quantized")),
+        "passed": comparison.within(max_logit_diff, min_label_agreement),
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Options of `sentiment-batch verify`."""
+    parser = argparse.ArgumentParser(
+        prog="sentiment-batch verify",
+        description="Score a labelled dataset with an ONNX bundle and its PyTorch model; print one JSON object; "
+        f"exit {EXIT_PARITY_FAILED} when labels differ or max |Δlogit| > {MAX_LOGIT_DIFF:g} "
+        "(int8 bundles: the bounds recorded in bundle.json).",
+    )
+    parser.add_argument("--bundle", required=True, type=Path, help="bundle folder (from `sentiment-batch export`)")
+    parser.add_argument("--model", required=True, type=Path, help="trained model folder the bundle was exported from")
+    parser.add_argument("--dataset", required=True, help="Hub id, aclImdb folder/tarball, or Parquet/CSV/JSONL files")
+    parser.add_argument("--split", default="test", help="split to verify on (default: %(default)s)")
+    parser.add_argument("--limit", type=int, default=None, help="first N rows of the split only")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per call (%(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `sentiment-batch verify`.
+
+    Args:
+        argv (`list[str] | None`): the command's arguments.
+    """
+    args = build_parser().parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        raise UserError(f"--limit must be at least 1, got {args.limit}")
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    # Bundle and model are checked before the dataset, the slow part, loads.
+    manifest, model = read_manifest(args.bundle), load_model(args.model)
+    texts, labels = load_reviews(args.dataset, args.split, args.limit)
+    report = verify_bundle(args.bundle, manifest, model, texts, labels, args.batch_size)
+    report = {
+        "bundle": str(args.bundle),
+        "model": str(args.model),
+        "dataset": args.dataset,
+        "split": args.split,
+        **report,
+    }
+    print(json.dumps(report))
+    if not report["passed"]:
+        logger.error("ONNX and PyTorch disagree beyond the bounds")
+    return 0 if report["passed"] else EXIT_PARITY_FAILED
