@@ -1,0 +1,116 @@
+"""`sentiment-batch verify`: one JSON object comparing an ONNX bundle with its PyTorch model on a dataset."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REVIEWS, VARIED_TEXTS
+
+from export.parity import score_texts, torch_scorer
+from export.verify import classification_scores
+from sentiment_batch.cli import main as cli_main
+from sentiment_batch.preprocessing import load_tokenizer
+
+TEST_ROWS = [*REVIEWS, *((text, index % 2) for index, text in enumerate(VARIED_TEXTS))]
+
+
+@pytest.fixture(scope="module")
+def review_folder(tmp_path_factory):
+    """train.parquet and test.parquet with text,label columns, as `train.data.load_splits` reads them."""
+    folder = tmp_path_factory.mktemp("reviews")
+    pd.DataFrame(REVIEWS * 3, columns=["text", "label"]).to_parquet(folder / "train.parquet")
+    pd.DataFrame(TEST_ROWS, columns=["text", "label"]).to_parquet(folder / "test.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_model_dir):
+    from transformers import AutoModelForSequenceClassification
+
+    import train  # noqa: F401  (registers the Auto classes)
+
+    return AutoModelForSequenceClassification.from_pretrained(tiny_model_dir).eval()
+
+
+def run_verify(capsys, *args):
+    code = cli_main(["verify", *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip()
+
+
+def test_verify_prints_one_json_object_with_both_runtimes(
+    tiny_bundle, tiny_model_dir, tiny_model, review_folder, capsys
+):
+    code, stdout, _ = run_verify(capsys, "--bundle", tiny_bundle, "--model", tiny_model_dir, "--dataset", review_folder)
+    assert code == 0
+    assert len(stdout.strip().splitlines()) == 1
+    report = json.loads(stdout)
+    texts, labels = [text for text, _ in TEST_ROWS], np.array([label for _, label in TEST_ROWS])
+    logits = score_texts(torch_scorer(tiny_model), load_tokenizer(tiny_bundle), texts, len(texts))
+    expected = classification_scores(logits.argmax(axis=1), labels)
+    assert report["split"] == "test" and report["rows"] == len(TEST_ROWS)
+    for runtime in ("pytorch", "onnx"):
+        assert report[runtime]["accuracy"] == pytest.approx(expected["accuracy"])
+        assert report[runtime]["f1"] == pytest.approx(expected["f1"])
+        assert report[runtime]["rows_per_second"] > 0
+    assert report["label_agreement"] == 1.0
+    assert 0 <= report["mean_abs_logit_diff"] <= report["max_abs_logit_diff"] <= report["max_logit_diff_allowed"]
+    assert report["passed"] is True
+
+
+def test_verify_limit_keeps_the_first_rows(tiny_bundle, tiny_model_dir, review_folder, capsys):
+    code, stdout, _ = run_verify(
+        capsys, "--bundle", tiny_bundle, "--model", tiny_model_dir, "--dataset", review_folder, "--limit", 3
+    )
+    assert code == 0
+    assert json.loads(stdout)["rows"] == 3
+
+
+def test_verify_fails_when_the_model_is_not_the_bundles(
+    tiny_bundle, tiny_model, tiny_model_dir, review_folder, tmp_path, capsys
+):
+    import torch
+
+    other_dir, other_model = tmp_path / "other_model", copy.deepcopy(tiny_model)
+    with torch.no_grad():
+        other_model.classifier.bias.add_(torch.tensor([5.0, -5.0]))  # every review now reads negative
+    other_model.save_pretrained(other_dir)
+    shutil.copyfile(tiny_model_dir / "tokenizer.json", other_dir / "tokenizer.json")
+    code, stdout, _ = run_verify(capsys, "--bundle", tiny_bundle, "--model", other_dir, "--dataset", review_folder)
+    report = json.loads(stdout)
+    assert code == 1
+    assert report["passed"] is False
+    assert report["max_abs_logit_diff"] > 1.0
+
+
+def test_verify_refuses_a_bundle_whose_model_was_changed(bundle_copy, tiny_model_dir, review_folder, capsys):
+    with (bundle_copy / "model.onnx").open("ab") as model_file:
+        model_file.write(b"\0")
+    code, stdout, stderr = run_verify(
+        capsys, "--bundle", bundle_copy, "--model", tiny_model_dir, "--dataset", review_folder
+    )
+    assert code == 2 and stdout == ""
+    assert stderr.splitlines()[-1].startswith("sentiment-batch verify: error: ")
+    assert "model_sha256" in stderr
+
+
+def test_verify_refuses_a_missing_split(tiny_bundle, tiny_model_dir, review_folder, capsys):
+    code, stdout, stderr = run_verify(
+        capsys, "--bundle", tiny_bundle, "--model", tiny_model_dir, "--dataset", review_folder, "--split", "dev"
+    )
+    assert code == 2 and stdout == ""
+    assert "no 'dev' split" in stderr.splitlines()[-1]
+
+
+def test_classification_scores_on_a_known_confusion():
+    predictions = np.array([1, 1, 0, 0, 1])
+    references = np.array([1, 0, 0, 1, 1])
+    scores = classification_scores(predictions, references)
+    # tp 2, fp 1, fn 1 → precision 2/3, recall 2/3
+    assert scores == pytest.approx({"accuracy": 0.6, "f1": 2 / 3})
+    assert classification_scores(np.zeros(3, int), np.zeros(3, int)) == {"accuracy": 1.0, "f1": 0.0}
