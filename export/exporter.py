@@ -187,6 +187,8 @@ def export_bundle(
     model = load_model(model_dir)
     tokenizer = load_tokenizer(model_dir)
     texts = builtin_texts() if texts is None else list(texts)
+    if not texts:
+        raise UserError("no parity texts given; pass at least one review")
     with staged_folder(output_dir) as staging:
         model_path = staging / MODEL_FILE
         started = time.perf_counter()
@@ -269,6 +271,12 @@ def summary_lines(manifest: dict, output_dir: Path) -> list[str]:
     return lines
 
 
+def quiet_exporter_logs() -> None:
+    """Keep the graph optimizer's per-initializer INFO lines out of the CLI's log."""
+    for name in ("onnx_ir", "onnxscript"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `sentiment-batch export`.
 
@@ -276,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         argv (`list[str] | None`): the command's arguments.
     """
     args = build_parser().parse_args(argv)
+    quiet_exporter_logs()
     if args.texts is not None and not args.texts.is_file():
         raise UserError(f"--texts {args.texts} is not a file")
     texts = read_texts(args.texts) if args.texts is not None else None

@@ -15,6 +15,8 @@ from tqdm.auto import tqdm
 from sentiment_batch.preprocessing import encode
 
 MAX_LOGIT_DIFF = 1e-4
+# The "many" side of the parity check: all texts in one batch, up to this many.
+MANY_BATCH_SIZE = 256
 # IMDb's longest review is about 2,500 words; the parity set goes far past anything seen in training.
 LONG_REVIEW_SENTENCE = "the film was great but the ending felt awful , boring and yet wonderful ."
 LONG_REVIEW_REPEATS = 1_500  # 22,500 words
@@ -146,15 +148,15 @@ class LogitComparison:
 def check_parity(
     model: torch.nn.Module, session: ort.InferenceSession, tokenizer: Tokenizer, texts: Sequence[str]
 ) -> dict:
-    """Compare PyTorch and onnxruntime one review at a time and all reviews in one batch.
+    """Compare PyTorch and onnxruntime one review at a time and many reviews per batch.
 
     Args:
         model (`SentimentBagForSequenceClassification`): the model, in eval mode.
         session (`ort.InferenceSession`): a session over the exported graph.
         tokenizer (`Tokenizer`): the model's tokenizer.
-        texts (`Sequence[str]`): the parity reviews.
+        texts (`Sequence[str]`): the parity reviews, at least one.
     """
-    batch_sizes = sorted({1, max(len(texts), 1)})
+    batch_sizes = sorted({1, min(len(texts), MANY_BATCH_SIZE)})
     references, candidates = [], []
     for batch_size in batch_sizes:
         references.append(score_texts(torch_scorer(model), tokenizer, texts, batch_size))

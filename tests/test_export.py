@@ -259,16 +259,29 @@ def test_quantize_keeps_the_float_model_outside_the_bounds(tiny_bundle, tmp_path
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
-def test_export_cli_with_quantize_writes_an_int8_bundle(tiny_model_dir, tmp_path, capsys):
-    output = tmp_path / "int8_bundle"
-    assert cli_main(["export", "--model", str(tiny_model_dir), "--output", str(output), "--quantize"]) == 0
+def test_export_cli_with_texts_and_quantize_writes_an_int8_bundle(tiny_model_dir, tmp_path, capsys):
+    output, texts_file = tmp_path / "int8_bundle", tmp_path / "texts.txt"
+    texts_file.write_text("\n".join(["great", "", UNSEEN_LONG_REVIEW, "awful <br /> 😀"]) + "\n", encoding="utf-8")
+    args = ["--model", tiny_model_dir, "--output", output, "--texts", texts_file, "--quantize"]
+    assert cli_main(["export", *map(str, args)]) == 0
     printed = capsys.readouterr().out
     assert "quantize:" in printed and "kept int8" in printed
     manifest = json.loads((output / "bundle.json").read_text(encoding="utf-8"))
     assert manifest["quantized"] is True
+    assert manifest["parity"]["texts"] == manifest["quantization"]["rows"] == 4
     assert manifest["quantization"]["int8_bytes"] == (output / "model.onnx").stat().st_size
     assert manifest["model_sha256"] == hashlib.sha256((output / "model.onnx").read_bytes()).hexdigest()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["int8_bundle"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["int8_bundle", "texts.txt"]
+
+
+@pytest.mark.parametrize("content", [None, ""], ids=["missing", "empty"])
+def test_refuses_a_texts_file_without_reviews(tiny_model_dir, tmp_path, capsys, content):
+    texts_file = tmp_path / "texts.txt"
+    if content is not None:
+        texts_file.write_text(content, encoding="utf-8")
+    args = ["--model", tiny_model_dir, "--output", tmp_path / "bundle", "--texts", texts_file]
+    assert_refused(*run_export_cli(capsys, *args))
+    assert not (tmp_path / "bundle").exists()
 
 
 def test_overwrite_replaces_an_existing_bundle(tiny_model_dir, tiny_bundle, tmp_path):
