@@ -35,6 +35,7 @@ MODEL_FILE = "model.onnx"
 MANIFEST_FILE = "bundle.json"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "all_results.json"
+BUNDLE_DIR_MODE = 0o755
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 KNOWN_MODEL_TYPES = (train.SentimentBagConfig.model_type,)
 PREPROCESSING = {
@@ -102,6 +103,7 @@ def staged_folder(output_dir: Path) -> Iterator[Path]:
     """
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
+    staging.chmod(BUNDLE_DIR_MODE)  # mkdtemp makes it private; a bundle is meant to be read by the scoring service
     try:
         yield staging
         if output_dir.exists():

@@ -108,6 +108,7 @@ def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, m
     assert manifest["source"] == {"model_dir": str(tiny_model_dir.resolve()), "metrics": {}}
     assert manifest["quantized"] is False
     assert sorted(path.name for path in tiny_bundle.iterdir()) == ["bundle.json", "model.onnx", "tokenizer.json"]
+    assert tiny_bundle.stat().st_mode & 0o005 == 0o005  # readable by a scoring service running as another user
 
 
 def test_builtin_parity_texts_cover_the_edge_cases():
