@@ -7,7 +7,6 @@ import json
 import logging
 import random
 import re
-import resource
 import subprocess
 import sys
 import tarfile
