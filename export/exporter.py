@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -21,6 +20,7 @@ import transformers
 from transformers import AutoModelForSequenceClassification
 
 import train
+from sentiment_batch.bundle import MANIFEST_FILE, sha256_file
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import TOKENIZER_FILE, load_tokenizer
 
@@ -32,7 +32,6 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.onnx"
-MANIFEST_FILE = "bundle.json"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "all_results.json"
 BUNDLE_DIR_MODE = 0o755
@@ -118,19 +117,6 @@ def staged_folder(output_dir: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file.
-
-    Args:
-        path (`Path`): the file.
-    """
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def library_versions() -> dict:
     """Versions of everything that shaped the bundle, for reproducing it."""
     return {
@@ -208,7 +194,7 @@ def export_bundle(
             "format_version": FORMAT_VERSION,
             "labels": index_ordered_labels(model),
             "model_file": MODEL_FILE,
-            "model_sha256": file_sha256(model_path),
+            "model_sha256": sha256_file(model_path),
             "tokenizer_file": TOKENIZER_FILE,
             "preprocessing": PREPROCESSING,
             "opset": opset,

@@ -11,33 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 
+from sentiment_batch.bundle import Bundle, load_bundle
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import load_tokenizer
 
-from .exporter import MANIFEST_FILE, file_sha256, load_model
+from .exporter import load_model
 from .parity import MAX_LOGIT_DIFF, BatchScorer, LogitComparison, onnx_scorer, open_session, score_texts, torch_scorer
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 512
 EXIT_PARITY_FAILED = 1
-
-
-def read_manifest(bundle_dir: Path) -> dict:
-    """The bundle's bundle.json, after checking its model file is the one it describes.
-
-    Args:
-        bundle_dir (`Path`): the bundle folder.
-    """
-    manifest_path = bundle_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise UserError(f"{bundle_dir} is not a bundle (no {MANIFEST_FILE})")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    model_path = bundle_dir / manifest["model_file"]
-    if not model_path.is_file() or file_sha256(model_path) != manifest["model_sha256"]:
-        raise UserError(f"{model_path} is missing or does not match the model_sha256 in {MANIFEST_FILE}")
-    return manifest
 
 
 def parity_bounds(manifest: dict) -> tuple[float, float]:
@@ -86,39 +72,39 @@ def classification_scores(predictions: np.ndarray, references: np.ndarray) -> di
     return {"accuracy": float(np.mean(predictions == references)), "f1": float(f1)}
 
 
-def timed_logits(scorer: BatchScorer, bundle_dir: Path, texts: list[str], batch_size: int, name: str) -> tuple:
+def timed_logits(scorer: BatchScorer, tokenizer: Tokenizer, texts: list[str], batch_size: int, name: str) -> tuple:
     """Logits of every text and the throughput in rows/s, tokenization included (the same for both sides).
 
     Args:
         scorer (`BatchScorer`): maps flat ids + offsets to logits.
-        bundle_dir (`Path`): the bundle folder, whose tokenizer is used.
+        tokenizer (`Tokenizer`): the bundle's tokenizer.
         texts (`list[str]`): the reviews.
         batch_size (`int`): reviews per call.
         name (`str`): label of the progress bar.
     """
     started = time.perf_counter()
-    logits = score_texts(scorer, load_tokenizer(bundle_dir), texts, batch_size, progress=name)
+    logits = score_texts(scorer, tokenizer, texts, batch_size, progress=name)
     return logits, len(texts) / max(time.perf_counter() - started, 1e-9)
 
 
 def verify_bundle(
-    bundle_dir: Path, manifest: dict, model: torch.nn.Module, texts: list[str], labels: np.ndarray, batch_size: int
+    bundle: Bundle, model: torch.nn.Module, texts: list[str], labels: np.ndarray, batch_size: int
 ) -> dict:
     """Accuracy, F1 and speed of both runtimes, and how far ONNX is from PyTorch.
 
     Args:
-        bundle_dir (`Path`): the bundle folder.
-        manifest (`dict`): its manifest, from `read_manifest`.
+        bundle (`Bundle`): the validated bundle, from `sentiment_batch.bundle.load_bundle`.
         model (`SentimentBagForSequenceClassification`): the trained model the bundle came from, in eval mode.
         texts (`list[str]`): the reviews.
         labels (`np.ndarray`): their 0/1 labels.
         batch_size (`int`): reviews per call.
     """
-    session = open_session(bundle_dir / manifest["model_file"])
-    torch_logits, torch_speed = timed_logits(torch_scorer(model), bundle_dir, texts, batch_size, "pytorch")
-    onnx_logits, onnx_speed = timed_logits(onnx_scorer(session), bundle_dir, texts, batch_size, "onnxruntime")
+    tokenizer = load_tokenizer(bundle.tokenizer_path)
+    torch_logits, torch_speed = timed_logits(torch_scorer(model), tokenizer, texts, batch_size, "pytorch")
+    session = open_session(bundle.model_path)
+    onnx_logits, onnx_speed = timed_logits(onnx_scorer(session), tokenizer, texts, batch_size, "onnxruntime")
     comparison = LogitComparison.of(torch_logits, onnx_logits)
-    max_logit_diff, min_label_agreement = parity_bounds(manifest)
+    max_logit_diff, min_label_agreement = parity_bounds(bundle.manifest)
     return {
         "rows": len(texts),
         "pytorch": {**classification_scores(torch_logits.argmax(1), labels), "rows_per_second": round(torch_speed, 1)},
@@ -126,7 +112,7 @@ def verify_bundle(
         **{key: value for key, value in asdict(comparison).items() if key != "rows"},
         "max_logit_diff_allowed": max_logit_diff,
         "min_label_agreement": min_label_agreement,
-        "quantized": bool(manifest.get("quantized")),
+        "quantized": bool(bundle.manifest.get("quantized")),
         "passed": comparison.within(max_logit_diff, min_label_agreement),
     }
 
@@ -160,9 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     # Bundle and model are checked before the dataset, the slow part, loads.
-    manifest, model = read_manifest(args.bundle), load_model(args.model)
+    bundle, model = load_bundle(args.bundle), load_model(args.model)
     texts, labels = load_reviews(args.dataset, args.split, args.limit)
-    report = verify_bundle(args.bundle, manifest, model, texts, labels, args.batch_size)
+    report = verify_bundle(bundle, model, texts, labels, args.batch_size)
     report = {
         "bundle": str(args.bundle),
         "model": str(args.model),
