@@ -51,7 +51,7 @@ def file_format(path: Path, role: str = "input") -> str:
 
 
 def expand_inputs(patterns: Sequence[str]) -> list[Path]:
-    """Input files from paths and globs, in the order given (each glob sorted); each file once.
+    """Input files from paths and globs, in the order given (each glob sorted); a file listed twice is read twice.
 
     Args:
         patterns (`Sequence[str]`): file paths or glob patterns.
@@ -67,7 +67,7 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
             raise UserError(f"input {pattern} does not exist or is not a file")
         else:
             paths.append(Path(pattern))
-    return list(dict.fromkeys(paths))
+    return paths
 
 
 def _read_failure(path: Path, fmt: str, error: BaseException) -> UserError:
@@ -149,8 +149,16 @@ class AtomicWriter:
 
     def __enter__(self) -> AtomicWriter:
         writer_class = pq.ParquetWriter if self.format == "parquet" else pacsv.CSVWriter
-        self._writer = writer_class(str(self.temp_path), self.schema)
+        try:
+            self._writer = writer_class(str(self.temp_path), self.schema)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            self.temp_path.unlink(missing_ok=True)
+            raise self._unwritable(error) from error
         return self
+
+    def _unwritable(self, error: Exception) -> UserError:
+        first_line = str(error).strip().splitlines()[0]
+        return UserError(f"cannot write these columns to {self.format.upper()} ({first_line}); try .parquet")
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append one batch.
@@ -158,11 +166,15 @@ class AtomicWriter:
         Args:
             batch (`pa.RecordBatch`): rows with exactly the writer's schema.
         """
-        self._writer.write_batch(batch)
+        try:
+            self._writer.write_batch(batch)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+            raise self._unwritable(error) from error
 
     def __exit__(self, exc_type, exc, traceback) -> None:
         try:
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
         finally:
             if exc_type is None:
                 os.replace(self.temp_path, self.path)

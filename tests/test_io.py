@@ -29,11 +29,11 @@ def test_file_format():
         file_format(Path("x.json"), "output")
 
 
-def test_expand_inputs_order_globs_and_duplicates(tmp_path):
+def test_expand_inputs_order_globs_and_repeats(tmp_path):
     for name in ("b.csv", "a.csv", "c.parquet"):
         (tmp_path / name).write_text("text\nx\n")
     paths = expand_inputs([str(tmp_path / "c.parquet"), str(tmp_path / "*.csv"), str(tmp_path / "a.csv")])
-    assert [path.name for path in paths] == ["c.parquet", "a.csv", "b.csv"]
+    assert [path.name for path in paths] == ["c.parquet", "a.csv", "b.csv", "a.csv"]
     with pytest.raises(UserError, match="does not exist"):
         expand_inputs([str(tmp_path / "missing.csv")])
     with pytest.raises(UserError, match="no file matches"):

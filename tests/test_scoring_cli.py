@@ -216,3 +216,23 @@ def test_schema_of_output(tmp_path, capsys, tiny_bundle):
     schema = pq.read_schema(tmp_path / "out.parquet")
     assert schema.field("score").type == pa.float32() and schema.field("label").type == pa.string()
     assert schema.field("id").type == pa.int64()
+
+
+def test_non_string_text_column_is_per_row_errors(tmp_path, capsys, tiny_bundle):
+    pq.write_table(pa.table({"text": [1, 2]}), tmp_path / "ints.parquet")
+    code, err = score(capsys, tmp_path / "ints.parquet", "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    assert code == 0 and "2 errors" in err[-1]
+    assert pq.read_table(tmp_path / "out.parquet").column("error").to_pylist() == ["non-string text (int)"] * 2
+
+
+def test_columns_csv_cannot_hold_exit_2_without_output(tmp_path, capsys, tiny_bundle):
+    pq.write_table(pa.table({"text": ["a"], "tags": [[1, 2]]}), tmp_path / "nested.parquet")
+    code, err = score(capsys, tmp_path / "nested.parquet", "--model", tiny_bundle, "--output", tmp_path / "out.csv")
+    assert code == 2 and len(err) == 1 and "cannot write these columns to CSV" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nested.parquet"]
+
+
+def test_same_file_twice_is_scored_twice(tmp_path, capsys, tiny_bundle):
+    path = write(frame(), tmp_path / "in.parquet")
+    code, err = score(capsys, path, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    assert code == 0 and pq.read_table(tmp_path / "out.parquet").num_rows == 2 * len(TEXTS)
