@@ -17,6 +17,7 @@ import onnx
 import onnxruntime
 import torch
 import transformers
+from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
 
 import train
@@ -148,6 +149,31 @@ def index_ordered_labels(model: torch.nn.Module) -> list[str]:
     return [id2label[index] for index in range(model.config.num_labels)]
 
 
+def export_checked_graph(
+    model: torch.nn.Module, tokenizer: Tokenizer, texts: list[str], model_path: Path, opset: int
+) -> tuple[dict, float]:
+    """Write the ONNX graph and return its parity report and the export time; raise when parity fails.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
+        tokenizer (`Tokenizer`): its tokenizer.
+        texts (`list[str]`): the parity reviews.
+        model_path (`Path`): where model.onnx goes.
+        opset (`int`): ONNX opset of the graph.
+    """
+    started = time.perf_counter()
+    export_onnx(model, model_path, opset)
+    export_seconds = time.perf_counter() - started
+    parity = check_parity(model, open_session(model_path), tokenizer, texts)
+    if not parity["passed"]:
+        raise UserError(
+            f"ONNX disagrees with PyTorch (max |Δlogit| {parity['max_abs_logit_diff']:.3g}, allowed "
+            f"{parity['max_logit_diff_allowed']:g}; label agreement {parity['label_agreement']:.4f}); "
+            "bundle not written"
+        )
+    return parity, export_seconds
+
+
 def export_bundle(
     model_dir: str | Path,
     output_dir: str | Path,
@@ -179,15 +205,7 @@ def export_bundle(
         raise UserError("no parity texts given; pass at least one review")
     with staged_folder(output_dir) as staging:
         model_path = staging / MODEL_FILE
-        started = time.perf_counter()
-        export_onnx(model, model_path, opset)
-        export_seconds = time.perf_counter() - started
-        parity = check_parity(model, open_session(model_path), tokenizer, texts)
-        if not parity["passed"]:
-            raise UserError(
-                f"ONNX disagrees with PyTorch (max |Δlogit| {parity['max_abs_logit_diff']:.3g} > {MAX_LOGIT_DIFF:g} "
-                f"or label agreement {parity['label_agreement']:.4f} < 1); bundle not written"
-            )
+        parity, export_seconds = export_checked_graph(model, tokenizer, texts, model_path, opset)
         quantization = quantize_in_place(model_path, tokenizer, texts) if quantize else None
         shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         manifest = {
@@ -203,9 +221,8 @@ def export_bundle(
             "source": {"model_dir": str(model_dir.resolve()), "metrics": source_metrics(model_dir)},
             "quantized": bool(quantization and quantization["kept"]),
             "export_seconds": round(export_seconds, 3),
+            **({"quantization": quantization} if quantization is not None else {}),
         }
-        if quantization is not None:
-            manifest["quantization"] = quantization
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     logger.info("bundle written to %s", output_dir)
     return manifest

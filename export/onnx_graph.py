@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 INPUT_NAMES = ["input_ids", "offsets"]
 OUTPUT_NAMES = ["logits", "probabilities"]
 DEFAULT_OPSET = 18
+PROTOBUF_LIMIT_BYTES = 2**31 - 2**20  # 2 GiB, less room for the graph itself
 # Tracing example: three reviews, the middle one empty, so no dimension is specialised to 0 or 1.
 EXAMPLE_IDS = [2, 3, 4, 5, 6, 7, 8]
 EXAMPLE_OFFSETS = [0, 3, 3]
@@ -62,6 +63,20 @@ def written_opset(path: Path) -> int:
     return next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
 
 
+def check_fits_one_file(model: nn.Module) -> None:
+    """Refuse weights past protobuf's 2 GiB limit: the bundle holds one self-contained model.onnx.
+
+    Args:
+        model (`nn.Module`): the model to export.
+    """
+    weight_bytes = sum(tensor.numel() * tensor.element_size() for tensor in model.state_dict().values())
+    if weight_bytes >= PROTOBUF_LIMIT_BYTES:
+        raise UserError(
+            f"weights of {weight_bytes / 2**30:.1f} GiB exceed the 2 GiB limit of a single ONNX file; "
+            "shrink num_buckets or embedding_dim"
+        )
+
+
 def export_onnx(model: nn.Module, path: Path, opset: int) -> None:
     """Export the scoring graph with the dynamo exporter into one self-contained file, then check it.
 
@@ -70,6 +85,7 @@ def export_onnx(model: nn.Module, path: Path, opset: int) -> None:
         path (`Path`): where model.onnx goes.
         opset (`int`): the ONNX opset to write.
     """
+    check_fits_one_file(model)
     example = (torch.tensor(EXAMPLE_IDS, dtype=torch.long), torch.tensor(EXAMPLE_OFFSETS, dtype=torch.long))
     dynamic_shapes = {"input_ids": {0: torch.export.Dim("tokens")}, "offsets": {0: torch.export.Dim("batch")}}
     logger.info("exporting to ONNX (opset %d) with the dynamo exporter", opset)

@@ -12,6 +12,7 @@ import torch
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
+from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import encode
 
 MAX_LOGIT_DIFF = 1e-4
@@ -55,7 +56,11 @@ def open_session(path: str | Path) -> ort.InferenceSession:
     Args:
         path (`str | Path`): the ONNX file.
     """
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises untyped errors for graphs it cannot load
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"onnxruntime {ort.__version__} cannot load {path}: {message}") from error
 
 
 def torch_scorer(model: torch.nn.Module) -> BatchScorer:

@@ -292,3 +292,9 @@ def test_overwrite_replaces_an_existing_bundle(tiny_model_dir, tiny_bundle, tmp_
     assert sorted(path.name for path in output.iterdir()) == ["bundle.json", "model.onnx", "tokenizer.json"]
     assert manifest["parity"]["texts"] == 2
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bundle"]
+
+
+def test_refuses_weights_too_large_for_one_onnx_file(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("export.onnx_graph.PROTOBUF_LIMIT_BYTES", 1024)  # the tiny model's table is larger
+    assert_refused(*run_export_cli(capsys, "--model", tiny_model_dir, "--output", tmp_path / "bundle"))
+    assert list(tmp_path.iterdir()) == []
