@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"sentiment-batch: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USER_ERROR
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for package in ("sentiment_batch", "train", "export"):  # our progress lines, not every library's
+        logging.getLogger(package).setLevel(logging.INFO)
     try:
         module = importlib.import_module(COMMANDS[command][0])
         return module.main(rest)

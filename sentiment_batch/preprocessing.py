@@ -42,7 +42,8 @@ def flatten(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
     offsets = np.zeros(len(ids), dtype=np.int64)
     np.cumsum(lengths[:-1], out=offsets[1:])
-    flat = np.fromiter((token for row in ids for token in row), dtype=np.int64, count=int(lengths.sum()))
+    # One conversion per review, not per token.
+    flat = np.concatenate([np.asarray(row, dtype=np.int64) for row in ids]) if len(ids) else np.zeros(0, np.int64)
     return flat, offsets
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+# The real IMDb training data, in the `shared/` folder beside the checkout (CI lays it out the same way).
+REAL_TARBALL = Path(__file__).resolve().parents[2] / "shared" / "imdb" / "aclImdb_train.tar.gz"
 
 REVIEWS = [
     ("A wonderful, moving film.<br /><br />The acting is superb and I loved every minute!", 1),

@@ -9,13 +9,11 @@ from pathlib import Path
 import datasets
 import pandas as pd
 import pytest
-from conftest import TINY_ACLIMDB, tiny_review_text
+from conftest import REAL_TARBALL, TINY_ACLIMDB, tiny_review_text
 
 from sentiment_batch.errors import UserError
 from train import data
 from train.data import FEATURES, load_splits, load_unsupervised
-
-REAL_TARBALL = Path("/work/shared/imdb/aclImdb_train.tar.gz")
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,7 @@ class SentimentBagConfig(PretrainedConfig):
         **kwargs,
     ):
         kwargs.setdefault("id2label", DEFAULT_ID2LABEL)
+        kwargs.setdefault("label2id", {label: int(index) for index, label in kwargs["id2label"].items()})
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
         self.hidden_dims = list(hidden_dims) if hidden_dims is not None else [64]

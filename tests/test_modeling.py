@@ -1,0 +1,117 @@
+"""The model: both input forms, both bag implementations, n-gram hashing, loss, save → load."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from train import SentimentBagConfig, SentimentBagForSequenceClassification
+from train.modeling import bag_index, ngram_features
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    config = SentimentBagConfig(vocab_size=50, embedding_dim=8, hidden_dims=[16, 8], ngram_size=3, num_buckets=32)
+    return SentimentBagForSequenceClassification(config).eval()
+
+
+IDS = torch.tensor([5, 6, 7, 8, 9, 10, 11, 12])
+OFFSETS = torch.tensor([0, 3, 3, 4])  # reviews of 3, 0, 1 and 4 tokens
+
+
+def test_bag_index_handles_empty_reviews():
+    assert bag_index(OFFSETS, len(IDS)).tolist() == [0, 0, 0, 2, 3, 3, 3, 3]
+    assert bag_index(torch.tensor([0, 0]), 0).tolist() == []
+
+
+def test_ngrams_never_cross_reviews():
+    config = SentimentBagConfig(vocab_size=50, ngram_size=3, num_buckets=32)
+    rows, owners, weights = ngram_features(IDS, OFFSETS, config)
+    assert rows.shape == owners.shape == weights.shape == (8 + 7 + 6,)
+    bigram_weights = weights[8:15].tolist()
+    # bigrams start at tokens 0..6: 2→3 and 3→4 cross a review boundary
+    assert bigram_weights == [1, 1, 0, 0, 1, 1, 1]
+    assert rows[8:].min() >= 50 and rows[8:].max() < 50 + 32
+    # the hash is a fixed polynomial, recorded in the config, not Python's per-process hash()
+    expected = (5 * config.ngram_hash_multiplier + 6) % 32 + 50
+    assert rows[8].item() == expected
+
+
+def test_flat_and_padded_inputs_agree(model):
+    padded = torch.tensor([[5, 6, 7, 0], [0, 0, 0, 0], [8, 0, 0, 0], [9, 10, 11, 12]])
+    flat_logits = model(IDS, OFFSETS).logits
+    assert flat_logits.shape == (4, 2)
+    torch.testing.assert_close(model(padded).logits, flat_logits, rtol=0, atol=0)
+
+
+def test_embedding_bag_and_segment_sum_agree(model):
+    torch.testing.assert_close(model.segment_mean(IDS, OFFSETS), model.bag_mean(IDS, OFFSETS), rtol=1e-6, atol=1e-7)
+
+
+def test_empty_review_pools_to_zero(model):
+    assert torch.equal(model.bag_mean(IDS, OFFSETS)[1], torch.zeros(8))
+
+
+def test_loss_is_cross_entropy_and_table_gradient_is_sparse(model):
+    model.train()
+    labels = torch.tensor([0, 1, 0, 1])
+    output = model(IDS, OFFSETS, labels=labels)
+    torch.testing.assert_close(output.loss, torch.nn.functional.cross_entropy(output.logits, labels))
+    output.loss.backward()
+    assert model.embeddings.weight.grad.is_sparse
+
+
+def test_wrong_input_forms_are_refused(model):
+    with pytest.raises(ValueError, match="offsets"):
+        model(IDS)
+    with pytest.raises(ValueError, match="1-D"):
+        model(IDS.view(2, 4), OFFSETS)
+
+
+def test_feature_dropout_only_while_training():
+    config = SentimentBagConfig(vocab_size=50, embedding_dim=8, ngram_size=2, num_buckets=32, feature_dropout=0.5)
+    model = SentimentBagForSequenceClassification(config)
+    weights = torch.ones(1000)
+    model.train()
+    kept = model._drop_features(weights).sum().item()
+    assert 350 < kept < 650
+    model.eval()
+    assert torch.equal(model._drop_features(weights), weights)
+
+
+def test_labels_are_named(model):
+    assert model.config.id2label == {0: "negative", 1: "positive"}
+    assert model.config.label2id == {"negative": 0, "positive": 1}
+
+
+def test_save_load_round_trip_is_exact(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    from transformers import AutoModelForSequenceClassification
+
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert isinstance(loaded, SentimentBagForSequenceClassification)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, loaded.state_dict()[name]), name
+    assert torch.equal(loaded(IDS, OFFSETS).logits, model(IDS, OFFSETS).logits)
+
+
+def test_saved_folder_loads_with_remote_code_without_train_installed(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "modeling.py").exists() and (tmp_path / "configuration.py").exists()
+    expected = model(IDS, OFFSETS).logits
+    torch.save(expected, tmp_path / "expected.pt")
+    # A fresh interpreter in which `import train` fails: only the folder's own code can build the model.
+    script = f"""
+import sys, torch
+sys.modules["train"] = None
+from transformers import AutoModelForSequenceClassification
+model = AutoModelForSequenceClassification.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
+logits = model(torch.tensor({IDS.tolist()}), torch.tensor({OFFSETS.tolist()})).logits
+assert torch.equal(logits, torch.load({str(tmp_path / "expected.pt")!r})), (logits,)
+print(type(model).__module__)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "transformers_modules" in result.stdout

@@ -1,0 +1,46 @@
+"""The trained tokenizer: its normalization, its files, and the shared encode path."""
+
+import numpy as np
+from transformers import AutoTokenizer
+
+from sentiment_batch.preprocessing import encode, encode_ids, flatten, load_tokenizer
+from train.tokenization import PAD_TOKEN, UNK_TOKEN, save_tokenizer
+
+
+def test_special_tokens_come_first(tiny_tokenizer):
+    assert tiny_tokenizer.token_to_id(PAD_TOKEN) == 0
+    assert tiny_tokenizer.token_to_id(UNK_TOKEN) == 1
+
+
+def test_normalization_html_case_punctuation(tiny_tokenizer):
+    [ids] = encode_ids(tiny_tokenizer, ["GREAT<br /><br />Film!"])
+    tokens = [tiny_tokenizer.id_to_token(i) for i in ids]
+    assert tokens == ["great", "film", "!"]
+    assert encode_ids(tiny_tokenizer, ["great<br/>film"]) == encode_ids(tiny_tokenizer, ["Great film"])
+    # NFKC folds compatibility forms: full-width letters read as plain ones
+    assert encode_ids(tiny_tokenizer, ["ｇｒｅａｔ"]) == encode_ids(tiny_tokenizer, ["great"])
+
+
+def test_unknown_words_map_to_unk(tiny_tokenizer):
+    assert encode_ids(tiny_tokenizer, ["zyzzyva"]) == [[1]]
+
+
+def test_encode_gives_flat_ids_and_offsets(tiny_tokenizer):
+    input_ids, offsets = encode(tiny_tokenizer, ["great film", "", "awful"])
+    assert input_ids.dtype == offsets.dtype == np.int64
+    assert offsets.tolist() == [0, 2, 2]
+    assert input_ids.tolist() == sum(encode_ids(tiny_tokenizer, ["great film", "awful"]), [])
+
+
+def test_flatten_edge_cases():
+    assert [a.tolist() for a in flatten([])] == [[], []]
+    assert [a.tolist() for a in flatten([[], []])] == [[], [0, 0]]
+
+
+def test_saved_tokenizer_loads_with_autotokenizer_and_tokenizers(tiny_tokenizer, tmp_path):
+    save_tokenizer(tiny_tokenizer, tmp_path)
+    auto = AutoTokenizer.from_pretrained(tmp_path)
+    text = "A wonderful film, superb acting!"
+    assert auto(text, add_special_tokens=False)["input_ids"] == encode_ids(tiny_tokenizer, [text])[0]
+    assert auto.pad_token == PAD_TOKEN and auto.unk_token == UNK_TOKEN
+    assert encode_ids(load_tokenizer(tmp_path), [text]) == encode_ids(tiny_tokenizer, [text])

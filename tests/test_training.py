@@ -1,0 +1,167 @@
+"""`sentiment-batch train` end to end: files written, tracking, reproducibility, config files, bad input."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+
+import pandas as pd
+import pytest
+import torch
+from conftest import REAL_TARBALL, REVIEWS
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from sentiment_batch.cli import main
+
+TINY_MODEL_FLAGS = [
+    "--vocab_size", "300", "--min_frequency", "1", "--embedding_dim", "8", "--hidden_dims", "8",
+    "--num_buckets", "256", "--per_device_train_batch_size", "8", "--num_train_epochs", "2", "--logging_steps", "1",
+]  # fmt: skip
+
+
+@pytest.fixture
+def reviews_parquet(tmp_path):
+    """96 labelled reviews (text, label) in one Parquet file: variations of the conftest reviews."""
+    rows = [
+        {"text": f"{text} Review number {n}.", "label": "pos" if positive else "neg"}
+        for n in range(12)
+        for text, positive in REVIEWS
+    ]
+    path = tmp_path / "reviews.parquet"
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+def train_cli(dataset, output_dir, *extra):
+    return main(["train", "--dataset", str(dataset), "--output_dir", str(output_dir), *TINY_MODEL_FLAGS, *extra])
+
+
+def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monkeypatch):
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.setenv("HOME", str(tmp_path))  # no wandb login of the machine's user either
+    aclimdb = make_tiny_aclimdb(tmp_path, test=True)
+    output_dir = tmp_path / "model"
+    assert train_cli(aclimdb, output_dir, "--validation_size", "0.25") == 0
+
+    names = {path.name for path in output_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} <= names
+    assert {"train_results.json", "eval_results.json", "all_results.json", "test_results.json"} <= names
+    assert not any(name.startswith("checkpoint-") for name in names)
+    assert not (tmp_path / ".model.partial").exists()
+    results = json.loads((output_dir / "all_results.json").read_text())
+    for key in ("eval_accuracy", "eval_f1", "test_accuracy", "test_f1", "test_precision", "test_recall"):
+        assert 0.0 <= results[key] <= 1.0, key
+    card = (output_dir / "README.md").read_text()
+    assert "test_accuracy" in card and str(aclimdb) in card
+
+    # W&B ran offline (no account here) and left a run folder to `wandb sync`.
+    runs = list((output_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
+
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    encoded = tokenizer(["a wonderful film", "a boring mess"], add_special_tokens=False, padding=True)
+    logits = model(torch.tensor(encoded["input_ids"])).logits
+    assert logits.shape == (2, 2)
+
+
+def test_same_seed_same_metrics_and_config_file_equals_flags(tmp_path, reviews_parquet):
+    flags = ["--report_to", "none", "--seed", "7"]
+    assert train_cli(reviews_parquet, tmp_path / "a", *flags) == 0
+    config = {"dataset": str(reviews_parquet), "output_dir": str(tmp_path / "b"), "report_to": "none", "seed": 7}
+    config.update((flag[2:], json.loads(value)) for flag, value in zip(*[iter(TINY_MODEL_FLAGS)] * 2, strict=True))
+    config["hidden_dims"] = [config["hidden_dims"]]
+    config_path = tmp_path / "train.json"
+    config_path.write_text(json.dumps(config))
+    assert main(["train", str(config_path)]) == 0
+
+    first, second = (json.loads((tmp_path / name / "eval_results.json").read_text()) for name in "ab")
+    assert first["eval_loss"] == second["eval_loss"] and first["eval_accuracy"] == second["eval_accuracy"]
+    weights = [AutoModelForSequenceClassification.from_pretrained(tmp_path / name).state_dict() for name in "ab"]
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def bad_input_cases(tmp_path, reviews_parquet):
+    not_aclimdb = tmp_path / "photos"
+    (not_aclimdb / "2024").mkdir(parents=True)
+    no_label = tmp_path / "no_label.csv"
+    pd.DataFrame({"text": ["fine"], "stars": [5]}).to_csv(no_label, index=False)
+    empty = tmp_path / "empty.parquet"
+    pd.DataFrame({"text": pd.Series([], dtype=str), "label": pd.Series([], dtype=int)}).to_parquet(empty)
+    bad_labels = tmp_path / "bad_labels.jsonl"
+    bad_labels.write_text('{"text": "ok", "label": 3}\n{"text": "meh", "label": "maybe"}\n')
+    latin1 = tmp_path / "latin1" / "aclImdb"
+    for label in ("pos", "neg"):
+        (latin1 / "train" / label).mkdir(parents=True)
+        (latin1 / "train" / label / "0_8.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    return {
+        "does not exist": tmp_path / "missing",
+        "is not a dataset folder": not_aclimdb,
+        "lacks column(s) label": no_label,
+        "holds no reviews": empty,
+        "has labels": bad_labels,
+        "is not valid UTF-8": latin1,
+    }
+
+
+def test_bad_input_gives_one_line_and_leaves_nothing(tmp_path, reviews_parquet, capsys):
+    for expected, dataset in bad_input_cases(tmp_path, reviews_parquet).items():
+        output_dir = tmp_path / f"out-{dataset.name}"
+        assert train_cli(dataset, output_dir, "--report_to", "none") == 2, expected
+        stderr = capsys.readouterr().err
+        error = stderr.strip().splitlines()[-1]  # progress bars may come before it
+        assert error.startswith("sentiment-batch train: error: ") and expected in error, stderr
+        assert stderr.count("error:") == 1 and "Traceback" not in stderr
+        assert not output_dir.exists() and not list(tmp_path.glob(".out-*.partial"))
+
+
+def test_non_empty_output_dir_needs_overwrite(tmp_path, reviews_parquet, capsys):
+    output_dir = tmp_path / "model"
+    output_dir.mkdir()
+    (output_dir / "keep.txt").write_text("precious")
+    assert train_cli(reviews_parquet, output_dir, "--report_to", "none") == 2
+    assert "--overwrite_output_dir" in capsys.readouterr().err
+    assert (output_dir / "keep.txt").read_text() == "precious"
+    assert train_cli(reviews_parquet, output_dir, "--report_to", "none", "--overwrite_output_dir") == 0
+    assert not (output_dir / "keep.txt").exists() and (output_dir / "model.safetensors").exists()
+
+
+def test_unreachable_hub_says_to_pass_a_local_copy(tmp_path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    command = [sys.executable, "-m", "sentiment_batch.cli", "train", "--output_dir", str(tmp_path / "m")]
+    result = subprocess.run([*command, "--report_to", "none"], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 2
+    assert "stanfordnlp/imdb" in result.stderr and "aclImdb" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def extract_real_reviews(tarball, destination, per_class):
+    """The first `per_class` reviews of each class from the real IMDb tarball, with the url lists, as aclImdb/."""
+    taken = {"pos": 0, "neg": 0}
+    with tarfile.open(tarball) as archive:
+        for member in archive:
+            parts = member.name.split("/")  # aclImdb/train/pos/ID_RATING.txt or aclImdb/train/urls_pos.txt
+            if len(parts) < 3 or parts[1] != "train":
+                continue
+            if len(parts) == 4 and taken.get(parts[2], per_class) < per_class:
+                taken[parts[2]] += 1
+            elif parts[2] not in ("urls_pos.txt", "urls_neg.txt"):
+                continue
+            archive.extract(member, destination, filter="data")
+    return destination / "aclImdb"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL_TARBALL.exists(), reason=f"real IMDb reviews not found at {REAL_TARBALL}")
+def test_train_on_a_few_hundred_real_reviews(tmp_path):
+    aclimdb = extract_real_reviews(REAL_TARBALL, tmp_path, per_class=200)
+    output_dir = tmp_path / "model"
+    flags = ["--report_to", "none", "--num_train_epochs", "10", "--validation_size", "0.2"]
+    assert main(["train", "--dataset", str(aclimdb), "--output_dir", str(output_dir), *flags]) == 0
+    results = json.loads((output_dir / "all_results.json").read_text())
+    # 360 training reviews are enough to beat chance clearly with the default model.
+    assert results["eval_accuracy"] >= 0.6, results

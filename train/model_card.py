@@ -1,0 +1,84 @@
+"""The model card (README.md) written beside a trained model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TEMPLATE = """---
+library_name: transformers
+tags: [sentiment-analysis, text-classification, embedding-bag, sentiment-batch]
+datasets: [{dataset_tag}]
+metrics: [accuracy, f1]
+---
+
+# sentiment-batch model
+
+A bag-of-n-grams sentiment classifier (`{model_type}`): the mean of the review's word and hashed
+n-gram embeddings (`nn.EmbeddingBag`), then {mlp}, then logits for {labels}.
+Trained with `transformers.Trainer` by `sentiment-batch train`.
+
+## Data
+
+- Source: `{dataset}`
+- Splits: {split_sizes}
+- The validation split is carved from train ({grouping}) and selects the checkpoint; the test split,
+  when present, is only reported.
+
+## Settings
+
+```json
+{settings}
+```
+
+## Metrics
+
+| metric | value |
+|---|---|
+{metric_rows}
+
+## Use
+
+```bash
+sentiment-batch export --model {output_name} --output {output_name}-bundle
+sentiment-batch score reviews.parquet --model {output_name}-bundle --output scored.parquet
+```
+"""
+
+
+def write_model_card(
+    output_dir: str | Path,
+    model_name: str,
+    config,
+    dataset: str,
+    split_sizes: dict[str, int],
+    settings: dict,
+    metrics: dict,
+) -> None:
+    """Write README.md with data, settings and metrics.
+
+    Args:
+        output_dir (`str | Path`): the folder to write to.
+        model_name (`str`): the model folder's final name, for the usage lines.
+        config (`SentimentBagConfig`): the trained model's config.
+        dataset (`str`): the `--dataset` the model was trained on.
+        split_sizes (`dict[str, int]`): rows per split.
+        settings (`dict`): the arguments that shaped the run.
+        metrics (`dict`): the final metrics (`all_results.json`).
+    """
+    blocks = [f"[Linear {width} → BatchNorm → ReLU → Dropout]" for width in config.hidden_dims]
+    mlp = " → ".join(blocks) or "no hidden layer"
+    rows = "\n".join(f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items()) if isinstance(value, float))
+    text = TEMPLATE.format(
+        dataset_tag="stanfordnlp/imdb" if "imdb" in dataset.lower() else "custom",
+        model_type=config.model_type,
+        mlp=mlp,
+        labels=", ".join(config.id2label.values()),
+        dataset=dataset,
+        split_sizes=", ".join(f"{name} {size:,}" for name, size in split_sizes.items()),
+        grouping="grouped by movie where movie ids are known",
+        settings=json.dumps(settings, indent=2, default=str),
+        metric_rows=rows,
+        output_name=model_name,
+    )
+    Path(output_dir, "README.md").write_text(text, encoding="utf-8")
