@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import onnx
@@ -89,7 +90,9 @@ def export_onnx(model: nn.Module, path: Path, opset: int) -> None:
     example = (torch.tensor(EXAMPLE_IDS, dtype=torch.long), torch.tensor(EXAMPLE_OFFSETS, dtype=torch.long))
     dynamic_shapes = {"input_ids": {0: torch.export.Dim("tokens")}, "offsets": {0: torch.export.Dim("batch")}}
     logger.info("exporting to ONNX (opset %d) with the dynamo exporter", opset)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # torch.export's own use of a deprecated pytree API; nothing the caller can act on.
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
         torch.onnx.export(
             OnnxScoringModule(model).eval(),
             example,
