@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 512
 EXIT_PARITY_FAILED = 1
+SCALAR_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
 def parity_bounds(manifest: dict) -> tuple[float, float]:
@@ -58,18 +59,16 @@ def load_reviews(source: str, split: str, limit: int | None) -> tuple[list[str],
 
 
 def classification_scores(predictions: np.ndarray, references: np.ndarray) -> dict:
-    """Accuracy and F1 of the positive class (label 1).
+    """Accuracy, and precision, recall and F1 of the positive class, from the project's offline metric module.
 
     Args:
         predictions (`np.ndarray`): predicted labels.
         references (`np.ndarray`): true labels.
     """
-    true_positives = int(np.sum((predictions == 1) & (references == 1)))
-    predicted_positives, actual_positives = int(np.sum(predictions == 1)), int(np.sum(references == 1))
-    precision = true_positives / predicted_positives if predicted_positives else 0.0
-    recall = true_positives / actual_positives if actual_positives else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"accuracy": float(np.mean(predictions == references)), "f1": float(f1)}
+    from train.metrics import load_metric
+
+    scores = load_metric().compute(predictions=predictions, references=references)
+    return {name: scores[name] for name in SCALAR_METRICS}
 
 
 def timed_logits(scorer: BatchScorer, tokenizer: Tokenizer, texts: list[str], batch_size: int, name: str) -> tuple:
