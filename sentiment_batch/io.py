@@ -18,6 +18,7 @@ from .errors import UserError
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CHUNK_ROWS = 16_384
+_PARQUET_BUFFER = 8 << 20
 # Every CSV cell is read as text, so values round-trip unchanged and a column cannot change type mid-file.
 _CSV_OPTIONS = {
     "dtype": str,
@@ -107,7 +108,8 @@ class Source:
                 yield pa.RecordBatch.from_pandas(chunk, schema=self.schema, preserve_index=False)
 
     def _parquet_batches(self, rows: int) -> Iterator[pa.RecordBatch]:
-        with pq.ParquetFile(self.path) as parquet:
+        # Without pre-buffering a whole row group is never held at once: big row groups stay cheap.
+        with pq.ParquetFile(self.path, pre_buffer=False, buffer_size=_PARQUET_BUFFER) as parquet:
             yield from parquet.iter_batches(batch_size=rows)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -16,9 +15,7 @@ from .bundle import Bundle, load_bundle
 from .errors import UserError
 from .preprocessing import encode, load_tokenizer
 
-logger = logging.getLogger(__name__)
-
-DEFAULT_BATCH_SIZE = 2048
+DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
 INPUT_NAMES = ("input_ids", "offsets")
 PROBABILITIES = "probabilities"
 
