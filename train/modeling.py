@@ -23,7 +23,7 @@ def segment_sum(values: torch.Tensor, segments: torch.Tensor, num_segments: int)
         segments (`torch.LongTensor` of shape `[N]`): the segment of each row, in [0, num_segments).
         num_segments (`int`): number of segments.
     """
-    index = segments if values.dim() == 1 else segments.unsqueeze(1).expand_as(values)  # like values
+    index = segments if values.dim() == 1 else segments.unsqueeze(1).expand(-1, values.shape[1])  # like values
     sums = torch.zeros((num_segments, *values.shape[1:]), dtype=values.dtype, device=values.device)
     return sums.scatter_add(0, index, values)  # [num_segments, ...]
 
