@@ -84,7 +84,16 @@ def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch)
     path = write(pd.concat([frame(i * 10) for i in range(5)], ignore_index=True), tmp_path / "in.parquet")
     assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "one.parquet")[0] == 0
     monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 4)
+    written = []
+    original = sb_io.AtomicWriter.write
+
+    def spy(self, batch):
+        written.append(batch.num_rows)
+        original(self, batch)
+
+    monkeypatch.setattr(sb_io.AtomicWriter, "write", spy)
     assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "many.parquet", "--threads", "1")[0] == 0
+    assert max(written) == 4 and sum(written) == 5 * len(TEXTS)  # streamed chunk by chunk, never whole
     many = pq.ParquetFile(tmp_path / "many.parquet")
     assert many.metadata.num_row_groups > 1
     assert many.read().equals(pq.read_table(tmp_path / "one.parquet"))
