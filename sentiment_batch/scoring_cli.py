@@ -110,21 +110,15 @@ def score_files(scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter,
 
 
 def output_schema(scorer: Scorer, input_schema: pa.Schema, prefix: str) -> pa.Schema:
-    """The input's fields followed by label, score, prob_<label>..., error.
+    """The input's fields followed by the added ones, typed by scoring nothing (one source of truth for types).
 
     Args:
         scorer (`Scorer`): gives the labels.
         input_schema (`pa.Schema`): the first input's schema.
         prefix (`str`): prefix of the added names.
     """
-    label, score, *probs, error = scorer.output_names(prefix)
-    added = [
-        (label, pa.string()),
-        (score, pa.float32()),
-        *((name, pa.float32()) for name in probs),
-        (error, pa.string()),
-    ]
-    return pa.schema([*input_schema, *(pa.field(name, kind) for name, kind in added)])
+    added = scorer.score_values([], prefix)
+    return pa.schema([*input_schema, *(pa.field(name, column.type) for name, column in added.items())])
 
 
 def main(argv: list[str] | None = None) -> int:
