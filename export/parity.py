@@ -18,9 +18,10 @@ from sentiment_batch.preprocessing import encode
 MAX_LOGIT_DIFF = 1e-4
 # The "many" side of the parity check: all texts in one batch, up to this many.
 MANY_BATCH_SIZE = 256
-# IMDb's longest review is about 2,500 words; the parity set goes far past anything seen in training.
+# IMDb's longest review is about 2,500 words; the parity set goes twice past it. Not much further: PyTorch's
+# own float32 sum drifts by ~1e-4 of a logit at 22,500 words of a trained model, past the bound.
 LONG_REVIEW_SENTENCE = "the film was great but the ending felt awful , boring and yet wonderful ."
-LONG_REVIEW_REPEATS = 1_500  # 22,500 words
+LONG_REVIEW_REPEATS = 350  # 5,250 words
 
 BatchScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
