@@ -25,27 +25,54 @@ EXAMPLE_IDS = [2, 3, 4, 5, 6, 7, 8]
 EXAMPLE_OFFSETS = [0, 3, 3]
 
 
-def prefix_sums_at(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-    """Sums of `values[:i]` for every i in `positions`, float64, without a scatter.
+def padded_entries(rows: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bag entries behind one empty entry and padded with empty ones to whole blocks of PREFIX_BLOCK_ROWS.
+
+    Slot i + 1 holds entry i, so a prefix of i entries ends at slot i. Padding the 1-D entries (not the
+    gathered rows) keeps the graph to one gather and one multiply over the large [slots, D] tensor.
+
+    Args:
+        rows (`torch.LongTensor` of shape `[F]`): table row of each entry.
+        weights (`torch.FloatTensor` of shape `[F]`): weight of each entry.
+    """
+    # Counted at run time: the exporter's symbolic length assumes reviews longer than the n-gram size.
+    entry_count = torch.ones_like(rows).sum()
+    blocks = (rows.shape[0] + 2 * PREFIX_BLOCK_ROWS) // PREFIX_BLOCK_ROWS  # a spare block covers that gap
+    slots = torch.arange(blocks * PREFIX_BLOCK_ROWS, device=rows.device)
+    take = torch.minimum(slots, entry_count)
+    padded_rows = torch.cat([rows.new_zeros(1), rows])[take]
+    padded_weights = torch.cat([weights.new_zeros(1), weights])[take] * (slots <= entry_count)
+    return padded_rows, padded_weights  # [slots] each
+
+
+def prefix_sums_at(padded: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Sum of the first i entries (slots 0..i of the padded layout) for every i in `positions`, float64, no scatter.
 
     Running sums restart every PREFIX_BLOCK_ROWS rows (float32, so errors stay at the size of one
     block) and the block totals are carried in float64.
 
     Args:
-        values (`torch.FloatTensor` of shape `[F, C]`): the rows to sum.
-        positions (`torch.LongTensor` of shape `[M]`): prefix lengths, each in [0, F].
+        padded (`torch.FloatTensor` of shape `[slots, C]`): rows from `padded_entries`' layout.
+        positions (`torch.LongTensor` of shape `[M]`): entry counts, each in [0, F].
     """
-    width = values.shape[1]
-    # Counted at run time: the exporter's symbolic row count assumes reviews longer than the n-gram size.
-    row_count = torch.ones_like(values[:, 0], dtype=torch.long).sum()
-    blocks = (values.shape[0] + 2 * PREFIX_BLOCK_ROWS) // PREFIX_BLOCK_ROWS  # one spare block covers that gap
-    source = torch.cat([values.new_zeros(1, width), values])  # row 0 is the empty prefix
-    index = torch.arange(blocks * PREFIX_BLOCK_ROWS, device=values.device)
-    padded = source[torch.minimum(index, row_count)] * (index <= row_count).unsqueeze(1)
-    within = padded.reshape(blocks, PREFIX_BLOCK_ROWS, width).cumsum(1)  # [blocks, K, C]
+    width = padded.shape[1]
+    within = padded.reshape(-1, PREFIX_BLOCK_ROWS, width).cumsum(1)  # [blocks, K, C]
     totals = within[:, -1].double()  # [blocks, C]
     before = totals.cumsum(0) - totals
     return within.reshape(-1, width)[positions].double() + before[positions // PREFIX_BLOCK_ROWS]  # [M, C]
+
+
+def range_sums(padded: torch.Tensor, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+    """Per review, the sum of entries [low, high) over the n-gram parts.
+
+    Args:
+        padded (`torch.FloatTensor` of shape `[slots, C]`): rows from `padded_entries`' layout.
+        low (`torch.LongTensor` of shape `[N, B]`): first entry of each review's range, per part.
+        high (`torch.LongTensor` of shape `[N, B]`): entry after its last one, per part.
+    """
+    prefixes = prefix_sums_at(padded, torch.cat([low, high]).reshape(-1))
+    prefixes = prefixes.reshape(2, low.shape[0], low.shape[1], padded.shape[1])
+    return (prefixes[1] - prefixes[0]).sum(0)  # [B, C]
 
 
 def bag_ranges(offsets: torch.Tensor, num_tokens: int, ngram_size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,13 +117,12 @@ class OnnxScoringModule(nn.Module):
     def forward(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         config = self.model.config
         rows, _, weights = ngram_features(input_ids, offsets, config)  # [F] each
-        vectors = self.model.embeddings.weight[rows] * weights.unsqueeze(1)  # [F, D]
-        values = torch.cat([vectors, weights.unsqueeze(1)], dim=1)  # the last column counts the entries
-        low, high = bag_ranges(offsets, input_ids.shape[0], config.ngram_size)
-        prefixes = prefix_sums_at(values, torch.cat([low, high]).reshape(-1))
-        ranges = prefixes.reshape(2, config.ngram_size, offsets.shape[0], values.shape[1])
-        sums = (ranges[1] - ranges[0]).sum(0)  # [B, D + 1]
-        pooled = (sums[:, :-1] / sums[:, -1:].clamp(min=1.0)).float()  # [B, D]
+        rows, weights = padded_entries(rows, weights)  # [slots] each
+        vectors = self.model.embeddings.weight[rows] * weights.unsqueeze(1)  # [slots, D]
+        low, high = bag_ranges(offsets, input_ids.shape[0], config.ngram_size)  # [N, B] each
+        sums = range_sums(vectors, low, high)  # [B, D]
+        counts = range_sums(weights.unsqueeze(1), low, high)  # [B, 1]
+        pooled = (sums / counts.clamp(min=1.0)).float()  # [B, D]
         logits = self.model.classify(pooled)  # [B, num_labels]
         return logits, torch.softmax(logits, dim=-1)
 

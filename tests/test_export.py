@@ -16,7 +16,7 @@ import torch
 from conftest import VARIED_TEXTS
 
 from export.exporter import export_bundle
-from export.onnx_graph import bag_ranges, prefix_sums_at
+from export.onnx_graph import bag_ranges, padded_entries, prefix_sums_at
 from export.parity import (
     MAX_LOGIT_DIFF,
     builtin_texts,
@@ -314,12 +314,17 @@ def test_scores_are_identical_across_runs_with_default_threads(tiny_bundle):
     assert all(np.array_equal(runs[0], run) for run in runs[1:])
 
 
-@pytest.mark.parametrize("rows", [0, 1, 63, 64, 65, 1_000])
-def test_prefix_sums_match_float64_cumsum(rows):
-    values = torch.randn(rows, 5, generator=torch.Generator().manual_seed(rows))
-    positions = torch.tensor([0, rows // 3, rows // 2, rows])
-    expected = torch.cat([torch.zeros(1, 5, dtype=torch.float64), values.double().cumsum(0)])[positions]
-    torch.testing.assert_close(prefix_sums_at(values, positions), expected, atol=1e-5, rtol=0)
+@pytest.mark.parametrize("entries", [0, 1, 63, 64, 65, 1_000])
+def test_prefix_sums_match_float64_cumsum(entries):
+    generator = torch.Generator().manual_seed(entries)
+    table = torch.randn(50, 5, generator=generator)
+    rows, weights = torch.randint(0, 50, (entries,), generator=generator), torch.rand(entries, generator=generator)
+    padded_rows, padded_weights = padded_entries(rows, weights)
+    positions = torch.tensor([0, entries // 3, entries // 2, entries])
+    sums = prefix_sums_at(table[padded_rows] * padded_weights.unsqueeze(1), positions)
+    exact = (table[rows] * weights.unsqueeze(1)).double().cumsum(0)
+    expected = torch.cat([torch.zeros(1, 5, dtype=torch.float64), exact])[positions]
+    torch.testing.assert_close(sums, expected, atol=1e-5, rtol=0)
 
 
 def test_bag_ranges_cover_exactly_the_entries_of_each_review(tiny_model):
