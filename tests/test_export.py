@@ -16,7 +16,6 @@ import torch
 from conftest import VARIED_TEXTS
 
 from export.exporter import export_bundle
-from export.onnx_graph import bag_ranges, padded_entries, prefix_sums_at
 from export.parity import (
     MAX_LOGIT_DIFF,
     builtin_texts,
@@ -312,29 +311,3 @@ def test_scores_are_identical_across_runs_with_default_threads(tiny_bundle):
     texts = PARITY_TEXTS * 30
     runs = [score_texts(onnx_scorer(session), load_tokenizer(tiny_bundle), texts, len(texts)) for _ in range(3)]
     assert all(np.array_equal(runs[0], run) for run in runs[1:])
-
-
-@pytest.mark.parametrize("entries", [0, 1, 63, 64, 65, 1_000])
-def test_prefix_sums_match_float64_cumsum(entries):
-    generator = torch.Generator().manual_seed(entries)
-    table = torch.randn(50, 5, generator=generator)
-    rows, weights = torch.randint(0, 50, (entries,), generator=generator), torch.rand(entries, generator=generator)
-    padded_rows, padded_weights = padded_entries(rows, weights)
-    positions = torch.tensor([0, entries // 3, entries // 2, entries])
-    sums = prefix_sums_at(table[padded_rows] * padded_weights.unsqueeze(1), positions)
-    exact = (table[rows] * weights.unsqueeze(1)).double().cumsum(0)
-    expected = torch.cat([torch.zeros(1, 5, dtype=torch.float64), exact])[positions]
-    torch.testing.assert_close(sums, expected, atol=1e-5, rtol=0)
-
-
-def test_bag_ranges_cover_exactly_the_entries_of_each_review(tiny_model):
-    from train.modeling import ngram_features
-
-    input_ids, offsets = torch.arange(2, 14), torch.tensor([0, 0, 1, 5, 5, 11])  # empty, 1-word and last reviews
-    _, owners, _ = ngram_features(input_ids, offsets, tiny_model.config)
-    low, high = bag_ranges(offsets, len(input_ids), tiny_model.config.ngram_size)
-    covered = torch.full_like(owners, -1)
-    for part_low, part_high in zip(low, high, strict=True):
-        for review, (start, end) in enumerate(zip(part_low.tolist(), part_high.tolist(), strict=True)):
-            covered[start:end] = review
-    assert torch.equal(covered, owners)

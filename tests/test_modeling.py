@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from train import SentimentBagConfig, SentimentBagForSequenceClassification
-from train.modeling import bag_index, ngram_features
+from train.modeling import bag_index, ngram_rows
 
 
 @pytest.fixture
@@ -28,15 +28,25 @@ def test_bag_index_handles_empty_reviews():
 
 def test_ngrams_never_cross_reviews():
     config = SentimentBagConfig(vocab_size=50, ngram_size=3, num_buckets=32)
-    rows, owners, weights = ngram_features(IDS, OFFSETS, config)
-    assert rows.shape == owners.shape == weights.shape == (8 + 7 + 6,)
-    bigram_weights = weights[8:15].tolist()
-    # bigrams start at tokens 0..6: 2→3 and 3→4 cross a review boundary
-    assert bigram_weights == [1, 1, 0, 0, 1, 1, 1]
-    assert rows[8:].min() >= 50 and rows[8:].max() < 50 + 32
-    # the hash is a fixed polynomial, recorded in the config, not Python's per-process hash()
-    expected = (5 * config.ngram_hash_multiplier + 6) % 32 + 50
-    assert rows[8].item() == expected
+    rows, weights = ngram_rows(IDS, OFFSETS, config)
+    assert rows.shape == weights.shape == (8, 3)
+    assert torch.equal(rows[:, 0], IDS)
+    # reviews: tokens 0-2, (empty), 3, 4-7; an n-gram starting at a token must end in the same review
+    assert weights[:, 1].tolist() == [1, 1, 0, 0, 1, 1, 1, 0]
+    assert weights[:, 2].tolist() == [1, 0, 0, 0, 1, 1, 0, 0]
+    assert rows[:, 1:].min() >= 50 and rows[:, 1:].max() < 50 + 32
+    # the hash is a fixed polynomial recorded in the config, not Python's per-process hash()
+    multiplier = config.ngram_hash_multiplier
+    assert rows[0, 1].item() == (5 * multiplier + 6) % 32 + 50
+    assert rows[0, 2].item() == ((5 * multiplier + 6) % 32 * multiplier + 7) % 32 + 50
+
+
+def test_batches_shorter_than_the_ngrams():
+    config = SentimentBagConfig(vocab_size=50, ngram_size=3, num_buckets=32)
+    rows, weights = ngram_rows(torch.tensor([7]), torch.tensor([0]), config)
+    assert rows.shape == (1, 3) and weights.tolist() == [[1, 0, 0]]
+    rows, weights = ngram_rows(torch.zeros(0, dtype=torch.long), torch.tensor([0, 0]), config)
+    assert rows.shape == weights.shape == (0, 3)
 
 
 def test_flat_and_padded_inputs_agree(model):
@@ -46,8 +56,23 @@ def test_flat_and_padded_inputs_agree(model):
     torch.testing.assert_close(model(padded).logits, flat_logits, rtol=0, atol=0)
 
 
-def test_embedding_bag_and_segment_sum_agree(model):
+def test_embedding_bag_and_prefix_sum_means_agree(model):
     torch.testing.assert_close(model.segment_mean(IDS, OFFSETS), model.bag_mean(IDS, OFFSETS), rtol=1e-6, atol=1e-7)
+    # a batch with a review of 20,000 tokens: float32 EmbeddingBag sums drift only slightly from float64 ones
+    long_ids = torch.randint(0, 50, (20_000 + len(IDS),), generator=torch.Generator().manual_seed(0))
+    long_offsets = torch.cat([OFFSETS, torch.tensor([len(IDS)])])
+    torch.testing.assert_close(
+        model.segment_mean(long_ids, long_offsets), model.bag_mean(long_ids, long_offsets), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_training_uses_embedding_bag_and_inference_the_exported_form(model):
+    assert torch.equal(model(IDS, OFFSETS).logits, model.classify(model.segment_mean(IDS, OFFSETS)))
+    model.train()
+    torch.manual_seed(1)
+    training_logits = model(IDS, OFFSETS).logits
+    torch.manual_seed(1)
+    assert torch.equal(training_logits, model.classify(model.bag_mean(IDS, OFFSETS)))
 
 
 def test_empty_review_pools_to_zero(model):

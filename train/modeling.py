@@ -12,20 +12,35 @@ from .configuration import SentimentBagConfig
 
 
 def segment_sum(values: torch.Tensor, segments: torch.Tensor, num_segments: int) -> torch.Tensor:
-    """Sum of `values` rows per segment id.
+    """Sum of `values` per segment id (1-D).
 
     scatter_add, not index_add: index_add exports to ONNX ScatterND(reduction="add"), which
-    onnxruntime runs multi-threaded and which then loses updates (logits off by up to 4 on
-    batches of 512 reviews); ScatterElements(reduction="add") gives exact sums.
+    onnxruntime runs multi-threaded and which then loses updates.
 
     Args:
-        values (`torch.Tensor` of shape `[N]` or `[N, D]`): what to sum.
-        segments (`torch.LongTensor` of shape `[N]`): the segment of each row, in [0, num_segments).
+        values (`torch.Tensor` of shape `[N]`): what to sum.
+        segments (`torch.LongTensor` of shape `[N]`): the segment of each value, in [0, num_segments).
         num_segments (`int`): number of segments.
     """
-    index = segments if values.dim() == 1 else segments.unsqueeze(1).expand(-1, values.shape[1])  # like values
-    sums = torch.zeros((num_segments, *values.shape[1:]), dtype=values.dtype, device=values.device)
-    return sums.scatter_add(0, index, values)  # [num_segments, ...]
+    sums = torch.zeros(num_segments, dtype=values.dtype, device=values.device)
+    return sums.scatter_add(0, segments, values)  # [num_segments]
+
+
+def span_sums(values: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """Sum of the rows `values[starts[b]:ends[b]]` for every b, from one float64 prefix sum.
+
+    A prefix sum and two gathers: the ONNX form of a segment sum that onnxruntime runs fast and
+    exactly (its ScatterND add races between threads; ScatterElements over every [row, dim] element
+    took 0.9 s per 512 reviews); float64 so long batches lose nothing to cancellation.
+
+    Args:
+        values (`torch.Tensor` of shape `[N, C]`): the rows.
+        starts (`torch.LongTensor` of shape `[B]`): first row of each span.
+        ends (`torch.LongTensor` of shape `[B]`): one past the last row of each span.
+    """
+    prefix = nn.functional.pad(values.double().cumsum(0), (0, 0, 1, 0))  # [N+1, C], row 0 = empty prefix
+    # index_select exports to Gather; fancy indexing becomes the much slower GatherND.
+    return prefix.index_select(0, ends) - prefix.index_select(0, starts)  # [B, C] float64
 
 
 def bag_index(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
@@ -42,33 +57,33 @@ def bag_index(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
     return starts.cumsum(0)[:num_tokens] - 1  # [T]
 
 
-def ngram_features(
+def ngram_rows(
     input_ids: torch.Tensor, offsets: torch.Tensor, config: SentimentBagConfig
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Table rows, owning review and weight of every bag entry: the words, then their hashed n-grams.
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Table row and weight of every n-gram (n = 1..ngram_size) starting at every token.
 
-    N-grams that would cross from one review into the next get weight 0 rather than being
-    removed, so the shapes stay static and the ONNX graph has no NonZero.
+    Column n-1 holds the n-grams: the word itself, then the hashed n-grams into the rows after
+    the vocabulary. An n-gram that runs past its review (or past the batch, whose ids are padded
+    by n-1) gets weight 0 instead of being removed: every column has one entry per token, so a
+    review's entries stay contiguous and the ONNX graph has only static shapes.
 
     Args:
         input_ids (`torch.LongTensor` of shape `[T]`): all reviews' token ids, concatenated.
         offsets (`torch.LongTensor` of shape `[batch]`): start of each review.
         config (`SentimentBagConfig`): gives vocab_size, ngram_size, num_buckets, ngram_hash_multiplier.
     """
-    num_tokens = input_ids.shape[0]
+    num_tokens, extra = input_ids.shape[0], config.ngram_size - 1
     bags = bag_index(offsets, num_tokens)  # [T]
-    rows, owners = [input_ids], [bags]
-    weights = [torch.ones(num_tokens, dtype=torch.float32, device=input_ids.device)]
+    padded_ids = nn.functional.pad(input_ids, (0, extra))  # [T+n-1]
+    padded_bags = nn.functional.pad(bags, (0, extra), value=-1)  # [T+n-1]
+    rows, weights = [input_ids], [torch.ones(num_tokens, dtype=torch.float32, device=input_ids.device)]
     for n in range(2, config.ngram_size + 1):
-        count = max(num_tokens - n + 1, 0)
-        hashed = input_ids[:count]  # [T-n+1]
+        hashed = input_ids  # [T]
         for k in range(1, n):
-            hashed = (hashed * config.ngram_hash_multiplier + input_ids[k : k + count]) % config.num_buckets
-        same_review = bags[:count] == bags[n - 1 : n - 1 + count]  # [T-n+1]
+            hashed = (hashed * config.ngram_hash_multiplier + padded_ids[k : k + num_tokens]) % config.num_buckets
         rows.append(hashed + config.vocab_size)
-        owners.append(bags[:count])
-        weights.append(same_review.to(torch.float32))
-    return torch.cat(rows), torch.cat(owners), torch.cat(weights)  # [F] each
+        weights.append((padded_bags[n - 1 : n - 1 + num_tokens] == bags).to(torch.float32))
+    return torch.stack(rows, dim=1), torch.stack(weights, dim=1)  # [T, ngram_size] each
 
 
 def flatten_padded(input_ids: torch.Tensor, pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,25 +143,24 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
         return weights * keep
 
     def bag_mean(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """Mean row of each review through nn.EmbeddingBag (training and eager inference)."""
-        batch_size = offsets.shape[0]
-        rows, owners, weights = ngram_features(input_ids, offsets, self.config)  # [F] each
+        """Mean row of each review through nn.EmbeddingBag (training: sparse gradients), float32 sums."""
+        rows, weights = ngram_rows(input_ids, offsets, self.config)  # [T, N] each
         weights = self._drop_features(weights)
-        # EmbeddingBag wants each review's entries contiguous: words and n-grams are stacked, so regroup.
-        order = torch.argsort(owners, stable=True)  # [F]
-        sizes = torch.bincount(owners, minlength=batch_size)  # [B]
-        sums = self.embeddings(rows[order], sizes.cumsum(0) - sizes, per_sample_weights=weights[order])  # [B, D]
-        counts = segment_sum(weights, owners, batch_size)  # [B]
-        return sums / counts.clamp(min=1.0).unsqueeze(1)  # [B, D]
+        # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
+        sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=weights.reshape(-1))
+        ends = torch.cat([offsets[1:], offsets.new_full((1,), input_ids.shape[0])])  # [B]
+        counts = span_sums(weights.sum(dim=1, keepdim=True), offsets, ends).float()  # [B, 1]
+        return sums / counts.clamp(min=1.0)  # [B, D]
 
     def segment_mean(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """The same mean as `bag_mean`, as a gather and a segment sum: the form that exports to fast ONNX."""
-        batch_size = offsets.shape[0]
-        rows, owners, weights = ngram_features(input_ids, offsets, self.config)  # [F] each
-        vectors = self.embeddings.weight[rows] * weights.unsqueeze(1)  # [F, D]
-        sums = segment_sum(vectors, owners, batch_size)  # [B, D]
-        counts = segment_sum(weights, owners, batch_size)  # [B]
-        return sums / counts.clamp(min=1.0).unsqueeze(1)  # [B, D]
+        """The same mean as `bag_mean`, as gathers and float64 prefix sums: the form exported to ONNX."""
+        rows, weights = ngram_rows(input_ids, offsets, self.config)  # [T, N] each
+        vectors = nn.functional.embedding(rows, self.embeddings.weight)  # [T, N, D]
+        # Sum each token's n-grams first, and carry the entry count as one more column.
+        values = torch.cat([(vectors * weights.unsqueeze(2)).sum(dim=1), weights.sum(dim=1, keepdim=True)], dim=1)
+        ends = torch.cat([offsets[1:], offsets.new_full((1,), input_ids.shape[0])])  # [B]
+        sums = span_sums(values, offsets, ends)  # [B, D+1]
+        return (sums[:, :-1] / sums[:, -1:].clamp(min=1.0)).float()  # [B, D]
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         """Logits from the mean rows."""
@@ -172,6 +186,9 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             input_ids, offsets = flatten_padded(input_ids, self.config.pad_token_id)
         elif input_ids.dim() != 1:
             raise ValueError("with offsets, input_ids must be 1-D (all reviews concatenated)")
-        logits = self.classify(self.bag_mean(input_ids, offsets))  # [B, num_labels]
+        # EmbeddingBag gives the sparse gradients training needs; inference uses the float64 prefix sums
+        # that the ONNX graph uses too, so exported and eager logits agree on reviews of any length.
+        pooled = self.bag_mean(input_ids, offsets) if self.training else self.segment_mean(input_ids, offsets)
+        logits = self.classify(pooled)  # [B, num_labels]
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
