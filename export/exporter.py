@@ -246,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--quantize",
         action="store_true",
         help="int8 weights (dynamic quantization); kept only if labels agree with the float model on "
-        f"≥ {INT8_MIN_LABEL_AGREEMENT:.0%} of the parity reviews and max |Δlogit| ≤ {INT8_MAX_LOGIT_DIFF:g}, "
+        f"≥ {INT8_MIN_LABEL_AGREEMENT * 100:g}%% of the parity reviews and max |Δlogit| ≤ {INT8_MAX_LOGIT_DIFF:g}, "
         "otherwise the float model is kept",
     )
     return parser

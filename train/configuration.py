@@ -29,7 +29,7 @@ class SentimentBagConfig(PretrainedConfig):
     def __init__(
         self,
         vocab_size: int = 30000,
-        embedding_dim: int = 64,
+        embedding_dim: int = 32,
         hidden_dims: list[int] | None = None,
         dropout: float = 0.2,
         ngram_size: int = 2,
@@ -45,7 +45,7 @@ class SentimentBagConfig(PretrainedConfig):
         kwargs.setdefault("label2id", {label: int(index) for index, label in kwargs["id2label"].items()})
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
-        self.hidden_dims = list(hidden_dims) if hidden_dims is not None else [64]
+        self.hidden_dims = list(hidden_dims) if hidden_dims is not None else [32]
         self.dropout = dropout
         self.ngram_size = ngram_size
         self.num_buckets = num_buckets if ngram_size > 1 else 0

@@ -49,9 +49,9 @@ class DataArguments:
 class ModelArguments:
     vocab_size: int = field(default=50000, metadata={"help": "Most words in the tokenizer, special tokens included."})
     min_frequency: int = field(default=2, metadata={"help": "Fewest occurrences for a word to get its own id."})
-    embedding_dim: int = field(default=64, metadata={"help": "Width of the EmbeddingBag rows."})
+    embedding_dim: int = field(default=32, metadata={"help": "Width of the EmbeddingBag rows."})
     hidden_dims: list[int] = field(
-        default_factory=lambda: [64], metadata={"help": "One Linear-BatchNorm-ReLU-Dropout block per width."}
+        default_factory=lambda: [32], metadata={"help": "One Linear-BatchNorm-ReLU-Dropout block per width."}
     )
     dropout: float = field(default=0.2, metadata={"help": "Dropout of the hidden blocks."})
     ngram_size: int = field(default=2, metadata={"help": "Longest word n-gram in the bag (1 = words only)."})
