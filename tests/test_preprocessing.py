@@ -1,0 +1,140 @@
+"""The pyarrow fast path gives exactly `tokenizer.encode_batch`'s ids, on any text."""
+
+import random
+import tarfile
+
+import numpy as np
+import pytest
+from conftest import REAL_TARBALL, REVIEWS, VARIED_TEXTS
+from tokenizers import Tokenizer, pre_tokenizers
+
+from sentiment_batch.preprocessing import FastEncoder, encode, encode_ids, flatten
+from train.tokenization import train_tokenizer
+
+GOLDEN = [
+    *VARIED_TEXTS,
+    "Line<br />break<br/>and<br>again<br  />and <BR> <Br/> <br\t/> <br\u00a0/> <b>bold</b> <i>it</i> <brx>",
+    "What?!... No way!!! (really) -- \"quoted\" 'single' ... ,,, ;-) :-( <3 $100 50% #1 @you a&b",
+    "don't can't it's rock'n'roll o'clock l'amour",
+    "1999 3.14 1,000,000 2nd 10/10 007 x2 ²³ ½ ① ⅷ Ⅻ",
+    "snake_case __init__ _ __ a_b_c",
+    "Café café cafe\u0301 CAFE\u0301 naïve nai\u0308ve Ångström A\u030angstro\u0308m",
+    "中文电影很好看。日本語の映画！한국어 영화",
+    "فيلم رائع جدا، أنصح به. עברית טובה",
+    "बहुत अच्छी फिल्म है। हिन्दी",
+    "😀😂👍🏽 👨‍👩‍👧‍👦 🏳️‍🌈 ❤️ 🇫🇷 #️⃣ a\u200db a\u200cb",
+    "ＦＵＬＬ－ＷＩＤＴＨ　ｔｅｘｔ！ １２３ ﾊﾝｶｸ",
+    "ﬁlm ﬂow ﬀ ﬃ Ĳ ǅ ㎏ ™ ℃ ℌ 𝐁𝐨𝐥𝐝 𝓈𝒸𝓇𝒾𝓅𝓉",
+    "a\u00a0b\u3000c\td\ne\r\nf\u2028g\u2029h\x0bi\x0cj\x85k\u200bl\ufeffm\u180en\x1co",
+    "İstanbul I\u0307 ẞ ß Σίσυφος ΣΊΣΥΦΟΣ ΌΣΟΣ ǈ ﬅ",
+    "[PAD] [UNK] [pad] x[UNK]y",
+    "\u0130",
+    "\x00\x01 control \x7f",
+    "",
+    " ",
+    "\t\n\u3000\u00a0",
+    "word " * 5000,
+    "a" * 20000 + "!" * 3000,
+]
+
+PROBES = ["{c}", "a{c}\u0334", "a\u0345{c}", "A{c}b", "<br{c}>", "{c}{c}", "I{c}"]
+
+
+def random_texts(count: int, seed: int = 0) -> list[str]:
+    """Strings drawn from ASCII, accents, combining marks, scripts, emoji, whitespace and all of Unicode."""
+    rng = random.Random(seed)
+    pools = [
+        "abcXYZ019 _'.,!?<>/-",
+        "àéîõüÀÉÎÕÜçÇñÑßẞİıŉǅ",
+        "\u0300\u0301\u0307\u0308\u0327\u0334\u0345\u0316\u200d\u200c\ufe0f",
+        "中文日本語한국어عربيहिन्दीΣσςΑβγ",
+        "😀👍🏽👨🇫🇷❤🏳🌈",
+        " \t\n\u00a0\u3000\u2028\u0085\x0b\x1c",
+        "ﬁﬂＡＢＣ１２３①Ⅻ㎏™",
+    ]
+
+    def char() -> str:
+        pool = rng.randrange(len(pools) + 1)
+        if pool == len(pools):
+            point = rng.randrange(0x110000)
+            return chr(point) if not 0xD800 <= point <= 0xDFFF else "x"
+        return rng.choice(pools[pool])
+
+    return ["".join(char() for _ in range(rng.randrange(60))) for _ in range(count)]
+
+
+def real_reviews(count: int) -> list[str]:
+    texts = []
+    with tarfile.open(REAL_TARBALL) as tar:
+        for member in tar:
+            if member.isfile() and member.name.endswith(".txt") and "/train/" in member.name:
+                texts.append(tar.extractfile(member).read().decode("utf-8"))
+                if len(texts) == count:
+                    break
+    return texts
+
+
+def assert_same_as_tokenizers(tokenizer, texts):
+    assert FastEncoder.of(tokenizer) is not None
+    expected = [encoding.ids for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    input_ids, offsets = encode(tokenizer, texts)
+    assert input_ids.dtype == offsets.dtype == np.int64
+    want_ids, want_offsets = flatten(expected)
+    np.testing.assert_array_equal(offsets, want_offsets)
+    np.testing.assert_array_equal(input_ids, want_ids)
+    assert encode_ids(tokenizer, texts) == expected
+
+
+@pytest.fixture(scope="module")
+def varied_tokenizer():
+    """A tokenizer that knows most words of the golden and random texts, so few ids are [UNK]."""
+    texts = [text for text, _ in REVIEWS] + GOLDEN + random_texts(3000)
+    return train_tokenizer(iter([texts]), vocab_size=100_000, min_frequency=1, length=len(texts))
+
+
+@pytest.mark.parametrize("which", ["tiny_tokenizer", "varied_tokenizer"])
+def test_golden_texts(which, request):
+    tokenizer = request.getfixturevalue(which)
+    assert_same_as_tokenizers(tokenizer, GOLDEN)
+    for text in GOLDEN:  # alone too: batch boundaries must not leak into tokens
+        assert_same_as_tokenizers(tokenizer, [text])
+
+
+def test_random_unicode(varied_tokenizer):
+    assert_same_as_tokenizers(varied_tokenizer, random_texts(3000))
+    assert_same_as_tokenizers(varied_tokenizer, random_texts(3000, seed=1))
+
+
+def test_every_character_in_context():
+    """Each code point of planes 0, 1 and 14 alone, beside combining marks, in words, in `<br…>`, doubled, after I."""
+    texts = [
+        " ".join(probe.format(c=chr(point)) for probe in PROBES)
+        for point in range(0x110000)
+        if not 0xD800 <= point <= 0xDFFF and (point < 0x20000 or 0xE0000 <= point < 0xE1000)
+    ]
+    tokenizer = train_tokenizer(iter([texts]), vocab_size=2_000_000, min_frequency=1, length=len(texts))
+    assert tokenizer.get_vocab_size() > 100_000
+    assert_same_as_tokenizers(tokenizer, texts)
+
+
+def test_empty_batch(tiny_tokenizer):
+    assert [array.tolist() for array in encode(tiny_tokenizer, [])] == [[], []]
+    assert encode_ids(tiny_tokenizer, []) == []
+
+
+@pytest.mark.skipif(not REAL_TARBALL.exists(), reason="the IMDb tarball is not in shared/")
+def test_real_reviews(varied_tokenizer):
+    texts = real_reviews(2000)
+    tokenizer = train_tokenizer(iter([texts]), vocab_size=30_000, min_frequency=1, length=len(texts))
+    assert_same_as_tokenizers(tokenizer, texts)
+    assert_same_as_tokenizers(varied_tokenizer, texts)
+
+
+def test_other_pipelines_take_the_tokenizers_path(tiny_tokenizer):
+    tokenizer = Tokenizer.from_str(tiny_tokenizer.to_str())
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    assert FastEncoder.of(tokenizer) is None
+    texts = ["Great film!", "awful, boring"]
+    expected = [encoding.ids for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)]
+    assert encode_ids(tokenizer, texts) == expected
+    np.testing.assert_array_equal(encode(tokenizer, texts)[0], flatten(expected)[0])
