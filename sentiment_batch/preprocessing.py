@@ -29,7 +29,10 @@ KNOWN_PRE_TOKENIZER = {"type": "Whitespace"}
 # Oniguruma's Unicode \s and \w as tokenizers matches them, spelled out because RE2's are ASCII-only.
 _SPACE = r"\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
 _WORD = r"\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}\x{1F150}-\x{1F169}\x{1F170}-\x{1F189}"
-_LINE_BREAK = rf"<br[{_SPACE}]*/?>"
+# NFKC maps every other whitespace to " ", so turning these four into " " up front (no different, since they
+# neither compose nor match `<br…>` differently) leaves only ASCII whitespace, which bytes.translate can drop.
+_LINE_BREAK = rf"<br[{_SPACE}]*/?>|[\x{{85}}\x{{1680}}\x{{2028}}\x{{2029}}]"
+_ASCII_SPACE = b"\t\n\x0b\x0c\r "
 # Characters utf8proc and Rust normalize or classify differently (other Unicode versions, full vs simple case
 # mapping of İ), plus U+0307 that NFKC composes into İ; texts holding one take the tokenizers path.
 _MISMATCHED = (
@@ -71,20 +74,22 @@ def _char_classes(chars: list[str]) -> np.ndarray:
     return np.where(space, 0, np.where(word, 1, 2)).astype(np.uint8)
 
 
-_ASCII_CLASSES = np.append(_char_classes([chr(byte) for byte in range(128)]), np.zeros(128, np.uint8))
+# Bytes of multi-byte characters read 2 until `_byte_classes` looks their characters up.
+_BYTE_CLASSES = bytes(_char_classes([chr(byte) for byte in range(128)])) + b"\x02" * 128
 
 
-def _byte_classes(data: np.ndarray) -> np.ndarray:
+def _byte_classes(raw: bytes) -> np.ndarray:
     """The class of the character each byte of valid UTF-8 belongs to."""
-    classes = _ASCII_CLASSES[data]
+    classes = np.frombuffer(raw.translate(_BYTE_CLASSES), np.uint8).copy()
+    data = np.frombuffer(raw, np.uint8)
     leads = np.flatnonzero(data >= 0xC0)
     if not len(leads):
         return classes
-    padded = np.append(data, np.zeros(3, np.uint8)).astype(np.uint32)
-    width = 2 + (padded[leads] >= 0xE0) + (padded[leads] >= 0xF0)
-    codepoints = padded[leads] & (0x7F >> width)
+    width = 2 + (data[leads] >= 0xE0) + (data[leads] >= 0xF0)
+    codepoints = data[leads].astype(np.uint32) & (0x7F >> width)
     for k in range(1, 4):
-        codepoints = np.where(width > k, (codepoints << 6) | (padded[leads + k] & 0x3F), codepoints)
+        more = width > k
+        codepoints[more] = (codepoints[more] << 6) | (data[leads[more] + k] & 0x3F)
     # Few distinct characters per batch: classify those with RE2 rather than keep a table of all of Unicode.
     unique, inverse = np.unique(codepoints, return_inverse=True)
     lead_classes = _char_classes([chr(point) for point in unique])[inverse]
@@ -96,19 +101,30 @@ def _byte_classes(data: np.ndarray) -> np.ndarray:
 def _split(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """All tokens of the batch, flat, and each text's token count: as `\\w+|[^\\w\\s]+` finds them, on UTF-8 bytes."""
     offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
-    data = np.frombuffer(text.buffers()[2] or b"", np.uint8)[offsets[0] : offsets[-1]]
+    raw = (text.buffers()[2] or pa.py_buffer(b""))[offsets[0] : offsets[-1]].to_pybytes()
     offsets = offsets - offsets[0]
-    classes = _byte_classes(data)
-    run_start = np.ones(len(data), dtype=bool)
+    classes = _byte_classes(raw)
+    run_start = np.ones(len(raw), dtype=bool)
     run_start[1:] = classes[1:] != classes[:-1]
-    run_start[offsets[:-1][offsets[:-1] < len(data)]] = True  # no token spans two texts
+    run_start[offsets[:-1][offsets[:-1] < len(raw)]] = True  # no token spans two texts
     starts = np.flatnonzero(run_start)
-    ends = np.append(starts[1:], len(data))
+    ends = np.append(starts[1:], len(raw))
     token = classes[starts] != 0
     starts, ends = starts[token], ends[token]
     word_offsets = _offsets(np.append(ends - starts, 0))
-    words = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(word_offsets), pa.py_buffer(data[classes != 0]))
+    words = pa.LargeStringArray.from_buffers(
+        len(starts), pa.py_buffer(word_offsets), pa.py_buffer(raw.translate(None, _ASCII_SPACE))
+    )
     return words, np.diff(np.searchsorted(starts, offsets))
+
+
+def _normalize(column: pa.Array) -> pa.Array:
+    """The normalizer's output: line breaks out, NFKC (on the texts it can change), lower case."""
+    text = pc.replace_substring_regex(column, _LINE_BREAK, " ")
+    other = pc.invert(pc.string_is_ascii(text))
+    if pc.any(other).as_py():
+        text = pc.replace_with_mask(text, other, pc.utf8_normalize(text.filter(other), "NFKC"))
+    return pc.utf8_lower(text)
 
 
 class FastEncoder:
@@ -187,8 +203,7 @@ class FastEncoder:
 
     def _encode_column(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Ids and token count of each text, for texts the pyarrow kernels handle exactly like tokenizers."""
-        text = pc.replace_substring_regex(column, _LINE_BREAK, " ")
-        words, lengths = _split(pc.utf8_lower(pc.utf8_normalize(text, "NFKC")))
+        words, lengths = _split(_normalize(column))
         index = pc.index_in(words, value_set=self._vocab).fill_null(len(self._vocab))
         return self._ids[index.to_numpy()], lengths
 
