@@ -156,10 +156,11 @@ class FastEncoder:
             config (`dict`): `json.loads(tokenizer.to_str())`.
         """
         model = config["model"]
+        # No post_processor check: ids are always encoded without special tokens, which is all one adds
+        # (saving through transformers attaches an empty TemplateProcessing).
         return (
             config["normalizer"] == KNOWN_NORMALIZER
             and config["pre_tokenizer"] == KNOWN_PRE_TOKENIZER
-            and config["post_processor"] is None
             and config["truncation"] is None
             and config["padding"] is None
             and model["type"] == "WordLevel"

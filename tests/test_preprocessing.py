@@ -8,7 +8,7 @@ import pytest
 from conftest import REAL_TARBALL, REVIEWS, VARIED_TEXTS
 from tokenizers import Tokenizer, pre_tokenizers
 
-from sentiment_batch.preprocessing import FastEncoder, encode, encode_ids, flatten
+from sentiment_batch.preprocessing import FastEncoder, encode, encode_ids, flatten, load_tokenizer
 from train.tokenization import train_tokenizer
 
 GOLDEN = [
@@ -138,3 +138,13 @@ def test_other_pipelines_take_the_tokenizers_path(tiny_tokenizer):
     expected = [encoding.ids for encoding in tokenizer.encode_batch(texts, add_special_tokens=False)]
     assert encode_ids(tokenizer, texts) == expected
     np.testing.assert_array_equal(encode(tokenizer, texts)[0], flatten(expected)[0])
+
+
+def test_a_tokenizer_saved_for_transformers_keeps_the_fast_path(tiny_tokenizer, tmp_path):
+    from train.tokenization import save_tokenizer
+
+    save_tokenizer(Tokenizer.from_str(tiny_tokenizer.to_str()), tmp_path)
+    saved = load_tokenizer(tmp_path)
+    assert FastEncoder.of(saved) is not None
+    texts = ["A wonderful film!", "", "awful<br />boring"]
+    assert encode_ids(saved, texts) == [e.ids for e in saved.encode_batch(texts, add_special_tokens=False)]

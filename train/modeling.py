@@ -29,16 +29,17 @@ def segment_sum(values: torch.Tensor, segments: torch.Tensor, num_segments: int)
 def span_sums(values: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
     """Sum of the rows `values[starts[b]:ends[b]]` for every b, from one float64 prefix sum.
 
-    A prefix sum and two gathers: the ONNX form of a segment sum that onnxruntime runs fast and
-    exactly (its ScatterND add races between threads; ScatterElements over every [row, dim] element
-    took 0.9 s per 512 reviews); float64 so long batches lose nothing to cancellation.
+    A prefix sum and two gathers of B rows: the ONNX form of a segment sum that onnxruntime runs fast
+    and exactly (its ScatterND add races between threads; ScatterElements over every [row, dim]
+    element took 0.9 s per 512 reviews); float64 so long batches lose nothing to cancellation.
 
     Args:
         values (`torch.Tensor` of shape `[N, C]`): the rows.
         starts (`torch.LongTensor` of shape `[B]`): first row of each span.
         ends (`torch.LongTensor` of shape `[B]`): one past the last row of each span.
     """
-    prefix = nn.functional.pad(values.double().cumsum(0), (0, 0, 1, 0))  # [N+1, C], row 0 = empty prefix
+    # Row 0 is the empty prefix (padded in float32, before the float64 copy is made).
+    prefix = nn.functional.pad(values, (0, 0, 1, 0)).double().cumsum(0)  # [N+1, C]
     # index_select exports to Gather; fancy indexing becomes the much slower GatherND.
     return prefix.index_select(0, ends) - prefix.index_select(0, starts)  # [B, C] float64
 
@@ -155,12 +156,16 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
     def segment_mean(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """The same mean as `bag_mean`, as gathers and float64 prefix sums: the form exported to ONNX."""
         rows, weights = ngram_rows(input_ids, offsets, self.config)  # [T, N] each
-        vectors = nn.functional.embedding(rows, self.embeddings.weight)  # [T, N, D]
-        # Sum each token's n-grams first, and carry the entry count as one more column.
-        values = torch.cat([(vectors * weights.unsqueeze(2)).sum(dim=1), weights.sum(dim=1, keepdim=True)], dim=1)
+        # Column by column: a words-only gather needs no weights, and no [T, N, D] tensor is reduced.
+        summed = nn.functional.embedding(rows[:, 0], self.embeddings.weight)  # [T, D]
+        for n in range(1, rows.shape[1]):
+            summed = summed + nn.functional.embedding(rows[:, n], self.embeddings.weight) * weights[:, n : n + 1]
         ends = torch.cat([offsets[1:], offsets.new_full((1,), input_ids.shape[0])])  # [B]
-        sums = span_sums(values, offsets, ends)  # [B, D+1]
-        return (sums[:, :-1] / sums[:, -1:].clamp(min=1.0)).float()  # [B, D]
+        # Without feature dropout a review of L tokens has max(L - n + 1, 0) n-grams of each size n.
+        lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
+        sizes = torch.arange(1, rows.shape[1] + 1, device=lengths.device)  # [N]
+        counts = (lengths - sizes + 1).clamp(min=0).sum(dim=1, keepdim=True)  # [B, 1]
+        return (span_sums(summed, offsets, ends) / counts.clamp(min=1)).float()  # [B, D]
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         """Logits from the mean rows."""
