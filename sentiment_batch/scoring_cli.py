@@ -44,7 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, required=True, help="output file; .csv or .parquet picks the format")
     parser.add_argument("--text-column", default="text", help="column holding the review text (default: text)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per model call")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for the model (default: all)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for the model; tokenization runs beside it in one more (default: CPUs - 1)",
+    )
     parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return parser
