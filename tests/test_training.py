@@ -9,7 +9,7 @@ import tarfile
 import pandas as pd
 import pytest
 import torch
-from conftest import REAL_TARBALL, REVIEWS
+from conftest import REAL_TARBALL, REVIEWS, TINY_ACLIMDB
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from sentiment_batch.cli import main
@@ -59,7 +59,14 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
 
     # W&B ran offline (no account here) and left a run folder to `wandb sync`.
     runs = list((output_dir / "wandb").glob("offline-run-*"))
-    assert len(runs) == 1 and any(runs[0].glob("*.wandb"))
+    assert len(runs) == 1
+    log = next(runs[0].glob("*.wandb")).read_bytes()  # the run's records: config, curves, summary
+    for key in (b"num_buckets", b"train/loss", b"eval/accuracy", b"final/test_accuracy", b"final/eval_f1"):
+        assert key in log, key
+    [matrix] = runs[0].glob("files/media/table/confusion_matrix*.table.json")
+    cells = json.loads(matrix.read_text())["data"]
+    test_reviews = len(TINY_ACLIMDB["test", "pos"]) + len(TINY_ACLIMDB["test", "neg"])
+    assert sum(count for _, _, count in cells) == test_reviews  # the matrix is about the reported test split
 
     model = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(output_dir)
