@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -245,3 +246,24 @@ def test_same_file_twice_is_scored_twice(tmp_path, capsys, tiny_bundle):
     path = write(frame(), tmp_path / "in.parquet")
     code, err = score(capsys, path, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
     assert code == 0 and pq.read_table(tmp_path / "out.parquet").num_rows == 2 * len(TEXTS)
+
+
+def test_readme_main_command_scores_the_sample_file_with_the_committed_bundle(tmp_path, capsys):
+    sample = Path(__file__).resolve().parents[1] / "sample_data" / "reviews.csv"
+    output = tmp_path / "scored.csv"
+    code, err = score(capsys, sample, "--output", output)  # no --model: the default bundle
+    assert code == 0
+    scored, original = read(output), read(sample)
+    assert scored["id"].tolist() == original["id"].tolist()
+    assert scored["text"].tolist() == original["text"].tolist()
+    assert set(scored.loc[scored["error"] == "", "label"]) == {"negative", "positive"}
+    assert "scored 300 rows" in err[-1]
+
+
+def test_committed_bundle_reads_sentiment():
+    from conftest import REVIEWS
+
+    from sentiment_batch import Scorer
+
+    predictions = Scorer.from_bundle().predict([text for text, _ in REVIEWS])
+    assert [p["label"] for p in predictions] == ["positive" if positive else "negative" for _, positive in REVIEWS]
