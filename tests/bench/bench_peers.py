@@ -233,7 +233,7 @@ def plot(report: dict, path: Path) -> None:
     axes.set(xlabel="train wall seconds", ylabel=f"accuracy on {report['eval_split']} (%)", title="IMDb sentiment")
     axes.margins(x=0.35, y=0.15)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, bbox_inches="tight")  # keeps the longest labels whole
 
 
 def main() -> None:
