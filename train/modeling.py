@@ -58,6 +58,16 @@ def bag_index(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
     return starts.cumsum(0)[:num_tokens] - 1  # [T]
 
 
+def review_ends(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
+    """One past the last token of each review: the next review's offset, the token count for the last.
+
+    Args:
+        offsets (`torch.LongTensor` of shape `[batch]`): start of each review in the flat ids.
+        num_tokens (`int`): length of the flat ids.
+    """
+    return torch.cat([offsets[1:], offsets.new_full((1,), num_tokens)])  # [B]
+
+
 def ngram_rows(
     input_ids: torch.Tensor, offsets: torch.Tensor, config: SentimentBagConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -149,7 +159,7 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
         weights = self._drop_features(weights)
         # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
         sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=weights.reshape(-1))
-        ends = torch.cat([offsets[1:], offsets.new_full((1,), input_ids.shape[0])])  # [B]
+        ends = review_ends(offsets, input_ids.shape[0])  # [B]
         counts = span_sums(weights.sum(dim=1, keepdim=True), offsets, ends).float()  # [B, 1]
         return sums / counts.clamp(min=1.0)  # [B, D]
 
@@ -160,7 +170,7 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
         summed = nn.functional.embedding(rows[:, 0], self.embeddings.weight)  # [T, D]
         for n in range(1, rows.shape[1]):
             summed = summed + nn.functional.embedding(rows[:, n], self.embeddings.weight) * weights[:, n : n + 1]
-        ends = torch.cat([offsets[1:], offsets.new_full((1,), input_ids.shape[0])])  # [B]
+        ends = review_ends(offsets, input_ids.shape[0])  # [B]
         # Without feature dropout a review of L tokens has max(L - n + 1, 0) n-grams of each size n.
         lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
         sizes = torch.arange(1, rows.shape[1] + 1, device=lengths.device)  # [N]
