@@ -24,7 +24,7 @@ from .data import load_splits
 from .metrics import build_compute_metrics, load_metric
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
-from .tokenization import save_tokenizer, train_tokenizer
+from .tokenization import PAD_TOKEN, save_tokenizer, train_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def build_model(model_args: ModelArguments, tokenizer: Tokenizer) -> SentimentBa
         ngram_size=model_args.ngram_size,
         num_buckets=model_args.num_buckets,
         feature_dropout=model_args.feature_dropout,
-        pad_token_id=tokenizer.token_to_id("[PAD]"),
+        pad_token_id=tokenizer.token_to_id(PAD_TOKEN),
     )
     return SentimentBagForSequenceClassification(config)
 
