@@ -40,19 +40,22 @@ def parity_bounds(manifest: dict) -> tuple[float, float]:
 
 
 def load_reviews(source: str, split: str, limit: int | None) -> tuple[list[str], np.ndarray]:
-    """Texts and 0/1 labels of one split of a dataset, cut to the first `limit` rows.
+    """Texts and 0/1 labels of one split of a dataset (or several joined by "+"), cut to the first `limit` rows.
 
     Args:
         source (`str`): anything `train.data.load_splits` reads.
-        split (`str`): the split to verify on.
+        split (`str`): the split to verify on, e.g. "test", or "train+validation" for all of a labelled train set.
         limit (`int | None`): most rows kept.
     """
+    from datasets import concatenate_datasets
+
     from train.data import load_splits  # the datasets stack loads only once arguments are known to be valid
 
     splits = load_splits(source)
-    if split not in splits:
-        raise UserError(f"{source} has no {split!r} split; it has {', '.join(splits)}")
-    dataset = splits[split]
+    missing = [name for name in split.split("+") if name not in splits]
+    if missing:
+        raise UserError(f"{source} has no {', '.join(map(repr, missing))} split; it has {', '.join(splits)}")
+    dataset = concatenate_datasets([splits[name] for name in split.split("+")])
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     return list(dataset["text"]), np.asarray(dataset["label"], dtype=np.int64)
@@ -127,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bundle", required=True, type=Path, help="bundle folder (from `sentiment-batch export`)")
     parser.add_argument("--model", required=True, type=Path, help="trained model folder the bundle was exported from")
     parser.add_argument("--dataset", required=True, help="Hub id, aclImdb folder/tarball, or Parquet/CSV/JSONL files")
-    parser.add_argument("--split", default="test", help="split to verify on (default: %(default)s)")
+    parser.add_argument(
+        "--split", default="test", help='split to verify on, or several joined by "+" (default: %(default)s)'
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N rows of the split only")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per call (%(default)s)")
     return parser

@@ -72,6 +72,17 @@ def test_verify_limit_keeps_the_first_rows(tiny_bundle, tiny_model_dir, review_f
     assert json.loads(stdout)["rows"] == 3
 
 
+def test_verify_joins_splits(tiny_bundle, tiny_model_dir, review_folder, capsys):
+    args = ("--bundle", tiny_bundle, "--model", tiny_model_dir, "--dataset", review_folder)
+    code, stdout, _ = run_verify(capsys, *args, "--split", "validation+test")
+    assert code == 0
+    report = json.loads(stdout)
+    assert report["split"] == "validation+test"
+    from train.data import load_splits
+
+    assert report["rows"] == len(load_splits(str(review_folder))["validation"]) + len(TEST_ROWS)
+
+
 def test_verify_fails_when_the_model_is_not_the_bundles(
     tiny_bundle, tiny_model, tiny_model_dir, review_folder, tmp_path, capsys
 ):
