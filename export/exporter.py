@@ -24,9 +24,10 @@ import train
 from sentiment_batch.bundle import MANIFEST_FILE, sha256_file
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import TOKENIZER_FILE, load_tokenizer
+from sentiment_batch.scorer import open_session
 
 from .onnx_graph import DEFAULT_OPSET, check_opset_writable, export_onnx
-from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, open_session, read_texts
+from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, read_texts
 from .quantize import INT8_MAX_LOGIT_DIFF, INT8_MIN_LABEL_AGREEMENT, quantize_in_place
 
 logger = logging.getLogger(__name__)

@@ -12,14 +12,12 @@ import torch
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import encode
 
 MAX_LOGIT_DIFF = 1e-4
 # The "many" side of the parity check: all texts in one batch, up to this many.
 MANY_BATCH_SIZE = 256
-# IMDb's longest review is about 2,500 words; the parity set goes twice past it. Not much further: PyTorch's
-# own float32 sum drifts by ~1e-4 of a logit at 22,500 words of a trained model, past the bound.
+# IMDb's longest review is about 2,500 words; the parity set goes twice past it.
 LONG_REVIEW_SENTENCE = "the film was great but the ending felt awful , boring and yet wonderful ."
 LONG_REVIEW_REPEATS = 350  # 5,250 words
 
@@ -51,21 +49,8 @@ def read_texts(path: str | Path) -> list[str]:
     return Path(path).read_text(encoding="utf-8").splitlines()
 
 
-def open_session(path: str | Path) -> ort.InferenceSession:
-    """An onnxruntime session with default options on the CPU, as the scorer opens it.
-
-    Args:
-        path (`str | Path`): the ONNX file.
-    """
-    try:
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises untyped errors for graphs it cannot load
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"onnxruntime {ort.__version__} cannot load {path}: {message}") from error
-
-
 def torch_scorer(model: torch.nn.Module) -> BatchScorer:
-    """Logits of the model's own `forward` (the nn.EmbeddingBag path), the reference for parity.
+    """Logits of the model's own eval-mode `forward` (its `segment_mean` pooling), the reference for parity.
 
     Args:
         model (`SentimentBagForSequenceClassification`): the model, in eval mode.

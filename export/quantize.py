@@ -11,7 +11,9 @@ from onnx import numpy_helper
 from onnxruntime.quantization import QuantType, quantize_dynamic
 from tokenizers import Tokenizer
 
-from .parity import LogitComparison, onnx_scorer, open_session, score_texts
+from sentiment_batch.scorer import open_session
+
+from .parity import LogitComparison, onnx_scorer, score_texts
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,10 @@ from tokenizers import Tokenizer
 from sentiment_batch.bundle import Bundle, load_bundle
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import load_tokenizer
+from sentiment_batch.scorer import open_session
 
 from .exporter import load_model
-from .parity import MAX_LOGIT_DIFF, BatchScorer, LogitComparison, onnx_scorer, open_session, score_texts, torch_scorer
+from .parity import MAX_LOGIT_DIFF, BatchScorer, LogitComparison, onnx_scorer, score_texts, torch_scorer
 
 logger = logging.getLogger(__name__)
 

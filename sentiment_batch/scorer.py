@@ -39,15 +39,26 @@ def row_error(value: object) -> str | None:
     return None
 
 
+def open_session(path: str | Path, options: ort.SessionOptions | None = None) -> ort.InferenceSession:
+    """An onnxruntime session on the CPU; a graph it cannot load is a one-line `UserError`.
+
+    Args:
+        path (`str | Path`): the ONNX file.
+        options (`ort.SessionOptions | None`): session options; onnxruntime's defaults when None.
+    """
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises untyped errors for graphs it cannot load
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"onnxruntime {ort.__version__} cannot load {path}: {message}") from error
+
+
 def _session(bundle: Bundle, threads: int | None) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # The tokenizer thread keeps one core busy; more model threads than the rest only contend with it.
     options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) - 1)
     options.inter_op_num_threads = 1
-    try:
-        session = ort.InferenceSession(str(bundle.model_path), options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises its own untyped errors for unloadable graphs
-        raise UserError(f"cannot load {bundle.model_path}: {str(error).splitlines()[0]}") from error
+    session = open_session(bundle.model_path, options)
     inputs = tuple(node.name for node in session.get_inputs())
     outputs = {node.name for node in session.get_outputs()}
     if inputs != INPUT_NAMES or PROBABILITIES not in outputs:

@@ -20,13 +20,13 @@ from export.parity import (
     MAX_LOGIT_DIFF,
     builtin_texts,
     onnx_scorer,
-    open_session,
     score_texts,
     torch_scorer,
 )
 from export.quantize import INT8_MAX_LOGIT_DIFF, INT8_MIN_LABEL_AGREEMENT, quantize_in_place
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.preprocessing import load_tokenizer
+from sentiment_batch.scorer import open_session
 
 # Far longer than any review in the training set (and than IMDb's longest, about 2,500 words).
 UNSEEN_LONG_REVIEW = " ".join(["a wonderful boring film , terrible acting but great score"] * 1_000)
