@@ -34,7 +34,10 @@ def test_ngrams_never_cross_reviews():
     # reviews: tokens 0-2, (empty), 3, 4-7; an n-gram starting at a token must end in the same review
     assert weights[:, 1].tolist() == [1, 1, 0, 0, 1, 1, 1, 0]
     assert weights[:, 2].tolist() == [1, 0, 0, 0, 1, 1, 0, 0]
-    assert rows[:, 1:].min() >= 50 and rows[:, 1:].max() < 50 + 32
+    # n-grams outside their review read the padding row (kept zero); the others the hashed rows after the words
+    assert torch.equal(rows[:, 1:] == config.pad_token_id, weights[:, 1:] == 0)
+    inside = rows[:, 1:][weights[:, 1:] == 1]
+    assert inside.min() >= 50 and inside.max() < 50 + 32
     # the hash is a fixed polynomial recorded in the config, not Python's per-process hash()
     multiplier = config.ngram_hash_multiplier
     assert rows[0, 1].item() == (5 * multiplier + 6) % 32 + 50
@@ -77,6 +80,23 @@ def test_training_uses_embedding_bag_and_inference_the_exported_form(model):
 
 def test_empty_review_pools_to_zero(model):
     assert torch.equal(model.bag_mean(IDS, OFFSETS)[1], torch.zeros(8))
+
+
+def test_padding_row_stays_zero_through_training(model):
+    assert torch.equal(model.embeddings.weight[model.config.pad_token_id], torch.zeros(8))
+    model.train()
+    optimizer = torch.optim.Adagrad(model.parameters(), lr=0.5)
+    model(IDS, OFFSETS, labels=torch.tensor([0, 1, 0, 1])).loss.backward()
+    optimizer.step()
+    assert torch.equal(model.embeddings.weight[model.config.pad_token_id], torch.zeros(8))
+
+
+@pytest.mark.parametrize("num_tokens", [63, 64, 65, 1000])
+def test_prefix_blocks_any_batch_length(model, num_tokens):
+    # Batch lengths on both sides of a block boundary, reviews ending exactly at one.
+    ids = torch.randint(1, 50, (num_tokens,), generator=torch.Generator().manual_seed(num_tokens))
+    offsets = torch.tensor(sorted({0, 1, min(64, num_tokens), num_tokens // 2, num_tokens - 1}))
+    torch.testing.assert_close(model.segment_mean(ids, offsets), model.bag_mean(ids, offsets), rtol=1e-6, atol=1e-6)
 
 
 def test_loss_is_cross_entropy_and_table_gradient_is_sparse(model):

@@ -10,6 +10,9 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .configuration import SentimentBagConfig
 
+# Rows per float32 run of the inference prefix sum; only one float64 carry per block.
+PREFIX_BLOCK = 64
+
 
 def segment_sum(values: torch.Tensor, segments: torch.Tensor, num_segments: int) -> torch.Tensor:
     """Sum of `values` per segment id (1-D).
@@ -26,22 +29,27 @@ def segment_sum(values: torch.Tensor, segments: torch.Tensor, num_segments: int)
     return sums.scatter_add(0, segments, values)  # [num_segments]
 
 
-def span_sums(values: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-    """Sum of the rows `values[starts[b]:ends[b]]` for every b, from one float64 prefix sum.
+def span_sums(values: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, block: int) -> torch.Tensor:
+    """Sum of the rows `values[starts[b]:ends[b]]` for every b, from block-wise prefix sums.
 
-    A prefix sum and two gathers of B rows: the ONNX form of a segment sum that onnxruntime runs fast
+    Prefix sums and two gathers of B rows: the ONNX form of a segment sum that onnxruntime runs fast
     and exactly (its ScatterND add races between threads; ScatterElements over every [row, dim]
-    element took 0.9 s per 512 reviews); float64 so long batches lose nothing to cancellation.
+    element took 0.9 s per 512 reviews). The running sum restarts every `block` rows in float32 and
+    only the B block carries are float64, so long batches lose nothing to cancellation.
 
     Args:
-        values (`torch.Tensor` of shape `[N, C]`): the rows.
+        values (`torch.Tensor` of shape `[N, C]`): the rows; N is a multiple of `block`, above every end.
         starts (`torch.LongTensor` of shape `[B]`): first row of each span.
-        ends (`torch.LongTensor` of shape `[B]`): one past the last row of each span.
+        ends (`torch.LongTensor` of shape `[B]`): one past the last row of each span, below N.
+        block (`int`): rows per block.
     """
-    # Row 0 is the empty prefix (padded in float32, before the float64 copy is made).
-    prefix = nn.functional.pad(values, (0, 0, 1, 0)).double().cumsum(0)  # [N+1, C]
+    blocks = values.reshape(-1, block, values.shape[1])  # [N/block, block, C]
+    within = (blocks.cumsum(1) - blocks).reshape(values.shape)  # [N, C] float32 sum of the block's earlier rows
+    totals = blocks.sum(1).double()  # [N/block, C]
+    carry = totals.cumsum(0) - totals  # [N/block, C] float64 sum of all earlier blocks
     # index_select exports to Gather; fancy indexing becomes the much slower GatherND.
-    return prefix.index_select(0, ends) - prefix.index_select(0, starts)  # [B, C] float64
+    spans = carry.index_select(0, ends // block) - carry.index_select(0, starts // block)  # [B, C]
+    return spans + (within.index_select(0, ends) - within.index_select(0, starts)).double()  # [B, C] float64
 
 
 def bag_index(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
@@ -75,8 +83,9 @@ def ngram_rows(
 
     Column n-1 holds the n-grams: the word itself, then the hashed n-grams into the rows after
     the vocabulary. An n-gram that runs past its review (or past the batch, whose ids are padded
-    by n-1) gets weight 0 instead of being removed: every column has one entry per token, so a
-    review's entries stay contiguous and the ONNX graph has only static shapes.
+    by n-1) reads the padding row, which stays zero, and gets weight 0, instead of being removed:
+    every column has one entry per token, so a review's entries stay contiguous and the ONNX graph
+    has only static shapes.
 
     Args:
         input_ids (`torch.LongTensor` of shape `[T]`): all reviews' token ids, concatenated.
@@ -92,8 +101,9 @@ def ngram_rows(
         hashed = input_ids  # [T]
         for k in range(1, n):
             hashed = (hashed * config.ngram_hash_multiplier + padded_ids[k : k + num_tokens]) % config.num_buckets
-        rows.append(hashed + config.vocab_size)
-        weights.append((padded_bags[n - 1 : n - 1 + num_tokens] == bags).to(torch.float32))
+        inside = padded_bags[n - 1 : n - 1 + num_tokens] == bags  # [T]
+        rows.append(torch.where(inside, hashed + config.vocab_size, config.pad_token_id))
+        weights.append(inside.to(torch.float32))
     return torch.stack(rows, dim=1), torch.stack(weights, dim=1)  # [T, ngram_size] each
 
 
@@ -119,6 +129,8 @@ class SentimentBagPreTrainedModel(PreTrainedModel):
         if isinstance(module, nn.EmbeddingBag):
             bound = 1.0 / self.config.embedding_dim
             init.uniform_(module.weight, -bound, bound)
+            # The padding row stands for "no n-gram here" in the exported graph; padding_idx keeps it zero.
+            init.zeros_(module.weight[self.config.pad_token_id])
         elif isinstance(module, nn.Linear):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             init.zeros_(module.bias)
@@ -136,7 +148,11 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
     def __init__(self, config: SentimentBagConfig):
         super().__init__(config)
         self.embeddings = nn.EmbeddingBag(
-            config.num_embeddings, config.embedding_dim, mode="sum", sparse=config.sparse_embeddings
+            config.num_embeddings,
+            config.embedding_dim,
+            mode="sum",
+            sparse=config.sparse_embeddings,
+            padding_idx=config.pad_token_id,
         )
         layers: list[nn.Module] = []
         width = config.embedding_dim
@@ -159,23 +175,25 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
         weights = self._drop_features(weights)
         # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
         sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=weights.reshape(-1))
-        ends = review_ends(offsets, input_ids.shape[0])  # [B]
-        counts = span_sums(weights.sum(dim=1, keepdim=True), offsets, ends).float()  # [B, 1]
-        return sums / counts.clamp(min=1.0)  # [B, D]
+        counts = segment_sum(weights.sum(dim=1), bag_index(offsets, input_ids.shape[0]), offsets.shape[0])  # [B]
+        return sums / counts.clamp(min=1.0).unsqueeze(1)  # [B, D]
 
     def segment_mean(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """The same mean as `bag_mean`, as gathers and float64 prefix sums: the form exported to ONNX."""
-        rows, weights = ngram_rows(input_ids, offsets, self.config)  # [T, N] each
-        # Column by column: a words-only gather needs no weights, and no [T, N, D] tensor is reduced.
-        summed = nn.functional.embedding(rows[:, 0], self.embeddings.weight)  # [T, D]
+        """The same mean as `bag_mean`, as gathers and block prefix sums: the form exported to ONNX."""
+        num_tokens, block = input_ids.shape[0], PREFIX_BLOCK
+        rows, _ = ngram_rows(input_ids, offsets, self.config)  # [T, N]
+        # Padding rows read the zero row and fill whole blocks; one past the last token becomes a valid index.
+        rows = nn.functional.pad(rows, (0, 0, 0, block - num_tokens % block), value=self.config.pad_token_id)  # [T', N]
+        # Column by column, no [T, N, D] tensor: n-grams that leave their review read the zero padding row.
+        summed = nn.functional.embedding(rows[:, 0], self.embeddings.weight)  # [T', D]
         for n in range(1, rows.shape[1]):
-            summed = summed + nn.functional.embedding(rows[:, n], self.embeddings.weight) * weights[:, n : n + 1]
-        ends = review_ends(offsets, input_ids.shape[0])  # [B]
+            summed = summed + nn.functional.embedding(rows[:, n], self.embeddings.weight)
+        ends = review_ends(offsets, num_tokens)  # [B]
         # Without feature dropout a review of L tokens has max(L - n + 1, 0) n-grams of each size n.
         lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
         sizes = torch.arange(1, rows.shape[1] + 1, device=lengths.device)  # [N]
         counts = (lengths - sizes + 1).clamp(min=0).sum(dim=1, keepdim=True)  # [B, 1]
-        return (span_sums(summed, offsets, ends) / counts.clamp(min=1)).float()  # [B, D]
+        return (span_sums(summed, offsets, ends, block) / counts.clamp(min=1)).float()  # [B, D]
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         """Logits from the mean rows."""
