@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,11 +97,13 @@ def _byte_classes(raw: bytes) -> np.ndarray:
     return classes
 
 
-def _split(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """All tokens of the batch, flat, and each text's token count: as `\\w+|[^\\w\\s]+` finds them, on UTF-8 bytes."""
-    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
-    raw = (text.buffers()[2] or pa.py_buffer(b""))[offsets[0] : offsets[-1]].to_pybytes()
-    offsets = offsets - offsets[0]
+def _token_spans(raw: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Byte start and end of every token of the batch, and each text's token count: `\\w+|[^\\w\\s]+` on UTF-8.
+
+    Args:
+        raw (`bytes`): the normalized texts, concatenated.
+        offsets (`np.ndarray`): start of each text in `raw`, then its length.
+    """
     classes = _byte_classes(raw)
     run_start = np.ones(len(raw), dtype=bool)
     run_start[1:] = classes[1:] != classes[:-1]
@@ -111,11 +112,91 @@ def _split(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     ends = np.append(starts[1:], len(raw))
     token = classes[starts] != 0
     starts, ends = starts[token], ends[token]
-    word_offsets = _offsets(np.append(ends - starts, 0))
-    words = pa.LargeStringArray.from_buffers(
-        len(starts), pa.py_buffer(word_offsets), pa.py_buffer(raw.translate(None, _ASCII_SPACE))
-    )
-    return words, np.diff(np.searchsorted(starts, offsets))
+    return starts, ends, np.diff(np.searchsorted(starts, offsets))
+
+
+_LOW_BYTES = np.array([(1 << (8 * count)) - 1 for count in range(9)], dtype=np.uint64)
+_SHORT_TOKEN = 16  # bytes; the first and last 8 of a token this long spell it out entirely
+_VECTOR_PROBES = 3  # rounds of linear probing in numpy; the few tokens left go through a dict
+
+
+def _token_keys(raw: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Length, first 8 and last 8 bytes (little-endian, zero-filled) of every token: together, the token itself
+    when it is at most 16 bytes long.
+    """
+    buffer = np.frombuffer(raw + bytes(8), np.uint8)
+    # Every byte offset read as a uint64: unaligned strided view, no copy.
+    words = np.ndarray((len(raw) + 1,), dtype="<u8", buffer=buffer, strides=(1,))
+    lengths = ends - starts
+    first = np.take(words, starts) & np.take(_LOW_BYTES, np.minimum(lengths, 8))
+    last = np.take(words, np.maximum(ends - 8, 0))
+    last[lengths <= 8] = 0
+    return lengths, first, last
+
+
+def _slots(lengths: np.ndarray, first: np.ndarray, last: np.ndarray, bits: int) -> np.ndarray:
+    """Fibonacci hashing of the token keys into 2**bits slots."""
+    mixed = first ^ (last * np.uint64(0xC2B2AE3D27D4EB4F)) ^ lengths.astype(np.uint64)
+    return ((mixed * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).astype(np.int64)
+
+
+class _VocabTable:
+    """Token bytes → id with numpy: an open-addressing table on exact keys for tokens of up to 16 bytes,
+    a dict for longer ones (rare), so every lookup is exact, with no per-token Python on common tokens.
+    """
+
+    def __init__(self, vocab: dict[str, int], unk: int):
+        self.unk = unk
+        encoded = {word.encode("utf-8"): index for word, index in vocab.items()}
+        self._words = encoded  # for long tokens, and the few short ones still probing after a few rounds
+        short = [(word, index) for word, index in encoded.items() if len(word) <= _SHORT_TOKEN]
+        lengths = np.fromiter((len(word) for word, _ in short), dtype=np.int64, count=len(short))
+        ends = np.cumsum(lengths)
+        keys = _token_keys(b"".join(word for word, _ in short), ends - lengths, ends)
+        ids = np.fromiter((index for _, index in short), dtype=np.int64, count=len(short))
+        self._bits = max(10, int(4 * max(len(short), 1)).bit_length())  # at most a quarter full: short probes
+        # One row per slot, [first 8 bytes, last 8 bytes, id << 8 | length]: a lookup reads one cache line.
+        self._table = np.zeros((1 << self._bits, 3), dtype=np.uint64)
+        rows = np.stack([keys[1], keys[2], _packed(ids, keys[0])], axis=1)
+        # Insert every word at its slot, or the next free one: a few vectorized rounds of linear probing.
+        pending, slots = np.arange(len(short)), _slots(*keys, self._bits)
+        while len(pending):
+            free = self._table[slots[pending], 2] == 0
+            # Of the words aiming at one free slot, the first takes it.
+            _, first_claim = np.unique(slots[pending[free]], return_index=True)
+            placed = pending[free][first_claim]
+            self._table[slots[placed]] = rows[placed]
+            pending = np.setdiff1d(pending, placed, assume_unique=True)
+            slots[pending] = (slots[pending] + 1) & ((1 << self._bits) - 1)
+
+    def lookup(self, raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Id of every token `raw[starts[i]:ends[i]]`; unknown tokens get the [UNK] id.
+
+        Args:
+            raw (`bytes`): the normalized texts, concatenated.
+            starts (`np.ndarray`): first byte of each token.
+            ends (`np.ndarray`): one past its last byte.
+        """
+        lengths, first, last = _token_keys(raw, starts, ends)
+        result = np.full(len(starts), self.unk, dtype=np.int64)
+        pending = np.flatnonzero(lengths <= _SHORT_TOKEN)
+        slots = _slots(lengths[pending], first[pending], last[pending], self._bits)
+        for _ in range(_VECTOR_PROBES):
+            found = np.take(self._table, slots, axis=0)  # [n, 3]; take is several times faster than [slots]
+            same = (found[:, 0] == first[pending]) & (found[:, 1] == last[pending])
+            same &= (found[:, 2] & np.uint64(0xFF)) == lengths[pending].astype(np.uint64)
+            result[pending[same]] = (found[same, 2] >> np.uint64(8)).astype(np.int64)
+            probing = (found[:, 2] != 0) & ~same  # an empty slot ends the search: not in the vocabulary
+            pending, slots = pending[probing], (slots[probing] + 1) & ((1 << self._bits) - 1)
+        # Tokens longer than 16 bytes, and the rare ones still probing: one dict lookup each.
+        for index in np.concatenate([pending, np.flatnonzero(lengths > _SHORT_TOKEN)]):
+            result[index] = self._words.get(raw[starts[index] : ends[index]], self.unk)
+        return result
+
+
+def _packed(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Id and byte length in one word; never 0, since every token is at least one byte long."""
+    return (ids.astype(np.uint64) << np.uint64(8)) | lengths.astype(np.uint64)
 
 
 def _normalize(column: pa.Array) -> pa.Array:
@@ -140,13 +221,9 @@ class FastEncoder:
         # The cache is keyed on the tokenizer; a strong reference would keep it alive for ever.
         self._tokenizer = weakref.proxy(tokenizer)
         vocab = config["model"]["vocab"]
-        self._vocab = pa.array(list(vocab), pa.large_string())
-        # index_in gives null for unknown words: they read the slot after the vocabulary, holding [UNK].
-        unk = vocab[config["model"]["unk_token"]]
-        self._ids = np.fromiter([*vocab.values(), unk], dtype=np.int64, count=len(vocab) + 1)
+        self._table = _VocabTable(vocab, vocab[config["model"]["unk_token"]])
         # Added tokens are split out of the raw text before normalization, so texts holding one go the slow way.
-        added = "".join(f"|{re.escape(token['content'])}" for token in config["added_tokens"])
-        self._unsafe = _UNSAFE + added
+        self._added = [token["content"] for token in config["added_tokens"]]
 
     @staticmethod
     def supports(config: dict) -> bool:
@@ -187,7 +264,7 @@ class FastEncoder:
             texts (`Sequence[str]`): the reviews.
         """
         column = pa.array(texts, pa.large_string())
-        slow = pc.match_substring_regex(column, self._unsafe).to_numpy(zero_copy_only=False)
+        slow = self._slow_texts(column)
         if not slow.any():
             ids, lengths = self._encode_column(column)
             return ids, _offsets(lengths)
@@ -202,11 +279,28 @@ class FastEncoder:
         ids[from_slow] = slow_ids
         return ids, _offsets(lengths)
 
+    def _slow_texts(self, column: pa.Array) -> np.ndarray:
+        """Which texts the tokenizers library must encode: an added token or a character pyarrow treats otherwise."""
+        slow = np.zeros(len(column), dtype=bool)
+        data = column.buffers()[2]
+        raw = data.to_pybytes() if data is not None else b""
+        for token in self._added:
+            # A search of the whole buffer (memchr speed) spares the per-text search in almost every batch.
+            if token.encode("utf-8") in raw:
+                slow |= pc.match_substring(column, token).to_numpy(zero_copy_only=False)
+        # Every unsafe character is non-ASCII: the regex only needs to read those texts.
+        other = pc.invert(pc.string_is_ascii(column)).to_numpy(zero_copy_only=False)
+        if other.any():
+            slow[other] |= pc.match_substring_regex(column.filter(other), _UNSAFE).to_numpy(zero_copy_only=False)
+        return slow
+
     def _encode_column(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Ids and token count of each text, for texts the pyarrow kernels handle exactly like tokenizers."""
-        words, lengths = _split(_normalize(column))
-        index = pc.index_in(words, value_set=self._vocab).fill_null(len(self._vocab))
-        return self._ids[index.to_numpy()], lengths
+        text = _normalize(column)
+        offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
+        raw = (text.buffers()[2] or pa.py_buffer(b""))[offsets[0] : offsets[-1]].to_pybytes()
+        starts, ends, lengths = _token_spans(raw, offsets - offsets[0])
+        return self._table.lookup(raw, starts, ends), lengths
 
 
 _ENCODERS: weakref.WeakKeyDictionary[Tokenizer, FastEncoder | None] = weakref.WeakKeyDictionary()

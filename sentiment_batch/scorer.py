@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -53,10 +54,11 @@ def open_session(path: str | Path, options: ort.SessionOptions | None = None) ->
         raise UserError(f"onnxruntime {ort.__version__} cannot load {path}: {message}") from error
 
 
-def _session(bundle: Bundle, threads: int | None) -> ort.InferenceSession:
+def _session(bundle: Bundle) -> ort.InferenceSession:
     options = ort.SessionOptions()
-    # The tokenizer thread keeps one core busy; more model threads than the rest only contend with it.
-    options.intra_op_num_threads = threads or max(1, (os.cpu_count() or 2) - 1)
+    # One thread per call: the Scorer runs whole batches side by side instead, so tokenization and
+    # the model share every core and no intra-op pool spins while a batch is being tokenized.
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = open_session(bundle.model_path, options)
     inputs = tuple(node.name for node in session.get_inputs())
@@ -76,16 +78,18 @@ class Scorer:
 
         Args:
             bundle (`Bundle`): from `load_bundle`.
-            threads (`int | None`): onnxruntime intra-op threads; None: one less than the CPU count, since
-                tokenization runs beside the model in a thread of its own.
+            threads (`int | None`): batches tokenized and scored at once, one thread each; None: the CPU count.
             batch_size (`int`): reviews per model call.
         """
         if batch_size < 1:
             raise UserError(f"batch size must be at least 1, got {batch_size}")
+        if threads is not None and threads < 1:
+            raise UserError(f"threads must be at least 1, got {threads}")
         self.bundle = bundle
         self.labels = bundle.labels
         self.batch_size = batch_size
-        self._session = _session(bundle, threads)
+        self.threads = threads or os.cpu_count() or 1
+        self._session = _session(bundle)
         self._tokenizer = load_tokenizer(bundle.tokenizer_path)
 
     @classmethod
@@ -96,8 +100,8 @@ class Scorer:
 
         Args:
             path (`str | Path | None`): the bundle folder; None for the default `sample_data/bundle/`.
-            threads (`int | None`): onnxruntime threads; also caps the tokenizer's thread pool if it is not
-                started yet and RAYON_NUM_THREADS is unset.
+            threads (`int | None`): batches scored at once (see `Scorer`); also caps the Rust tokenizer's
+                thread pool if it is not started yet and RAYON_NUM_THREADS is unset.
             batch_size (`int`): reviews per model call.
         """
         if threads:
@@ -115,23 +119,33 @@ class Scorer:
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities (float32 `[len(texts), num_labels]`) of valid texts, in model batches.
 
-        The next batch is tokenized in a helper thread while the model runs the current one: both
-        release the GIL, so the two stages overlap on two cores.
+        Batches are tokenized and scored in `threads` threads at once, a few ahead of the one being
+        collected; both stages release the GIL, so every core is busy whatever their relative cost.
 
         Args:
             texts (`Sequence[str]`): non-blank strings.
         """
         result = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        size = self.batch_size
-        with ThreadPoolExecutor(max_workers=1) as tokenizing:
-            pending = tokenizing.submit(encode, self._tokenizer, texts[:size])
-            for start in range(0, len(texts), size):
-                input_ids, offsets = pending.result()
-                if start + size < len(texts):
-                    pending = tokenizing.submit(encode, self._tokenizer, texts[start + size : start + 2 * size])
-                feeds = {"input_ids": input_ids, "offsets": offsets}
-                result[start : start + len(offsets)] = self._session.run([PROBABILITIES], feeds)[0]
+        starts = range(0, len(texts), self.batch_size)
+        if len(starts) <= 1 or self.threads == 1:
+            for start in starts:
+                result[start : start + self.batch_size] = self._score(texts[start : start + self.batch_size])
+            return result
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            pending: deque = deque()
+            for start in starts:
+                pending.append((start, pool.submit(self._score, texts[start : start + self.batch_size])))
+                # Bounded look-ahead keeps memory flat however many texts come in.
+                if len(pending) >= 2 * self.threads:
+                    done, future = pending.popleft()
+                    result[done : done + self.batch_size] = future.result()
+            for done, future in pending:
+                result[done : done + self.batch_size] = future.result()
         return result
+
+    def _score(self, texts: Sequence[str]) -> np.ndarray:
+        input_ids, offsets = encode(self._tokenizer, texts)
+        return self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
 
     def score_values(self, values: Sequence[object], prefix: str = "") -> dict[str, pa.Array]:
         """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.

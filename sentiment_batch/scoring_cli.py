@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads for the model; tokenization runs beside it in one more (default: CPUs - 1)",
+        help="batches tokenized and scored at once, one CPU thread each (default: the CPU count)",
     )
     parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")

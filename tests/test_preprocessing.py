@@ -148,3 +148,20 @@ def test_a_tokenizer_saved_for_transformers_keeps_the_fast_path(tiny_tokenizer, 
     assert FastEncoder.of(saved) is not None
     texts = ["A wonderful film!", "", "awful<br />boring"]
     assert encode_ids(saved, texts) == [e.ids for e in saved.encode_batch(texts, add_special_tokens=False)]
+
+
+def test_vocabulary_lookup_is_exact_around_the_8_and_16_byte_keys():
+    # Words that share their length, first 8 and last 8 bytes up to one byte, longer than 16 bytes or not.
+    stems = ["abbbbbbbb", "abbbbbbbbb", "abbbbbbbbbb", "x" * 8, "x" * 16, "x" * 17, "y" * 15 + "z", "ü" * 8, "é" * 9]
+    known = stems + [word + "q" for word in stems[:4]]
+    tokenizer = train_tokenizer(iter([[" ".join(known)]]), vocab_size=100, min_frequency=1, length=1)
+    unknown = ["abbbbbbb", "x" * 9, "x" * 18, "y" * 16, "ü" * 7, "zzzzzzzzzzzzzzzzzzzzzz"]
+    texts = [" ".join(known), " ".join(unknown), " ".join(reversed(known + unknown))]
+    assert_same_as_tokenizers(tokenizer, texts)
+    ids = encode_ids(tokenizer, [" ".join(unknown)])[0]
+    assert set(ids) == {tokenizer.token_to_id("[UNK]")}
+
+
+def test_added_tokens_in_the_text_take_the_tokenizers_path(tiny_tokenizer):
+    texts = ["good [UNK] film", "plain ascii", "[PAD]", "bad[PAD]movie"]
+    assert_same_as_tokenizers(tiny_tokenizer, texts)
