@@ -122,8 +122,7 @@ def run_all(args: argparse.Namespace, work: Path) -> list[tuple[str, int, float,
     make_parquet(texts, args.rows, parquet)
     script, common = str(Path(__file__).resolve()), ["--parquet", str(parquet), "--threads", str(args.threads)]
     score = [sys.executable, "-m", "sentiment_batch.cli", "score", str(parquet), "--output", str(work / "out.parquet")]
-    # The scorer tokenizes in a thread of its own beside the model's: `threads` CPUs in all.
-    score += ["--threads", str(max(1, args.threads - 1)), "--no-progress"]
+    score += ["--threads", str(args.threads), "--no-progress"]
     score += ["--model", str(args.bundle)] if args.bundle else []
     seconds, peak, _ = measure(score)
     rows = [("sentiment-batch score (ONNX, end to end)", args.rows, seconds, args.rows / seconds, peak)]
