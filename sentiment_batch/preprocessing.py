@@ -65,33 +65,52 @@ def _offsets(lengths: np.ndarray) -> np.ndarray:
     return offsets
 
 
-def _char_classes(chars: list[str]) -> np.ndarray:
-    """Per character: 0 for whitespace, 1 for word characters, 2 for the rest."""
+def _char_info(chars: list[str]) -> np.ndarray:
+    """Per character: its class (0 whitespace, 1 word character, 2 the rest), plus `_UNSAFE_BIT` when unsafe."""
     column = pa.array(chars, pa.large_string())
     word = pc.match_substring_regex(column, f"[{_WORD}]").to_numpy(zero_copy_only=False)
     space = pc.match_substring_regex(column, f"[{_SPACE}]").to_numpy(zero_copy_only=False)
-    return np.where(space, 0, np.where(word, 1, 2)).astype(np.uint8)
+    unsafe = pc.match_substring_regex(column, _UNSAFE).to_numpy(zero_copy_only=False)
+    return (np.where(space, 0, np.where(word, 1, 2)) | (unsafe * _UNSAFE_BIT)).astype(np.uint8)
 
 
+_UNSAFE_BIT = 4
+_UNKNOWN = 255
+# Every code point's `_char_info`, looked up as characters are first met: RE2 compiles these Unicode classes
+# in milliseconds on every call, far too slow to repeat per batch. Threads may fill it at once; writes agree.
+_CHAR_INFO = np.full(0x110000, _UNKNOWN, dtype=np.uint8)
+_CHAR_INFO[:128] = _char_info([chr(point) for point in range(128)])
 # Bytes of multi-byte characters read 2 until `_byte_classes` looks their characters up.
-_BYTE_CLASSES = bytes(_char_classes([chr(byte) for byte in range(128)])) + b"\x02" * 128
+_BYTE_CLASSES = bytes(_CHAR_INFO[:128]) + b"\x02" * 128
 
 
-def _byte_classes(raw: bytes) -> np.ndarray:
-    """The class of the character each byte of valid UTF-8 belongs to."""
-    classes = np.frombuffer(raw.translate(_BYTE_CLASSES), np.uint8).copy()
-    data = np.frombuffer(raw, np.uint8)
+def _code_points(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Position, byte width and code point of every multi-byte character of valid UTF-8 bytes."""
     leads = np.flatnonzero(data >= 0xC0)
-    if not len(leads):
-        return classes
     width = 2 + (data[leads] >= 0xE0) + (data[leads] >= 0xF0)
     codepoints = data[leads].astype(np.uint32) & (0x7F >> width)
     for k in range(1, 4):
         more = width > k
         codepoints[more] = (codepoints[more] << 6) | (data[leads[more] + k] & 0x3F)
-    # Few distinct characters per batch: classify those with RE2 rather than keep a table of all of Unicode.
-    unique, inverse = np.unique(codepoints, return_inverse=True)
-    lead_classes = _char_classes([chr(point) for point in unique])[inverse]
+    return leads, width, codepoints
+
+
+def _info(codepoints: np.ndarray) -> np.ndarray:
+    """`_char_info` of each code point, through the `_CHAR_INFO` cache."""
+    info = _CHAR_INFO[codepoints]
+    unknown = info == _UNKNOWN
+    if unknown.any():
+        new = np.unique(codepoints[unknown])
+        _CHAR_INFO[new] = _char_info([chr(point) for point in new])
+        info = _CHAR_INFO[codepoints]
+    return info
+
+
+def _byte_classes(raw: bytes) -> np.ndarray:
+    """The class of the character each byte of valid UTF-8 belongs to."""
+    classes = np.frombuffer(raw.translate(_BYTE_CLASSES), np.uint8).copy()
+    leads, width, codepoints = _code_points(np.frombuffer(raw, np.uint8))
+    lead_classes = _info(codepoints) & 3
     for k in range(4):
         classes[leads[width > k] + k] = lead_classes[width > k]
     return classes
@@ -155,7 +174,7 @@ class _VocabTable:
         keys = _token_keys(b"".join(word for word, _ in short), ends - lengths, ends)
         ids = np.fromiter((index for _, index in short), dtype=np.int64, count=len(short))
         self._bits = max(10, int(4 * max(len(short), 1)).bit_length())  # at most a quarter full: short probes
-        # One row per slot, [first 8 bytes, last 8 bytes, id << 8 | length]: a lookup reads one cache line.
+        # One row per slot, [first 8 bytes, last 8 bytes, id << 8 | length]: a probe reads one 24-byte row.
         self._table = np.zeros((1 << self._bits, 3), dtype=np.uint64)
         rows = np.stack([keys[1], keys[2], _packed(ids, keys[0])], axis=1)
         # Insert every word at its slot, or the next free one: a few vectorized rounds of linear probing.
@@ -282,16 +301,16 @@ class FastEncoder:
     def _slow_texts(self, column: pa.Array) -> np.ndarray:
         """Which texts the tokenizers library must encode: an added token or a character pyarrow treats otherwise."""
         slow = np.zeros(len(column), dtype=bool)
+        offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset : column.offset + len(column) + 1]
         data = column.buffers()[2]
-        raw = data.to_pybytes() if data is not None else b""
+        raw = data[offsets[0] : offsets[-1]].to_pybytes() if data is not None else b""
         for token in self._added:
             # A search of the whole buffer (memchr speed) spares the per-text search in almost every batch.
             if token.encode("utf-8") in raw:
                 slow |= pc.match_substring(column, token).to_numpy(zero_copy_only=False)
-        # Every unsafe character is non-ASCII: the regex only needs to read those texts.
-        other = pc.invert(pc.string_is_ascii(column)).to_numpy(zero_copy_only=False)
-        if other.any():
-            slow[other] |= pc.match_substring_regex(column.filter(other), _UNSAFE).to_numpy(zero_copy_only=False)
+        leads, _, codepoints = _code_points(np.frombuffer(raw, np.uint8))
+        unsafe = leads[(_info(codepoints) & _UNSAFE_BIT) != 0]
+        slow[np.searchsorted(offsets - offsets[0], unsafe, side="right") - 1] = True
         return slow
 
     def _encode_column(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -227,8 +227,15 @@ class Scorer:
             text_column (`str`): the column holding the text.
             prefix (`str`): see `output_names`.
         """
-        for batch in batches:
-            yield self.score_batch(batch, text_column, prefix)
+        with ThreadPoolExecutor(max_workers=1) as ahead:
+            pending = None
+            for batch in batches:
+                scoring = ahead.submit(self.score_batch, batch, text_column, prefix)
+                if pending is not None:
+                    yield pending.result()
+                pending = scoring
+            if pending is not None:
+                yield pending.result()
 
 
 def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str], where: str = "the input") -> None:
