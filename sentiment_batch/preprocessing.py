@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +32,9 @@ _WORD = r"\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}\x{1F150}-\x{1F169}\x{1F17
 # NFKC maps every other whitespace to " ", so turning these four into " " up front (no different, since they
 # neither compose nor match `<br…>` differently) leaves only ASCII whitespace, which bytes.translate can drop.
 _LINE_BREAK = rf"<br[{_SPACE}]*/?>|[\x{{85}}\x{{1680}}\x{{2028}}\x{{2029}}]"
-_ASCII_SPACE = b"\t\n\x0b\x0c\r "
+# The same `<br…>` in ASCII text, found with Python's re on the batch's bytes.
+_ASCII_LINE_BREAK = re.compile(rb"<br[\t-\r ]*/?>")
+_ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 # Characters utf8proc and Rust normalize or classify differently (other Unicode versions, full vs simple case
 # mapping of İ), plus U+0307 that NFKC composes into İ; texts holding one take the tokenizers path.
 _MISMATCHED = (
@@ -116,19 +119,18 @@ def _byte_classes(raw: bytes) -> np.ndarray:
     return classes
 
 
-def _token_spans(raw: bytes, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _token_spans(classes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Byte start and end of every token of the batch, and each text's token count: `\\w+|[^\\w\\s]+` on UTF-8.
 
     Args:
-        raw (`bytes`): the normalized texts, concatenated.
-        offsets (`np.ndarray`): start of each text in `raw`, then its length.
+        classes (`np.ndarray`): the class of every byte's character (`_byte_classes`).
+        offsets (`np.ndarray`): start of each text in the bytes, then their length.
     """
-    classes = _byte_classes(raw)
-    run_start = np.ones(len(raw), dtype=bool)
+    run_start = np.ones(len(classes), dtype=bool)
     run_start[1:] = classes[1:] != classes[:-1]
-    run_start[offsets[:-1][offsets[:-1] < len(raw)]] = True  # no token spans two texts
+    run_start[offsets[:-1][offsets[:-1] < len(classes)]] = True  # no token spans two texts
     starts = np.flatnonzero(run_start)
-    ends = np.append(starts[1:], len(raw))
+    ends = np.append(starts[1:], len(classes))
     token = classes[starts] != 0
     starts, ends = starts[token], ends[token]
     return starts, ends, np.diff(np.searchsorted(starts, offsets))
@@ -218,13 +220,37 @@ def _packed(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return (ids.astype(np.uint64) << np.uint64(8)) | lengths.astype(np.uint64)
 
 
-def _normalize(column: pa.Array) -> pa.Array:
-    """The normalizer's output: line breaks out, NFKC (on the texts it can change), lower case."""
-    text = pc.replace_substring_regex(column, _LINE_BREAK, " ")
-    other = pc.invert(pc.string_is_ascii(text))
-    if pc.any(other).as_py():
-        text = pc.replace_with_mask(text, other, pc.utf8_normalize(text.filter(other), "NFKC"))
-    return pc.utf8_lower(text)
+def _normalize_non_ascii(column: pa.Array) -> pa.Array:
+    """The normalizer's output (line breaks out, NFKC, lower case) for the non-ASCII texts; ASCII ones unchanged."""
+    other = pc.invert(pc.string_is_ascii(column))
+    if not pc.any(other).as_py():
+        return column
+    text = pc.replace_substring_regex(column.filter(other), _LINE_BREAK, " ")
+    return pc.replace_with_mask(column, other, pc.utf8_lower(pc.utf8_normalize(text, "NFKC")))
+
+
+def _normalized_classes(raw: bytes, offsets: np.ndarray, ascii_texts: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """Lower-cased bytes and their character classes, `<br…>` of the ASCII texts read as whitespace.
+
+    Replacing a line break by one space or blanking all of it gives the same tokens, and neither bytes.translate
+    nor re needs pyarrow's copies. Non-ASCII texts come already normalized: lower-casing them again changes
+    nothing, and their `<br…>` (none left but those NFKC made, which stay) are not touched.
+
+    Args:
+        raw (`bytes`): the texts, concatenated.
+        offsets (`np.ndarray`): start of each text in `raw`, then its length.
+        ascii_texts (`np.ndarray`): which texts are ASCII (so still as read).
+    """
+    breaks = np.array([match.span() for match in _ASCII_LINE_BREAK.finditer(raw)], dtype=np.int64).reshape(-1, 2)
+    raw = raw.translate(_ASCII_LOWER)
+    classes = _byte_classes(raw)
+    text = np.searchsorted(offsets, breaks[:, 0], side="right") - 1
+    # A match that runs into the next text joined two texts' bytes: not a line break of either.
+    breaks = breaks[ascii_texts[text] & (breaks[:, 1] <= offsets[text + 1])]
+    if len(breaks):
+        widths = breaks[:, 1] - breaks[:, 0]
+        classes[np.repeat(breaks[:, 0] - _offsets(widths), widths) + np.arange(widths.sum())] = 0
+    return raw, classes
 
 
 class FastEncoder:
@@ -315,10 +341,13 @@ class FastEncoder:
 
     def _encode_column(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Ids and token count of each text, for texts the pyarrow kernels handle exactly like tokenizers."""
-        text = _normalize(column)
+        text = _normalize_non_ascii(column)
+        ascii_texts = pc.string_is_ascii(column).to_numpy(zero_copy_only=False)
         offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
         raw = (text.buffers()[2] or pa.py_buffer(b""))[offsets[0] : offsets[-1]].to_pybytes()
-        starts, ends, lengths = _token_spans(raw, offsets - offsets[0])
+        offsets = offsets - offsets[0]
+        raw, classes = _normalized_classes(raw, offsets, ascii_texts)
+        starts, ends, lengths = _token_spans(classes, offsets)
         return self._table.lookup(raw, starts, ends), lengths
 
 

@@ -165,3 +165,8 @@ def test_vocabulary_lookup_is_exact_around_the_8_and_16_byte_keys():
 def test_added_tokens_in_the_text_take_the_tokenizers_path(tiny_tokenizer):
     texts = ["good [UNK] film", "plain ascii", "[PAD]", "bad[PAD]movie"]
     assert_same_as_tokenizers(tiny_tokenizer, texts)
+
+
+def test_line_breaks_never_join_two_texts(tiny_tokenizer):
+    texts = ["good<br", " />film", "bad<br", "/>", "<br />", "x", "é<br />é", "<br/>ok<br  >", "<BR>a<br>"]
+    assert_same_as_tokenizers(tiny_tokenizer, texts)

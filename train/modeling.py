@@ -44,12 +44,20 @@ def span_sums(values: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, bl
         block (`int`): rows per block.
     """
     blocks = values.reshape(-1, block, values.shape[1])  # [N/block, block, C]
-    within = (blocks.cumsum(1) - blocks).reshape(values.shape)  # [N, C] float32 sum of the block's earlier rows
-    totals = blocks.sum(1).double()  # [N/block, C]
+    within = blocks.cumsum(1)  # [N/block, block, C] float32 running sum inside each block
+    totals = within[:, -1].double()  # [N/block, C]
     carry = totals.cumsum(0) - totals  # [N/block, C] float64 sum of all earlier blocks
+    within = within.reshape(values.shape)  # [N, C]
+    # Row i's prefix: its block's carry plus the rows before it in the block (none when i starts a block).
     # index_select exports to Gather; fancy indexing becomes the much slower GatherND.
     spans = carry.index_select(0, ends // block) - carry.index_select(0, starts // block)  # [B, C]
-    return spans + (within.index_select(0, ends) - within.index_select(0, starts)).double()  # [B, C] float64
+    return spans + (_rows_before(within, ends, block) - _rows_before(within, starts, block)).double()  # [B, C]
+
+
+def _rows_before(within: torch.Tensor, positions: torch.Tensor, block: int) -> torch.Tensor:
+    """Sum of the rows of each position's block that come before it, from the blocks' running sums."""
+    previous = within.index_select(0, (positions - 1).clamp(min=0))  # [B, C]
+    return previous * (positions % block != 0).unsqueeze(1)  # [B, C]
 
 
 def bag_index(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
