@@ -199,20 +199,30 @@ class _VocabTable:
             ends (`np.ndarray`): one past its last byte.
         """
         lengths, first, last = _token_keys(raw, starts, ends)
-        result = np.full(len(starts), self.unk, dtype=np.int64)
-        pending = np.flatnonzero(lengths <= _SHORT_TOKEN)
-        slots = _slots(lengths[pending], first[pending], last[pending], self._bits)
-        for _ in range(_VECTOR_PROBES):
-            found = np.take(self._table, slots, axis=0)  # [n, 3]; take is several times faster than [slots]
-            same = (found[:, 0] == first[pending]) & (found[:, 1] == last[pending])
-            same &= (found[:, 2] & np.uint64(0xFF)) == lengths[pending].astype(np.uint64)
+        # First probe on every token at once; tokens over 16 bytes match no slot's length and go to the dict.
+        slots = _slots(lengths, first, last, self._bits)
+        found = np.take(self._table, slots, axis=0)  # [n, 3]; take is several times faster than [slots]
+        same = _same_keys(found, lengths, first, last)
+        result = np.where(same, (found[:, 2] >> np.uint64(8)).astype(np.int64), self.unk)
+        pending = np.flatnonzero((found[:, 2] != 0) & ~same)  # an empty slot: not in the vocabulary
+        slots = slots[pending]
+        for _ in range(_VECTOR_PROBES - 1):
+            slots = (slots + 1) & ((1 << self._bits) - 1)
+            found = np.take(self._table, slots, axis=0)
+            same = _same_keys(found, lengths[pending], first[pending], last[pending])
             result[pending[same]] = (found[same, 2] >> np.uint64(8)).astype(np.int64)
-            probing = (found[:, 2] != 0) & ~same  # an empty slot ends the search: not in the vocabulary
-            pending, slots = pending[probing], (slots[probing] + 1) & ((1 << self._bits) - 1)
+            keep = (found[:, 2] != 0) & ~same
+            pending, slots = pending[keep], slots[keep]
         # Tokens longer than 16 bytes, and the rare ones still probing: one dict lookup each.
-        for index in np.concatenate([pending, np.flatnonzero(lengths > _SHORT_TOKEN)]):
+        for index in np.union1d(pending, np.flatnonzero(lengths > _SHORT_TOKEN)):
             result[index] = self._words.get(raw[starts[index] : ends[index]], self.unk)
         return result
+
+
+def _same_keys(found: np.ndarray, lengths: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    """Whether each table row holds exactly the token with these keys."""
+    same = (found[:, 0] == first) & (found[:, 1] == last)
+    return same & ((found[:, 2] & np.uint64(0xFF)) == lengths.astype(np.uint64))
 
 
 def _packed(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
