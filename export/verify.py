@@ -40,19 +40,23 @@ def parity_bounds(manifest: dict) -> tuple[float, float]:
     return MAX_LOGIT_DIFF, 1.0
 
 
-def load_reviews(source: str, split: str, limit: int | None) -> tuple[list[str], np.ndarray]:
+def load_reviews(
+    source: str, split: str, limit: int | None, validation_size: float = 0.1, seed: int = 42
+) -> tuple[list[str], np.ndarray]:
     """Texts and 0/1 labels of one split of a dataset (or several joined by "+"), cut to the first `limit` rows.
 
     Args:
         source (`str`): anything `train.data.load_splits` reads.
         split (`str`): the split to verify on, e.g. "test", or "train+validation" for all of a labelled train set.
         limit (`int | None`): most rows kept.
+        validation_size (`float`): the validation split's size, as given to `train` (share or count).
+        seed (`int`): the validation split's seed, as given to `train`.
     """
     from datasets import concatenate_datasets
 
     from train.data import load_splits  # the datasets stack loads only once arguments are known to be valid
 
-    splits = load_splits(source)
+    splits = load_splits(source, validation_size, seed)
     missing = [name for name in split.split("+") if name not in splits]
     if missing:
         raise UserError(f"{source} has no {', '.join(map(repr, missing))} split; it has {', '.join(splits)}")
@@ -135,6 +139,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", default="test", help='split to verify on, or several joined by "+" (default: %(default)s)'
     )
     parser.add_argument("--limit", type=int, default=None, help="first N rows of the split only")
+    parser.add_argument(
+        "--validation-size",
+        type=float,
+        default=0.1,
+        help="validation share (or count) carved from train, as given to `train` (default: %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=42, help="seed of that split, as given to `train` (%(default)s)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per call (%(default)s)")
     return parser
 
@@ -152,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     # Bundle and model are checked before the dataset, the slow part, loads.
     bundle, model = load_bundle(args.bundle), load_model(args.model)
-    texts, labels = load_reviews(args.dataset, args.split, args.limit)
+    texts, labels = load_reviews(args.dataset, args.split, args.limit, args.validation_size, args.seed)
     report = verify_bundle(bundle, model, texts, labels, args.batch_size)
     report = {
         "bundle": str(args.bundle),

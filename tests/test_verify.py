@@ -83,6 +83,19 @@ def test_verify_joins_splits(tiny_bundle, tiny_model_dir, review_folder, capsys)
     assert report["rows"] == len(load_splits(str(review_folder))["validation"]) + len(TEST_ROWS)
 
 
+def test_verify_carves_validation_like_train(tiny_bundle, tiny_model_dir, review_folder, capsys):
+    from train.data import load_splits
+
+    args = ("--bundle", tiny_bundle, "--model", tiny_model_dir, "--dataset", review_folder, "--split", "validation")
+    for extra, size, seed in [((), 0.1, 42), (("--validation-size", "0.3", "--seed", "7"), 0.3, 7)]:
+        code, stdout, _ = run_verify(capsys, *args, *extra)
+        assert code == 0
+        assert json.loads(stdout)["rows"] == len(load_splits(str(review_folder), size, seed)["validation"])
+    assert len(load_splits(str(review_folder), 0.3, 7)["validation"]) > len(
+        load_splits(str(review_folder))["validation"]
+    )
+
+
 def test_verify_fails_when_the_model_is_not_the_bundles(
     tiny_bundle, tiny_model, tiny_model_dir, review_folder, tmp_path, capsys
 ):
