@@ -117,6 +117,18 @@ def test_threads_give_the_same_results_as_sequential(scorer):
     assert concurrent == sequential
 
 
+def test_batches_side_by_side_give_the_sequential_result(tiny_bundle, scorer):
+    texts = [text for text in TEXTS * 7 if text]  # many batches of 2, more than the look-ahead of 2 per thread
+    parallel = Scorer.from_bundle(tiny_bundle, threads=3, batch_size=2)
+    np.testing.assert_array_equal(parallel.probabilities(texts), scorer.probabilities(texts))
+    assert parallel.predict(texts) == scorer.predict(texts)
+
+
+def test_bad_thread_count(tiny_bundle):
+    with pytest.raises(UserError, match="threads"):
+        Scorer.from_bundle(tiny_bundle, threads=0)
+
+
 def test_bad_batch_size(tiny_bundle):
     with pytest.raises(UserError, match="batch size"):
         Scorer.from_bundle(tiny_bundle, batch_size=0)
