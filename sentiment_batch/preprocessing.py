@@ -69,15 +69,25 @@ def _offsets(lengths: np.ndarray) -> np.ndarray:
 
 
 def _char_info(chars: list[str]) -> np.ndarray:
-    """Per character: its class (0 whitespace, 1 word character, 2 the rest), plus `_UNSAFE_BIT` when unsafe."""
+    """Per character: its class (0 whitespace, 1 word character, 2 the rest), plus `_UNSAFE_BIT` when unsafe
+    and `_NFKC_BIT` when NFKC may change a text holding it.
+    """
     column = pa.array(chars, pa.large_string())
     word = pc.match_substring_regex(column, f"[{_WORD}]").to_numpy(zero_copy_only=False)
     space = pc.match_substring_regex(column, f"[{_SPACE}]").to_numpy(zero_copy_only=False)
     unsafe = pc.match_substring_regex(column, _UNSAFE).to_numpy(zero_copy_only=False)
-    return (np.where(space, 0, np.where(word, 1, 2)) | (unsafe * _UNSAFE_BIT)).astype(np.uint8)
+    # Changed alone, or able to compose with or reorder against its neighbour (every such character is a
+    # mark or a conjoining Hangul jamo).
+    nfkc = pc.invert(pc.equal(pc.utf8_normalize(column, "NFKC"), column)).to_numpy(zero_copy_only=False)
+    nfkc |= pc.match_substring_regex(column, _COMPOSING).to_numpy(zero_copy_only=False)
+    classes = np.where(space, 0, np.where(word, 1, 2))
+    return (classes | unsafe * _UNSAFE_BIT | nfkc * _NFKC_BIT).astype(np.uint8)
 
 
 _UNSAFE_BIT = 4
+_NFKC_BIT = 8
+_NON_ASCII_BIT = 128
+_COMPOSING = r"[\p{M}\x{1100}-\x{11FF}\x{A960}-\x{A97F}\x{D7B0}-\x{D7FF}]"
 _UNKNOWN = 255
 # Every code point's `_char_info`, looked up as characters are first met: RE2 compiles these Unicode classes
 # in milliseconds on every call, far too slow to repeat per batch. Threads may fill it at once; writes agree.
@@ -230,13 +240,22 @@ def _packed(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return (ids.astype(np.uint64) << np.uint64(8)) | lengths.astype(np.uint64)
 
 
-def _normalize_non_ascii(column: pa.Array) -> pa.Array:
-    """The normalizer's output (line breaks out, NFKC, lower case) for the non-ASCII texts; ASCII ones unchanged."""
-    other = pc.invert(pc.string_is_ascii(column))
-    if not pc.any(other).as_py():
+def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: np.ndarray) -> pa.Array:
+    """The normalizer's output (line breaks out, NFKC, lower case) for the non-ASCII texts; ASCII ones unchanged.
+
+    Args:
+        column (`pa.Array`): the texts.
+        ascii_texts (`np.ndarray`): which texts are ASCII.
+        nfkc_texts (`np.ndarray`): which texts hold a character NFKC may change (utf8proc's NFKC is slow).
+    """
+    if ascii_texts.all():
         return column
+    other = pa.array(~ascii_texts)
     text = pc.replace_substring_regex(column.filter(other), _LINE_BREAK, " ")
-    return pc.replace_with_mask(column, other, pc.utf8_lower(pc.utf8_normalize(text, "NFKC")))
+    changing = nfkc_texts[~ascii_texts]
+    if changing.any():
+        text = pc.replace_with_mask(text, pa.array(changing), pc.utf8_normalize(text.filter(changing), "NFKC"))
+    return pc.replace_with_mask(column, other, pc.utf8_lower(text))
 
 
 def _normalized_classes(raw: bytes, offsets: np.ndarray, ascii_texts: np.ndarray) -> tuple[bytes, np.ndarray]:
@@ -319,11 +338,11 @@ class FastEncoder:
             texts (`Sequence[str]`): the reviews.
         """
         column = pa.array(texts, pa.large_string())
-        slow = self._slow_texts(column)
+        slow, flags = self._text_flags(column)
         if not slow.any():
-            ids, lengths = self._encode_column(column)
+            ids, lengths = self._encode_column(column, flags)
             return ids, _offsets(lengths)
-        fast_ids, fast_lengths = self._encode_column(column.filter(pa.array(~slow)))
+        fast_ids, fast_lengths = self._encode_column(column.filter(pa.array(~slow)), flags[~slow])
         slow_ids, slow_offsets = flatten(_encode_batch(self._tokenizer, [texts[i] for i in np.flatnonzero(slow)]))
         lengths = np.empty(len(slow), dtype=np.int64)
         lengths[~slow] = fast_lengths
@@ -334,8 +353,10 @@ class FastEncoder:
         ids[from_slow] = slow_ids
         return ids, _offsets(lengths)
 
-    def _slow_texts(self, column: pa.Array) -> np.ndarray:
-        """Which texts the tokenizers library must encode: an added token or a character pyarrow treats otherwise."""
+    def _text_flags(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Which texts the tokenizers library must encode (an added token, or a character pyarrow treats
+        otherwise), and per text the OR of its characters' `_char_info` bits above the class (0 when ASCII).
+        """
         slow = np.zeros(len(column), dtype=bool)
         offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset : column.offset + len(column) + 1]
         data = column.buffers()[2]
@@ -345,14 +366,16 @@ class FastEncoder:
             if token.encode("utf-8") in raw:
                 slow |= pc.match_substring(column, token).to_numpy(zero_copy_only=False)
         leads, _, codepoints = _code_points(np.frombuffer(raw, np.uint8))
-        unsafe = leads[(_info(codepoints) & _UNSAFE_BIT) != 0]
-        slow[np.searchsorted(offsets - offsets[0], unsafe, side="right") - 1] = True
-        return slow
+        # Bit 7 marks "not ASCII"; the class bits are dropped.
+        info = (_info(codepoints) & ~np.uint8(3)) | np.uint8(_NON_ASCII_BIT)
+        flags = np.zeros(len(column), dtype=np.uint8)
+        np.bitwise_or.at(flags, np.searchsorted(offsets - offsets[0], leads, side="right") - 1, info)
+        return slow | (flags & _UNSAFE_BIT != 0), flags
 
-    def _encode_column(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    def _encode_column(self, column: pa.Array, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids and token count of each text, for texts the pyarrow kernels handle exactly like tokenizers."""
-        text = _normalize_non_ascii(column)
-        ascii_texts = pc.string_is_ascii(column).to_numpy(zero_copy_only=False)
+        ascii_texts = flags == 0
+        text = _normalize_non_ascii(column, ascii_texts, flags & _NFKC_BIT != 0)
         offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
         raw = (text.buffers()[2] or pa.py_buffer(b""))[offsets[0] : offsets[-1]].to_pybytes()
         offsets = offsets - offsets[0]

@@ -170,3 +170,11 @@ def test_added_tokens_in_the_text_take_the_tokenizers_path(tiny_tokenizer):
 def test_line_breaks_never_join_two_texts(tiny_tokenizer):
     texts = ["good<br", " />film", "bad<br", "/>", "<br />", "x", "é<br />é", "<br/>ok<br  >", "<BR>a<br>"]
     assert_same_as_tokenizers(tiny_tokenizer, texts)
+
+
+def test_nfkc_only_where_it_can_change_the_text(varied_tokenizer):
+    # NFKC is skipped on texts whose characters it leaves alone; these need it through composition only.
+    texts = ["café e\u0301te\u0301", "\u1100\u1161\u11a8 \ud55c\u11a8 done", "naïve … ½ ﬁn", "plain é ü ñ", "Ω\u0301 ά"]
+    assert_same_as_tokenizers(varied_tokenizer, texts)
+    for text in texts:
+        assert_same_as_tokenizers(varied_tokenizer, [text])
