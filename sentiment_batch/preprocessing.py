@@ -29,8 +29,8 @@ KNOWN_PRE_TOKENIZER = {"type": "Whitespace"}
 # Oniguruma's Unicode \s and \w as tokenizers matches them, spelled out because RE2's are ASCII-only.
 _SPACE = r"\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
 _WORD = r"\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}\x{1F150}-\x{1F169}\x{1F170}-\x{1F189}"
-# NFKC maps every other whitespace to " ", so turning these four into " " up front (no different, since they
-# neither compose nor match `<br…>` differently) leaves only ASCII whitespace, which bytes.translate can drop.
+# The tokenizer's `<br…>`, plus four line breaks: turning those into " " up front changes no token (they are
+# whitespace, neither compose nor match `<br…>` differently) and lets NFKC leave only ASCII whitespace.
 _LINE_BREAK = rf"<br[{_SPACE}]*/?>|[\x{{85}}\x{{1680}}\x{{2028}}\x{{2029}}]"
 # The same `<br…>` in ASCII text, found with Python's re on the batch's bytes.
 _ASCII_LINE_BREAK = re.compile(rb"<br[\t-\r ]*/?>")
