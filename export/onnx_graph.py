@@ -26,8 +26,8 @@ EXAMPLE_OFFSETS = [0, 3, 3]
 class OnnxScoringModule(nn.Module):
     """The model's inference path (`segment_mean`, then its classifier) plus a softmax, as one exportable module.
 
-    `segment_mean` is the model's own eval-mode pooling, written for export: gathers and float64
-    prefix sums, no scatter with repeated indices (onnxruntime's threaded ScatterND add races,
+    `segment_mean` is the model's own eval-mode pooling, written for export: gathers and block prefix
+    sums with float64 carries, no scatter with repeated indices (onnxruntime's threaded ScatterND add races,
     onnxruntime#18048), so exported and eager logits agree on batches and reviews of any size.
 
     Args:

@@ -41,7 +41,7 @@ def parity_bounds(manifest: dict) -> tuple[float, float]:
 
 
 def load_reviews(
-    source: str, split: str, limit: int | None, validation_size: float = 0.1, seed: int = 42
+    source: str, split: str, limit: int | None, validation_size: float, seed: int
 ) -> tuple[list[str], np.ndarray]:
     """Texts and 0/1 labels of one split of a dataset (or several joined by "+"), cut to the first `limit` rows.
 

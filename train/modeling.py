@@ -227,8 +227,8 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             input_ids, offsets = flatten_padded(input_ids, self.config.pad_token_id)
         elif input_ids.dim() != 1:
             raise ValueError("with offsets, input_ids must be 1-D (all reviews concatenated)")
-        # EmbeddingBag gives the sparse gradients training needs; inference uses the float64 prefix sums
-        # that the ONNX graph uses too, so exported and eager logits agree on reviews of any length.
+        # EmbeddingBag gives the sparse gradients training needs; inference uses the block prefix sums
+        # (float64 carries) that the ONNX graph uses too, so exported and eager logits agree on reviews of any length.
         pooled = self.bag_mean(input_ids, offsets) if self.training else self.segment_mean(input_ids, offsets)
         logits = self.classify(pooled)  # [B, num_labels]
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
