@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import warnings
 from pathlib import Path
@@ -24,9 +25,9 @@ EXAMPLE_OFFSETS = [0, 3, 3]
 
 
 class OnnxScoringModule(nn.Module):
-    """The model's inference path (`segment_mean`, then its classifier) plus a softmax, as one exportable module.
+    """The model's inference path (`segment_pool`, then its classifier) plus a softmax, as one exportable module.
 
-    `segment_mean` is the model's own eval-mode pooling, written for export: gathers and block prefix
+    `segment_pool` is the model's own eval-mode pooling, written for export: gathers and block prefix
     sums with float64 carries, no scatter with repeated indices (onnxruntime's threaded ScatterND add races,
     onnxruntime#18048), so exported and eager logits agree on batches and reviews of any size.
 
@@ -36,11 +37,29 @@ class OnnxScoringModule(nn.Module):
 
     def __init__(self, model: nn.Module):
         super().__init__()
-        self.model = model
+        self.model = with_folded_feature_weights(model)
 
     def forward(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model.classify(self.model.segment_mean(input_ids, offsets))  # [B, num_labels]
+        logits = self.model.classify(self.model.segment_pool(input_ids, offsets))  # [B, num_labels]
         return logits, torch.softmax(logits, dim=-1)
+
+
+def with_folded_feature_weights(model: nn.Module) -> nn.Module:
+    """The model itself, or a copy whose table rows already hold their fixed feature weights.
+
+    The graph then reads one table instead of multiplying two on every run; each folded row is the
+    same float32 product the model computes, so logits do not change.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the trained model.
+    """
+    if model.feature_weights is None:
+        return model
+    folded = copy.deepcopy(model)
+    with torch.no_grad():
+        folded.embeddings.weight.copy_(model.scaled_table())
+    folded.feature_weights = None
+    return folded
 
 
 def max_writable_opset() -> int:

@@ -50,7 +50,7 @@ def read_texts(path: str | Path) -> list[str]:
 
 
 def torch_scorer(model: torch.nn.Module) -> BatchScorer:
-    """Logits of the model's own eval-mode `forward` (its `segment_mean` pooling), the reference for parity.
+    """Logits of the model's own eval-mode `forward` (its `segment_pool` pooling), the reference for parity.
 
     Args:
         model (`SentimentBagForSequenceClassification`): the model, in eval mode.

@@ -40,7 +40,7 @@ def tiny_tokenizer():
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
-    """A saved, untrained model folder (config, weights, tokenizer) with bigrams and trigrams on."""
+    """A saved, untrained model folder (config, weights, feature weights, tokenizer) with bigrams and trigrams on."""
     import torch
 
     from train import SentimentBagConfig, SentimentBagForSequenceClassification
@@ -51,6 +51,8 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
         vocab_size=tiny_tokenizer.get_vocab_size(), embedding_dim=8, hidden_dims=[16], ngram_size=3, num_buckets=64
     )
     model = SentimentBagForSequenceClassification(config).eval()
+    # Feature weights that are not all one, so the exported graph must fold them into the table.
+    model.init_from_naive_bayes(torch.randn(config.num_embeddings), torch.Generator().manual_seed(0))
     with torch.no_grad():  # running stats that are not the identity, so BatchNorm is really exercised
         model.mlp[1].running_mean.uniform_(-0.1, 0.1)
         model.mlp[1].running_var.uniform_(0.5, 2.0)

@@ -1,5 +1,6 @@
 """The model: both input forms, both bag implementations, n-gram hashing, loss, save → load."""
 
+import copy
 import subprocess
 import sys
 
@@ -14,7 +15,12 @@ from train.modeling import bag_index, ngram_rows
 def model():
     torch.manual_seed(0)
     config = SentimentBagConfig(vocab_size=50, embedding_dim=8, hidden_dims=[16, 8], ngram_size=3, num_buckets=32)
-    return SentimentBagForSequenceClassification(config).eval()
+    model = SentimentBagForSequenceClassification(config).eval()
+    model.init_from_naive_bayes(torch.randn(config.num_embeddings))
+    with torch.no_grad():  # rows that are not just ± the ratios
+        model.embeddings.weight.add_(torch.randn_like(model.embeddings.weight) * 0.1)
+        model.embeddings.weight[config.pad_token_id] = 0.0
+    return model
 
 
 IDS = torch.tensor([5, 6, 7, 8, 9, 10, 11, 12])
@@ -59,27 +65,31 @@ def test_flat_and_padded_inputs_agree(model):
     torch.testing.assert_close(model(padded).logits, flat_logits, rtol=0, atol=0)
 
 
-def test_embedding_bag_and_prefix_sum_means_agree(model):
-    torch.testing.assert_close(model.segment_mean(IDS, OFFSETS), model.bag_mean(IDS, OFFSETS), rtol=1e-6, atol=1e-7)
-    # a batch with a review of 20,000 tokens: float32 EmbeddingBag sums drift only slightly from the block prefix sums
+def exact_pool(model, ids, offsets):
+    """`bag_pool` in float64, rounded once to float32: the reference for the exported form's sums."""
+    return copy.deepcopy(model).double().bag_pool(ids, offsets).float()
+
+
+def test_embedding_bag_and_prefix_sum_pools_agree(model):
+    torch.testing.assert_close(model.segment_pool(IDS, OFFSETS), model.bag_pool(IDS, OFFSETS), rtol=1e-6, atol=1e-6)
+    # a review of 20,000 tokens: the block prefix sums stay as close to a float64 EmbeddingBag as float32 allows
     long_ids = torch.randint(0, 50, (20_000 + len(IDS),), generator=torch.Generator().manual_seed(0))
     long_offsets = torch.cat([OFFSETS, torch.tensor([len(IDS)])])
-    torch.testing.assert_close(
-        model.segment_mean(long_ids, long_offsets), model.bag_mean(long_ids, long_offsets), rtol=1e-4, atol=1e-5
-    )
+    exact = exact_pool(model, long_ids, long_offsets)
+    torch.testing.assert_close(model.segment_pool(long_ids, long_offsets), exact, rtol=1e-5, atol=1e-6)
 
 
 def test_training_uses_embedding_bag_and_inference_the_exported_form(model):
-    assert torch.equal(model(IDS, OFFSETS).logits, model.classify(model.segment_mean(IDS, OFFSETS)))
+    assert torch.equal(model(IDS, OFFSETS).logits, model.classify(model.segment_pool(IDS, OFFSETS)))
     model.train()
     torch.manual_seed(1)
     training_logits = model(IDS, OFFSETS).logits
     torch.manual_seed(1)
-    assert torch.equal(training_logits, model.classify(model.bag_mean(IDS, OFFSETS)))
+    assert torch.equal(training_logits, model.classify(model.bag_pool(IDS, OFFSETS)))
 
 
 def test_empty_review_pools_to_zero(model):
-    assert torch.equal(model.bag_mean(IDS, OFFSETS)[1], torch.zeros(8))
+    assert torch.equal(model.bag_pool(IDS, OFFSETS)[1], torch.zeros(8))
 
 
 def test_padding_row_stays_zero_through_training(model):
@@ -96,7 +106,7 @@ def test_prefix_blocks_any_batch_length(model, num_tokens):
     # Batch lengths on both sides of a block boundary, reviews ending exactly at one.
     ids = torch.randint(1, 50, (num_tokens,), generator=torch.Generator().manual_seed(num_tokens))
     offsets = torch.tensor(sorted({0, 1, min(64, num_tokens), num_tokens // 2, num_tokens - 1}))
-    torch.testing.assert_close(model.segment_mean(ids, offsets), model.bag_mean(ids, offsets), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(model.segment_pool(ids, offsets), exact_pool(model, ids, offsets), rtol=1e-5, atol=1e-5)
 
 
 def test_loss_is_cross_entropy_and_table_gradient_is_sparse(model):
@@ -160,3 +170,42 @@ print(type(model).__module__)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "transformers_modules" in result.stdout
+
+
+def test_naive_bayes_init_sets_fixed_weights_and_signed_columns():
+    config = SentimentBagConfig(vocab_size=50, embedding_dim=6, ngram_size=2, num_buckets=32)
+    model = SentimentBagForSequenceClassification(config)
+    assert torch.equal(model.feature_weights, torch.ones(82))
+    ratios = torch.randn(82)
+    model.init_from_naive_bayes(ratios, torch.Generator().manual_seed(0))
+    expected = ratios.clone()
+    expected[config.pad_token_id] = 0
+    assert torch.equal(model.feature_weights, expected)
+    signs = model.embeddings.weight[1] / expected[1]  # [D], each column ± the ratios
+    assert set(signs.tolist()) == {1.0, -1.0}
+    assert torch.equal(model.embeddings.weight, expected.unsqueeze(1) * signs)
+    assert "feature_weights" in model.state_dict() and not model.feature_weights.requires_grad
+
+
+def test_feature_weights_scale_each_row(model):
+    scale = model.feature_weights.clone()
+    with torch.no_grad():
+        model.feature_weights.fill_(1.0)
+        model.embeddings.weight.mul_(scale.unsqueeze(1))
+    unweighted = exact_pool(model, IDS, OFFSETS)
+    with torch.no_grad():
+        model.embeddings.weight.div_(torch.where(scale == 0, 1.0, scale).unsqueeze(1))
+        model.feature_weights.copy_(scale)
+    torch.testing.assert_close(exact_pool(model, IDS, OFFSETS), unweighted)
+
+
+def test_sqrt_pooling_divides_by_the_ngram_count_root(model):
+    sqrt_pooled = model.segment_pool(IDS, OFFSETS)
+    model.config.pooling = "mean"
+    counts = torch.tensor([3 + 2 + 1, 0, 1, 4 + 3 + 2]).clamp(min=1).unsqueeze(1)  # words, bigrams, trigrams
+    torch.testing.assert_close(model.segment_pool(IDS, OFFSETS), sqrt_pooled / counts.sqrt())
+
+
+def test_unknown_pooling_is_refused():
+    with pytest.raises(ValueError, match="pooling"):
+        SentimentBagConfig(pooling="max")

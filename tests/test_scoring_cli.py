@@ -97,7 +97,8 @@ def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch)
     assert max(written) == 4 and sum(written) == 5 * len(TEXTS)  # streamed chunk by chunk, never whole
     many = pq.ParquetFile(tmp_path / "many.parquet")
     assert many.metadata.num_row_groups > 1
-    assert many.read().equals(pq.read_table(tmp_path / "one.parquet"))
+    # Equal up to float32 rounding: a review's sums round by its place in the batch's 64-row blocks.
+    pd.testing.assert_frame_equal(many.read().to_pandas(), pq.read_table(tmp_path / "one.parquet").to_pandas())
 
 
 def test_text_column_option_and_prefix(tmp_path, capsys, tiny_bundle):

@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 import torch
 from conftest import REAL_TARBALL, REVIEWS, TINY_ACLIMDB
+from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from sentiment_batch.cli import main
+from train.training import bag_batches
 
 TINY_MODEL_FLAGS = [
     "--vocab_size", "300", "--min_frequency", "1", "--embedding_dim", "8", "--hidden_dims", "8",
@@ -73,6 +75,18 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
     encoded = tokenizer(["a wonderful film", "a boring mess"], add_special_tokens=False, padding=True)
     logits = model(torch.tensor(encoded["input_ids"])).logits
     assert logits.shape == (2, 2)
+    # the naive Bayes ratios of the training reviews were saved with the model, padding row zero
+    weights = model.feature_weights
+    assert weights[model.config.pad_token_id] == 0 and weights.min() < 0 < weights.max()
+
+
+def test_bag_batches_read_the_selected_rows_in_order():
+    dataset = Dataset.from_dict({"input_ids": [[1, 2], [], [3], [4, 5, 6]], "labels": [0, 1, 1, 0]})
+    batches = list(bag_batches(dataset.select([3, 0, 2, 1]), batch_size=3))
+    assert [(ids.tolist(), offsets.tolist(), labels.tolist()) for ids, offsets, labels in batches] == [
+        ([4, 5, 6, 1, 2, 3], [0, 3, 5], [0, 0, 1]),
+        ([], [0], [1]),
+    ]
 
 
 def test_same_seed_same_metrics_and_config_file_equals_flags(tmp_path, reviews_parquet):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from transformers import PretrainedConfig
 
 DEFAULT_ID2LABEL = {0: "negative", 1: "positive"}
+POOLINGS = ("sqrt", "mean")
 
 
 class SentimentBagConfig(PretrainedConfig):
@@ -19,6 +20,10 @@ class SentimentBagConfig(PretrainedConfig):
         num_buckets (`int`): hashed rows shared by all n-grams of 2 words or more.
         ngram_hash_multiplier (`int`): multiplier of the polynomial n-gram hash, recorded so
             every implementation of the hash (training, ONNX) computes the same rows.
+        pooling (`str`): how a review's bag sum is scaled: "sqrt" divides by the square root of its
+            n-gram count, "mean" by the count.
+        feature_weighting (`bool`): scale each table row by a fixed weight held in the model (the naive
+            Bayes log-count ratio of its word or n-gram, estimated on the training split).
         feature_dropout (`float`): share of bag entries dropped per review while training.
         sparse_embeddings (`bool`): produce sparse gradients for the table (pair with a sparse-aware optimizer).
         initializer_range (`float`): std of the normal init of Linear layers; table rows use uniform(±1/dim).
@@ -29,12 +34,14 @@ class SentimentBagConfig(PretrainedConfig):
     def __init__(
         self,
         vocab_size: int = 30000,
-        embedding_dim: int = 32,
+        embedding_dim: int = 8,
         hidden_dims: list[int] | None = None,
         dropout: float = 0.2,
-        ngram_size: int = 2,
-        num_buckets: int = 1 << 20,
+        ngram_size: int = 3,
+        num_buckets: int = 1 << 22,
         ngram_hash_multiplier: int = 1_000_003,
+        pooling: str = "sqrt",
+        feature_weighting: bool = True,
         feature_dropout: float = 0.0,
         sparse_embeddings: bool = True,
         initializer_range: float = 0.02,
@@ -45,17 +52,21 @@ class SentimentBagConfig(PretrainedConfig):
         kwargs.setdefault("label2id", {label: int(index) for index, label in kwargs["id2label"].items()})
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
-        self.hidden_dims = list(hidden_dims) if hidden_dims is not None else [32]
+        self.hidden_dims = list(hidden_dims) if hidden_dims is not None else [16]
         self.dropout = dropout
         self.ngram_size = ngram_size
         self.num_buckets = num_buckets if ngram_size > 1 else 0
         self.ngram_hash_multiplier = ngram_hash_multiplier
+        self.pooling = pooling
+        self.feature_weighting = feature_weighting
         self.feature_dropout = feature_dropout
         self.sparse_embeddings = sparse_embeddings
         self.initializer_range = initializer_range
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         if self.ngram_size < 1:
             raise ValueError(f"ngram_size must be at least 1, got {self.ngram_size}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         # The hash keeps h < num_buckets, so h * multiplier + token id must fit in int64.
         if (self.num_buckets + 1) * self.ngram_hash_multiplier + self.vocab_size >= 1 << 62:
             raise ValueError("num_buckets * ngram_hash_multiplier overflows int64")

@@ -139,6 +139,9 @@ class SentimentBagPreTrainedModel(PreTrainedModel):
             init.uniform_(module.weight, -bound, bound)
             # The padding row stands for "no n-gram here" in the exported graph; padding_idx keeps it zero.
             init.zeros_(module.weight[self.config.pad_token_id])
+        elif isinstance(module, SentimentBagForSequenceClassification) and module.feature_weights is not None:
+            # Neutral until `init_from_naive_bayes` sets the trained ratios.
+            init.ones_(module.feature_weights)
         elif isinstance(module, nn.Linear):
             init.normal_(module.weight, mean=0.0, std=self.config.initializer_range)
             init.zeros_(module.bias)
@@ -151,7 +154,7 @@ class SentimentBagPreTrainedModel(PreTrainedModel):
 
 
 class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
-    """Mean of the review's word and n-gram rows → [Linear, BatchNorm1d, ReLU, Dropout]* → Linear."""
+    """Pooled, weighted word and n-gram rows of the review → [Linear, BatchNorm1d, ReLU, Dropout]* → Linear."""
 
     def __init__(self, config: SentimentBagConfig):
         super().__init__(config)
@@ -162,6 +165,9 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             sparse=config.sparse_embeddings,
             padding_idx=config.pad_token_id,
         )
+        # Fixed per-row scale (not trained): the naive Bayes log-count ratio of the row's word or n-gram.
+        weights = torch.ones(config.num_embeddings) if config.feature_weighting else None
+        self.register_buffer("feature_weights", weights)
         layers: list[nn.Module] = []
         width = config.embedding_dim
         for hidden in config.hidden_dims:
@@ -177,31 +183,62 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
         keep = torch.rand_like(weights) >= self.config.feature_dropout
         return weights * keep
 
-    def bag_mean(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """Mean row of each review through nn.EmbeddingBag (training: sparse gradients), float32 sums."""
+    @torch.no_grad()
+    def init_from_naive_bayes(self, log_count_ratios: torch.Tensor, generator: torch.Generator | None = None) -> None:
+        """Set the fixed row weights to the ratios, and start every table column at ± the ratios (random signs).
+
+        Rows then weigh in by how strongly their n-gram leans to one class, as in NBSVM (Wang & Manning 2012),
+        and each column starts as a different signed copy of that evidence for the MLP to combine.
+
+        Args:
+            log_count_ratios (`torch.Tensor` of shape `[num_embeddings]`): log P(row | pos) - log P(row | neg).
+            generator (`torch.Generator`, *optional*): draws the column signs.
+        """
+        if self.feature_weights is None:
+            raise ValueError("init_from_naive_bayes needs a model built with feature_weighting=True")
+        ratios = log_count_ratios.to(self.feature_weights).clone()
+        ratios[self.config.pad_token_id] = 0.0  # the padding row stands for "no n-gram" and stays zero
+        self.feature_weights.copy_(ratios)
+        signs = torch.randint(0, 2, (self.config.embedding_dim,), generator=generator) * 2.0 - 1.0  # [D]
+        self.embeddings.weight.copy_(ratios.unsqueeze(1) * signs.to(ratios))  # [R, D]
+
+    def scaled_table(self) -> torch.Tensor:
+        """The table with each row times its fixed feature weight: the rows a review's bag adds up."""
+        table = self.embeddings.weight  # [R, D]
+        return table if self.feature_weights is None else table * self.feature_weights.unsqueeze(1)
+
+    def _pool(self, sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Bag sums [B, D] scaled by their n-gram counts [B, 1]: by the count's square root, or the mean."""
+        counts = counts.clamp(min=1)
+        return sums / (counts.sqrt() if self.config.pooling == "sqrt" else counts)
+
+    def bag_pool(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """Pooled rows of each review through nn.EmbeddingBag (training: sparse gradients), float32 sums."""
         rows, weights = ngram_rows(input_ids, offsets, self.config)  # [T, N] each
         weights = self._drop_features(weights)
+        scales = weights if self.feature_weights is None else weights * self.feature_weights[rows]  # [T, N]
         # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
-        sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=weights.reshape(-1))
+        sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=scales.reshape(-1))
         counts = segment_sum(weights.sum(dim=1), bag_index(offsets, input_ids.shape[0]), offsets.shape[0])  # [B]
-        return sums / counts.clamp(min=1.0).unsqueeze(1)  # [B, D]
+        return self._pool(sums, counts.unsqueeze(1))  # [B, D]
 
-    def segment_mean(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """The same mean as `bag_mean`, as gathers and block prefix sums: the form exported to ONNX."""
+    def segment_pool(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+        """The same pooling as `bag_pool`, as gathers and block prefix sums: the form exported to ONNX."""
         num_tokens, block = input_ids.shape[0], PREFIX_BLOCK
         rows, _ = ngram_rows(input_ids, offsets, self.config)  # [T, N]
         # Padding rows read the zero row and fill whole blocks; one past the last token becomes a valid index.
         rows = nn.functional.pad(rows, (0, 0, 0, block - num_tokens % block), value=self.config.pad_token_id)  # [T', N]
         # Column by column, no [T, N, D] tensor: n-grams that leave their review read the zero padding row.
-        summed = nn.functional.embedding(rows[:, 0], self.embeddings.weight)  # [T', D]
+        table = self.scaled_table()  # [R, D]
+        summed = nn.functional.embedding(rows[:, 0], table)  # [T', D]
         for n in range(1, rows.shape[1]):
-            summed = summed + nn.functional.embedding(rows[:, n], self.embeddings.weight)
+            summed = summed + nn.functional.embedding(rows[:, n], table)
         ends = review_ends(offsets, num_tokens)  # [B]
         # Without feature dropout a review of L tokens has max(L - n + 1, 0) n-grams of each size n.
         lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
         sizes = torch.arange(1, rows.shape[1] + 1, device=lengths.device)  # [N]
         counts = (lengths - sizes + 1).clamp(min=0).sum(dim=1, keepdim=True)  # [B, 1]
-        return (span_sums(summed, offsets, ends, block) / counts.clamp(min=1)).float()  # [B, D]
+        return self._pool(span_sums(summed, offsets, ends, block), counts).float()  # [B, D]
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
         """Logits from the mean rows."""
@@ -229,7 +266,7 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             raise ValueError("with offsets, input_ids must be 1-D (all reviews concatenated)")
         # EmbeddingBag gives the sparse gradients training needs; inference uses the block prefix sums
         # (float64 carries) that the ONNX graph uses too, so exported and eager logits agree on reviews of any length.
-        pooled = self.bag_mean(input_ids, offsets) if self.training else self.segment_mean(input_ids, offsets)
+        pooled = self.bag_pool(input_ids, offsets) if self.training else self.segment_pool(input_ids, offsets)
         logits = self.classify(pooled)  # [B, num_labels]
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)

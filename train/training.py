@@ -7,10 +7,12 @@ import json
 import logging
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import torch
 from tokenizers import Tokenizer
 from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
@@ -24,6 +26,8 @@ from .data import load_splits
 from .metrics import build_compute_metrics, load_metric
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
+from .naive_bayes import log_count_ratios
+from .optimization import SparseAdagrad
 from .tokenization import PAD_TOKEN, save_tokenizer, train_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -49,20 +53,24 @@ class DataArguments:
 class ModelArguments:
     vocab_size: int = field(default=50000, metadata={"help": "Most words in the tokenizer, special tokens included."})
     min_frequency: int = field(default=2, metadata={"help": "Fewest occurrences for a word to get its own id."})
-    embedding_dim: int = field(default=32, metadata={"help": "Width of the EmbeddingBag rows."})
+    embedding_dim: int = field(default=8, metadata={"help": "Width of the EmbeddingBag rows."})
     hidden_dims: list[int] = field(
-        default_factory=lambda: [32], metadata={"help": "One Linear-BatchNorm-ReLU-Dropout block per width."}
+        default_factory=lambda: [16], metadata={"help": "One Linear-BatchNorm-ReLU-Dropout block per width."}
     )
     dropout: float = field(default=0.2, metadata={"help": "Dropout of the hidden blocks."})
-    ngram_size: int = field(default=2, metadata={"help": "Longest word n-gram in the bag (1 = words only)."})
-    num_buckets: int = field(default=1 << 20, metadata={"help": "Hashed rows shared by the n-grams."})
+    ngram_size: int = field(default=3, metadata={"help": "Longest word n-gram in the bag (1 = words only)."})
+    num_buckets: int = field(default=1 << 22, metadata={"help": "Hashed rows shared by the n-grams."})
+    pooling: str = field(default="sqrt", metadata={"help": "Bag sum divided by the n-gram count's sqrt, or mean."})
+    feature_weighting: bool = field(
+        default=True, metadata={"help": "Weigh rows by naive Bayes log-count ratios and start the table from them."}
+    )
     feature_dropout: float = field(default=0.0, metadata={"help": "Share of bag entries dropped while training."})
 
 
 # TrainingArguments defaults of the best run found on the movie-grouped validation split.
 TRAINING_DEFAULTS = {
     "num_train_epochs": 2.0,
-    "learning_rate": 0.05,
+    "learning_rate": 0.02,
     # Adagrad takes the table's sparse gradients; Adam does not.
     "optim": "adagrad",
     "weight_decay": 0.0,
@@ -168,6 +176,23 @@ class SentimentTrainer(Trainer):
         return float(grad_norm)
 
 
+def bag_batches(split, batch_size: int = 4096) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Flat `input_ids`, `offsets` and `labels` of a tokenized split, read from its Arrow columns.
+
+    Args:
+        split (`datasets.Dataset`): with `input_ids` and `labels` columns.
+        batch_size (`int`): reviews per batch.
+    """
+    for batch in split.with_format("arrow").iter(batch_size=batch_size):
+        token_lists = batch.column("input_ids").combine_chunks()
+        bounds = token_lists.offsets.to_numpy().astype(np.int64)  # [B+1]; a slice's need not start at 0
+        yield (
+            torch.from_numpy(token_lists.flatten().to_numpy().astype(np.int64)),  # [T]
+            torch.from_numpy(bounds[:-1] - bounds[0]),  # [B]
+            torch.from_numpy(batch.column("labels").to_numpy().astype(np.int64)),  # [B]
+        )
+
+
 @lru_cache(maxsize=2)
 def _tokenizer_from_json(tokenizer_json: str) -> Tokenizer:
     return Tokenizer.from_str(tokenizer_json)
@@ -211,6 +236,8 @@ def build_model(model_args: ModelArguments, tokenizer: Tokenizer) -> SentimentBa
         dropout=model_args.dropout,
         ngram_size=model_args.ngram_size,
         num_buckets=model_args.num_buckets,
+        pooling=model_args.pooling,
+        feature_weighting=model_args.feature_weighting,
         feature_dropout=model_args.feature_dropout,
         pad_token_id=tokenizer.token_to_id(PAD_TOKEN),
     )
@@ -259,9 +286,15 @@ def run_training(data_args, model_args, training_args, staging: Path, output_dir
     tokenizer = fit_tokenizer(splits["train"], model_args)
     encoded = tokenize_splits(splits, tokenizer)
     model = build_model(model_args, tokenizer)
+    if model.config.feature_weighting:
+        ratios = log_count_ratios(bag_batches(encoded["train"]), model.config)
+        model.init_from_naive_bayes(ratios, torch.Generator().manual_seed(training_args.seed))
+    # Adagrad's arithmetic with a faster sparse step; any other optimizer comes from TrainingArguments.optim.
+    adagrad = (SparseAdagrad, {"lr": training_args.learning_rate}) if training_args.optim == "adagrad" else None
     trainer = SentimentTrainer(
         model=model,
         args=training_args,
+        optimizer_cls_and_kwargs=adagrad,
         train_dataset=encoded["train"],
         eval_dataset=encoded["validation"],
         data_collator=BagCollator(),

@@ -1,0 +1,44 @@
+"""Naive Bayes log-count ratios: the counted rows are the model's own, with add-alpha smoothing."""
+
+import math
+
+import numpy as np
+import torch
+
+from sentiment_batch.preprocessing import flatten
+from train import SentimentBagConfig
+from train.naive_bayes import log_count_ratios
+
+
+def batches(reviews, labels, batch_size):
+    """The reviews as `log_count_ratios` reads them: flat ids, offsets and labels per batch."""
+    for start in range(0, len(reviews), batch_size):
+        input_ids, offsets = flatten(reviews[start : start + batch_size])
+        yield torch.from_numpy(input_ids), torch.from_numpy(offsets), torch.tensor(labels[start : start + batch_size])
+
+
+def test_ratios_count_words_and_ngrams_per_class():
+    config = SentimentBagConfig(vocab_size=10, ngram_size=2, num_buckets=8)
+    # positive: "5 6", "5"; negative: "7 7"
+    ratios = log_count_ratios(batches([[5, 6], [5], np.array([7, 7])], [1, 1, 0], 2), config, alpha=1.0)
+    assert ratios.shape == (18,) and ratios.dtype == torch.float32
+    bigram_56 = (5 * config.ngram_hash_multiplier + 6) % 8 + 10
+    bigram_77 = (7 * config.ngram_hash_multiplier + 7) % 8 + 10
+    positive = {5: 2, 6: 1, bigram_56: 1}  # 4 positive entries, 3 negative
+    negative = {7: 2, bigram_77: 1}
+    positive_total, negative_total = 4 + 18, 3 + 18
+    for row in (5, 6, 7, bigram_56, bigram_77, 3):
+        expected = math.log((positive.get(row, 0) + 1) / positive_total) - math.log(
+            (negative.get(row, 0) + 1) / negative_total
+        )
+        assert math.isclose(ratios[row].item(), expected, rel_tol=1e-6), row
+
+
+def test_batches_do_not_change_the_ratios():
+    config = SentimentBagConfig(vocab_size=30, ngram_size=3, num_buckets=16)
+    generator = np.random.default_rng(0)
+    reviews = [generator.integers(1, 30, generator.integers(0, 9)) for _ in range(25)]
+    labels = [int(label) for label in generator.integers(0, 2, 25)]
+    torch.testing.assert_close(
+        log_count_ratios(batches(reviews, labels, 4), config), log_count_ratios(batches(reviews, labels, 25), config)
+    )
