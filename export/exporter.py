@@ -28,7 +28,7 @@ from sentiment_batch.scorer import open_session
 
 from .onnx_graph import DEFAULT_OPSET, check_opset_writable, export_onnx
 from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, read_texts
-from .quantize import INT8_MAX_LOGIT_DIFF, INT8_MIN_LABEL_AGREEMENT, quantize_in_place
+from .quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in_place
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def export_bundle(
         opset (`int`): ONNX opset of the graph.
         texts (`Sequence[str] | None`): parity reviews; a built-in varied set when None.
         overwrite (`bool`): replace an existing `output_dir`.
-        quantize (`bool`): try int8 weights, kept only within the bounds of `export.quantize`.
+        quantize (`bool`): try a float16 embedding table, kept only within the bounds of `export.quantize`.
     """
     model_dir, output_dir = Path(model_dir), Path(output_dir)
     check_opset_writable(opset)
@@ -246,8 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quantize",
         action="store_true",
-        help="int8 weights (dynamic quantization); kept only if labels agree with the float model on "
-        f"≥ {INT8_MIN_LABEL_AGREEMENT * 100:g}%% of the parity reviews and max |Δlogit| ≤ {INT8_MAX_LOGIT_DIFF:g}, "
+        help="float16 embedding table (half the file); kept only if labels agree with the float32 model on "
+        f"≥ {HALF_MIN_LABEL_AGREEMENT * 100:g}%% of the parity reviews and max |Δlogit| ≤ {HALF_MAX_LOGIT_DIFF:g}, "
         "otherwise the float model is kept",
     )
     return parser
@@ -268,9 +268,9 @@ def summary_lines(manifest: dict, output_dir: Path) -> list[str]:
     ]
     quantization = manifest.get("quantization")
     if quantization:
-        verdict = "kept int8" if quantization["kept"] else "outside bounds, kept float"
+        verdict = "kept float16" if quantization["kept"] else "outside bounds, kept float32"
         lines.append(
-            f"quantize: {quantization['float_bytes']:,} → {quantization['int8_bytes']:,} bytes, "
+            f"quantize: {quantization['float_bytes']:,} → {quantization['quantized_bytes']:,} bytes, "
             f"label agreement {quantization['label_agreement']:.4f}, "
             f"max |Δlogit| {quantization['max_abs_logit_diff']:.3g} vs float: {verdict}"
         )

@@ -29,7 +29,7 @@ SCALAR_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
 def parity_bounds(manifest: dict) -> tuple[float, float]:
-    """Largest |Δlogit| and smallest label agreement allowed: looser when the bundle kept int8 weights.
+    """Largest |Δlogit| and smallest label agreement allowed: looser when the bundle kept a float16 table.
 
     Args:
         manifest (`dict`): the bundle's manifest.
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sentiment-batch verify",
         description="Score a labelled dataset with an ONNX bundle and its PyTorch model; print one JSON object; "
         f"exit {EXIT_PARITY_FAILED} when labels differ or max |Δlogit| > {MAX_LOGIT_DIFF:g} "
-        "(int8 bundles: the bounds recorded in bundle.json).",
+        "(float16 bundles: the bounds recorded in bundle.json).",
     )
     parser.add_argument("--bundle", required=True, type=Path, help="bundle folder (from `sentiment-batch export`)")
     parser.add_argument("--model", required=True, type=Path, help="trained model folder the bundle was exported from")

@@ -23,7 +23,7 @@ from export.parity import (
     score_texts,
     torch_scorer,
 )
-from export.quantize import INT8_MAX_LOGIT_DIFF, INT8_MIN_LABEL_AGREEMENT, quantize_in_place
+from export.quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in_place
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.preprocessing import load_tokenizer
 from sentiment_batch.scorer import open_session
@@ -234,45 +234,44 @@ def quantize_copy_of(tiny_bundle, tmp_path):
     return model_path, report
 
 
-def test_quantize_stores_the_embedding_table_as_int8(tiny_bundle, tiny_model, tmp_path):
+def test_quantize_stores_the_embedding_table_in_float16(tiny_bundle, tiny_model, tmp_path):
     model_path, report = quantize_copy_of(tiny_bundle, tmp_path)
     assert report["kept"] is True
-    assert report["int8_bytes"] < report["float_bytes"] == (tiny_bundle / "model.onnx").stat().st_size
-    assert report["label_agreement"] >= INT8_MIN_LABEL_AGREEMENT
-    assert report["max_abs_logit_diff"] <= INT8_MAX_LOGIT_DIFF
-    table_shape = list(tiny_model.embeddings.weight.shape)
-    eight_bit = (onnx.TensorProto.INT8, onnx.TensorProto.UINT8)  # ORT stores Gather tables as uint8
+    assert report["quantized_bytes"] < report["float_bytes"] == (tiny_bundle / "model.onnx").stat().st_size
+    assert report["label_agreement"] >= HALF_MIN_LABEL_AGREEMENT
+    assert report["max_abs_logit_diff"] <= HALF_MAX_LOGIT_DIFF
     graph = onnx.load(str(model_path)).graph
-    int8_tables = [list(tensor.dims) for tensor in graph.initializer if tensor.data_type in eight_bit]
-    assert table_shape in int8_tables
+    [table] = [tensor for tensor in graph.initializer if tensor.data_type == onnx.TensorProto.FLOAT16]
+    assert list(table.dims) == list(tiny_model.embeddings.weight.shape)
     onnx.checker.check_model(str(model_path), full_check=True)
     logits = score_texts(onnx_scorer(open_session(model_path)), load_tokenizer(tiny_bundle), PARITY_TEXTS, 4)
     reference = score_texts(torch_scorer(tiny_model), load_tokenizer(tiny_bundle), PARITY_TEXTS, 4)
-    np.testing.assert_allclose(logits, reference, atol=INT8_MAX_LOGIT_DIFF, rtol=0)
+    np.testing.assert_allclose(logits, reference, atol=HALF_MAX_LOGIT_DIFF, rtol=0)
+    assert not np.array_equal(logits, reference)  # the table really is rounded
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
 def test_quantize_keeps_the_float_model_outside_the_bounds(tiny_bundle, tmp_path, monkeypatch):
-    monkeypatch.setattr("export.quantize.INT8_MAX_LOGIT_DIFF", -1.0)  # no int8 model can pass a negative bound
+    monkeypatch.setattr("export.quantize.HALF_MAX_LOGIT_DIFF", -1.0)  # no model can pass a negative bound
     model_path, report = quantize_copy_of(tiny_bundle, tmp_path)
     assert report["kept"] is False
     assert model_path.read_bytes() == (tiny_bundle / "model.onnx").read_bytes()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
-def test_export_cli_with_texts_and_quantize_writes_an_int8_bundle(tiny_model_dir, tmp_path, capsys):
-    output, texts_file = tmp_path / "int8_bundle", tmp_path / "texts.txt"
+def test_export_cli_with_texts_and_quantize_writes_a_float16_bundle(tiny_model_dir, tmp_path, capsys):
+    output, texts_file = tmp_path / "half_bundle", tmp_path / "texts.txt"
     texts_file.write_text("\n".join(["great", "", UNSEEN_LONG_REVIEW, "awful <br /> 😀"]) + "\n", encoding="utf-8")
     args = ["--model", tiny_model_dir, "--output", output, "--texts", texts_file, "--quantize"]
     assert cli_main(["export", *map(str, args)]) == 0
     printed = capsys.readouterr().out
-    assert "quantize:" in printed and "kept int8" in printed
+    assert "quantize:" in printed and "kept float16" in printed
     manifest = json.loads((output / "bundle.json").read_text(encoding="utf-8"))
     assert manifest["quantized"] is True
     assert manifest["parity"]["texts"] == manifest["quantization"]["rows"] == 4
-    assert manifest["quantization"]["int8_bytes"] == (output / "model.onnx").stat().st_size
+    assert manifest["quantization"]["quantized_bytes"] == (output / "model.onnx").stat().st_size
     assert manifest["model_sha256"] == hashlib.sha256((output / "model.onnx").read_bytes()).hexdigest()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["int8_bundle", "texts.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["half_bundle", "texts.txt"]
 
 
 @pytest.mark.parametrize("content", [None, ""], ids=["missing", "empty"])
