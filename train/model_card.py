@@ -14,8 +14,9 @@ metrics: [accuracy, f1]
 
 # sentiment-batch model
 
-A bag-of-n-grams sentiment classifier (`{model_type}`): the mean of the review's word and hashed
-n-gram embeddings (`nn.EmbeddingBag`), then {mlp}, then logits for {labels}.
+A bag-of-n-grams sentiment classifier (`{model_type}`): the review's word and hashed n-gram rows
+(`nn.EmbeddingBag`, each row weighted by its naive Bayes log-count ratio when `feature_weighting` is on),
+pooled by `{pooling}`, then {mlp}, then logits for {labels}.
 Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Data
@@ -72,6 +73,7 @@ def write_model_card(
     text = TEMPLATE.format(
         dataset_tag="stanfordnlp/imdb" if "imdb" in dataset.lower() else "custom",
         model_type=config.model_type,
+        pooling=config.pooling,
         mlp=mlp,
         labels=", ".join(config.id2label.values()),
         dataset=dataset,

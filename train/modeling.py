@@ -241,7 +241,7 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
         return self._pool(span_sums(summed, offsets, ends, block), counts).float()  # [B, D]
 
     def classify(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Logits from the mean rows."""
+        """Logits from the pooled rows."""
         return self.classifier(self.mlp(pooled))  # [B, num_labels]
 
     def forward(
