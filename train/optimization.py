@@ -8,9 +8,10 @@ import torch
 class SparseAdagrad(torch.optim.Optimizer):
     """`torch.optim.Adagrad`'s arithmetic (no lr decay, no weight decay), with a faster sparse update.
 
-    torch's sparse step adds the update to the table through `dense.add_(sparse, alpha=-lr)`, which
-    takes a slow path on the CPU: with the default model it was 30% of the whole `train` process. Here
-    the touched rows are updated with `index_add_` and `index_select` instead.
+    torch's sparse step coalesces (sorts) the gradient and adds the update through
+    `dense.add_(sparse, alpha=-lr)`, a slow path on the CPU: with the trigram model it was half of the
+    training loop. Here repeated rows are summed without sorting (`summed_rows`) and the touched rows
+    are updated by gather and scatter: `train_runtime` 25.9 → 17.3 s.
 
     Args:
         params (`Iterable`): parameters or parameter groups.
