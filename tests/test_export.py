@@ -63,6 +63,16 @@ def test_graph_inputs_and_outputs_follow_the_bundle_contract(tiny_bundle):
     assert all(isinstance(item.shape[0], str) for item in session.get_inputs())  # dynamic, not traced sizes
 
 
+def test_feature_weights_are_folded_into_the_one_table(tiny_bundle, tiny_model):
+    initializers = {tensor.name: tensor for tensor in onnx.load(str(tiny_bundle / "model.onnx")).graph.initializer}
+    rows = tiny_model.config.num_embeddings
+    assert not [name for name, tensor in initializers.items() if list(tensor.dims) == [rows]]  # no weight vector
+    [table] = [tensor for tensor in initializers.values() if list(tensor.dims) == [rows, 8]]
+    expected = (tiny_model.embeddings.weight * tiny_model.feature_weights.unsqueeze(1)).detach().numpy()
+    np.testing.assert_array_equal(onnx.numpy_helper.to_array(table), expected)
+    assert not np.array_equal(expected, tiny_model.embeddings.weight.detach().numpy())  # the weights do scale
+
+
 def test_onnx_checker_accepts_the_model(tiny_bundle):
     onnx.checker.check_model(str(tiny_bundle / "model.onnx"), full_check=True)
 
