@@ -48,7 +48,13 @@ def tiny_model_dir(tmp_path_factory, tiny_tokenizer):
 
     torch.manual_seed(0)
     config = SentimentBagConfig(
-        vocab_size=tiny_tokenizer.get_vocab_size(), embedding_dim=8, hidden_dims=[16], ngram_size=3, num_buckets=64
+        vocab_size=tiny_tokenizer.get_vocab_size(),
+        embedding_dim=8,
+        hidden_dims=[16],
+        ngram_size=3,
+        num_buckets=64,
+        pooling="sqrt",
+        feature_weighting=True,
     )
     model = SentimentBagForSequenceClassification(config).eval()
     # Feature weights that are not all one, so the exported graph must fold them into the table.

@@ -10,11 +10,15 @@ import torch
 from train import SentimentBagConfig, SentimentBagForSequenceClassification
 from train.modeling import bag_index, ngram_rows
 
+WEIGHTED_SQRT = {"pooling": "sqrt", "feature_weighting": True}  # what `train` builds
+
 
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    config = SentimentBagConfig(vocab_size=50, embedding_dim=8, hidden_dims=[16, 8], ngram_size=3, num_buckets=32)
+    config = SentimentBagConfig(
+        vocab_size=50, embedding_dim=8, hidden_dims=[16, 8], ngram_size=3, num_buckets=32, **WEIGHTED_SQRT
+    )
     model = SentimentBagForSequenceClassification(config).eval()
     model.init_from_naive_bayes(torch.randn(config.num_embeddings))
     with torch.no_grad():  # rows that are not just ± the ratios
@@ -173,7 +177,7 @@ print(type(model).__module__)
 
 
 def test_naive_bayes_init_sets_fixed_weights_and_signed_columns():
-    config = SentimentBagConfig(vocab_size=50, embedding_dim=6, ngram_size=2, num_buckets=32)
+    config = SentimentBagConfig(vocab_size=50, embedding_dim=6, ngram_size=2, num_buckets=32, feature_weighting=True)
     model = SentimentBagForSequenceClassification(config)
     assert torch.equal(model.feature_weights, torch.ones(82))
     ratios = torch.randn(82)
@@ -204,6 +208,14 @@ def test_sqrt_pooling_divides_by_the_ngram_count_root(model):
     model.config.pooling = "mean"
     counts = torch.tensor([3 + 2 + 1, 0, 1, 4 + 3 + 2]).clamp(min=1).unsqueeze(1)  # words, bigrams, trigrams
     torch.testing.assert_close(model.segment_pool(IDS, OFFSETS), sqrt_pooled / counts.sqrt())
+
+
+def test_folders_saved_before_pooling_and_feature_weights_load_as_they_were():
+    old = SentimentBagConfig(vocab_size=50, num_buckets=32).to_dict()
+    del old["pooling"], old["feature_weighting"]
+    config = SentimentBagConfig.from_dict(old)
+    assert config.pooling == "mean" and config.feature_weighting is False
+    assert SentimentBagForSequenceClassification(config).feature_weights is None
 
 
 def test_unknown_pooling_is_refused():

@@ -24,6 +24,8 @@ class SentimentBagConfig(PretrainedConfig):
             n-gram count, "mean" by the count.
         feature_weighting (`bool`): scale each table row by a fixed weight held in the model (the naive
             Bayes log-count ratio of its word or n-gram, estimated on the training split).
+            These two default to the behaviour of folders saved before they existed, so such folders load
+            unchanged; `sentiment-batch train` sets "sqrt" and True.
         feature_dropout (`float`): share of bag entries dropped per review while training.
         sparse_embeddings (`bool`): produce sparse gradients for the table (pair with a sparse-aware optimizer).
         initializer_range (`float`): std of the normal init of Linear layers; table rows use uniform(±1/dim).
@@ -40,8 +42,8 @@ class SentimentBagConfig(PretrainedConfig):
         ngram_size: int = 3,
         num_buckets: int = 1 << 22,
         ngram_hash_multiplier: int = 1_000_003,
-        pooling: str = "sqrt",
-        feature_weighting: bool = True,
+        pooling: str = "mean",
+        feature_weighting: bool = False,
         feature_dropout: float = 0.0,
         sparse_embeddings: bool = True,
         initializer_range: float = 0.02,
