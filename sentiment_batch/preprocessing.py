@@ -240,6 +240,18 @@ def _packed(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return (ids.astype(np.uint64) << np.uint64(8)) | lengths.astype(np.uint64)
 
 
+def _text_bytes(column: pa.Array) -> tuple[bytes, np.ndarray]:
+    """A large_string column's texts as one bytes object, and each text's start in it, then their length.
+
+    Args:
+        column (`pa.Array`): the texts (large_string, possibly a slice).
+    """
+    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset : column.offset + len(column) + 1]
+    data = column.buffers()[2]
+    raw = data[offsets[0] : offsets[-1]].to_pybytes() if data is not None else b""
+    return raw, offsets - offsets[0]
+
+
 def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: np.ndarray) -> pa.Array:
     """The normalizer's output (line breaks out, NFKC, lower case) for the non-ASCII texts; ASCII ones unchanged.
 
@@ -358,9 +370,7 @@ class FastEncoder:
         otherwise), and per text the OR of its characters' `_char_info` bits above the class (0 when ASCII).
         """
         slow = np.zeros(len(column), dtype=bool)
-        offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset : column.offset + len(column) + 1]
-        data = column.buffers()[2]
-        raw = data[offsets[0] : offsets[-1]].to_pybytes() if data is not None else b""
+        raw, offsets = _text_bytes(column)
         for token in self._added:
             # A search of the whole buffer (memchr speed) spares the per-text search in almost every batch.
             if token.encode("utf-8") in raw:
@@ -369,16 +379,14 @@ class FastEncoder:
         # Bit 7 marks "not ASCII"; the class bits are dropped.
         info = (_info(codepoints) & ~np.uint8(3)) | np.uint8(_NON_ASCII_BIT)
         flags = np.zeros(len(column), dtype=np.uint8)
-        np.bitwise_or.at(flags, np.searchsorted(offsets - offsets[0], leads, side="right") - 1, info)
+        np.bitwise_or.at(flags, np.searchsorted(offsets, leads, side="right") - 1, info)
         return slow | (flags & _UNSAFE_BIT != 0), flags
 
     def _encode_column(self, column: pa.Array, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ids and token count of each text, for texts the pyarrow kernels handle exactly like tokenizers."""
         ascii_texts = flags == 0
         text = _normalize_non_ascii(column, ascii_texts, flags & _NFKC_BIT != 0)
-        offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + len(text) + 1]
-        raw = (text.buffers()[2] or pa.py_buffer(b""))[offsets[0] : offsets[-1]].to_pybytes()
-        offsets = offsets - offsets[0]
+        raw, offsets = _text_bytes(text)
         raw, classes = _normalized_classes(raw, offsets, ascii_texts)
         starts, ends, lengths = _token_spans(classes, offsets)
         return self._table.lookup(raw, starts, ends), lengths
