@@ -38,7 +38,6 @@ NOTES = [
 OPTIMISTIC = (
     "The validation split also picked the LR peers' C and sentiment-batch's checkpoint: every figure is optimistic."
 )
-OPTIMISTIC_IF = {True: [OPTIMISTIC], False: []}
 TIME_TARGET_RATIO = 1.5
 logger = logging.getLogger("bench_peers")
 
@@ -214,10 +213,8 @@ def markdown(report: dict) -> str:
             f"| {row['system']} | {row['accuracy']:.2%} | {row['f1']:.2%} | {row['train_s']:.1f} |"
             f" {row['predict_rows_s']:,.0f} | {row['peak_rss_mib']:,.0f} | {row['model_mb']:,.1f} |"
         )
-    return (
-        "\n".join([*lines, "", *NOTES, time_target(report), *OPTIMISTIC_IF[report["eval_split"] == "validation"]])
-        + "\n"
-    )
+    caveats = [OPTIMISTIC] if report["eval_split"] == "validation" else []
+    return "\n".join([*lines, "", *NOTES, time_target(report), *caveats]) + "\n"
 
 
 def time_target(report: dict) -> str:
