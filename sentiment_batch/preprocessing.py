@@ -13,6 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
+try:  # the compiled per-byte loops (_token_ids.c); the numpy paths below give the same ids
+    from . import _token_ids
+except ImportError:  # built without a C compiler
+    _token_ids = None
+
 TOKENIZER_FILE = "tokenizer.json"
 
 # The pipeline `train.tokenization.new_tokenizer` builds; only it has the pyarrow fast path below.
@@ -122,11 +127,16 @@ def _info(codepoints: np.ndarray) -> np.ndarray:
 def _byte_classes(raw: bytes) -> np.ndarray:
     """The class of the character each byte of valid UTF-8 belongs to."""
     classes = np.frombuffer(raw.translate(_BYTE_CLASSES), np.uint8).copy()
+    _set_multibyte_classes(raw, classes)
+    return classes
+
+
+def _set_multibyte_classes(raw: bytes, classes: np.ndarray) -> None:
+    """Give every byte of the multi-byte characters of valid UTF-8 its character's class."""
     leads, width, codepoints = _code_points(np.frombuffer(raw, np.uint8))
     lead_classes = _info(codepoints) & 3
     for k in range(4):
         classes[leads[width > k] + k] = lead_classes[width > k]
-    return classes
 
 
 def _token_spans(classes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -199,6 +209,26 @@ class _VocabTable:
             self._table[slots[placed]] = rows[placed]
             pending = np.setdiff1d(pending, placed, assume_unique=True)
             slots[pending] = (slots[pending] + 1) & ((1 << self._bits) - 1)
+
+    def token_ids(self, raw: bytes, classes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Id of every token of the batch and each text's token count (`_token_spans`, then `lookup`).
+
+        Args:
+            raw (`bytes`): the normalized texts, concatenated.
+            classes (`np.ndarray`): the class of every byte's character (`_byte_classes`).
+            offsets (`np.ndarray`): start of each text in `raw`, then its length.
+        """
+        if _token_ids is None:
+            starts, ends, counts = _token_spans(classes, offsets)
+            return self.lookup(raw, starts, ends), counts
+        ids = np.empty(len(raw), dtype=np.int64)  # at most one token per byte
+        counts = np.empty(len(offsets) - 1, dtype=np.int64)
+        long_tokens = np.empty((len(raw) // (_SHORT_TOKEN + 1) + 1, 3), dtype=np.int64)
+        args = (raw, classes, offsets, self._table, self._bits, self.unk, ids, counts, long_tokens)
+        tokens, long_count = _token_ids.token_ids(*args)  # the GIL is released inside
+        for index, start, end in long_tokens[:long_count].tolist():
+            ids[index] = self._words.get(raw[start:end], self.unk)
+        return ids[:tokens], counts
 
     def lookup(self, raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Id of every token `raw[starts[i]:ends[i]]`; unknown tokens get the [UNK] id.
@@ -282,6 +312,11 @@ def _normalized_classes(raw: bytes, offsets: np.ndarray, ascii_texts: np.ndarray
         offsets (`np.ndarray`): start of each text in `raw`, then its length.
         ascii_texts (`np.ndarray`): which texts are ASCII (so still as read).
     """
+    if _token_ids is not None:
+        classes = np.empty(len(raw), dtype=np.uint8)
+        raw = _token_ids.normalized_classes(raw, offsets, ascii_texts, _BYTE_CLASSES, classes)
+        _set_multibyte_classes(raw, classes)
+        return raw, classes
     breaks = np.array([match.span() for match in _ASCII_LINE_BREAK.finditer(raw)], dtype=np.int64).reshape(-1, 2)
     raw = raw.translate(_ASCII_LOWER)
     classes = _byte_classes(raw)
@@ -388,8 +423,7 @@ class FastEncoder:
         text = _normalize_non_ascii(column, ascii_texts, flags & _NFKC_BIT != 0)
         raw, offsets = _text_bytes(text)
         raw, classes = _normalized_classes(raw, offsets, ascii_texts)
-        starts, ends, lengths = _token_spans(classes, offsets)
-        return self._table.lookup(raw, starts, ends), lengths
+        return self._table.token_ids(raw, classes, offsets)
 
 
 _ENCODERS: weakref.WeakKeyDictionary[Tokenizer, FastEncoder | None] = weakref.WeakKeyDictionary()

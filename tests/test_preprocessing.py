@@ -8,6 +8,7 @@ import pytest
 from conftest import REAL_TARBALL, REVIEWS, VARIED_TEXTS
 from tokenizers import Tokenizer, pre_tokenizers
 
+from sentiment_batch import preprocessing
 from sentiment_batch.preprocessing import FastEncoder, encode, encode_ids, flatten, load_tokenizer
 from train.tokenization import train_tokenizer
 
@@ -38,6 +39,16 @@ GOLDEN = [
 ]
 
 PROBES = ["{c}", "a{c}\u0334", "a\u0345{c}", "A{c}b", "<br{c}>", "{c}{c}", "I{c}"]
+
+
+@pytest.fixture(autouse=True, params=["compiled", "numpy"])
+def span_backend(request, monkeypatch):
+    """Every test runs with the compiled spans-and-lookup loop and with the numpy one it replaces."""
+    # The compiled loop must have been built: `pip install` compiles it wherever a C compiler exists.
+    assert preprocessing._token_ids is not None
+    if request.param == "numpy":
+        monkeypatch.setattr(preprocessing, "_token_ids", None)
+    return request.param
 
 
 def random_texts(count: int, seed: int = 0) -> list[str]:
