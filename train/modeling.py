@@ -84,10 +84,10 @@ def review_ends(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
     return torch.cat([offsets[1:], offsets.new_full((1,), num_tokens)])  # [B]
 
 
-def ngram_rows(
+def ngram_columns(
     input_ids: torch.Tensor, offsets: torch.Tensor, config: SentimentBagConfig
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Table row and weight of every n-gram (n = 1..ngram_size) starting at every token.
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Table row and weight of every n-gram (n = 1..ngram_size) starting at every token, one column per n.
 
     Column n-1 holds the n-grams: the word itself, then the hashed n-grams into the rows after
     the vocabulary. An n-gram that runs past its review (or past the batch, whose ids are padded
@@ -105,13 +105,34 @@ def ngram_rows(
     padded_ids = nn.functional.pad(input_ids, (0, extra))  # [T+n-1]
     padded_bags = nn.functional.pad(bags, (0, extra), value=-1)  # [T+n-1]
     rows, weights = [input_ids], [torch.ones(num_tokens, dtype=torch.float32, device=input_ids.device)]
+    hashed = input_ids  # [T]
     for n in range(2, config.ngram_size + 1):
-        hashed = input_ids  # [T]
-        for k in range(1, n):
-            hashed = (hashed * config.ngram_hash_multiplier + padded_ids[k : k + num_tokens]) % config.num_buckets
+        # The n-gram's hash extends the (n-1)-gram's by one word.
+        hashed = _bucket(hashed * config.ngram_hash_multiplier + padded_ids[n - 1 : n - 1 + num_tokens], config)
         inside = padded_bags[n - 1 : n - 1 + num_tokens] == bags  # [T]
         rows.append(torch.where(inside, hashed + config.vocab_size, config.pad_token_id))
         weights.append(inside.to(torch.float32))
+    return rows, weights
+
+
+def _bucket(values: torch.Tensor, config: SentimentBagConfig) -> torch.Tensor:
+    """Non-negative hash values modulo num_buckets; a bit mask when that is a power of two (cheaper in ONNX)."""
+    if config.num_buckets & (config.num_buckets - 1) == 0:
+        return values & (config.num_buckets - 1)
+    return values % config.num_buckets
+
+
+def ngram_rows(
+    input_ids: torch.Tensor, offsets: torch.Tensor, config: SentimentBagConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`ngram_columns` stacked: rows and weights of shape `[T, ngram_size]`, token-major.
+
+    Args:
+        input_ids (`torch.LongTensor` of shape `[T]`): all reviews' token ids, concatenated.
+        offsets (`torch.LongTensor` of shape `[batch]`): start of each review.
+        config (`SentimentBagConfig`): gives vocab_size, ngram_size, num_buckets, ngram_hash_multiplier.
+    """
+    rows, weights = ngram_columns(input_ids, offsets, config)
     return torch.stack(rows, dim=1), torch.stack(weights, dim=1)  # [T, ngram_size] each
 
 
@@ -225,18 +246,19 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
     def segment_pool(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """The same pooling as `bag_pool`, as gathers and block prefix sums: the form exported to ONNX."""
         num_tokens, block = input_ids.shape[0], PREFIX_BLOCK
-        rows, _ = ngram_rows(input_ids, offsets, self.config)  # [T, N]
-        # Padding rows read the zero row and fill whole blocks; one past the last token becomes a valid index.
-        rows = nn.functional.pad(rows, (0, 0, 0, block - num_tokens % block), value=self.config.pad_token_id)  # [T', N]
+        columns, _ = ngram_columns(input_ids, offsets, self.config)  # N x [T]
         # Column by column, no [T, N, D] tensor: n-grams that leave their review read the zero padding row.
+        # Padding rows fill whole blocks; one past the last token becomes a valid index.
+        padding = (0, block - num_tokens % block)
         table = self.scaled_table()  # [R, D]
-        summed = nn.functional.embedding(rows[:, 0], table)  # [T', D]
-        for n in range(1, rows.shape[1]):
-            summed = summed + nn.functional.embedding(rows[:, n], table)
+        summed = None
+        for rows in columns:
+            gathered = nn.functional.embedding(nn.functional.pad(rows, padding, value=self.config.pad_token_id), table)
+            summed = gathered if summed is None else summed + gathered  # [T', D]
         ends = review_ends(offsets, num_tokens)  # [B]
         # Without feature dropout a review of L tokens has max(L - n + 1, 0) n-grams of each size n.
         lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
-        sizes = torch.arange(1, rows.shape[1] + 1, device=lengths.device)  # [N]
+        sizes = torch.arange(1, len(columns) + 1, device=lengths.device)  # [N]
         counts = (lengths - sizes + 1).clamp(min=0).sum(dim=1, keepdim=True)  # [B, 1]
         return self._pool(span_sums(summed, offsets, ends, block), counts).float()  # [B, D]
 
