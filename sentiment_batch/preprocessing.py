@@ -378,19 +378,19 @@ class FastEncoder:
             _ENCODERS[tokenizer] = cls(tokenizer, config) if cls.supports(config) else None
         return _ENCODERS[tokenizer]
 
-    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, texts: Sequence[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """All ids concatenated (int64) and the start of each text (int64), as `encode` returns them.
 
         Args:
-            texts (`Sequence[str]`): the reviews.
+            texts (`Sequence[str] | pa.Array`): the reviews, or an Arrow string column of them.
         """
-        column = pa.array(texts, pa.large_string())
+        column = texts.cast(pa.large_string()) if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
         slow, flags = self._text_flags(column)
         if not slow.any():
             ids, lengths = self._encode_column(column, flags)
             return ids, _offsets(lengths)
         fast_ids, fast_lengths = self._encode_column(column.filter(pa.array(~slow)), flags[~slow])
-        slow_ids, slow_offsets = flatten(_encode_batch(self._tokenizer, [texts[i] for i in np.flatnonzero(slow)]))
+        slow_ids, slow_offsets = flatten(_encode_batch(self._tokenizer, column.filter(pa.array(slow)).to_pylist()))
         lengths = np.empty(len(slow), dtype=np.int64)
         lengths[~slow] = fast_lengths
         lengths[slow] = np.diff(slow_offsets, append=len(slow_ids))
@@ -455,12 +455,14 @@ def flatten(ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     return flat, _offsets(lengths)
 
 
-def encode(tokenizer: Tokenizer, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def encode(tokenizer: Tokenizer, texts: Sequence[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Flat `input_ids` and `offsets` for a batch of texts, ready for the model or the ONNX graph.
 
     Args:
         tokenizer (`Tokenizer`): the trained tokenizer.
-        texts (`Sequence[str]`): the reviews.
+        texts (`Sequence[str] | pa.Array`): the reviews, or an Arrow string column of them (no nulls).
     """
     encoder = FastEncoder.of(tokenizer)
-    return encoder.encode(texts) if encoder else flatten(_encode_batch(tokenizer, texts))
+    if encoder:
+        return encoder.encode(texts)
+    return flatten(_encode_batch(tokenizer, texts.to_pylist() if isinstance(texts, pa.Array) else texts))

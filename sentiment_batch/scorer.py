@@ -40,6 +40,32 @@ def row_error(value: object) -> str | None:
     return None
 
 
+def text_errors(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
+    """`row_error` of every cell of an Arrow string column, and which cells are scorable.
+
+    Only cells that are null, empty or start with a byte other than printable ASCII are read into Python
+    (they may be blank); the rest start with a visible character and are scorable as they are.
+
+    Args:
+        column (`pa.Array`): a string or large_string column.
+    """
+    column = column.cast(pa.large_string())
+    count = len(column)
+    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset : column.offset + count + 1]
+    data = np.frombuffer(column.buffers()[2] or b"", np.uint8)
+    first = np.zeros(count, dtype=np.uint8)
+    filled = offsets[1:] > offsets[:-1]
+    first[filled] = data[offsets[:-1][filled]]
+    ok = (first > 0x20) & (first < 0x7F)
+    if column.null_count:
+        ok &= column.is_valid().to_numpy(zero_copy_only=False)
+    errors: list[str | None] = [None] * count
+    for row in np.flatnonzero(~ok).tolist():
+        errors[row] = row_error(column[row].as_py())
+        ok[row] = errors[row] is None
+    return errors, ok
+
+
 def open_session(path: str | Path, options: ort.SessionOptions | None = None) -> ort.InferenceSession:
     """An onnxruntime session on the CPU; a graph it cannot load is a one-line `UserError`.
 
@@ -116,14 +142,14 @@ class Scorer:
         """
         return [f"{prefix}{name}" for name in ("label", "score", *(f"prob_{label}" for label in self.labels), "error")]
 
-    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+    def probabilities(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
         """Class probabilities (float32 `[len(texts), num_labels]`) of valid texts, in model batches.
 
         Batches are tokenized and scored in `threads` threads at once, a few ahead of the one being
         collected; both stages release the GIL, so every core is busy whatever their relative cost.
 
         Args:
-            texts (`Sequence[str]`): non-blank strings.
+            texts (`Sequence[str] | pa.Array`): non-blank strings, or an Arrow column of them.
         """
         result = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         starts = range(0, len(texts), self.batch_size)
@@ -143,23 +169,30 @@ class Scorer:
                 result[done : done + self.batch_size] = future.result()
         return result
 
-    def _score(self, texts: Sequence[str]) -> np.ndarray:
+    def _score(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
         input_ids, offsets = encode(self._tokenizer, texts)
         return self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
 
-    def score_values(self, values: Sequence[object], prefix: str = "") -> dict[str, pa.Array]:
+    def score_values(self, values: Sequence[object] | pa.Array, prefix: str = "") -> dict[str, pa.Array]:
         """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.
 
         Args:
-            values (`Sequence[object]`): the text column's cells, any type.
+            values (`Sequence[object] | pa.Array`): the text column's cells, any type; an Arrow string
+                column is scored without converting its texts to Python.
             prefix (`str`): see `output_names`.
         """
-        errors = [row_error(value) for value in values]
-        ok = np.fromiter((error is None for error in errors), dtype=bool, count=len(errors))
+        if isinstance(values, pa.Array) and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            errors, ok = text_errors(values)
+            texts = values.cast(pa.large_string())
+            texts = texts if ok.all() else texts.filter(pa.array(ok))
+        else:
+            values = values.to_pylist() if isinstance(values, pa.Array) else values
+            errors = [row_error(value) for value in values]
+            ok = np.fromiter((error is None for error in errors), dtype=bool, count=len(errors))
+            texts = [values[index] for index in np.flatnonzero(ok)]
         probs = np.zeros((len(values), len(self.labels)), dtype=np.float32)
-        valid = np.flatnonzero(ok)
-        if len(valid):
-            probs[valid] = self.probabilities([values[index] for index in valid])
+        if len(texts):
+            probs[ok] = self.probabilities(texts)
         best = probs.argmax(axis=1)
         missing = ~ok
         columns = [
@@ -212,7 +245,7 @@ class Scorer:
             prefix (`str`): see `output_names`.
         """
         check_columns(batch.schema.names, text_column, self.output_names(prefix))
-        columns = self.score_values(batch.column(text_column).to_pylist(), prefix)
+        columns = self.score_values(batch.column(text_column), prefix)
         return pa.RecordBatch.from_arrays(
             [*batch.columns, *columns.values()], names=[*batch.schema.names, *columns.keys()]
         )

@@ -4,6 +4,7 @@ import random
 import tarfile
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from conftest import REAL_TARBALL, REVIEWS, VARIED_TEXTS
 from tokenizers import Tokenizer, pre_tokenizers
@@ -94,6 +95,10 @@ def assert_same_as_tokenizers(tokenizer, texts):
     np.testing.assert_array_equal(offsets, want_offsets)
     np.testing.assert_array_equal(input_ids, want_ids)
     assert encode_ids(tokenizer, texts) == expected
+    # An Arrow column (as the scorer passes Parquet and CSV batches) gives the same ids.
+    arrow_ids, arrow_offsets = encode(tokenizer, pa.array(texts, pa.string()))
+    np.testing.assert_array_equal(arrow_offsets, want_offsets)
+    np.testing.assert_array_equal(arrow_ids, want_ids)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from sentiment_batch import Scorer
 from sentiment_batch.bundle import load_bundle
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import encode, load_tokenizer
-from sentiment_batch.scorer import row_error
+from sentiment_batch.scorer import row_error, text_errors
 
 TEXTS = [text for text, _ in REVIEWS] + [text for text in VARIED_TEXTS if text.strip()]
 MIXED = [TEXTS[0], None, "", "   \n", 42, float("nan"), TEXTS[1], TEXTS[2]]
@@ -46,6 +46,29 @@ def reference_probabilities(bundle_path, texts):
 def test_row_error_reasons():
     assert [row_error(value) for value in MIXED] == MIXED_ERRORS
     assert row_error(pd.NA) == "null text"
+
+
+# Blank or not by Python's str.isspace, which counts \x1c-\x1f and \x85 as space but not U+200B.
+EDGE_TEXTS = [None, "", " ", "\t\n", "\u3000", "\x1c\x1f", "\x85", "\u200b", " a", "\u00a0x", "é", "x", "~", "\x7f"]
+
+
+@pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string()])
+def test_text_errors_agree_with_row_error(arrow_type):
+    values = EDGE_TEXTS + MIXED[:4] + [TEXTS[3]]
+    column = pa.array(["pad", *values], type=arrow_type)[1:]  # a slice: offsets do not start at 0
+    errors, ok = text_errors(column)
+    expected = [row_error(value) for value in values]
+    assert errors == expected
+    assert ok.tolist() == [error is None for error in expected]
+
+
+def test_arrow_columns_score_like_python_lists(scorer):
+    values = [TEXTS[0], *EDGE_TEXTS, "good [UNK] film", *TEXTS[1:6]]
+    from_list = scorer.score_values(values)
+    from_arrow = scorer.score_values(pa.array(values, type=pa.string()))
+    assert from_arrow.keys() == from_list.keys()
+    for name in from_list:
+        assert from_arrow[name].to_pylist() == pytest.approx(from_list[name].to_pylist(), abs=1e-7), name
 
 
 def test_predict_matches_the_model_and_labels(scorer, tiny_bundle):
