@@ -270,6 +270,24 @@ def _packed(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return (ids.astype(np.uint64) << np.uint64(8)) | lengths.astype(np.uint64)
 
 
+def _multibyte_flags(raw: bytes, offsets: np.ndarray) -> np.ndarray:
+    """Per text, the OR of its multi-byte characters' `_char_info` bits above the class, plus bit 7 (0: ASCII).
+
+    Args:
+        raw (`bytes`): the texts, concatenated.
+        offsets (`np.ndarray`): start of each text in `raw`, then its length.
+    """
+    flags = np.zeros(len(offsets) - 1, dtype=np.uint8)
+    if _token_ids is not None and not _token_ids.text_flags(raw, offsets, _CHAR_INFO, flags):
+        return flags
+    # No compiled loop, or characters never met before (looked up and cached here).
+    leads, _, codepoints = _code_points(np.frombuffer(raw, np.uint8))
+    info = (_info(codepoints) & ~np.uint8(3)) | np.uint8(_NON_ASCII_BIT)
+    flags[:] = 0
+    np.bitwise_or.at(flags, np.searchsorted(offsets, leads, side="right") - 1, info)
+    return flags
+
+
 def _text_bytes(column: pa.Array) -> tuple[bytes, np.ndarray]:
     """A large_string column's texts as one bytes object, and each text's start in it, then their length.
 
@@ -293,7 +311,13 @@ def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: 
     if ascii_texts.all():
         return column
     other = pa.array(~ascii_texts)
-    text = pc.replace_substring_regex(column.filter(other), _LINE_BREAK, " ")
+    text = column.filter(other)
+    if _token_ids is None:
+        text = pc.replace_substring_regex(text, _LINE_BREAK, " ")
+    else:  # the same, as spaces as long as each line break: RE2 is slow here, and offsets stay put
+        raw, offsets = _text_bytes(text)
+        spaced = _token_ids.line_breaks_to_spaces(raw, offsets)
+        text = pa.Array.from_buffers(pa.large_string(), len(text), [None, pa.py_buffer(offsets), pa.py_buffer(spaced)])
     changing = nfkc_texts[~ascii_texts]
     if changing.any():
         text = pc.replace_with_mask(text, pa.array(changing), pc.utf8_normalize(text.filter(changing), "NFKC"))
@@ -314,8 +338,9 @@ def _normalized_classes(raw: bytes, offsets: np.ndarray, ascii_texts: np.ndarray
     """
     if _token_ids is not None:
         classes = np.empty(len(raw), dtype=np.uint8)
-        raw = _token_ids.normalized_classes(raw, offsets, ascii_texts, _BYTE_CLASSES, classes)
-        _set_multibyte_classes(raw, classes)
+        raw, unknown = _token_ids.normalized_classes(raw, offsets, ascii_texts, _CHAR_INFO, classes)
+        if unknown:  # characters never met before: look them up (and cache them) the numpy way
+            _set_multibyte_classes(raw, classes)
         return raw, classes
     breaks = np.array([match.span() for match in _ASCII_LINE_BREAK.finditer(raw)], dtype=np.int64).reshape(-1, 2)
     raw = raw.translate(_ASCII_LOWER)
@@ -407,14 +432,12 @@ class FastEncoder:
         slow = np.zeros(len(column), dtype=bool)
         raw, offsets = _text_bytes(column)
         for token in self._added:
-            # A search of the whole buffer (memchr speed) spares the per-text search in almost every batch.
-            if token.encode("utf-8") in raw:
+            # A search of the whole buffer spares the per-text search in almost every batch; its first byte
+            # alone (memchr, several times faster than the whole token) rules most batches out.
+            encoded = token.encode("utf-8")
+            if encoded[:1] in raw and encoded in raw:
                 slow |= pc.match_substring(column, token).to_numpy(zero_copy_only=False)
-        leads, _, codepoints = _code_points(np.frombuffer(raw, np.uint8))
-        # Bit 7 marks "not ASCII"; the class bits are dropped.
-        info = (_info(codepoints) & ~np.uint8(3)) | np.uint8(_NON_ASCII_BIT)
-        flags = np.zeros(len(column), dtype=np.uint8)
-        np.bitwise_or.at(flags, np.searchsorted(offsets, leads, side="right") - 1, info)
+        flags = _multibyte_flags(raw, offsets)
         return slow | (flags & _UNSAFE_BIT != 0), flags
 
     def _encode_column(self, column: pa.Array, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
