@@ -69,8 +69,8 @@ def summed_rows(grad: torch.Tensor, state: dict) -> tuple[torch.Tensor, torch.Te
     """
     rows, values = grad._indices()[0], grad._values()  # [E], [E, D]
     if "row_marker" not in state:
-        state["row_marker"] = torch.zeros(grad.shape[0], dtype=torch.long)
-    positions = torch.arange(rows.shape[0])  # [E]
+        state["row_marker"] = torch.zeros(grad.shape[0], dtype=torch.long, device=rows.device)
+    positions = torch.arange(rows.shape[0], device=rows.device)  # [E]
     marker = state["row_marker"]
     marker[rows] = positions  # one entry per row wins; which one does not matter
     representative = marker[rows]  # [E] the winning entry of each entry's row

@@ -1,0 +1,218 @@
+"""Hand-run search over training settings on three movie-grouped splits; a plain loop that mirrors Trainer.
+
+    python tests/bench/sweep_settings.py prepare --data sweep_data      # tokenized splits, CPU, ~1 min
+    python tests/bench/sweep_settings.py run --data sweep_data --out sweep_out --worker 0 --workers 1
+    python tests/bench/sweep_settings.py summarize --out sweep_out
+
+The loop has Trainer's shuffling, linear learning-rate decay, clipping of dense gradients and the project's
+SparseAdagrad; each run's validation accuracy per epoch goes to a JSON line. Several workers can share one GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from train.configuration import SentimentBagConfig  # noqa: E402
+from train.modeling import SentimentBagForSequenceClassification, bag_index, ngram_rows  # noqa: E402
+from train.optimization import SparseAdagrad  # noqa: E402
+
+SEEDS = (42, 1, 2)
+SETTINGS = [
+    {}, {"epochs": 3}, {"binary": True}, {"lr": 0.01}, {"lr": 0.005}, {"batch_size": 128, "lr": 0.03},
+    {"batch_size": 256, "lr": 0.05}, {"batch_size": 256, "lr": 0.02}, {"embedding_dim": 4}, {"embedding_dim": 16},
+    {"hidden_dims": [32]}, {"dropout": 0.0}, {"dropout": 0.5}, {"ngram_size": 4}, {"num_buckets": 1 << 23},
+    {"init_scale": 0.5}, {"init_scale": 0.1}, {"schedule": "constant"}, {"alpha": 0.5}, {"epochs": 1},
+    {"feature_dropout": 0.3}, {"epochs": 3, "lr": 0.01},
+]  # fmt: skip
+DEFAULTS = {"embedding_dim": 8, "hidden_dims": [16], "dropout": 0.2, "ngram_size": 3, "num_buckets": 1 << 22,
+            "feature_dropout": 0.0, "lr": 0.02, "epochs": 2, "batch_size": 64, "alpha": 1.0, "binary": False,
+            "init_scale": 1.0, "schedule": "linear"}  # fmt: skip
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def prepare(dataset: str, folder: Path) -> None:
+    """Tokenize each seed's split with a tokenizer fitted on its training part; one .npz per seed."""
+    from sentiment_batch.preprocessing import encode
+    from train.data import load_splits
+    from train.tokenization import PAD_TOKEN
+    from train.training import ModelArguments, fit_tokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed in SEEDS:
+        splits = load_splits(dataset, 0.1, seed)
+        tokenizer = fit_tokenizer(splits["train"], ModelArguments())
+        arrays = {"vocab_size": tokenizer.get_vocab_size(), "pad": tokenizer.token_to_id(PAD_TOKEN)}
+        for name in ("train", "validation"):
+            ids, offsets = encode(tokenizer, splits[name]["text"])
+            arrays.update({f"{name}_ids": ids.astype(np.uint16), f"{name}_offsets": offsets})
+            arrays[f"{name}_labels"] = np.array(splits[name]["label"], dtype=np.int64)
+        np.savez_compressed(folder / f"seed{seed}.npz", **arrays)
+
+
+def load(folder: Path, seed: int) -> dict:
+    arrays = np.load(folder / f"seed{seed}.npz")
+    data = {"vocab_size": int(arrays["vocab_size"]), "pad": int(arrays["pad"])}
+    for name in ("train", "validation"):
+        ids = torch.from_numpy(arrays[f"{name}_ids"].astype(np.int64)).to(DEVICE)
+        offsets = torch.from_numpy(arrays[f"{name}_offsets"]).to(DEVICE)
+        lengths = torch.diff(offsets, append=offsets.new_tensor([len(ids)]))
+        data[name] = (ids, offsets, lengths, torch.from_numpy(arrays[f"{name}_labels"]).to(DEVICE))
+    return data
+
+
+def batch(split: tuple, reviews: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Flat ids, offsets and labels of some reviews of a split."""
+    ids, offsets, lengths, labels = split
+    counts = lengths[reviews]
+    starts = torch.cumsum(counts, 0) - counts
+    positions = torch.repeat_interleave(offsets[reviews] - starts, counts) + torch.arange(
+        int(counts.sum()), device=DEVICE
+    )
+    return ids[positions], starts, labels[reviews]
+
+
+def ratios(split: tuple, config: SentimentBagConfig, alpha: float, binary: bool) -> torch.Tensor:
+    """`train.naive_bayes.log_count_ratios` on the device, optionally counting each row once per review."""
+    counts = torch.zeros(2, config.num_embeddings, dtype=torch.float64, device=DEVICE)
+    for start in range(0, len(split[1]), 4096):
+        ids, offsets, labels = batch(split, torch.arange(start, min(start + 4096, len(split[1])), device=DEVICE))
+        rows, weights = ngram_rows(ids, offsets, config)
+        reviews = bag_index(offsets, len(ids)).unsqueeze(1).expand_as(rows)[weights > 0]
+        rows = rows[weights > 0]
+        if binary:
+            keys = torch.unique(reviews * config.num_embeddings + rows)
+            rows, reviews = keys % config.num_embeddings, keys // config.num_embeddings
+        positive = labels[reviews] == 1
+        counts[0] += torch.bincount(rows[~positive], minlength=config.num_embeddings)
+        counts[1] += torch.bincount(rows[positive], minlength=config.num_embeddings)
+    shares = (counts + alpha) / (counts + alpha).sum(dim=1, keepdim=True)
+    return (shares[1].log() - shares[0].log()).float()
+
+
+@torch.no_grad()
+def accuracy(model, split: tuple) -> float:
+    model.eval()
+    correct = 0
+    for start in range(0, len(split[1]), 1024):
+        ids, offsets, labels = batch(split, torch.arange(start, min(start + 1024, len(split[1])), device=DEVICE))
+        correct += int((model(ids, offsets).logits.argmax(-1) == labels).sum())
+    model.train()
+    return correct / len(split[1])
+
+
+def train_once(data: dict, seed: int, **settings) -> list[float]:
+    """Validation accuracy after each epoch of one run."""
+    s = {**DEFAULTS, **settings}
+    torch.manual_seed(seed)
+    shape = ("embedding_dim", "hidden_dims", "dropout", "ngram_size", "num_buckets", "feature_dropout")
+    config = SentimentBagConfig(
+        vocab_size=data["vocab_size"],
+        pad_token_id=data["pad"],
+        pooling="sqrt",
+        feature_weighting=True,
+        **{key: s[key] for key in shape},
+    )
+    model = SentimentBagForSequenceClassification(config)
+    model.init_from_naive_bayes(
+        ratios(data["train"], config, s["alpha"], s["binary"]).cpu(), torch.Generator().manual_seed(seed)
+    )
+    model.embeddings.weight.data.mul_(s["init_scale"])
+    model.to(DEVICE)
+    optimizer = SparseAdagrad(model.parameters(), lr=s["lr"])
+    count = len(data["train"][1])
+    steps_per_epoch = count // s["batch_size"] + (count % s["batch_size"] > 1)  # Trainer drops a last batch of one
+    total, step, order, accuracies = (
+        math.ceil(s["epochs"] * steps_per_epoch),
+        0,
+        torch.Generator().manual_seed(seed),
+        [],
+    )
+    while step < total:
+        permutation = torch.randperm(count, generator=order).to(DEVICE)
+        for start in range(0, steps_per_epoch * s["batch_size"], s["batch_size"]):
+            if step == total:
+                break
+            ids, offsets, labels = batch(data["train"], permutation[start : start + s["batch_size"]])
+            model.zero_grad(set_to_none=True)
+            model(ids, offsets, labels=labels).loss.backward()
+            dense = [p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse]
+            torch.nn.utils.clip_grad_norm_(dense, 1.0)
+            optimizer.param_groups[0]["lr"] = s["lr"] * (1 - step / total if s["schedule"] == "linear" else 1)
+            optimizer.step()
+            step += 1
+        accuracies.append(accuracy(model, data["validation"]))
+    return accuracies
+
+
+def run(args: argparse.Namespace) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    jobs = [(rep, seed, index) for rep in range(args.reps) for seed in SEEDS for index in range(len(SETTINGS))]
+    deadline, data = time.time() + args.budget_s, {}
+    with open(args.out / f"sweep_{args.worker}.jsonl", "w") as out:
+        for rep, seed, index in jobs[args.worker :: args.workers]:
+            if time.time() > deadline:
+                break
+            data.setdefault(seed, load(args.data, seed))
+            accuracies = train_once(data[seed], seed + 1000 * rep, **SETTINGS[index])
+            out.write(json.dumps({"setting": index, "seed": seed, "rep": rep, "accuracies": accuracies}) + "\n")
+            out.flush()
+
+
+def summarize(out: Path) -> None:
+    """Mean final accuracy per setting (splits weighted equally) and its paired difference with the default."""
+    runs = [
+        json.loads(line)
+        for name in glob.glob(str(out / "sweep_*.jsonl"))
+        for line in Path(name).read_text().splitlines()
+    ]
+    default = {(r["seed"], r["rep"]): r["accuracies"][-1] for r in runs if r["setting"] == 0}
+    by_setting = defaultdict(list)
+    for r in runs:
+        by_setting[r["setting"]].append(r)
+    print("| setting | runs | mean | vs default |\n|---|---:|---:|---:|")
+    for index, rs in sorted(by_setting.items()):
+        per_split = [
+            statistics.mean(r["accuracies"][-1] for r in rs if r["seed"] == seed) for seed in {r["seed"] for r in rs}
+        ]
+        paired = [r["accuracies"][-1] - default[r["seed"], r["rep"]] for r in rs if (r["seed"], r["rep"]) in default]
+        error = statistics.pstdev(paired) / math.sqrt(len(paired)) if paired else float("nan")
+        difference = statistics.mean(paired) if paired else float("nan")
+        mean, name = 100 * statistics.mean(per_split), SETTINGS[index] or "default"
+        print(f"| {name} | {len(rs)} | {mean:.2f}% | {100 * difference:+.2f} ± {100 * error:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["prepare", "run", "summarize"])
+    parser.add_argument(
+        "--dataset", default=str(Path(__file__).resolve().parents[3] / "shared/imdb/aclImdb_train.tar.gz")
+    )
+    parser.add_argument("--data", type=Path, default=Path("sweep_data"))
+    parser.add_argument("--out", type=Path, default=Path("sweep_out"))
+    parser.add_argument("--worker", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=4, help="training seeds per split")
+    parser.add_argument("--budget-s", type=float, default=float("inf"), help="start no run after this many seconds")
+    args = parser.parse_args()
+    if args.command == "prepare":
+        prepare(args.dataset, args.data)
+    elif args.command == "run":
+        run(args)
+    else:
+        summarize(args.out)
+
+
+if __name__ == "__main__":
+    main()
