@@ -1,8 +1,9 @@
 /* The tokenizer's per-byte loops over a batch, compiled and without the GIL.
  *
- * normalized_classes is the compiled form of preprocessing._normalized_classes (ASCII part), token_ids of
- * _token_spans + _VocabTable.lookup: same bytes, same table, same hash, so both paths give identical ids.
- * Optional at build time; preprocessing falls back to numpy.
+ * Each function is the compiled form of a numpy/pyarrow step of preprocessing.py, on the same bytes and tables,
+ * so both paths give identical ids: text_flags of _multibyte_flags, line_breaks_to_spaces of the `<br…>`
+ * replacement in _normalize_non_ascii, normalized_classes of _normalized_classes, token_ids of _token_spans +
+ * _VocabTable.lookup. Optional at build time; preprocessing falls back to numpy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,12 +25,13 @@ static int64_t lookup(const uint8_t *token, Py_ssize_t length, const uint64_t *t
     uint64_t mixed = first ^ (last * 0xC2B2AE3D27D4EB4FULL) ^ (uint64_t)length;
     uint64_t mask = ((uint64_t)1 << bits) - 1;
     uint64_t slot = (mixed * 0x9E3779B97F4A7C15ULL) >> (64 - bits);
-    for (;;) {
+    for (uint64_t probes = 0; probes <= mask; probes++) { /* _VocabTable keeps 3/4 of the slots empty */
         const uint64_t *row = table + 3 * slot;
         if (row[2] == 0) return unk;
         if (row[0] == first && row[1] == last && (row[2] & 0xFF) == (uint64_t)length) return (int64_t)(row[2] >> 8);
         slot = (slot + 1) & mask;
     }
+    return unk;
 }
 
 static int writable(Py_buffer *view, Py_ssize_t items, Py_ssize_t item_size, const char *name) {

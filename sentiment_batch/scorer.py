@@ -182,8 +182,8 @@ class Scorer:
             prefix (`str`): see `output_names`.
         """
         if isinstance(values, pa.Array) and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-            errors, ok = text_errors(values)
             texts = values.cast(pa.large_string())
+            errors, ok = text_errors(texts)
             texts = texts if ok.all() else texts.filter(pa.array(ok))
         else:
             values = values.to_pylist() if isinstance(values, pa.Array) else values
