@@ -355,7 +355,7 @@ def _normalized_classes(raw: bytes, offsets: np.ndarray, ascii_texts: np.ndarray
 
 
 class FastEncoder:
-    """`encode_batch`'s ids for the known pipeline, computed with pyarrow over the whole batch at once."""
+    """`encode_batch`'s ids for the known pipeline, computed over the whole batch at once (pyarrow, numpy, C)."""
 
     def __init__(self, tokenizer: Tokenizer, config: dict):
         """Cache the vocabulary; use `FastEncoder.of` rather than this.
