@@ -42,3 +42,15 @@ def test_batches_do_not_change_the_ratios():
     torch.testing.assert_close(
         log_count_ratios(batches(reviews, labels, 4), config), log_count_ratios(batches(reviews, labels, 25), config)
     )
+
+
+def test_binary_counts_a_row_once_per_review():
+    config = SentimentBagConfig(vocab_size=10, ngram_size=1)
+    # positive: "5 5 6", "5"; negative: "7 7 7"
+    reviews, labels = [[5, 5, 6], [5], [7, 7, 7]], [1, 1, 0]
+    ratios = log_count_ratios(batches(reviews, labels, 2), config, alpha=1.0, binary=True)
+    positive_total, negative_total = 3 + 10, 1 + 10  # entries: 5 twice (two reviews) and 6; 7 once
+    assert math.isclose(ratios[5].item(), math.log(3 / positive_total) - math.log(1 / negative_total), rel_tol=1e-6)
+    assert math.isclose(ratios[7].item(), math.log(1 / positive_total) - math.log(2 / negative_total), rel_tol=1e-6)
+    counted = log_count_ratios(batches(reviews, labels, 2), config, alpha=1.0)
+    assert counted[7] < ratios[7]  # three occurrences of 7 weigh more than one review

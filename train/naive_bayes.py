@@ -16,26 +16,40 @@ POSITIVE_LABEL = 1
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def log_count_ratios(batches: Iterable[Batch], config: SentimentBagConfig, alpha: float = 1.0) -> torch.Tensor:
+def log_count_ratios(
+    batches: Iterable[Batch], config: SentimentBagConfig, alpha: float = 1.0, binary: bool = False
+) -> torch.Tensor:
     """log P(row | positive) - log P(row | negative) for every table row, with add-alpha smoothing.
 
     Counts every word and hashed n-gram occurrence the model's bag sees (`ngram_rows`), so the ratios
-    index the same rows. Rows never seen get log(positive total / negative total), about zero.
+    index the same rows. Rows never seen get log(positive total / negative total), about zero. The
+    counts live on the batches' device.
 
     Args:
         batches (`Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]`): the training reviews, batch by
             batch, as flat `input_ids` [T], `offsets` [B] and `labels` [B] (1 = positive).
         config (`SentimentBagConfig`): gives the rows (vocab_size, ngram_size, num_buckets, hash).
         alpha (`float`): smoothing count added to every row of both classes.
+        binary (`bool`): count a row once per review however often it occurs there, as NBSVM does.
     """
-    counts = torch.zeros(2, config.num_embeddings, dtype=torch.float64)  # [class, R]
+    counts = None  # [class, R], created on the first batch's device
     reviews = 0
     for input_ids, offsets, labels in batches:
         rows, weights = ngram_rows(input_ids, offsets, config)  # [T, N] each
-        positive = (labels == POSITIVE_LABEL)[bag_index(offsets, input_ids.shape[0])]  # [T]
-        for label, tokens in enumerate((~positive, positive)):
-            counts[label] += torch.bincount(rows[tokens][weights[tokens] > 0], minlength=config.num_embeddings)
+        present = weights > 0  # [T, N]
+        bags = bag_index(offsets, input_ids.shape[0]).unsqueeze(1).expand_as(rows)[present]  # [E]
+        rows = rows[present]  # [E]
+        if binary:
+            keys = torch.unique(bags * config.num_embeddings + rows)  # one per (review, row)
+            bags, rows = keys // config.num_embeddings, keys % config.num_embeddings
+        positive = labels[bags] == POSITIVE_LABEL  # [E]
+        if counts is None:
+            counts = torch.zeros(2, config.num_embeddings, dtype=torch.float64, device=rows.device)
+        for label, entries in enumerate((~positive, positive)):
+            counts[label] += torch.bincount(rows[entries], minlength=config.num_embeddings)
         reviews += offsets.shape[0]
+    if counts is None:
+        counts = torch.zeros(2, config.num_embeddings, dtype=torch.float64)
     counts += alpha
     shares = counts / counts.sum(dim=1, keepdim=True)  # [class, R]
     logger.info("naive Bayes ratios from %d reviews, %d rows seen", reviews, int((counts > alpha).any(0).sum()))

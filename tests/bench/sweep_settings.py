@@ -25,7 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from train.configuration import SentimentBagConfig  # noqa: E402
-from train.modeling import SentimentBagForSequenceClassification, bag_index, ngram_rows  # noqa: E402
+from train.modeling import SentimentBagForSequenceClassification  # noqa: E402
+from train.naive_bayes import log_count_ratios  # noqa: E402
 from train.optimization import SparseAdagrad  # noqa: E402
 
 SEEDS = (42, 1, 2)
@@ -83,22 +84,10 @@ def batch(split: tuple, reviews: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return ids[positions], starts, labels[reviews]
 
 
-def ratios(split: tuple, config: SentimentBagConfig, alpha: float, binary: bool) -> torch.Tensor:
-    """`train.naive_bayes.log_count_ratios` on the device, optionally counting each row once per review."""
-    counts = torch.zeros(2, config.num_embeddings, dtype=torch.float64, device=DEVICE)
-    for start in range(0, len(split[1]), 4096):
-        ids, offsets, labels = batch(split, torch.arange(start, min(start + 4096, len(split[1])), device=DEVICE))
-        rows, weights = ngram_rows(ids, offsets, config)
-        reviews = bag_index(offsets, len(ids)).unsqueeze(1).expand_as(rows)[weights > 0]
-        rows = rows[weights > 0]
-        if binary:
-            keys = torch.unique(reviews * config.num_embeddings + rows)
-            rows, reviews = keys % config.num_embeddings, keys // config.num_embeddings
-        positive = labels[reviews] == 1
-        counts[0] += torch.bincount(rows[~positive], minlength=config.num_embeddings)
-        counts[1] += torch.bincount(rows[positive], minlength=config.num_embeddings)
-    shares = (counts + alpha) / (counts + alpha).sum(dim=1, keepdim=True)
-    return (shares[1].log() - shares[0].log()).float()
+def bag_batches(split: tuple, size: int = 4096):
+    """The whole split as `log_count_ratios` reads it: flat ids, offsets and labels, batch by batch."""
+    for start in range(0, len(split[1]), size):
+        yield batch(split, torch.arange(start, min(start + size, len(split[1])), device=DEVICE))
 
 
 @torch.no_grad()
@@ -125,9 +114,8 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
         **{key: s[key] for key in shape},
     )
     model = SentimentBagForSequenceClassification(config)
-    model.init_from_naive_bayes(
-        ratios(data["train"], config, s["alpha"], s["binary"]).cpu(), torch.Generator().manual_seed(seed)
-    )
+    ratios = log_count_ratios(bag_batches(data["train"]), config, s["alpha"], s["binary"]).cpu()
+    model.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
     model.embeddings.weight.data.mul_(s["init_scale"])
     model.to(DEVICE)
     optimizer = SparseAdagrad(model.parameters(), lr=s["lr"])
