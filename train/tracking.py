@@ -39,7 +39,7 @@ def prepare_wandb(run_dir: str | Path) -> str:
 
 
 def log_final_results(metrics: dict[str, float], predictions, references, labels: list[str]) -> None:
-    """Add the final figures and a confusion matrix to the active run, then finish it (one run per command).
+    """Add the final figures and a confusion matrix to the active run, then finish it and wait for its files.
 
     Args:
         metrics (`dict[str, float]`): final metrics, already prefixed (`eval_…`, `test_…`).
@@ -55,3 +55,6 @@ def log_final_results(metrics: dict[str, float], predictions, references, labels
     matrix = wandb.plot.confusion_matrix(y_true=list(references), preds=list(predictions), class_names=labels)
     wandb.log({"confusion_matrix": matrix})
     wandb.finish()
+    # finish() can return before the service has written the run file; teardown waits for it, so the run
+    # folder is complete when the command returns, also to callers in the same process (atexit is later).
+    wandb.teardown()
