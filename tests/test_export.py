@@ -85,6 +85,20 @@ def test_onnx_matches_pytorch_forward_on_varied_texts(tiny_model, tiny_bundle, b
     assert (candidate.argmax(axis=1) == reference.argmax(axis=1)).all()
 
 
+def test_distinct_ngrams_export_with_parity(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    import train  # noqa: F401  (registers the Auto classes)
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, distinct_ngrams=True).eval()
+    model.save_pretrained(tmp_path / "model")
+    shutil.copy(tiny_model_dir / "tokenizer.json", tmp_path / "model")
+    export_bundle(tmp_path / "model", tmp_path / "bundle")
+    for batch_size in (1, len(PARITY_TEXTS)):
+        reference, candidate = pytorch_and_onnx_logits(model, tmp_path / "bundle", PARITY_TEXTS, batch_size)
+        np.testing.assert_allclose(candidate, reference, rtol=0, atol=MAX_LOGIT_DIFF)
+
+
 def test_empty_review_alone_and_between_others(tiny_model, tiny_bundle):
     session = open_session(tiny_bundle / "model.onnx")
     empty = np.zeros(0, dtype=np.int64)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from train import SentimentBagConfig, SentimentBagForSequenceClassification
-from train.modeling import bag_index, ngram_rows
+from train.modeling import bag_index, distinct_columns, ngram_rows, review_ends
 
 WEIGHTED_SQRT = {"pooling": "sqrt", "feature_weighting": True}  # what `train` builds
 
@@ -60,6 +60,46 @@ def test_batches_shorter_than_the_ngrams():
     assert rows.shape == (1, 3) and weights.tolist() == [[1, 0, 0]]
     rows, weights = ngram_rows(torch.zeros(0, dtype=torch.long), torch.tensor([0, 0]), config)
     assert rows.shape == weights.shape == (0, 3)
+
+
+def distinct_model(model):
+    distinct = copy.deepcopy(model)
+    distinct.config.distinct_ngrams = True
+    return distinct
+
+
+def test_distinct_ngrams_count_each_row_once_per_review(model):
+    # One review repeating its words and bigrams, an empty one, one of a repeated word. Every row is below the
+    # smallest slot mask, so no row collides and the bags are exactly the sets of rows.
+    ids, offsets = torch.tensor([5, 6, 5, 6, 5, 6, 9, 7, 7, 7, 7]), torch.tensor([0, 6, 6, 7])
+    distinct = distinct_model(model)
+    table = distinct.scaled_table()
+    all_rows, all_weights = ngram_rows(ids, offsets, model.config)
+    expected = []
+    for start, end in zip(offsets.tolist(), review_ends(offsets, len(ids)).tolist(), strict=True):
+        rows = set(all_rows[start:end][all_weights[start:end] > 0].tolist())
+        expected.append(sum((table[row] for row in rows), torch.zeros(8)) / max(len(rows), 1) ** 0.5)
+    expected = torch.stack(expected)
+    torch.testing.assert_close(distinct.segment_pool(ids, offsets), expected, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(distinct.bag_pool(ids, offsets), expected, rtol=1e-6, atol=1e-6)
+    assert not torch.allclose(model.segment_pool(ids, offsets), expected)  # plain bags count the repeats
+
+
+def test_distinct_ngrams_do_not_depend_on_the_batch(model):
+    distinct = distinct_model(model)
+    ids = torch.randint(1, 50, (300,), generator=torch.Generator().manual_seed(0))
+    offsets = torch.tensor([0, 40, 41, 41, 200])
+    together = distinct.segment_pool(ids, offsets)
+    ends = review_ends(offsets, len(ids)).tolist()
+    for review, (start, end) in enumerate(zip(offsets.tolist(), ends, strict=True)):
+        alone = distinct.segment_pool(ids[start:end], torch.tensor([0]))  # other prefix blocks: float32 rounding
+        torch.testing.assert_close(alone[0], together[review], rtol=1e-5, atol=1e-5)
+
+
+def test_distinct_columns_keep_every_entry_of_a_row_whose_slot_is_taken():
+    # 4 entries get 8 slots (mask 7); 5 and 21 share slot 5, which the earlier 5 owns.
+    kept, weights = distinct_columns([torch.tensor([5, 21, 5, 21])], torch.tensor([0]), torch.zeros(4).long(), 0)
+    assert kept[0].tolist() == [5, 21, 0, 21] and weights[0].tolist() == [1, 1, 0, 1]
 
 
 def test_flat_and_padded_inputs_agree(model):

@@ -27,6 +27,9 @@ class SentimentBagConfig(PretrainedConfig):
             These two default to the behaviour of folders saved before they existed, so such folders load
             unchanged; `sentiment-batch train` sets "sqrt" and True.
         feature_dropout (`float`): share of bag entries dropped per review while training.
+        distinct_ngrams (`bool`): a review's bag holds each of its words and n-grams once, however often
+            they occur (binarized features, as NBSVM has them). Off for folders saved before it existed;
+            `sentiment-batch train` turns it on.
         sparse_embeddings (`bool`): produce sparse gradients for the table (pair with a sparse-aware optimizer).
         initializer_range (`float`): std of the normal init of Linear layers; table rows use uniform(±1/dim).
     """
@@ -45,6 +48,7 @@ class SentimentBagConfig(PretrainedConfig):
         pooling: str = "mean",
         feature_weighting: bool = False,
         feature_dropout: float = 0.0,
+        distinct_ngrams: bool = False,
         sparse_embeddings: bool = True,
         initializer_range: float = 0.02,
         pad_token_id: int = 0,
@@ -62,6 +66,7 @@ class SentimentBagConfig(PretrainedConfig):
         self.pooling = pooling
         self.feature_weighting = feature_weighting
         self.feature_dropout = feature_dropout
+        self.distinct_ngrams = distinct_ngrams
         self.sparse_embeddings = sparse_embeddings
         self.initializer_range = initializer_range
         super().__init__(pad_token_id=pad_token_id, **kwargs)

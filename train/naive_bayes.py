@@ -21,9 +21,9 @@ def log_count_ratios(
 ) -> torch.Tensor:
     """log P(row | positive) - log P(row | negative) for every table row, with add-alpha smoothing.
 
-    Counts every word and hashed n-gram occurrence the model's bag sees (`ngram_rows`), so the ratios
-    index the same rows. Rows never seen get log(positive total / negative total), about zero. The
-    counts live on the batches' device.
+    Counts every word and hashed n-gram occurrence the model's bag sees (`ngram_rows`: once per review
+    with `distinct_ngrams`), so the ratios index the same rows. Rows never seen get log(positive total /
+    negative total), about zero. The counts live on the batches' device.
 
     Args:
         batches (`Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]`): the training reviews, batch by
