@@ -65,6 +65,9 @@ class ModelArguments:
         default=True, metadata={"help": "Weigh rows by naive Bayes log-count ratios and start the table from them."}
     )
     feature_dropout: float = field(default=0.0, metadata={"help": "Share of bag entries dropped while training."})
+    distinct_ngrams: bool = field(
+        default=True, metadata={"help": "Count each word and n-gram once per review (binarized features)."}
+    )
 
 
 # TrainingArguments defaults of the best run found on the movie-grouped validation split.
@@ -239,6 +242,7 @@ def build_model(model_args: ModelArguments, tokenizer: Tokenizer) -> SentimentBa
         pooling=model_args.pooling,
         feature_weighting=model_args.feature_weighting,
         feature_dropout=model_args.feature_dropout,
+        distinct_ngrams=model_args.distinct_ngrams,
         pad_token_id=tokenizer.token_to_id(PAD_TOKEN),
     )
     return SentimentBagForSequenceClassification(config)

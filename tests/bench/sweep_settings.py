@@ -35,11 +35,13 @@ SETTINGS = [
     {"batch_size": 256, "lr": 0.05}, {"batch_size": 256, "lr": 0.02}, {"embedding_dim": 4}, {"embedding_dim": 16},
     {"hidden_dims": [32]}, {"dropout": 0.0}, {"dropout": 0.5}, {"ngram_size": 4}, {"num_buckets": 1 << 23},
     {"init_scale": 0.5}, {"init_scale": 0.1}, {"schedule": "constant"}, {"alpha": 0.5}, {"epochs": 1},
-    {"feature_dropout": 0.3}, {"epochs": 3, "lr": 0.01},
+    {"feature_dropout": 0.3}, {"epochs": 3, "lr": 0.01}, {"distinct_ngrams": True}, {"embedding_dim": 2},
+    {"embedding_dim": 3, "num_buckets": 3_600_000}, {"embedding_dim": 2, "epochs": 3},
 ]  # fmt: skip
+# The baseline every setting is compared with: `train`'s defaults before it turned on distinct_ngrams.
 DEFAULTS = {"embedding_dim": 8, "hidden_dims": [16], "dropout": 0.2, "ngram_size": 3, "num_buckets": 1 << 22,
-            "feature_dropout": 0.0, "lr": 0.02, "epochs": 2, "batch_size": 64, "alpha": 1.0, "binary": False,
-            "init_scale": 1.0, "schedule": "linear"}  # fmt: skip
+            "feature_dropout": 0.0, "distinct_ngrams": False, "lr": 0.02, "epochs": 2, "batch_size": 64,
+            "alpha": 1.0, "binary": False, "init_scale": 1.0, "schedule": "linear"}  # fmt: skip
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -105,7 +107,15 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
     """Validation accuracy after each epoch of one run."""
     s = {**DEFAULTS, **settings}
     torch.manual_seed(seed)
-    shape = ("embedding_dim", "hidden_dims", "dropout", "ngram_size", "num_buckets", "feature_dropout")
+    shape = (
+        "embedding_dim",
+        "hidden_dims",
+        "dropout",
+        "ngram_size",
+        "num_buckets",
+        "feature_dropout",
+        "distinct_ngrams",
+    )
     config = SentimentBagConfig(
         vocab_size=data["vocab_size"],
         pad_token_id=data["pad"],
