@@ -128,8 +128,7 @@ def distinct_columns(
     reviews never share a slot and a review's result does not depend on its batch. The earliest entry
     of a slot owns it; a later entry with the owner's row is a repeat. A row whose slot an earlier,
     different row owns keeps all its entries: about 2% of repeats stay on IMDb. One scatter-min and two
-    element gathers: a sort (onnxruntime's TopK) cost five times the rest of the graph, and this
-    about 0.7 times.
+    element gathers, about as long in onnxruntime as the rest of the graph; a sort (TopK) took five times.
 
     Args:
         rows (`list[torch.LongTensor]`): N columns of shape `[T]`, as `ngram_columns` builds them.
