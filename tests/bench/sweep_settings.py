@@ -38,7 +38,8 @@ SETTINGS = [
     {"feature_dropout": 0.3}, {"epochs": 3, "lr": 0.01}, {"distinct_ngrams": True}, {"embedding_dim": 2},
     {"embedding_dim": 3, "num_buckets": 3_600_000}, {"embedding_dim": 2, "epochs": 3},
     {"distinct_ngrams": True, "epochs": 3}, {"distinct_ngrams": True, "batch_size": 128, "lr": 0.03},
-    {"distinct_ngrams": True, "embedding_dim": 4},
+    {"distinct_ngrams": True, "embedding_dim": 4}, {"distinct_ngrams": True, "lr": 0.03},
+    {"distinct_ngrams": True, "lr": 0.014},
 ]  # fmt: skip
 # The baseline every setting is compared with: `train`'s defaults before it turned on distinct_ngrams.
 DEFAULTS = {"embedding_dim": 8, "hidden_dims": [16], "dropout": 0.2, "ngram_size": 3, "num_buckets": 1 << 22,
