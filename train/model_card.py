@@ -15,8 +15,8 @@ metrics: [accuracy, f1]
 # sentiment-batch model
 
 A bag-of-n-grams sentiment classifier (`{model_type}`): the review's word and hashed n-gram rows
-(`nn.EmbeddingBag`, each row weighted by its naive Bayes log-count ratio when `feature_weighting` is on),
-pooled by `{pooling}`, then {mlp}, then logits for {labels}.
+(`nn.EmbeddingBag`, each row weighted by its naive Bayes log-count ratio when `feature_weighting` is on and
+counted once per review when `distinct_ngrams` is on), pooled by `{pooling}`, then {mlp}, then logits for {labels}.
 Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Data
