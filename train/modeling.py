@@ -140,14 +140,14 @@ def distinct_columns(
     entries_per_review = (review_ends(offsets, num_tokens) - offsets) * width  # [B]
     sizes = torch.exp2(torch.ceil(torch.log2((entries_per_review * DISTINCT_SLOTS).clamp(min=1).double())))
     sizes = sizes.long()  # [B], powers of two
-    masks = (sizes - 1).index_select(0, bags)  # [T]
-    firsts = (sizes.cumsum(0) - sizes).index_select(0, bags)  # [T]
+    # gather, not index_select: onnxruntime's GatherElements reads 1-D tensors about 3 times faster than Gather.
+    masks = (sizes - 1).gather(0, bags)  # [T]
+    firsts = (sizes.cumsum(0) - sizes).gather(0, bags)  # [T]
     slots = torch.cat([firsts + (column & masks) for column in rows])  # [E], column after column
     flat = torch.cat(rows)  # [E]
     entries = torch.arange(flat.shape[0], dtype=torch.int32, device=flat.device)  # [E]
     # Rounding up to powers of two at most doubles the slots: 2 * DISTINCT_SLOTS * E hold them all.
     owners = torch.full((2 * DISTINCT_SLOTS * flat.shape[0],), flat.shape[0], dtype=torch.int32, device=flat.device)
-    # gather, not index_select: onnxruntime's GatherElements reads 1-D tensors about 3 times faster than Gather.
     owner = owners.scatter_reduce(0, slots, entries, "amin").gather(0, slots)  # [E]
     first = (owner == entries) | (flat.gather(0, owner.long()) != flat)  # [E]
     # Arithmetic, not torch.where: onnxruntime's Where with a scalar branch made the graph 5-7% slower.
