@@ -39,12 +39,14 @@ SETTINGS = [
     {"embedding_dim": 3, "num_buckets": 3_600_000}, {"embedding_dim": 2, "epochs": 3},
     {"distinct_ngrams": True, "epochs": 3}, {"distinct_ngrams": True, "batch_size": 128, "lr": 0.03},
     {"distinct_ngrams": True, "embedding_dim": 4}, {"distinct_ngrams": True, "lr": 0.03},
-    {"distinct_ngrams": True, "lr": 0.014},
+    {"distinct_ngrams": True, "lr": 0.014}, {"distinct_ngrams": True, "pooling": "mean"},
+    {"distinct_ngrams": True, "ngram_size": 4}, {"distinct_ngrams": True, "hidden_dims": [16, 16]},
+    {"distinct_ngrams": True, "alpha": 0.5}, {"distinct_ngrams": True, "dropout": 0.5},
 ]  # fmt: skip
 # The baseline every setting is compared with: `train`'s defaults before it turned on distinct_ngrams.
 DEFAULTS = {"embedding_dim": 8, "hidden_dims": [16], "dropout": 0.2, "ngram_size": 3, "num_buckets": 1 << 22,
             "feature_dropout": 0.0, "distinct_ngrams": False, "lr": 0.02, "epochs": 2, "batch_size": 64,
-            "alpha": 1.0, "binary": False, "init_scale": 1.0, "schedule": "linear"}  # fmt: skip
+            "alpha": 1.0, "binary": False, "init_scale": 1.0, "schedule": "linear", "pooling": "sqrt"}  # fmt: skip
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -62,7 +64,8 @@ def prepare(dataset: str, folder: Path) -> None:
         arrays = {"vocab_size": tokenizer.get_vocab_size(), "pad": tokenizer.token_to_id(PAD_TOKEN)}
         for name in ("train", "validation"):
             ids, offsets = encode(tokenizer, splits[name]["text"])
-            arrays.update({f"{name}_ids": ids.astype(np.uint16), f"{name}_offsets": offsets})
+            small = ids.astype(np.uint16 if arrays["vocab_size"] <= 1 << 16 else np.int32)
+            arrays.update({f"{name}_ids": small, f"{name}_offsets": offsets})
             arrays[f"{name}_labels"] = np.array(splits[name]["label"], dtype=np.int64)
         np.savez_compressed(folder / f"seed{seed}.npz", **arrays)
 
@@ -118,11 +121,11 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
         "num_buckets",
         "feature_dropout",
         "distinct_ngrams",
+        "pooling",
     )
     config = SentimentBagConfig(
         vocab_size=data["vocab_size"],
         pad_token_id=data["pad"],
-        pooling="sqrt",
         feature_weighting=True,
         **{key: s[key] for key in shape},
     )
