@@ -26,7 +26,7 @@ from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import TOKENIZER_FILE, load_tokenizer
 from sentiment_batch.scorer import open_session
 
-from .onnx_graph import DEFAULT_OPSET, check_opset_writable, export_onnx
+from .onnx_graph import DEFAULT_OPSET, check_opset_writable, export_onnx, move_weights_to_data_file
 from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, read_texts
 from .quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in_place
 
@@ -184,7 +184,10 @@ def export_bundle(
     overwrite: bool = False,
     quantize: bool = False,
 ) -> dict:
-    """Export a trained model folder to a bundle (model.onnx, tokenizer.json, bundle.json) and return the manifest.
+    """Export a trained model folder to a bundle and return the manifest.
+
+    The bundle holds model.onnx (the graph), model.onnx.data (its weights, memory-mapped by onnxruntime),
+    tokenizer.json and bundle.json.
 
     Nothing is written at `output_dir` unless every check passes (parity included).
 
@@ -208,12 +211,14 @@ def export_bundle(
         model_path = staging / MODEL_FILE
         parity, export_seconds = export_checked_graph(model, tokenizer, texts, model_path, opset)
         quantization = quantize_in_place(model_path, tokenizer, texts) if quantize else None
+        data_path = move_weights_to_data_file(model_path)
         shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         manifest = {
             "format_version": FORMAT_VERSION,
             "labels": index_ordered_labels(model),
             "model_file": MODEL_FILE,
             "model_sha256": sha256_file(model_path),
+            **({"data_file": data_path.name, "data_sha256": sha256_file(data_path)} if data_path else {}),
             "tokenizer_file": TOKENIZER_FILE,
             "preprocessing": PREPROCESSING,
             "opset": opset,

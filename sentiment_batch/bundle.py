@@ -102,17 +102,24 @@ def load_bundle(path: str | Path | None = None, *, verify_sha256: bool = True) -
 
     Args:
         path (`str | Path | None`): the bundle folder; None for the default `sample_data/bundle/`.
-        verify_sha256 (`bool`): check the model file against the manifest's `model_sha256`.
+        verify_sha256 (`bool`): check the model file (and its weights file, when the manifest names one)
+            against the manifest's `model_sha256` (and `data_sha256`).
     """
     folder = resolve_bundle_path(path)
     manifest = read_manifest(folder)
     labels = _labels(folder, manifest)
     model_path = _member(folder, manifest, "model_file")
     tokenizer_path = _member(folder, manifest, "tokenizer_file")
+    # Bundles of this runtime's exporter keep the weights apart; older ones hold them in model.onnx.
+    data_path = _member(folder, manifest, "data_file") if "data_file" in manifest else None
     if verify_sha256:
-        expected = manifest.get("model_sha256")
-        if not isinstance(expected, str) or sha256_file(model_path) != expected.lower():
-            raise UserError(
-                f"{model_path} does not match model_sha256 in {MANIFEST_FILE}: the bundle is corrupt or edited"
-            )
+        _check_sha256(model_path, manifest, "model_sha256")
+        if data_path is not None:
+            _check_sha256(data_path, manifest, "data_sha256")
     return Bundle(folder, manifest, labels, model_path, tokenizer_path)
+
+
+def _check_sha256(path: Path, manifest: dict, key: str) -> None:
+    expected = manifest.get(key)
+    if not isinstance(expected, str) or sha256_file(path) != expected.lower():
+        raise UserError(f"{path} does not match {key} in {MANIFEST_FILE}: the bundle is corrupt or edited")

@@ -9,6 +9,7 @@ import pytest
 from sentiment_batch import bundle as bundle_module
 from sentiment_batch.bundle import MANIFEST_FILE, load_bundle, resolve_bundle_path, sha256_file
 from sentiment_batch.errors import UserError
+from sentiment_batch.scorer import Scorer
 
 
 def edit_manifest(folder, **changes):
@@ -29,6 +30,23 @@ def test_valid_bundle_loads(tiny_bundle):
     assert bundle.model_path == tiny_bundle / "model.onnx"
     assert bundle.tokenizer_path == tiny_bundle / "tokenizer.json"
     assert bundle.manifest["model_sha256"] == sha256_file(bundle.model_path)
+    assert bundle.manifest["data_sha256"] == sha256_file(tiny_bundle / bundle.manifest["data_file"])
+
+
+def test_bundle_with_weights_inside_model_file_still_loads(bundle_copy, tiny_bundle):
+    """Bundles exported before the weights moved to model.onnx.data hold them in model.onnx and name no data file."""
+    import onnx
+
+    model_path = bundle_copy / "model.onnx"
+    onnx.save(onnx.load(str(model_path)), str(model_path))  # loads the external weights, saves them inline
+    (bundle_copy / "model.onnx.data").unlink()
+    manifest = json.loads((bundle_copy / MANIFEST_FILE).read_text())
+    del manifest["data_file"], manifest["data_sha256"]
+    manifest["model_sha256"] = sha256_file(model_path)
+    (bundle_copy / MANIFEST_FILE).write_text(json.dumps(manifest))
+    texts = ["a wonderful film", "dull and far too long", ""]
+    inline = Scorer.from_bundle(bundle_copy).probabilities(texts)
+    assert inline.tolist() == Scorer.from_bundle(tiny_bundle).probabilities(texts).tolist()
 
 
 def test_missing_folder(tmp_path):
@@ -63,7 +81,7 @@ def test_bad_labels(bundle_copy, labels):
     assert_one_line_error(bundle_copy, "labels must be")
 
 
-@pytest.mark.parametrize("name", ["model.onnx", "tokenizer.json"])
+@pytest.mark.parametrize("name", ["model.onnx", "model.onnx.data", "tokenizer.json"])
 def test_incomplete_bundle(bundle_copy, name):
     (bundle_copy / name).unlink()
     assert_one_line_error(bundle_copy, f"incomplete: {name}")
@@ -79,6 +97,13 @@ def test_sha256_mismatch(bundle_copy):
         handle.write(b"\0")
     assert_one_line_error(bundle_copy, "does not match model_sha256")
     assert load_bundle(bundle_copy, verify_sha256=False).labels == ("negative", "positive")
+
+
+def test_weights_sha256_mismatch(bundle_copy):
+    data = bytearray((bundle_copy / "model.onnx.data").read_bytes())
+    data[-1] ^= 1  # one flipped bit in the last weight
+    (bundle_copy / "model.onnx.data").write_bytes(bytes(data))
+    assert_one_line_error(bundle_copy, "does not match data_sha256")
 
 
 def test_default_bundle_absent_says_pass_model(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ import torch
 from conftest import VARIED_TEXTS
 
 from export.exporter import export_bundle
+from export.onnx_graph import PAGE_BYTES, move_weights_to_data_file
 from export.parity import (
     MAX_LOGIT_DIFF,
     builtin_texts,
@@ -31,6 +32,7 @@ from sentiment_batch.scorer import open_session
 # Far longer than any review in the training set (and than IMDb's longest, about 2,500 words).
 UNSEEN_LONG_REVIEW = " ".join(["a wonderful boring film , terrible acting but great score"] * 1_000)
 PARITY_TEXTS = [*VARIED_TEXTS, UNSEEN_LONG_REVIEW, "great", ""]
+BUNDLE_FILES = ["bundle.json", "model.onnx", "model.onnx.data", "tokenizer.json"]
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +133,9 @@ def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, m
     assert 0 <= manifest["parity"]["max_abs_logit_diff"] <= MAX_LOGIT_DIFF
     assert manifest["source"] == {"model_dir": str(tiny_model_dir.resolve()), "metrics": {}}
     assert manifest["quantized"] is False
-    assert sorted(path.name for path in tiny_bundle.iterdir()) == ["bundle.json", "model.onnx", "tokenizer.json"]
+    assert manifest["data_file"] == "model.onnx.data"
+    assert manifest["data_sha256"] == hashlib.sha256((tiny_bundle / "model.onnx.data").read_bytes()).hexdigest()
+    assert sorted(path.name for path in tiny_bundle.iterdir()) == BUNDLE_FILES
     assert tiny_bundle.stat().st_mode & 0o005 == 0o005  # readable by a scoring service running as another user
 
 
@@ -251,17 +255,49 @@ def test_refuses_to_write_a_bundle_that_fails_parity(tiny_model_dir, tmp_path, m
     assert list(tmp_path.iterdir()) == []
 
 
+def self_contained_copy(tiny_bundle, model_path):
+    """The bundle's model as the exporter has it before moving the weights out: one file."""
+    onnx.save(onnx.load(str(tiny_bundle / "model.onnx")), str(model_path))
+    return model_path.read_bytes()
+
+
 def quantize_copy_of(tiny_bundle, tmp_path):
     model_path = tmp_path / "model.onnx"
-    shutil.copyfile(tiny_bundle / "model.onnx", model_path)
+    float_bytes = self_contained_copy(tiny_bundle, model_path)
     report = quantize_in_place(model_path, load_tokenizer(tiny_bundle), PARITY_TEXTS)
-    return model_path, report
+    return model_path, report, float_bytes
+
+
+def test_weights_move_to_a_page_aligned_data_file(tiny_bundle, tmp_path):
+    model_path = tmp_path / "model.onnx"
+    self_contained_copy(tiny_bundle, model_path)
+    reference = score_texts(onnx_scorer(open_session(model_path)), load_tokenizer(tiny_bundle), PARITY_TEXTS, 4)
+    data_path = move_weights_to_data_file(model_path)
+    assert data_path == tmp_path / "model.onnx.data"
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    moved = [tensor for tensor in graph.initializer if tensor.data_location == onnx.TensorProto.EXTERNAL]
+    assert moved and all(len(tensor.raw_data) < PAGE_BYTES for tensor in graph.initializer)
+    offsets = [int(next(e.value for e in tensor.external_data if e.key == "offset")) for tensor in moved]
+    assert all(offset % PAGE_BYTES == 0 for offset in offsets)
+    logits = score_texts(onnx_scorer(open_session(model_path)), load_tokenizer(tiny_bundle), PARITY_TEXTS, 4)
+    np.testing.assert_array_equal(logits, reference)
+
+
+def test_small_weights_stay_in_the_model_file(tmp_path, monkeypatch):
+    model_path = tmp_path / "model.onnx"
+    table = onnx.numpy_helper.from_array(np.ones((4, 2), dtype=np.float32), "table")
+    node = onnx.helper.make_node("Gather", ["table", "rows"], ["out"])
+    rows = onnx.helper.make_tensor_value_info("rows", onnx.TensorProto.INT64, [None])
+    out = onnx.helper.make_tensor_value_info("out", onnx.TensorProto.FLOAT, [None, 2])
+    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([node], "g", [rows], [out], [table])), str(model_path))
+    assert move_weights_to_data_file(model_path) is None
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
 def test_quantize_stores_the_embedding_table_in_float16(tiny_bundle, tiny_model, tmp_path):
-    model_path, report = quantize_copy_of(tiny_bundle, tmp_path)
+    model_path, report, float_bytes = quantize_copy_of(tiny_bundle, tmp_path)
     assert report["kept"] is True
-    assert report["quantized_bytes"] < report["float_bytes"] == (tiny_bundle / "model.onnx").stat().st_size
+    assert report["quantized_bytes"] < report["float_bytes"] == len(float_bytes)
     assert report["label_agreement"] >= HALF_MIN_LABEL_AGREEMENT
     assert report["max_abs_logit_diff"] <= HALF_MAX_LOGIT_DIFF
     graph = onnx.load(str(model_path)).graph
@@ -277,9 +313,9 @@ def test_quantize_stores_the_embedding_table_in_float16(tiny_bundle, tiny_model,
 
 def test_quantize_keeps_the_float_model_outside_the_bounds(tiny_bundle, tmp_path, monkeypatch):
     monkeypatch.setattr("export.quantize.HALF_MAX_LOGIT_DIFF", -1.0)  # no model can pass a negative bound
-    model_path, report = quantize_copy_of(tiny_bundle, tmp_path)
+    model_path, report, float_bytes = quantize_copy_of(tiny_bundle, tmp_path)
     assert report["kept"] is False
-    assert model_path.read_bytes() == (tiny_bundle / "model.onnx").read_bytes()
+    assert model_path.read_bytes() == float_bytes
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
@@ -293,6 +329,8 @@ def test_export_cli_with_texts_and_quantize_writes_a_float16_bundle(tiny_model_d
     manifest = json.loads((output / "bundle.json").read_text(encoding="utf-8"))
     assert manifest["quantized"] is True
     assert manifest["parity"]["texts"] == manifest["quantization"]["rows"] == 4
+    # The tiny float16 table is under a page, so it stays in model.onnx: the bundle has no data file.
+    assert "data_file" not in manifest and not (output / "model.onnx.data").exists()
     assert manifest["quantization"]["quantized_bytes"] == (output / "model.onnx").stat().st_size
     assert manifest["model_sha256"] == hashlib.sha256((output / "model.onnx").read_bytes()).hexdigest()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["half_bundle", "texts.txt"]
@@ -312,7 +350,7 @@ def test_overwrite_replaces_an_existing_bundle(tiny_model_dir, tiny_bundle, tmp_
     output = shutil.copytree(tiny_bundle, tmp_path / "bundle")
     (output / "stale.txt").write_text("from an older export", encoding="utf-8")
     manifest = export_bundle(tiny_model_dir, output, overwrite=True, texts=["great", ""])
-    assert sorted(path.name for path in output.iterdir()) == ["bundle.json", "model.onnx", "tokenizer.json"]
+    assert sorted(path.name for path in output.iterdir()) == BUNDLE_FILES
     assert manifest["parity"]["texts"] == 2
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bundle"]
 
