@@ -188,13 +188,13 @@ class _VocabTable:
 
     def __init__(self, vocab: dict[str, int], unk: int):
         self.unk = unk
-        encoded = {word.encode("utf-8"): index for word, index in vocab.items()}
-        self._words = encoded  # for long tokens, and the few short ones still probing after a few rounds
-        short = [(word, index) for word, index in encoded.items() if len(word) <= _SHORT_TOKEN]
-        lengths = np.fromiter((len(word) for word, _ in short), dtype=np.int64, count=len(short))
-        ends = np.cumsum(lengths)
-        keys = _token_keys(b"".join(word for word, _ in short), ends - lengths, ends)
-        ids = np.fromiter((index for _, index in short), dtype=np.int64, count=len(short))
+        self._words = vocab  # for long tokens, and the few short ones still probing after a few rounds
+        # Every word's UTF-8 bytes at once through Arrow: no Python per word (this runs at every start-up).
+        words = pa.array(list(vocab), pa.large_string())
+        offsets = np.frombuffer(words.buffers()[1], np.int64, count=len(words) + 1)
+        short = np.flatnonzero(np.diff(offsets) <= _SHORT_TOKEN)
+        keys = _token_keys(words.buffers()[2].to_pybytes(), offsets[short], offsets[short + 1])
+        ids = np.fromiter(vocab.values(), dtype=np.int64, count=len(vocab))[short]
         self._bits = max(10, int(4 * max(len(short), 1)).bit_length())  # at most a quarter full: short probes
         # One row per slot, [first 8 bytes, last 8 bytes, id << 8 | length]: a probe reads one 24-byte row.
         self._table = np.zeros((1 << self._bits, 3), dtype=np.uint64)
@@ -227,7 +227,7 @@ class _VocabTable:
         args = (raw, classes, offsets, self._table, self._bits, self.unk, ids, counts, long_tokens)
         tokens, long_count = _token_ids.token_ids(*args)  # the GIL is released inside
         for index, start, end in long_tokens[:long_count].tolist():
-            ids[index] = self._words.get(raw[start:end], self.unk)
+            ids[index] = self._word_id(raw[start:end])
         return ids[:tokens], counts
 
     def lookup(self, raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -255,8 +255,12 @@ class _VocabTable:
             pending, slots = pending[keep], slots[keep]
         # Tokens longer than 16 bytes, and the rare ones still probing: one dict lookup each.
         for index in np.union1d(pending, np.flatnonzero(lengths > _SHORT_TOKEN)):
-            result[index] = self._words.get(raw[starts[index] : ends[index]], self.unk)
+            result[index] = self._word_id(raw[starts[index] : ends[index]])
         return result
+
+    def _word_id(self, token: bytes) -> int:
+        # Tokens end on character boundaries; surrogateescape keeps anything else from matching a word.
+        return self._words.get(token.decode("utf-8", "surrogateescape"), self.unk)
 
 
 def _same_keys(found: np.ndarray, lengths: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
