@@ -38,8 +38,9 @@ def test_bag_index_handles_empty_reviews():
 
 def test_ngrams_never_cross_reviews():
     config = SentimentBagConfig(vocab_size=50, ngram_size=3, num_buckets=32)
-    rows, weights = ngram_rows(IDS, OFFSETS, config)
+    rows, weights, bags = ngram_rows(IDS, OFFSETS, config)
     assert rows.shape == weights.shape == (8, 3)
+    assert torch.equal(bags, bag_index(OFFSETS, len(IDS)))
     assert torch.equal(rows[:, 0], IDS)
     # reviews: tokens 0-2, (empty), 3, 4-7; an n-gram starting at a token must end in the same review
     assert weights[:, 1].tolist() == [1, 1, 0, 0, 1, 1, 1, 0]
@@ -56,9 +57,9 @@ def test_ngrams_never_cross_reviews():
 
 def test_batches_shorter_than_the_ngrams():
     config = SentimentBagConfig(vocab_size=50, ngram_size=3, num_buckets=32)
-    rows, weights = ngram_rows(torch.tensor([7]), torch.tensor([0]), config)
+    rows, weights, _ = ngram_rows(torch.tensor([7]), torch.tensor([0]), config)
     assert rows.shape == (1, 3) and weights.tolist() == [[1, 0, 0]]
-    rows, weights = ngram_rows(torch.zeros(0, dtype=torch.long), torch.tensor([0, 0]), config)
+    rows, weights, _ = ngram_rows(torch.zeros(0, dtype=torch.long), torch.tensor([0, 0]), config)
     assert rows.shape == weights.shape == (0, 3)
 
 
@@ -74,7 +75,7 @@ def test_distinct_ngrams_count_each_row_once_per_review(model):
     ids, offsets = torch.tensor([5, 6, 5, 6, 5, 6, 9, 7, 7, 7, 7]), torch.tensor([0, 6, 6, 7])
     distinct = distinct_model(model)
     table = distinct.scaled_table()
-    all_rows, all_weights = ngram_rows(ids, offsets, model.config)
+    all_rows, all_weights, _ = ngram_rows(ids, offsets, model.config)
     expected = []
     for start, end in zip(offsets.tolist(), review_ends(offsets, len(ids)).tolist(), strict=True):
         rows = set(all_rows[start:end][all_weights[start:end] > 0].tolist())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -86,16 +88,22 @@ def review_ends(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
     return torch.cat([offsets[1:], offsets.new_full((1,), num_tokens)])  # [B]
 
 
-def ngram_columns(
-    input_ids: torch.Tensor, offsets: torch.Tensor, config: SentimentBagConfig
-) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+class Ngrams(NamedTuple):
+    """A batch's bag entries: the table row and weight of each n-gram, and the review of each token."""
+
+    rows: list[torch.Tensor] | torch.Tensor  # N columns of [T], or [T, N] stacked
+    weights: list[torch.Tensor] | torch.Tensor  # the same shape; 0 where no n-gram starts
+    bags: torch.Tensor  # [T] review of every token (`bag_index`)
+
+
+def ngram_columns(input_ids: torch.Tensor, offsets: torch.Tensor, config: SentimentBagConfig) -> Ngrams:
     """Table row and weight of every n-gram (n = 1..ngram_size) starting at every token, one column per n.
 
     Column n-1 holds the n-grams: the word itself, then the hashed n-grams into the rows after
     the vocabulary. An n-gram that runs past its review (or past the batch, whose ids are padded
     by n-1) reads the padding row, which stays zero, and gets weight 0, instead of being removed:
     every column has one entry per token, so a review's entries stay contiguous and the ONNX graph
-    has only static shapes.
+    has only static shapes. The token → review index comes back too, for the callers' per-review sums.
 
     Args:
         input_ids (`torch.LongTensor` of shape `[T]`): all reviews' token ids, concatenated.
@@ -115,8 +123,8 @@ def ngram_columns(
         rows.append(torch.where(inside, hashed + config.vocab_size, config.pad_token_id))
         weights.append(inside.to(torch.float32))
     if config.distinct_ngrams:
-        return distinct_columns(rows, offsets, bags, config.pad_token_id)
-    return rows, weights
+        rows, weights = distinct_columns(rows, offsets, bags, config.pad_token_id)
+    return Ngrams(rows, weights, bags)
 
 
 def distinct_columns(
@@ -162,9 +170,7 @@ def _bucket(values: torch.Tensor, config: SentimentBagConfig) -> torch.Tensor:
     return values % config.num_buckets
 
 
-def ngram_rows(
-    input_ids: torch.Tensor, offsets: torch.Tensor, config: SentimentBagConfig
-) -> tuple[torch.Tensor, torch.Tensor]:
+def ngram_rows(input_ids: torch.Tensor, offsets: torch.Tensor, config: SentimentBagConfig) -> Ngrams:
     """`ngram_columns` stacked: rows and weights of shape `[T, ngram_size]`, token-major.
 
     Args:
@@ -172,8 +178,8 @@ def ngram_rows(
         offsets (`torch.LongTensor` of shape `[batch]`): start of each review.
         config (`SentimentBagConfig`): gives vocab_size, ngram_size, num_buckets, ngram_hash_multiplier.
     """
-    rows, weights = ngram_columns(input_ids, offsets, config)
-    return torch.stack(rows, dim=1), torch.stack(weights, dim=1)  # [T, ngram_size] each
+    rows, weights, bags = ngram_columns(input_ids, offsets, config)
+    return Ngrams(torch.stack(rows, dim=1), torch.stack(weights, dim=1), bags)  # [T, ngram_size] each
 
 
 def flatten_padded(input_ids: torch.Tensor, pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -275,18 +281,18 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
 
     def bag_pool(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """Pooled rows of each review through nn.EmbeddingBag (training: sparse gradients), float32 sums."""
-        rows, weights = ngram_rows(input_ids, offsets, self.config)  # [T, N] each
+        rows, weights, bags = ngram_rows(input_ids, offsets, self.config)  # [T, N] each, [T]
         weights = self._drop_features(weights)
         scales = weights if self.feature_weights is None else weights * self.feature_weights[rows]  # [T, N]
         # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
         sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=scales.reshape(-1))
-        counts = segment_sum(weights.sum(dim=1), bag_index(offsets, input_ids.shape[0]), offsets.shape[0])  # [B]
+        counts = segment_sum(weights.sum(dim=1), bags, offsets.shape[0])  # [B]
         return self._pool(sums, counts.unsqueeze(1))  # [B, D]
 
     def segment_pool(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """The same pooling as `bag_pool`, as gathers and block prefix sums: the form exported to ONNX."""
         num_tokens, block = input_ids.shape[0], PREFIX_BLOCK
-        columns, weights = ngram_columns(input_ids, offsets, self.config)  # N x [T] each
+        columns, weights, bags = ngram_columns(input_ids, offsets, self.config)  # N x [T] each, [T]
         # Column by column, no [T, N, D] tensor: n-grams that leave their review read the zero padding row.
         # Padding rows fill whole blocks; one past the last token becomes a valid index.
         padding = (0, block - num_tokens % block)
@@ -297,7 +303,7 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             summed = gathered if summed is None else summed + gathered  # [T', D]
         ends = review_ends(offsets, num_tokens)  # [B]
         if self.config.distinct_ngrams:  # the entries left once repeats are dropped
-            counts = segment_sum(sum(weights), bag_index(offsets, num_tokens), offsets.shape[0]).unsqueeze(1)  # [B, 1]
+            counts = segment_sum(sum(weights), bags, offsets.shape[0]).unsqueeze(1)  # [B, 1]
         else:  # without feature dropout a review of L tokens has max(L - n + 1, 0) n-grams of each size n
             lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
             sizes = torch.arange(1, len(columns) + 1, device=lengths.device)  # [N]

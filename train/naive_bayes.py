@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import torch
 
 from .configuration import SentimentBagConfig
-from .modeling import bag_index, ngram_rows
+from .modeling import ngram_rows
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +35,9 @@ def log_count_ratios(
     counts = None  # [class, R], created on the first batch's device
     reviews = 0
     for input_ids, offsets, labels in batches:
-        rows, weights = ngram_rows(input_ids, offsets, config)  # [T, N] each
+        rows, weights, bags = ngram_rows(input_ids, offsets, config)  # [T, N] each, [T]
         present = weights > 0  # [T, N]
-        bags = bag_index(offsets, input_ids.shape[0]).unsqueeze(1).expand_as(rows)[present]  # [E]
+        bags = bags.unsqueeze(1).expand_as(rows)[present]  # [E]
         rows = rows[present]  # [E]
         if binary:
             keys = torch.unique(bags * config.num_embeddings + rows)  # one per (review, row)
