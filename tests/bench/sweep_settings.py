@@ -47,12 +47,13 @@ SETTINGS = [
     {"distinct_ngrams": True, "anchor": 3e-5}, {"distinct_ngrams": True, "anchor": 2e-4},
     {"distinct_ngrams": True, "embedding_dim": 16, "hidden_dims": [32]}, {"distinct_ngrams": True, "dropout": 0.1},
     {"distinct_ngrams": True, "dropout": 0.3}, {"distinct_ngrams": True, "hidden_dims": [32]},
+    {"distinct_ngrams": True, "mnb_column": True},
 ]  # fmt: skip
 # What every setting changes from: `train`'s defaults before distinct_ngrams (summarize pairs with --baseline).
 DEFAULTS = {"embedding_dim": 8, "hidden_dims": [16], "dropout": 0.2, "ngram_size": 3, "num_buckets": 1 << 22,
             "feature_dropout": 0.0, "distinct_ngrams": False, "lr": 0.02, "epochs": 2, "batch_size": 64,
             "alpha": 1.0, "binary": False, "init_scale": 1.0, "schedule": "linear", "pooling": "sqrt",
-            "anchor": 0.0}  # fmt: skip
+            "anchor": 0.0, "mnb_column": False}  # fmt: skip
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -129,16 +130,21 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
         "distinct_ngrams",
         "pooling",
     )
+    # mnb_column: one more column, frozen at 1, so the MLP also reads the naive Bayes log-odds Σ ratio / √count.
     config = SentimentBagConfig(
         vocab_size=data["vocab_size"],
         pad_token_id=data["pad"],
         feature_weighting=True,
-        **{key: s[key] for key in shape},
+        **{key: s[key] for key in shape if key != "embedding_dim"},
+        embedding_dim=s["embedding_dim"] + s["mnb_column"],
     )
     model = SentimentBagForSequenceClassification(config)
     ratios = log_count_ratios(bag_batches(data["train"]), config, s["alpha"], s["binary"]).cpu()
     model.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
     model.embeddings.weight.data.mul_(s["init_scale"])
+    if s["mnb_column"]:
+        model.embeddings.weight.data[:, -1] = 1.0
+        model.embeddings.weight.data[data["pad"], -1] = 0.0
     model.to(DEVICE)
     # anchor: every step pulls the whole table a share of the way back to its naive Bayes start (L2 to the start).
     start_table = model.embeddings.weight.detach().clone() if s["anchor"] else None
@@ -159,6 +165,8 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
             ids, offsets, labels = batch(data["train"], permutation[start : start + s["batch_size"]])
             model.zero_grad(set_to_none=True)
             model(ids, offsets, labels=labels).loss.backward()
+            if s["mnb_column"]:
+                model.embeddings.weight.grad._values()[:, -1] = 0.0
             dense = [p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse]
             torch.nn.utils.clip_grad_norm_(dense, 1.0)
             optimizer.param_groups[0]["lr"] = s["lr"] * (1 - step / total if s["schedule"] == "linear" else 1)
