@@ -121,7 +121,6 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
     s = {**DEFAULTS, **settings}
     torch.manual_seed(seed)
     shape = (
-        "embedding_dim",
         "hidden_dims",
         "dropout",
         "ngram_size",
@@ -135,8 +134,8 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
         vocab_size=data["vocab_size"],
         pad_token_id=data["pad"],
         feature_weighting=True,
-        **{key: s[key] for key in shape if key != "embedding_dim"},
         embedding_dim=s["embedding_dim"] + s["mnb_column"],
+        **{key: s[key] for key in shape},
     )
     model = SentimentBagForSequenceClassification(config)
     ratios = log_count_ratios(bag_batches(data["train"]), config, s["alpha"], s["binary"]).cpu()
