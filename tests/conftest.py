@@ -118,9 +118,17 @@ def bundle_copy(tiny_bundle, tmp_path):
     return shutil.copytree(tiny_bundle, tmp_path / "bundle_copy")
 
 
+def save_self_contained(model_path: Path, destination: Path) -> None:
+    """A bundle's model as one ONNX file holding every weight: as bundles were before model.onnx.data, and as the
+    exporter has it before moving the weights out."""
+    import onnx
+
+    onnx.save(onnx.load(str(model_path)), str(destination))
+
+
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_model_dir):
-    """An ONNX bundle (model.onnx, tokenizer.json, bundle.json) exported from `tiny_model_dir`."""
+    """An ONNX bundle (model.onnx, model.onnx.data, tokenizer.json, bundle.json) exported from `tiny_model_dir`."""
     from export.exporter import export_bundle
 
     path = tmp_path_factory.mktemp("tiny_bundle_parent") / "bundle"

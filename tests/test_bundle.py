@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import save_self_contained
 
 from sentiment_batch import bundle as bundle_module
 from sentiment_batch.bundle import MANIFEST_FILE, load_bundle, resolve_bundle_path, sha256_file
@@ -35,10 +36,8 @@ def test_valid_bundle_loads(tiny_bundle):
 
 def test_bundle_with_weights_inside_model_file_still_loads(bundle_copy, tiny_bundle):
     """Bundles exported before the weights moved to model.onnx.data hold them in model.onnx and name no data file."""
-    import onnx
-
     model_path = bundle_copy / "model.onnx"
-    onnx.save(onnx.load(str(model_path)), str(model_path))  # loads the external weights, saves them inline
+    save_self_contained(model_path, model_path)
     (bundle_copy / "model.onnx.data").unlink()
     manifest = json.loads((bundle_copy / MANIFEST_FILE).read_text())
     del manifest["data_file"], manifest["data_sha256"]

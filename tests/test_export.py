@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from conftest import VARIED_TEXTS
+from conftest import VARIED_TEXTS, save_self_contained
 
 from export.exporter import export_bundle
 from export.onnx_graph import PAGE_BYTES, move_weights_to_data_file
@@ -257,7 +257,7 @@ def test_refuses_to_write_a_bundle_that_fails_parity(tiny_model_dir, tmp_path, m
 
 def self_contained_copy(tiny_bundle, model_path):
     """The bundle's model as the exporter has it before moving the weights out: one file."""
-    onnx.save(onnx.load(str(tiny_bundle / "model.onnx")), str(model_path))
+    save_self_contained(tiny_bundle / "model.onnx", model_path)
     return model_path.read_bytes()
 
 
