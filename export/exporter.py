@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.metadata
 import json
 import logging
 import shutil
-import tempfile
+import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import onnx
@@ -20,11 +19,11 @@ import transformers
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
 
-import train
-from sentiment_batch.bundle import MANIFEST_FILE, sha256_file
+from sentiment_batch.bundle import MODEL_FILE, TOKENIZER_FILE, Manifest, open_session, sha256_file
 from sentiment_batch.errors import UserError
-from sentiment_batch.preprocessing import TOKENIZER_FILE, load_tokenizer
-from sentiment_batch.scorer import open_session
+from sentiment_batch.preprocessing import load_tokenizer
+from sentiment_batch.publish import check_output, staged_folder
+from sentiment_batch.train import SentimentBagConfig
 
 from .onnx_graph import DEFAULT_OPSET, check_opset_writable, export_onnx, move_weights_to_data_file
 from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, read_texts
@@ -32,13 +31,10 @@ from .quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-MODEL_FILE = "model.onnx"
 CONFIG_FILE = "config.json"
 METRICS_FILE = "all_results.json"
-BUNDLE_DIR_MODE = 0o755
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-KNOWN_MODEL_TYPES = (train.SentimentBagConfig.model_type,)
+KNOWN_MODEL_TYPES = (SentimentBagConfig.model_type,)
 PREPROCESSING = {
     "tokenizer": TOKENIZER_FILE,
     "add_special_tokens": False,
@@ -70,7 +66,7 @@ def read_model_config(model_dir: Path) -> dict:
 
 
 def load_model(model_dir: Path) -> torch.nn.Module:
-    """The trained model in eval mode (importing `train` registered its Auto classes).
+    """The trained model in eval mode (importing `sentiment_batch.train` registered its Auto classes).
 
     Args:
         model_dir (`Path`): the Hugging Face model folder.
@@ -88,35 +84,8 @@ def check_output_dir(output_dir: Path, model_dir: Path, overwrite: bool) -> None
         overwrite (`bool`): whether an existing bundle folder may be replaced.
     """
     if output_dir.resolve() == model_dir.resolve():
-        raise UserError("the output folder must differ from the model folder")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(f"{output_dir} exists and is not a folder")
-    if output_dir.exists() and not overwrite:
-        raise UserError(f"{output_dir} already exists; pass --overwrite to replace it")
-
-
-@contextlib.contextmanager
-def staged_folder(output_dir: Path) -> Iterator[Path]:
-    """A temporary folder beside `output_dir`, renamed onto it only if the block succeeds.
-
-    Args:
-        output_dir (`Path`): the final folder; replaced when it already exists.
-    """
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", suffix=".tmp", dir=output_dir.parent))
-    staging.chmod(BUNDLE_DIR_MODE)  # mkdtemp makes it private; a bundle is meant to be read by the scoring service
-    try:
-        yield staging
-        if output_dir.exists():
-            # Rename the old bundle out of the way first so the new one appears in one step.
-            retired = staging.with_suffix(".old")
-            output_dir.rename(retired)
-            staging.rename(output_dir)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        raise UserError("the bundle folder must differ from the model folder")
+    check_output(output_dir, overwrite=overwrite, folder=True)
 
 
 def library_versions() -> dict:
@@ -183,8 +152,8 @@ def export_bundle(
     texts: Sequence[str] | None = None,
     overwrite: bool = False,
     quantize: bool = False,
-) -> dict:
-    """Export a trained model folder to a bundle and return the manifest.
+) -> Manifest:
+    """Export a trained model folder to a bundle and return its manifest.
 
     The bundle holds model.onnx (the graph), model.onnx.data (its weights, memory-mapped by onnxruntime),
     tokenizer.json and bundle.json.
@@ -194,10 +163,11 @@ def export_bundle(
     Args:
         model_dir (`str | Path`): the trained Hugging Face model folder.
         output_dir (`str | Path`): the bundle folder to create.
-        opset (`int`): ONNX opset of the graph.
-        texts (`Sequence[str] | None`): parity reviews; a built-in varied set when None.
-        overwrite (`bool`): replace an existing `output_dir`.
-        quantize (`bool`): try a float16 embedding table, kept only within the bounds of `export.quantize`.
+        opset (`int`, *optional*, defaults to 18): ONNX opset of the graph.
+        texts (`Sequence[str]`, *optional*): parity reviews; defaults to a built-in varied set.
+        overwrite (`bool`, *optional*, defaults to False): replace an existing `output_dir`.
+        quantize (`bool`, *optional*, defaults to False): try a float16 embedding table, kept only within the
+            bounds of `sentiment_batch.export.quantize`.
     """
     model_dir, output_dir = Path(model_dir), Path(output_dir)
     check_opset_writable(opset)
@@ -207,19 +177,13 @@ def export_bundle(
     texts = builtin_texts() if texts is None else list(texts)
     if not texts:
         raise UserError("no parity texts given; pass at least one review")
-    with staged_folder(output_dir) as staging:
+    with staged_folder(output_dir, overwrite=overwrite) as staging:
         model_path = staging / MODEL_FILE
         parity, export_seconds = export_checked_graph(model, tokenizer, texts, model_path, opset)
         quantization = quantize_in_place(model_path, tokenizer, texts) if quantize else None
         data_path = move_weights_to_data_file(model_path)
         shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "labels": index_ordered_labels(model),
-            "model_file": MODEL_FILE,
-            "model_sha256": sha256_file(model_path),
-            **({"data_file": data_path.name, "data_sha256": sha256_file(data_path)} if data_path else {}),
-            "tokenizer_file": TOKENIZER_FILE,
+        info = {
             "preprocessing": PREPROCESSING,
             "opset": opset,
             "versions": library_versions(),
@@ -229,7 +193,14 @@ def export_bundle(
             "export_seconds": round(export_seconds, 3),
             **({"quantization": quantization} if quantization is not None else {}),
         }
-        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        manifest = Manifest(
+            labels=tuple(index_ordered_labels(model)),
+            model_sha256=sha256_file(model_path),
+            data_file=data_path.name if data_path else None,
+            data_sha256=sha256_file(data_path) if data_path else None,
+            info=info,
+        )
+        manifest.write(staging)
     logger.info("bundle written to %s", output_dir)
     return manifest
 
@@ -242,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"(refused when any label differs from PyTorch or max |Δlogit| > {MAX_LOGIT_DIFF:g}).",
     )
     parser.add_argument("--model", required=True, type=Path, help="trained Hugging Face model folder")
-    parser.add_argument("--output", required=True, type=Path, help="bundle folder to create")
+    parser.add_argument("--output", "--bundle", required=True, type=Path, help="bundle folder to create")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)")
     parser.add_argument(
         "--texts", type=Path, help="parity reviews, one per line (default: a built-in varied set, edge cases included)"
@@ -258,20 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def summary_lines(manifest: dict, output_dir: Path) -> list[str]:
+def summary_lines(manifest: Manifest, output_dir: Path) -> list[str]:
     """What the CLI tells the user about a written bundle.
 
     Args:
-        manifest (`dict`): the bundle's manifest.
+        manifest (`Manifest`): the bundle's manifest.
         output_dir (`Path`): the bundle folder.
     """
-    parity = manifest["parity"]
+    info = manifest.info
+    parity = info["parity"]
     lines = [
-        f"bundle: {output_dir} (opset {manifest['opset']}, export {manifest['export_seconds']:.1f}s)",
+        f"bundle: {output_dir} (opset {info['opset']}, export {info['export_seconds']:.1f}s)",
         f"parity: {parity['texts']} reviews at batch sizes {parity['batch_sizes']}, "
         f"max |Δlogit| {parity['max_abs_logit_diff']:.3g}, label agreement {parity['label_agreement']:.4f}",
     ]
-    quantization = manifest.get("quantization")
+    quantization = info.get("quantization")
     if quantization:
         verdict = "kept float16" if quantization["kept"] else "outside bounds, kept float32"
         lines.append(
@@ -292,9 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run `sentiment-batch export`.
 
     Args:
-        argv (`list[str] | None`): the command's arguments.
+        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
     """
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
     quiet_exporter_logs()
     if args.texts is not None and not args.texts.is_file():
         raise UserError(f"--texts {args.texts} is not a file")

@@ -12,6 +12,7 @@ import torch
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
+from sentiment_batch.bundle import INPUT_NAMES, LOGITS
 from sentiment_batch.preprocessing import encode
 
 MAX_LOGIT_DIFF = 1e-4
@@ -72,7 +73,7 @@ def onnx_scorer(session: ort.InferenceSession) -> BatchScorer:
     """
 
     def score(input_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        return session.run(["logits"], {"input_ids": input_ids, "offsets": offsets})[0]
+        return session.run([LOGITS], dict(zip(INPUT_NAMES, (input_ids, offsets), strict=True)))[0]
 
     return score
 

@@ -11,7 +11,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 from tokenizers import Tokenizer
 
-from sentiment_batch.scorer import open_session
+from sentiment_batch.bundle import open_session
 
 from .parity import LogitComparison, onnx_scorer, score_texts
 
@@ -19,8 +19,7 @@ logger = logging.getLogger(__name__)
 
 # The float16 model replaces the float32 one only inside these bounds, measured against the float32 ONNX model: a
 # guard against a broken conversion, not an accuracy estimate (run `sentiment-batch verify` for that). Trained IMDb
-# models gave max |Δlogit| 0.002-0.012 on the built-in parity texts; the sample bundle agreed with its PyTorch
-# model on 99.96% of 2,503 validation reviews.
+# models stay well inside them; the figures are in tests/bench/results.
 HALF_MIN_LABEL_AGREEMENT = 0.99
 HALF_MAX_LOGIT_DIFF = 0.05
 
@@ -71,8 +70,8 @@ def half_precision_tables(model: onnx.ModelProto) -> int:
     """Store every float32 table (a matrix read only by Gather) in float16, in place; returns how many.
 
     Each `Gather(table, rows)` becomes `Cast(Gather(table16, rows), float32)`: the file halves and every
-    value keeps 11 significant bits. 8-bit tables were tried and lost 0.4-0.8 points of accuracy: the
-    naive Bayes-scaled rows span four orders of magnitude, and BatchNorm amplifies the rounding.
+    value keeps 11 significant bits. Not 8 bits: the naive Bayes-scaled rows span four orders of magnitude,
+    and BatchNorm amplifies the rounding into lost accuracy.
 
     Args:
         model (`onnx.ModelProto`): the float model, table lookups already written as Gather.

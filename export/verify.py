@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -13,10 +14,9 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from sentiment_batch.bundle import Bundle, load_bundle
+from sentiment_batch.bundle import Bundle, Manifest, load_bundle, open_session
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import load_tokenizer
-from sentiment_batch.scorer import open_session
 
 from .exporter import load_model
 from .parity import MAX_LOGIT_DIFF, BatchScorer, LogitComparison, onnx_scorer, score_texts, torch_scorer
@@ -28,14 +28,14 @@ EXIT_PARITY_FAILED = 1
 SCALAR_METRICS = ("accuracy", "precision", "recall", "f1")
 
 
-def parity_bounds(manifest: dict) -> tuple[float, float]:
+def parity_bounds(manifest: Manifest) -> tuple[float, float]:
     """Largest |Δlogit| and smallest label agreement allowed: looser when the bundle kept a float16 table.
 
     Args:
-        manifest (`dict`): the bundle's manifest.
+        manifest (`Manifest`): the bundle's manifest.
     """
-    if manifest.get("quantized"):
-        quantization = manifest["quantization"]
+    if manifest.info.get("quantized"):
+        quantization = manifest.info["quantization"]
         return quantization["max_logit_diff_allowed"], quantization["min_label_agreement"]
     return MAX_LOGIT_DIFF, 1.0
 
@@ -54,7 +54,9 @@ def load_reviews(
     """
     from datasets import concatenate_datasets
 
-    from train.data import load_splits  # the datasets stack loads only once arguments are known to be valid
+    from sentiment_batch.train.data import (
+        load_splits,  # the datasets stack loads only once arguments are known to be valid
+    )
 
     splits = load_splits(source, validation_size, seed)
     missing = [name for name in split.split("+") if name not in splits]
@@ -73,7 +75,7 @@ def classification_scores(predictions: np.ndarray, references: np.ndarray) -> di
         predictions (`np.ndarray`): predicted labels.
         references (`np.ndarray`): true labels.
     """
-    from train.metrics import load_metric
+    from sentiment_batch.train.metrics import load_metric
 
     scores = load_metric().compute(predictions=predictions, references=references)
     return {name: scores[name] for name in SCALAR_METRICS}
@@ -119,7 +121,7 @@ def verify_bundle(
         **{key: value for key, value in asdict(comparison).items() if key != "rows"},
         "max_logit_diff_allowed": max_logit_diff,
         "min_label_agreement": min_label_agreement,
-        "quantized": bool(bundle.manifest.get("quantized")),
+        "quantized": bool(bundle.manifest.info.get("quantized")),
         "passed": comparison.within(max_logit_diff, min_label_agreement),
     }
 
@@ -154,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run `sentiment-batch verify`.
 
     Args:
-        argv (`list[str] | None`): the command's arguments.
+        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
     """
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     if args.batch_size < 1:

@@ -1,13 +1,17 @@
-"""sentiment-batch runtime: score reviews with an exported ONNX bundle (onnxruntime, tokenizers, pandas; no torch)."""
+"""sentiment-batch: score reviews with an exported ONNX bundle (onnxruntime, tokenizers, pyarrow; no torch).
+
+`sentiment_batch.train` and `sentiment_batch.export` (the training extra) make the model and its bundles.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
-__all__ = ["Scorer", "__version__"]
+__version__ = "0.2.0"
+__all__ = ["Scorer", "load_bundle", "__version__"]
 
 if TYPE_CHECKING:
+    from .bundle import load_bundle
     from .scorer import Scorer
 
 
@@ -17,4 +21,8 @@ def __getattr__(name: str):
         from .scorer import Scorer
 
         return Scorer
+    if name == "load_bundle":
+        from .bundle import load_bundle
+
+        return load_bundle
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,65 +1,110 @@
-"""The `sentiment-batch` console script: one subcommand per stage, each loaded only when called."""
+"""The `sentiment-batch` console script: one subcommand per stage, each loaded only when called.
+
+Every subcommand module has `main(argv) -> int`. Errors of the caller's making (`ValueError`, `TypeError`,
+`OSError`) end as one line on stderr and exit code 2; an interrupt or a termination signal as one line and
+128 + the signal's number, after the run's temporary files are removed.
+"""
 
 from __future__ import annotations
 
 import importlib
 import logging
+import os
+import signal
 import sys
 
-from .errors import UserError
+from . import __version__
+from .errors import first_line
+from .publish import OutputExistsError
 
 # Subcommand → (module, summary). Modules load lazily so `score` never pays for torch.
 COMMANDS = {
-    "train": ("train.training", "train the model on IMDb-shaped data with transformers.Trainer"),
-    "export": ("export.exporter", "export a trained model folder to a parity-checked ONNX bundle"),
-    "verify": ("export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
+    "train": ("sentiment_batch.train.training", "train the model on IMDb-shaped data with transformers.Trainer"),
+    "export": ("sentiment_batch.export.exporter", "export a trained model folder to a parity-checked ONNX bundle"),
+    "verify": ("sentiment_batch.export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
     "score": ("sentiment_batch.scoring_cli", "score CSV/Parquet files of reviews with an ONNX bundle"),
 }
 EXIT_USER_ERROR = 2
+TRAINING_MODULES = ("torch", "transformers", "datasets", "evaluate", "onnx", "onnxscript", "wandb", "yaml")
+# Signals that ask a process to stop; each becomes an exception, so every `finally` and `with` cleans up.
+STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGXCPU", "SIGXFSZ")
+
+
+class Stopped(BaseException):
+    """A termination signal arrived; a BaseException, like KeyboardInterrupt, so nothing swallows it."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum: int, frame) -> None:
+    raise Stopped(signum)
+
+
+def stop_on_signals() -> None:
+    """Turn termination signals into `Stopped` (SIGINT already raises KeyboardInterrupt)."""
+    for name in STOP_SIGNALS:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _raise_stopped)
 
 
 def usage() -> str:
-    lines = ["usage: sentiment-batch COMMAND [ARGS...]", "", "commands:"]
+    lines = ["usage: sentiment-batch [--version] COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<8}{summary}" for name, (_, summary) in COMMANDS.items()]
     lines += ["", "Run `sentiment-batch COMMAND --help` for a command's options."]
     return "\n".join(lines)
+
+
+def error_line(error: BaseException) -> str:
+    """What the CLI prints for an error of the caller's making: its first line, with the flag that helps."""
+    if isinstance(error, OutputExistsError):
+        return f"{first_line(error)}; pass --overwrite to replace it"
+    if isinstance(error, OSError) and error.strerror:
+        return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    return first_line(error)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand's own `main(argv) -> int`.
 
     Args:
-        argv (`list[str] | None`): arguments after the program name; `sys.argv[1:]` when None.
+        argv (`list[str]`, *optional*): arguments after the program name; defaults to `sys.argv[1:]`.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else EXIT_USER_ERROR
+    if argv[0] in ("-V", "--version"):
+        print(f"sentiment-batch {__version__}")
+        return 0
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         print(f"sentiment-batch: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return EXIT_USER_ERROR
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for package in ("sentiment_batch", "train", "export"):  # our progress lines, not every library's
-        logging.getLogger(package).setLevel(logging.INFO)
+    logging.getLogger("sentiment_batch").setLevel(logging.INFO)  # our progress lines, not every library's
+    stop_on_signals()
+    prefix = f"sentiment-batch {command}"
     try:
-        module = importlib.import_module(COMMANDS[command][0])
-        return module.main(rest)
+        return importlib.import_module(COMMANDS[command][0]).main(rest)
     except ModuleNotFoundError as error:
-        if error.name in ("torch", "transformers", "datasets", "evaluate", "onnx", "wandb"):
-            print(
-                f"sentiment-batch {command}: needs {error.name}; install the training extra: "
-                "pip install 'sentiment-batch[train]'",
-                file=sys.stderr,
-            )
-            return EXIT_USER_ERROR
-        raise
-    except UserError as error:
-        print(f"sentiment-batch {command}: error: {error}", file=sys.stderr)
+        if error.name not in TRAINING_MODULES:
+            raise
+        extra = "pip install 'sentiment-batch[train]' (PyTorch's CPU build first: see the README)"
+        print(f"{prefix}: {error.name} is missing; install the training extra: {extra}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except (ValueError, TypeError, OSError) as error:
+        if os.environ.get("SENTIMENT_BATCH_TRACEBACK"):
+            raise
+        print(f"{prefix}: error: {error_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
-        print(f"sentiment-batch {command}: interrupted", file=sys.stderr)
-        return 130
+        print(f"{prefix}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Stopped as stopped:
+        print(f"{prefix}: stopped by {stopped}", file=sys.stderr)
+        return 128 + stopped.signum
 
 
 if __name__ == "__main__":

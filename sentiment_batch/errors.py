@@ -1,5 +1,19 @@
-"""The error type the CLI reports as one line instead of a traceback."""
+"""The library's error type, and the one-line form of any error."""
+
+from __future__ import annotations
 
 
-class UserError(Exception):
-    """Bad input from the user (a path, a file, a flag): the CLI prints the message alone and exits 2."""
+class UserError(ValueError):
+    """A problem with the caller's input (a path, a file, a setting), worded to be shown as it is."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of an error's message, or the error's type name when the message is blank.
+
+    Args:
+        error (`BaseException`): any exception.
+    """
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(error).__name__

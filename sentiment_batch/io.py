@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,7 +13,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import UserError
+from .errors import UserError, first_line
+from .publish import staged_file
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CHUNK_ROWS = 16_384
@@ -72,8 +72,7 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
 
 
 def _read_failure(path: Path, fmt: str, error: BaseException) -> UserError:
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
-    return UserError(f"cannot read {path} as {fmt.upper()}: {first_line}")
+    return UserError(f"cannot read {path} as {fmt.upper()}: {first_line(error)}")
 
 
 @dataclass(frozen=True)
@@ -131,36 +130,37 @@ def open_source(path: Path) -> Source:
 
 
 class AtomicWriter:
-    """Writes batches to a hidden temporary file beside `path`; renamed to `path` only on a clean exit.
+    """Writes batches to a hidden temporary file beside `path` (`publish.staged_file`), published on a clean exit.
 
-    A crash or error mid-way removes the temporary file, so `path` is either complete or untouched.
+    An error or interruption mid-way removes the temporary file, so `path` is either complete or untouched.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema):
+    def __init__(self, path: Path, schema: pa.Schema, *, overwrite: bool = False):
         """Prepare to write.
 
         Args:
             path (`Path`): the final output file (.csv or .parquet).
             schema (`pa.Schema`): the schema of every batch written.
+            overwrite (`bool`, *optional*, defaults to False): whether an existing file at `path` may be replaced.
         """
         self.path = path
         self.schema = schema
         self.format = file_format(path, "output")
-        self.temp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self._staged = staged_file(path, overwrite=overwrite)
         self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
 
     def __enter__(self) -> AtomicWriter:
+        handle = self._staged.__enter__()
         writer_class = pq.ParquetWriter if self.format == "parquet" else pacsv.CSVWriter
         try:
-            self._writer = writer_class(str(self.temp_path), self.schema)
+            self._writer = writer_class(handle, self.schema)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
-            self.temp_path.unlink(missing_ok=True)
+            self._staged.__exit__(type(error), error, error.__traceback__)
             raise self._unwritable(error) from error
         return self
 
     def _unwritable(self, error: Exception) -> UserError:
-        first_line = str(error).strip().splitlines()[0]
-        return UserError(f"cannot write these columns to {self.format.upper()} ({first_line}); try .parquet")
+        return UserError(f"cannot write these columns to {self.format.upper()} ({first_line(error)}); try .parquet")
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append one batch.
@@ -172,16 +172,17 @@ class AtomicWriter:
             self._writer.write_batch(batch)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
             raise self._unwritable(error) from error
+        except OSError as error:
+            raise UserError(f"cannot write {self.path}: {error.strerror or first_line(error)}") from error
 
-    def __exit__(self, exc_type, exc, traceback) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> bool | None:
         try:
-            if self._writer is not None:
-                self._writer.close()
-        finally:
-            if exc_type is None:
-                os.replace(self.temp_path, self.path)
-            else:
-                self.temp_path.unlink(missing_ok=True)
+            self._writer.close()
+        except Exception as error:
+            if exc_type is None:  # the run went well until the file's last bytes: still nothing is published
+                self._staged.__exit__(type(error), error, error.__traceback__)
+                raise
+        return self._staged.__exit__(exc_type, exc, traceback)
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema, path: Path) -> pa.RecordBatch:

@@ -13,12 +13,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
+from .bundle import TOKENIZER_FILE
+
 try:  # the compiled per-byte loops (_token_ids.c); the numpy paths below give the same ids
     from . import _token_ids
 except ImportError:  # built without a C compiler
     _token_ids = None
-
-TOKENIZER_FILE = "tokenizer.json"
 
 # The pipeline `train.tokenization.new_tokenizer` builds; only it has the pyarrow fast path below.
 KNOWN_NORMALIZER = {

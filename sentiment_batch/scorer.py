@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 import os
-from collections import deque
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +15,11 @@ import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
 
-from .bundle import Bundle, load_bundle
+from .bundle import PROBABILITIES, Bundle, check_graph_io, load_bundle, open_session
 from .errors import UserError
 from .preprocessing import encode, load_tokenizer
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
-INPUT_NAMES = ("input_ids", "offsets")
-PROBABILITIES = "probabilities"
 
 
 def row_error(value: object) -> str | None:
@@ -66,57 +66,62 @@ def text_errors(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
     return errors, ok
 
 
-def open_session(path: str | Path, options: ort.SessionOptions | None = None) -> ort.InferenceSession:
-    """An onnxruntime session on the CPU; a graph it cannot load is a one-line `UserError`.
-
-    Args:
-        path (`str | Path`): the ONNX file.
-        options (`ort.SessionOptions | None`): session options; onnxruntime's defaults when None.
-    """
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises untyped errors for graphs it cannot load
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"onnxruntime {ort.__version__} cannot load {path}: {message}") from error
+def _positive_int(name: str, value: object, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
+    return int(value)
 
 
-def _session(bundle: Bundle) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    # One thread per call: the Scorer runs whole batches side by side instead, so tokenization and
-    # the model share every core and no intra-op pool spins while a batch is being tokenized.
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = open_session(bundle.model_path, options)
-    inputs = tuple(node.name for node in session.get_inputs())
-    outputs = {node.name for node in session.get_outputs()}
-    if inputs != INPUT_NAMES or PROBABILITIES not in outputs:
-        raise UserError(
-            f"{bundle.model_path}: expected inputs {INPUT_NAMES} and a {PROBABILITIES} output, got {inputs}"
-        )
-    return session
+def _string_column(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
+    """An Arrow string column as one large_string array, or None when it holds other types."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        return values.cast(pa.large_string())
+    if pa.types.is_string_view(values.type):
+        return values.cast(pa.large_string())
+    return None
+
+
+@dataclass
+class _Pending:
+    """One column being scored: its per-row errors, the scorable rows, and the model batches in flight."""
+
+    errors: list[str | None]
+    ok: np.ndarray
+    futures: list[Future]
 
 
 class Scorer:
-    """Scores reviews with one bundle; safe to share between threads (ONNX session and tokenizer are read-only)."""
+    """Scores reviews with one bundle; safe to share between threads.
+
+    The ONNX session and tokenizer are read-only. Model batches run on the scorer's own thread pool,
+    `threads` wide; `close()` (or a `with` block) stops it, as does garbage collection.
+    """
 
     def __init__(self, bundle: Bundle, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
         """Load the model and tokenizer of a validated bundle.
 
         Args:
             bundle (`Bundle`): from `load_bundle`.
-            threads (`int | None`): batches tokenized and scored at once, one thread each; None: the CPU count.
-            batch_size (`int`): reviews per model call.
+            threads (`int`, *optional*): model batches tokenized and scored at once, one thread each;
+                defaults to the CPU count.
+            batch_size (`int`, *optional*, defaults to 256): reviews per model call.
         """
-        if batch_size < 1:
-            raise UserError(f"batch size must be at least 1, got {batch_size}")
-        if threads is not None and threads < 1:
-            raise UserError(f"threads must be at least 1, got {threads}")
+        if not isinstance(bundle, Bundle):
+            raise TypeError(f"bundle must be a Bundle (from load_bundle), got {type(bundle).__name__}")
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.threads = _positive_int("threads", threads, allow_none=True) or os.cpu_count() or 1
         self.bundle = bundle
         self.labels = bundle.labels
-        self.batch_size = batch_size
-        self.threads = threads or os.cpu_count() or 1
         self._session = _session(bundle)
         self._tokenizer = load_tokenizer(bundle.tokenizer_path)
+        self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
+        self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
 
     @classmethod
     def from_bundle(
@@ -125,92 +130,106 @@ class Scorer:
         """Validate a bundle folder and load it.
 
         Args:
-            path (`str | Path | None`): the bundle folder; None for the default `sample_data/bundle/`.
-            threads (`int | None`): batches scored at once (see `Scorer`); also caps the Rust tokenizer's
-                thread pool if it is not started yet and RAYON_NUM_THREADS is unset.
-            batch_size (`int`): reviews per model call.
+            path (`str | Path`, *optional*): the bundle folder; defaults to the bundle shipped with the package.
+            threads (`int`, *optional*): model batches scored at once (see `Scorer`); defaults to the CPU count.
+            batch_size (`int`, *optional*, defaults to 256): reviews per model call.
         """
-        if threads:
-            os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
         return cls(load_bundle(path), threads=threads, batch_size=batch_size)
+
+    def close(self) -> None:
+        """Stop the thread pool and wait for its threads; the scorer cannot score afterwards."""
+        if self._finalizer.detach() is not None:
+            self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> Scorer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def output_names(self, prefix: str = "") -> list[str]:
         """Names of the columns scoring adds: label, score, prob_<label> per class, error.
 
         Args:
-            prefix (`str`): put before every added name, to avoid clashes with input columns.
+            prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
         """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
         return [f"{prefix}{name}" for name in ("label", "score", *(f"prob_{label}" for label in self.labels), "error")]
 
     def probabilities(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
-        """Class probabilities (float32 `[len(texts), num_labels]`) of valid texts, in model batches.
-
-        Batches are tokenized and scored in `threads` threads at once, a few ahead of the one being
-        collected; both stages release the GIL, so every core is busy whatever their relative cost.
+        """Class probabilities (float32 `[len(texts), num_labels]`) of non-blank texts, in model batches.
 
         Args:
-            texts (`Sequence[str] | pa.Array`): non-blank strings, or an Arrow column of them.
+            texts (`Sequence[str] | pa.Array`): non-blank strings, or a large_string Arrow column of them.
         """
-        result = np.empty((len(texts), len(self.labels)), dtype=np.float32)
+        return self._collect(self._submit(texts), len(texts))
+
+    def _submit(self, texts: Sequence[str] | pa.Array) -> list[Future]:
+        # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
         starts = range(0, len(texts), self.batch_size)
-        if len(starts) <= 1 or self.threads == 1:
-            for start in starts:
-                result[start : start + self.batch_size] = self._score(texts[start : start + self.batch_size])
-            return result
-        with ThreadPoolExecutor(max_workers=self.threads) as pool:
-            pending: deque = deque()
-            for start in starts:
-                pending.append((start, pool.submit(self._score, texts[start : start + self.batch_size])))
-                # Bounded look-ahead keeps memory flat however many texts come in.
-                if len(pending) >= 2 * self.threads:
-                    done, future = pending.popleft()
-                    result[done : done + self.batch_size] = future.result()
-            for done, future in pending:
-                result[done : done + self.batch_size] = future.result()
+        return [self._pool.submit(self._score, texts[start : start + self.batch_size]) for start in starts]
+
+    def _collect(self, futures: list[Future], count: int) -> np.ndarray:
+        result = np.empty((count, len(self.labels)), dtype=np.float32)
+        for index, future in enumerate(futures):
+            start = index * self.batch_size
+            result[start : start + self.batch_size] = future.result()
         return result
 
     def _score(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
         input_ids, offsets = encode(self._tokenizer, texts)
         return self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
 
-    def score_values(self, values: Sequence[object] | pa.Array, prefix: str = "") -> dict[str, pa.Array]:
-        """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.
-
-        Args:
-            values (`Sequence[object] | pa.Array`): the text column's cells, any type; an Arrow string
-                column is scored without converting its texts to Python.
-            prefix (`str`): see `output_names`.
-        """
-        if isinstance(values, pa.Array) and (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
-            texts = values.cast(pa.large_string())
-            errors, ok = text_errors(texts)
-            texts = texts if ok.all() else texts.filter(pa.array(ok))
+    def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray) -> _Pending:
+        """Check the cells of one column and send its scorable texts to the pool."""
+        column = _string_column(values) if isinstance(values, (pa.Array, pa.ChunkedArray)) else None
+        if column is not None:
+            errors, ok = text_errors(column)
+            texts = column if ok.all() else column.filter(pa.array(ok))
         else:
-            values = values.to_pylist() if isinstance(values, pa.Array) else values
+            values = values.to_pylist() if isinstance(values, (pa.Array, pa.ChunkedArray)) else values
             errors = [row_error(value) for value in values]
             ok = np.fromiter((error is None for error in errors), dtype=bool, count=len(errors))
             texts = [values[index] for index in np.flatnonzero(ok)]
-        probs = np.zeros((len(values), len(self.labels)), dtype=np.float32)
-        if len(texts):
-            probs[ok] = self.probabilities(texts)
+        return _Pending(errors, ok, self._submit(texts))
+
+    def _finish(self, pending: _Pending, prefix: str) -> dict[str, pa.Array]:
+        """The added columns of a column started with `_start`, once its model batches are done."""
+        ok, count = pending.ok, len(pending.ok)
+        probs = np.zeros((count, len(self.labels)), dtype=np.float32)
+        probs[ok] = self._collect(pending.futures, int(ok.sum()))
         best = probs.argmax(axis=1)
         missing = ~ok
         columns = [
             pa.array(np.asarray(self.labels, dtype=object)[best], type=pa.string(), mask=missing),
-            pa.array(probs[np.arange(len(values)), best], mask=missing),
+            pa.array(probs[np.arange(count), best], mask=missing),
             *(pa.array(probs[:, index], mask=missing) for index in range(len(self.labels))),
-            pa.array(errors, type=pa.string()),
+            pa.array(pending.errors, type=pa.string()),
         ]
         return dict(zip(self.output_names(prefix), columns, strict=True))
 
-    def predict(self, texts: Sequence[object]) -> list[dict]:
+    def score_values(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, prefix: str = "") -> dict:
+        """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.
+
+        Args:
+            values (`Sequence[object] | pa.Array | pa.ChunkedArray`): the text column's cells, any type; an
+                Arrow string column is scored without converting its texts to Python.
+            prefix (`str`, *optional*, defaults to ""): see `output_names`.
+        """
+        return self._finish(self._start(values), prefix)
+
+    def predict(self, texts: Iterable[object] | pa.Array | pa.ChunkedArray) -> list[dict]:
         """One dict per text: `label`, `score`, `probabilities` ({label: p}) and `error` (None when scored).
 
         Args:
-            texts (`Sequence[object]`): the reviews; None, blank or non-string ones get an `error`.
+            texts (`Iterable[object] | pa.Array | pa.ChunkedArray`): the reviews (a list, any iterable, a
+                pandas Series or an Arrow string array); None, blank or non-string ones get an `error`.
         """
-        columns = self.score_values(list(texts))
-        label, score, *probs, error = (column.to_pylist() for column in columns.values())
+        values = _texts(texts)
+        label, score, *probs, error = (column.to_pylist() for column in self.score_values(values).values())
         return [
             {
                 "label": label[row],
@@ -220,7 +239,7 @@ class Scorer:
                 else {name: prob[row] for name, prob in zip(self.labels, probs, strict=True)},
                 "error": error[row],
             }
-            for row in range(len(texts))
+            for row in range(len(label))
         ]
 
     def score_dataframe(self, df: pd.DataFrame, text_column: str = "text", prefix: str = "") -> pd.DataFrame:
@@ -228,9 +247,11 @@ class Scorer:
 
         Args:
             df (`pd.DataFrame`): the reviews.
-            text_column (`str`): the column holding the text.
-            prefix (`str`): see `output_names`.
+            text_column (`str`, *optional*, defaults to "text"): the column holding the text.
+            prefix (`str`, *optional*, defaults to ""): see `output_names`.
         """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
         check_columns(list(df.columns), text_column, self.output_names(prefix))
         columns = self.score_values(df[text_column].tolist(), prefix)
         added = {name: column.to_pandas().set_axis(df.index) for name, column in columns.items()}
@@ -241,34 +262,65 @@ class Scorer:
 
         Args:
             batch (`pa.RecordBatch`): the reviews.
-            text_column (`str`): the column holding the text.
-            prefix (`str`): see `output_names`.
+            text_column (`str`, *optional*, defaults to "text"): the column holding the text.
+            prefix (`str`, *optional*, defaults to ""): see `output_names`.
         """
-        check_columns(batch.schema.names, text_column, self.output_names(prefix))
-        columns = self.score_values(batch.column(text_column), prefix)
-        return pa.RecordBatch.from_arrays(
-            [*batch.columns, *columns.values()], names=[*batch.schema.names, *columns.keys()]
-        )
+        return next(self.score_batches([batch], text_column, prefix))
 
     def score_batches(
         self, batches: Iterable[pa.RecordBatch], text_column: str = "text", prefix: str = ""
     ) -> Iterator[pa.RecordBatch]:
-        """Score a stream of record batches lazily, one out per one in.
+        """Score a stream of record batches lazily, one out per one in, in order.
+
+        The next batch is read and sent to the pool while the current one is being scored.
 
         Args:
             batches (`Iterable[pa.RecordBatch]`): the reviews.
-            text_column (`str`): the column holding the text.
-            prefix (`str`): see `output_names`.
+            text_column (`str`, *optional*, defaults to "text"): the column holding the text.
+            prefix (`str`, *optional*, defaults to ""): see `output_names`.
         """
-        with ThreadPoolExecutor(max_workers=1) as ahead:
-            pending = None
-            for batch in batches:
-                scoring = ahead.submit(self.score_batch, batch, text_column, prefix)
-                if pending is not None:
-                    yield pending.result()
-                pending = scoring
-            if pending is not None:
-                yield pending.result()
+        added = self.output_names(prefix)
+        previous = None
+        for batch in batches:
+            if not isinstance(batch, pa.RecordBatch):
+                raise TypeError(f"batches must hold pyarrow RecordBatches, got {type(batch).__name__}")
+            check_columns(batch.schema.names, text_column, added)
+            current = (batch, self._start(batch.column(text_column)))
+            if previous is not None:
+                yield self._with_columns(*previous, prefix)
+            previous = current
+        if previous is not None:
+            yield self._with_columns(*previous, prefix)
+
+    def _with_columns(self, batch: pa.RecordBatch, pending: _Pending, prefix: str) -> pa.RecordBatch:
+        columns = self._finish(pending, prefix)
+        return pa.RecordBatch.from_arrays(
+            [*batch.columns, *columns.values()], names=[*batch.schema.names, *columns.keys()]
+        )
+
+
+def _session(bundle: Bundle) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    # One thread per call: the Scorer runs whole batches side by side instead, so tokenization and
+    # the model share every core and no intra-op pool spins while a batch is being tokenized.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = open_session(bundle.model_path, options)
+    check_graph_io(session, bundle.model_path)
+    return session
+
+
+def _texts(texts: object) -> Sequence[object] | pa.Array | pa.ChunkedArray:
+    """`predict`'s input as a sequence of cells; a lone string is refused rather than scored per character."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError("texts must be a collection of texts, not a single string; wrap it in a list")
+    if isinstance(texts, (pa.Array, pa.ChunkedArray, list)):
+        return texts
+    if isinstance(texts, pd.Series):
+        return texts.tolist()
+    if not isinstance(texts, Iterable):
+        raise TypeError(f"texts must be an iterable of texts, got {type(texts).__name__}")
+    return list(texts)
 
 
 def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str], where: str = "the input") -> None:
@@ -280,10 +332,10 @@ def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str]
         added (`Sequence[str]`): the names scoring will add.
         where (`str`): names the input in the message.
     """
+    if not isinstance(text_column, str):
+        raise TypeError(f"text_column must be a str, got {type(text_column).__name__}")
     if text_column not in columns:
-        raise UserError(
-            f"{where} has no column {text_column!r}; its columns are {list(columns)} (choose one with --text-column)"
-        )
+        raise UserError(f"{where} has no column {text_column!r}; its columns are {list(columns)}")
     clashes = [name for name in added if name in columns]
     if clashes:
-        raise UserError(f"{where} already has column(s) {clashes}; add a prefix to the new ones (--column-prefix)")
+        raise UserError(f"{where} already has column(s) {clashes}; give the added columns a prefix")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -14,7 +16,10 @@ from tqdm import tqdm
 
 from .errors import UserError
 from .io import CHUNK_ROWS, AtomicWriter, Source, conform, expand_inputs, file_format, open_source
+from .publish import check_output
 from .scorer import DEFAULT_BATCH_SIZE, Scorer, check_columns
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,11 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     """The `score` subcommand's arguments."""
     parser = argparse.ArgumentParser(
         prog="sentiment-batch score",
-        description="Add label, score, prob_<label> and error columns to every row of CSV/Parquet review files.",
+        description="Add label, score, prob_<label> and error columns to every row of CSV/Parquet review files. "
+        "The output appears complete or not at all; an existing output is only replaced with --overwrite.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV or Parquet files or globs, read in order")
-    parser.add_argument("--model", type=Path, default=None, help="bundle folder (default: sample_data/bundle/)")
     parser.add_argument("--output", type=Path, required=True, help="output file; .csv or .parquet picks the format")
+    parser.add_argument(
+        "--bundle", type=Path, default=None, help="bundle folder (default: the bundle shipped with the package)"
+    )
+    # Accepted for the bundle, as before 0.2; hidden, since --model names a trained model folder in the other commands.
+    parser.add_argument("--model", dest="legacy_bundle", type=Path, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--text-column", default="text", help="column holding the review text (default: text)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per model call")
     parser.add_argument(
@@ -75,18 +86,20 @@ def open_sources(paths: Sequence[Path], text_column: str, added: Sequence[str]) 
     return sources
 
 
-def check_output(output: Path, inputs: Sequence[Path]) -> None:
-    """Fail early on an output with an unknown extension, a missing folder, or that is also an input.
+def check_output_path(output: Path, inputs: Sequence[Path], overwrite: bool) -> None:
+    """Fail early on an output with an unknown extension, a missing folder, that exists, or that is also an input.
 
     Args:
         output (`Path`): the output file.
         inputs (`Sequence[Path]`): the input files.
+        overwrite (`bool`): whether an existing output may be replaced.
     """
     file_format(output, "output")
     if not output.parent.is_dir():
         raise UserError(f"output folder {output.parent} does not exist")
     if any(output.resolve() == path.resolve() for path in inputs):
         raise UserError(f"output {output} is also an input; write to another file")
+    check_output(output, overwrite=overwrite, folder=False)
 
 
 def score_files(scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, args: argparse.Namespace) -> Summary:
@@ -130,16 +143,21 @@ def main(argv: list[str] | None = None) -> int:
     """Run `sentiment-batch score`; bad input raises `UserError`, which the dispatcher reports and exits 2.
 
     Args:
-        argv (`list[str] | None`): the arguments after `score`; `sys.argv[1:]` when None.
+        argv (`list[str]`, *optional*): the arguments after `score`; defaults to `sys.argv[2:]`.
     """
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+    if args.legacy_bundle is not None:
+        logger.warning("--model is now --bundle in score; --model will go in a later release")
+        args.bundle = args.bundle or args.legacy_bundle
     paths = expand_inputs(args.inputs)
-    check_output(args.output, paths)
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {args.threads}")
-    scorer = Scorer.from_bundle(args.model, threads=args.threads, batch_size=args.batch_size)
-    sources = open_sources(paths, args.text_column, scorer.output_names(args.column_prefix))
-    with AtomicWriter(args.output, output_schema(scorer, sources[0].schema, args.column_prefix)) as writer:
-        summary = score_files(scorer, sources, writer, args)
+    check_output_path(args.output, paths, args.overwrite)
+    if args.threads is not None:
+        # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
+        os.environ.setdefault("RAYON_NUM_THREADS", str(max(args.threads, 1)))
+    with Scorer.from_bundle(args.bundle, threads=args.threads, batch_size=args.batch_size) as scorer:
+        sources = open_sources(paths, args.text_column, scorer.output_names(args.column_prefix))
+        schema = output_schema(scorer, sources[0].schema, args.column_prefix)
+        with AtomicWriter(args.output, schema, overwrite=args.overwrite) as writer:
+            summary = score_files(scorer, sources, writer, args)
     print(summary.line(len(sources), args.output), file=sys.stderr)
     return 0

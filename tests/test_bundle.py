@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from conftest import save_self_contained
 
-from sentiment_batch import bundle as bundle_module
-from sentiment_batch.bundle import MANIFEST_FILE, load_bundle, resolve_bundle_path, sha256_file
+from helpers import save_self_contained
+from sentiment_batch.bundle import MANIFEST_FILE, Manifest, load_bundle, sha256_file
 from sentiment_batch.errors import UserError
 from sentiment_batch.scorer import Scorer
 
@@ -30,8 +30,9 @@ def test_valid_bundle_loads(tiny_bundle):
     assert bundle.labels == ("negative", "positive")
     assert bundle.model_path == tiny_bundle / "model.onnx"
     assert bundle.tokenizer_path == tiny_bundle / "tokenizer.json"
-    assert bundle.manifest["model_sha256"] == sha256_file(bundle.model_path)
-    assert bundle.manifest["data_sha256"] == sha256_file(tiny_bundle / bundle.manifest["data_file"])
+    assert bundle.manifest.model_sha256 == sha256_file(bundle.model_path)
+    assert bundle.data_path == tiny_bundle / "model.onnx.data"
+    assert bundle.manifest.data_sha256 == sha256_file(bundle.data_path)
 
 
 def test_bundle_with_weights_inside_model_file_still_loads(bundle_copy, tiny_bundle):
@@ -105,20 +106,37 @@ def test_weights_sha256_mismatch(bundle_copy):
     assert_one_line_error(bundle_copy, "does not match data_sha256")
 
 
-def test_default_bundle_absent_says_pass_model(tmp_path, monkeypatch):
-    monkeypatch.setattr(bundle_module, "DEFAULT_BUNDLE", tmp_path / "absent")
-    with pytest.raises(UserError, match="pass --model"):
-        load_bundle(None)
-
-
-def test_default_bundle_used_when_present(tiny_bundle, monkeypatch):
-    monkeypatch.setattr(bundle_module, "DEFAULT_BUNDLE", tiny_bundle)
-    assert resolve_bundle_path(None) == tiny_bundle
-    assert load_bundle().path == tiny_bundle
-
-
-def test_default_location_is_next_to_the_package():
+def test_default_bundle_is_package_data_and_loads():
     import sentiment_batch
 
-    package_parent = bundle_module.Path(sentiment_batch.__file__).resolve().parent.parent
-    assert package_parent / "sample_data" / "bundle" == bundle_module.DEFAULT_BUNDLE
+    bundle = load_bundle()
+    assert bundle.path == Path(sentiment_batch.__file__).parent / "default_bundle"
+    assert bundle.labels == ("negative", "positive")
+
+
+def test_manifest_round_trips_and_keeps_unknown_keys(bundle_copy):
+    manifest = Manifest.read(bundle_copy)
+    assert manifest.info["opset"] and "parity" in manifest.info
+    before = json.loads((bundle_copy / MANIFEST_FILE).read_text())
+    manifest.write(bundle_copy)
+    assert json.loads((bundle_copy / MANIFEST_FILE).read_text()) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"model_sha256": None}, "model_sha256 must be"),
+        ({"data_sha256": 3}, "data_sha256 must be"),
+        ({"tokenizer_file": ["x"]}, "tokenizer_file must be"),
+    ],
+)
+def test_malformed_manifest_fields(bundle_copy, change, match):
+    edit_manifest(bundle_copy, **change)
+    assert_one_line_error(bundle_copy, match)
+
+
+def test_manifest_without_model_hash(bundle_copy):
+    manifest = json.loads((bundle_copy / MANIFEST_FILE).read_text())
+    del manifest["model_sha256"]
+    (bundle_copy / MANIFEST_FILE).write_text(json.dumps(manifest))
+    assert_one_line_error(bundle_copy, "model_sha256 is missing")

@@ -12,6 +12,7 @@ import pytest
 
 from sentiment_batch.errors import UserError
 from sentiment_batch.io import AtomicWriter, conform, expand_inputs, file_format, open_source
+from sentiment_batch.publish import TEMP_SUFFIX
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 TRICKY_CSV = b'id,text,extra\n007,"quoted ""word"", comma\nand newline",x\n2,,y\n3,"",z\n4,   ,w\n'
@@ -107,7 +108,8 @@ def test_atomic_writer_renames_on_success(tmp_path, suffix):
     with AtomicWriter(path, batch.schema) as writer:
         writer.write(batch)
         writer.write(batch)
-        assert not path.exists() and writer.temp_path.exists()
+        [temp] = tmp_path.iterdir()
+        assert not path.exists() and temp.name.startswith(f".{path.name}.") and temp.name.endswith(TEMP_SUFFIX)
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
     assert len(read_all(path)) == 4
 

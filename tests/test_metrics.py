@@ -7,7 +7,7 @@ import sys
 import numpy as np
 from transformers import EvalPrediction
 
-from train.metrics import build_compute_metrics, load_metric
+from sentiment_batch.train.metrics import build_compute_metrics, load_metric
 
 
 def test_metric_values():
@@ -33,7 +33,11 @@ def test_compute_metrics_for_trainer_gives_scalars():
 def test_metric_loads_offline_in_a_fresh_process(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_EVALUATE_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     env["HF_HOME"] = str(tmp_path / "hf")  # an empty cache: nothing downloaded earlier can help
-    script = "from train.metrics import load_metric; print(load_metric().compute(predictions=[1], references=[1]))"
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    script = (
+        "from sentiment_batch.train.metrics import load_metric\n"
+        "print(load_metric().compute(predictions=[1], references=[1]))"
+    )
+    command = [sys.executable, "-c", script]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "'accuracy': 1.0" in result.stdout

@@ -7,23 +7,21 @@ import sys
 import pytest
 import torch
 
-from train import SentimentBagConfig, SentimentBagForSequenceClassification
-from train.modeling import bag_index, distinct_columns, ngram_rows, review_ends
-
-WEIGHTED_SQRT = {"pooling": "sqrt", "feature_weighting": True}  # what `train` builds
+from sentiment_batch.train import SentimentBagConfig, SentimentBagForSequenceClassification
+from sentiment_batch.train.modeling import bag_index, distinct_columns, ngram_rows, review_ends
 
 
 @pytest.fixture
 def model():
     torch.manual_seed(0)
     config = SentimentBagConfig(
-        vocab_size=50, embedding_dim=8, hidden_dims=[16, 8], ngram_size=3, num_buckets=32, **WEIGHTED_SQRT
+        vocab_size=50, embedding_dim=8, hidden_dims=[16, 8], ngram_size=3, num_buckets=32, distinct_ngrams=False
     )
     model = SentimentBagForSequenceClassification(config).eval()
-    model.init_from_naive_bayes(torch.randn(config.num_embeddings))
+    model.bag.init_from_naive_bayes(torch.randn(config.num_embeddings))
     with torch.no_grad():  # rows that are not just ± the ratios
-        model.embeddings.weight.add_(torch.randn_like(model.embeddings.weight) * 0.1)
-        model.embeddings.weight[config.pad_token_id] = 0.0
+        model.bag.embeddings.weight.add_(torch.randn_like(model.bag.embeddings.weight) * 0.1)
+        model.bag.embeddings.weight[config.pad_token_id] = 0.0
     return model
 
 
@@ -64,9 +62,10 @@ def test_batches_shorter_than_the_ngrams():
 
 
 def distinct_model(model):
+    """The fixture's bag (which counts repeats) as a bag of distinct n-grams."""
     distinct = copy.deepcopy(model)
     distinct.config.distinct_ngrams = True
-    return distinct
+    return distinct.bag
 
 
 def test_distinct_ngrams_count_each_row_once_per_review(model):
@@ -83,7 +82,7 @@ def test_distinct_ngrams_count_each_row_once_per_review(model):
     expected = torch.stack(expected)
     torch.testing.assert_close(distinct.segment_pool(ids, offsets), expected, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(distinct.bag_pool(ids, offsets), expected, rtol=1e-6, atol=1e-6)
-    assert not torch.allclose(model.segment_pool(ids, offsets), expected)  # plain bags count the repeats
+    assert not torch.allclose(model.bag.segment_pool(ids, offsets), expected)  # plain bags count the repeats
 
 
 def test_distinct_ngrams_do_not_depend_on_the_batch(model):
@@ -112,38 +111,42 @@ def test_flat_and_padded_inputs_agree(model):
 
 def exact_pool(model, ids, offsets):
     """`bag_pool` in float64, rounded once to float32: the reference for the exported form's sums."""
-    return copy.deepcopy(model).double().bag_pool(ids, offsets).float()
+    return copy.deepcopy(model).double().bag.bag_pool(ids, offsets).float()
 
 
 def test_embedding_bag_and_prefix_sum_pools_agree(model):
-    torch.testing.assert_close(model.segment_pool(IDS, OFFSETS), model.bag_pool(IDS, OFFSETS), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        model.bag.segment_pool(IDS, OFFSETS), model.bag.bag_pool(IDS, OFFSETS), rtol=1e-6, atol=1e-6
+    )
     # a review of 20,000 tokens: the block prefix sums stay as close to a float64 EmbeddingBag as float32 allows
     long_ids = torch.randint(0, 50, (20_000 + len(IDS),), generator=torch.Generator().manual_seed(0))
     long_offsets = torch.cat([OFFSETS, torch.tensor([len(IDS)])])
     exact = exact_pool(model, long_ids, long_offsets)
-    torch.testing.assert_close(model.segment_pool(long_ids, long_offsets), exact, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(model.bag.segment_pool(long_ids, long_offsets), exact, rtol=1e-5, atol=1e-6)
 
 
 def test_training_uses_embedding_bag_and_inference_the_exported_form(model):
-    assert torch.equal(model(IDS, OFFSETS).logits, model.classify(model.segment_pool(IDS, OFFSETS)))
+    assert torch.equal(
+        model(IDS, OFFSETS).logits, model.classifier(model.bag.mlp(model.bag.segment_pool(IDS, OFFSETS)))
+    )
     model.train()
     torch.manual_seed(1)
     training_logits = model(IDS, OFFSETS).logits
     torch.manual_seed(1)
-    assert torch.equal(training_logits, model.classify(model.bag_pool(IDS, OFFSETS)))
+    assert torch.equal(training_logits, model.classifier(model.bag.mlp(model.bag.bag_pool(IDS, OFFSETS))))
 
 
 def test_empty_review_pools_to_zero(model):
-    assert torch.equal(model.bag_pool(IDS, OFFSETS)[1], torch.zeros(8))
+    assert torch.equal(model.bag.bag_pool(IDS, OFFSETS)[1], torch.zeros(8))
 
 
 def test_padding_row_stays_zero_through_training(model):
-    assert torch.equal(model.embeddings.weight[model.config.pad_token_id], torch.zeros(8))
+    assert torch.equal(model.bag.embeddings.weight[model.config.pad_token_id], torch.zeros(8))
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     model(IDS, OFFSETS, labels=torch.tensor([0, 1, 0, 1])).loss.backward()
     optimizer.step()
-    assert torch.equal(model.embeddings.weight[model.config.pad_token_id], torch.zeros(8))
+    assert torch.equal(model.bag.embeddings.weight[model.config.pad_token_id], torch.zeros(8))
 
 
 @pytest.mark.parametrize("num_tokens", [63, 64, 65, 1000])
@@ -151,7 +154,9 @@ def test_prefix_blocks_any_batch_length(model, num_tokens):
     # Batch lengths on both sides of a block boundary, reviews ending exactly at one.
     ids = torch.randint(1, 50, (num_tokens,), generator=torch.Generator().manual_seed(num_tokens))
     offsets = torch.tensor(sorted({0, 1, min(64, num_tokens), num_tokens // 2, num_tokens - 1}))
-    torch.testing.assert_close(model.segment_pool(ids, offsets), exact_pool(model, ids, offsets), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        model.bag.segment_pool(ids, offsets), exact_pool(model, ids, offsets), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_loss_is_cross_entropy_and_table_gradient_is_sparse(model):
@@ -160,7 +165,7 @@ def test_loss_is_cross_entropy_and_table_gradient_is_sparse(model):
     output = model(IDS, OFFSETS, labels=labels)
     torch.testing.assert_close(output.loss, torch.nn.functional.cross_entropy(output.logits, labels))
     output.loss.backward()
-    assert model.embeddings.weight.grad.is_sparse
+    assert model.bag.embeddings.weight.grad.is_sparse
 
 
 def test_wrong_input_forms_are_refused(model):
@@ -175,10 +180,10 @@ def test_feature_dropout_only_while_training():
     model = SentimentBagForSequenceClassification(config)
     weights = torch.ones(1000)
     model.train()
-    kept = model._drop_features(weights).sum().item()
+    kept = model.bag._drop_features(weights).sum().item()
     assert 350 < kept < 650
     model.eval()
-    assert torch.equal(model._drop_features(weights), weights)
+    assert torch.equal(model.bag._drop_features(weights), weights)
 
 
 def test_labels_are_named(model):
@@ -202,10 +207,10 @@ def test_saved_folder_loads_with_remote_code_without_train_installed(model, tmp_
     assert (tmp_path / "modeling.py").exists() and (tmp_path / "configuration.py").exists()
     expected = model(IDS, OFFSETS).logits
     torch.save(expected, tmp_path / "expected.pt")
-    # A fresh interpreter in which `import train` fails: only the folder's own code can build the model.
+    # A fresh interpreter in which `import sentiment_batch` fails: only the folder's own code can build the model.
     script = f"""
 import sys, torch
-sys.modules["train"] = None
+sys.modules["sentiment_batch"] = None
 from transformers import AutoModelForSequenceClassification
 model = AutoModelForSequenceClassification.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
 logits = model(torch.tensor({IDS.tolist()}), torch.tensor({OFFSETS.tolist()})).logits
@@ -220,45 +225,92 @@ print(type(model).__module__)
 def test_naive_bayes_init_sets_fixed_weights_and_signed_columns():
     config = SentimentBagConfig(vocab_size=50, embedding_dim=6, ngram_size=2, num_buckets=32, feature_weighting=True)
     model = SentimentBagForSequenceClassification(config)
-    assert torch.equal(model.feature_weights, torch.ones(82))
+    assert torch.equal(model.bag.feature_weights, torch.ones(82))
     ratios = torch.randn(82)
-    model.init_from_naive_bayes(ratios, torch.Generator().manual_seed(0))
+    model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(0))
     expected = ratios.clone()
     expected[config.pad_token_id] = 0
-    assert torch.equal(model.feature_weights, expected)
-    signs = model.embeddings.weight[1] / expected[1]  # [D], each column ± the ratios
+    assert torch.equal(model.bag.feature_weights, expected)
+    signs = model.bag.embeddings.weight[1] / expected[1]  # [D], each column ± the ratios
     assert set(signs.tolist()) == {1.0, -1.0}
-    assert torch.equal(model.embeddings.weight, expected.unsqueeze(1) * signs)
-    assert "feature_weights" in model.state_dict() and not model.feature_weights.requires_grad
+    assert torch.equal(model.bag.embeddings.weight, expected.unsqueeze(1) * signs)
+    assert "bag.feature_weights" in model.state_dict() and not model.bag.feature_weights.requires_grad
 
 
 def test_feature_weights_scale_each_row(model):
-    scale = model.feature_weights.clone()
+    scale = model.bag.feature_weights.clone()
     with torch.no_grad():
-        model.feature_weights.fill_(1.0)
-        model.embeddings.weight.mul_(scale.unsqueeze(1))
+        model.bag.feature_weights.fill_(1.0)
+        model.bag.embeddings.weight.mul_(scale.unsqueeze(1))
     unweighted = exact_pool(model, IDS, OFFSETS)
     with torch.no_grad():
-        model.embeddings.weight.div_(torch.where(scale == 0, 1.0, scale).unsqueeze(1))
-        model.feature_weights.copy_(scale)
+        model.bag.embeddings.weight.div_(torch.where(scale == 0, 1.0, scale).unsqueeze(1))
+        model.bag.feature_weights.copy_(scale)
     torch.testing.assert_close(exact_pool(model, IDS, OFFSETS), unweighted)
 
 
 def test_sqrt_pooling_divides_by_the_ngram_count_root(model):
-    sqrt_pooled = model.segment_pool(IDS, OFFSETS)
+    sqrt_pooled = model.bag.segment_pool(IDS, OFFSETS)
     model.config.pooling = "mean"
     counts = torch.tensor([3 + 2 + 1, 0, 1, 4 + 3 + 2]).clamp(min=1).unsqueeze(1)  # words, bigrams, trigrams
-    torch.testing.assert_close(model.segment_pool(IDS, OFFSETS), sqrt_pooled / counts.sqrt())
+    torch.testing.assert_close(model.bag.segment_pool(IDS, OFFSETS), sqrt_pooled / counts.sqrt())
 
 
-def test_folders_saved_before_pooling_and_feature_weights_load_as_they_were():
-    old = SentimentBagConfig(vocab_size=50, num_buckets=32).to_dict()
-    del old["pooling"], old["feature_weighting"]
-    config = SentimentBagConfig.from_dict(old)
-    assert config.pooling == "mean" and config.feature_weighting is False
-    assert SentimentBagForSequenceClassification(config).feature_weights is None
+def test_config_defaults_are_the_trained_recipe():
+    from sentiment_batch.train.configuration import config_defaults
+    from sentiment_batch.train.training import ModelArguments
+
+    config = SentimentBagConfig()
+    assert (config.vocab_size, config.pooling, config.feature_weighting, config.distinct_ngrams) == (
+        50000,
+        "sqrt",
+        True,
+        True,
+    )
+    arguments = ModelArguments()
+    for name, default in config_defaults().items():
+        if hasattr(arguments, name):
+            assert getattr(arguments, name) == (list(default) if isinstance(default, tuple) else default), name
+
+
+def test_base_model_prefix_names_the_bag(model):
+    assert model.base_model is model.bag and model.base_model_prefix == "bag"
+    features = model.bag(IDS, OFFSETS).features
+    assert torch.equal(model(IDS, OFFSETS).logits, model.classifier(features))
+
+
+def test_padded_ids_with_attention_mask_answer_like_flat_ids(model):
+    flat = model(IDS, OFFSETS).logits
+    # Pipelines pad on the right with the pad id; the mask, not the id, says what is padding.
+    padded = torch.zeros(4, 5, dtype=torch.long)
+    mask = torch.zeros(4, 5, dtype=torch.long)
+    for row, (start, end) in enumerate(zip(OFFSETS.tolist(), [*OFFSETS.tolist()[1:], len(IDS)], strict=True)):
+        padded[row, : end - start] = IDS[start:end]
+        mask[row, : end - start] = 1
+    torch.testing.assert_close(model(padded, attention_mask=mask).logits, flat, rtol=0, atol=0)
+
+
+def test_soft_labels_give_the_cross_entropy_of_probabilities(model):
+    targets = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.0, 1.0], [0.3, 0.7]])
+    output = model(IDS, OFFSETS, labels=targets)
+    expected = -(targets * torch.log_softmax(output.logits, dim=-1)).sum(dim=1).mean()
+    torch.testing.assert_close(output.loss, expected)
 
 
 def test_unknown_pooling_is_refused():
     with pytest.raises(ValueError, match="pooling"):
         SentimentBagConfig(pooling="max")
+
+
+def test_text_classification_pipeline_answers_like_the_bundle(tiny_model_dir, tiny_bundle):
+    from transformers import pipeline
+
+    from sentiment_batch import Scorer
+
+    texts = ["A wonderful, moving film.", "Terrible. The plot makes no sense.", "great great great"]
+    classifier = pipeline("text-classification", model=str(tiny_model_dir), trust_remote_code=True, top_k=None)
+    answers = classifier(texts)
+    expected = Scorer.from_bundle(tiny_bundle).probabilities(texts)
+    for answer, probs in zip(answers, expected, strict=True):
+        by_label = {entry["label"]: entry["score"] for entry in answer}
+        assert by_label == pytest.approx({"negative": probs[0], "positive": probs[1]}, abs=1e-5)

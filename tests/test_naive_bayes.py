@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from sentiment_batch.preprocessing import flatten
-from train import SentimentBagConfig
-from train.naive_bayes import log_count_ratios
+from sentiment_batch.train import SentimentBagConfig
+from sentiment_batch.train.naive_bayes import log_count_ratios
 
 
 def batches(reviews, labels, batch_size):
@@ -18,7 +18,7 @@ def batches(reviews, labels, batch_size):
 
 
 def test_ratios_count_words_and_ngrams_per_class():
-    config = SentimentBagConfig(vocab_size=10, ngram_size=2, num_buckets=8)
+    config = SentimentBagConfig(vocab_size=10, ngram_size=2, num_buckets=8, distinct_ngrams=False)
     # positive: "5 6", "5"; negative: "7 7"
     ratios = log_count_ratios(batches([[5, 6], [5], np.array([7, 7])], [1, 1, 0], 2), config, alpha=1.0)
     assert ratios.shape == (18,) and ratios.dtype == torch.float32
@@ -45,7 +45,7 @@ def test_batches_do_not_change_the_ratios():
 
 
 def test_binary_counts_a_row_once_per_review():
-    config = SentimentBagConfig(vocab_size=10, ngram_size=1)
+    config = SentimentBagConfig(vocab_size=10, ngram_size=1, distinct_ngrams=False)
     # positive: "5 5 6", "5"; negative: "7 7 7"
     reviews, labels = [[5, 5, 6], [5], [7, 7, 7]], [1, 1, 0]
     ratios = log_count_ratios(batches(reviews, labels, 2), config, alpha=1.0, binary=True)

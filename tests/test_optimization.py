@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from train import SentimentBagConfig, SentimentBagForSequenceClassification
-from train.optimization import SparseAdagrad
+from sentiment_batch.train import SentimentBagConfig, SentimentBagForSequenceClassification
+from sentiment_batch.train.optimization import SparseAdagrad
 
 IDS = torch.tensor([5, 6, 7, 8, 9, 10, 11, 12, 5, 6])
 OFFSETS = torch.tensor([0, 3, 3, 4, 8])
@@ -27,12 +27,12 @@ def trained(optimizer_class, steps=5):
 
 def test_same_updates_as_torch_adagrad():
     ours, reference = trained(SparseAdagrad), trained(torch.optim.Adagrad)
-    assert ours.embeddings.weight.grad.is_sparse
+    assert ours.bag.embeddings.weight.grad.is_sparse
     for (name, mine), theirs in zip(ours.state_dict().items(), reference.state_dict().values(), strict=True):
         torch.testing.assert_close(mine, theirs, rtol=1e-5, atol=1e-6, msg=name)
     # the table moved, on the rows the reviews touched only
-    start = trained(SparseAdagrad, steps=0).embeddings.weight
-    moved = (ours.embeddings.weight != start).any(dim=1)
+    start = trained(SparseAdagrad, steps=0).bag.embeddings.weight
+    moved = (ours.bag.embeddings.weight != start).any(dim=1)
     assert moved[IDS].all() and moved.sum() < ours.config.num_embeddings // 2
 
 

@@ -46,7 +46,7 @@ def test_score_end_to_end_with_heavy_imports_blocked(tmp_path, tiny_bundle):
         + f"""
 from sentiment_batch import Scorer
 from sentiment_batch.cli import main
-code = main(["score", "in.parquet", "--model", {str(tiny_bundle)!r}, "--output", "out.csv", "--no-progress"])
+code = main(["score", "in.parquet", "--bundle", {str(tiny_bundle)!r}, "--output", "out.csv", "--no-progress"])
 assert code == 0, code
 print(Scorer.from_bundle({str(tiny_bundle)!r}).predict(["great film"])[0]["label"])
 """,
@@ -64,7 +64,7 @@ import sys
 import sentiment_batch
 assert not [name for name in {HEAVY!r} if name in sys.modules], "import sentiment_batch pulled in heavy modules"
 from sentiment_batch.cli import main
-assert main(["score", "in.csv", "--model", {str(tiny_bundle)!r}, "--output", "out.parquet", "--no-progress"]) == 0
+assert main(["score", "in.csv", "--bundle", {str(tiny_bundle)!r}, "--output", "out.parquet", "--no-progress"]) == 0
 print(sorted(name for name in sys.modules if name.split(".")[0] in {HEAVY!r}))
 """,
         tmp_path,

@@ -9,8 +9,8 @@ import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import REVIEWS, VARIED_TEXTS
 
+from helpers import REVIEWS, VARIED_TEXTS
 from sentiment_batch import Scorer
 from sentiment_batch.bundle import load_bundle
 from sentiment_batch.errors import UserError
@@ -149,14 +149,60 @@ def test_batches_side_by_side_give_the_sequential_result(tiny_bundle):
     assert parallel.predict(texts) == sequential.predict(texts)
 
 
-def test_bad_thread_count(tiny_bundle):
-    with pytest.raises(UserError, match="threads"):
-        Scorer.from_bundle(tiny_bundle, threads=0)
+@pytest.mark.parametrize(
+    ("settings", "error", "match"),
+    [
+        ({"threads": 0}, ValueError, "threads must be at least 1"),
+        ({"batch_size": 0}, ValueError, "batch_size must be at least 1"),
+        ({"threads": 2.5}, TypeError, "threads must be an int"),
+        ({"batch_size": "8"}, TypeError, "batch_size must be an int"),
+    ],
+)
+def test_bad_settings_are_value_and_type_errors(tiny_bundle, settings, error, match):
+    with pytest.raises(error, match=match):
+        Scorer.from_bundle(tiny_bundle, **settings)
 
 
-def test_bad_batch_size(tiny_bundle):
-    with pytest.raises(UserError, match="batch size"):
-        Scorer.from_bundle(tiny_bundle, batch_size=0)
+def test_predict_refuses_a_bare_string_and_takes_any_iterable(tiny_bundle):
+    import pandas as pd
+
+    scorer = Scorer.from_bundle(tiny_bundle)
+    with pytest.raises(TypeError, match="single string"):
+        scorer.predict("a wonderful film")
+    with pytest.raises(TypeError, match="iterable"):
+        scorer.predict(42)
+    texts = ["a wonderful film", None, "dull"]
+    expected = scorer.predict(texts)
+    assert scorer.predict(iter(texts)) == expected
+    assert scorer.predict(text for text in texts) == expected
+    assert scorer.predict(tuple(texts)) == expected
+    assert scorer.predict(pd.Series(texts)) == expected
+    assert scorer.predict(pa.array(texts)) == expected
+    assert scorer.predict(pa.chunked_array([texts[:1], texts[1:]], pa.large_string())) == expected
+    assert scorer.predict([]) == []
+
+
+def test_scorer_owns_one_thread_pool(tiny_bundle):
+    import threading
+
+    def pool_threads():
+        return {thread for thread in threading.enumerate() if thread.name.startswith("sentiment-batch")}
+
+    before = pool_threads()
+    with Scorer.from_bundle(tiny_bundle, threads=2, batch_size=1) as scorer:
+        for _ in range(3):
+            scorer.predict(["great", "awful", "fine", "dull"])
+        assert len(pool_threads() - before) == 2  # the same two workers served every call
+    assert not [thread for thread in pool_threads() - before if thread.is_alive()]  # closed with the block
+
+
+def test_from_bundle_leaves_the_environment_alone(tiny_bundle, monkeypatch):
+    import os
+
+    monkeypatch.delenv("RAYON_NUM_THREADS", raising=False)
+    before = dict(os.environ)
+    Scorer.from_bundle(tiny_bundle, threads=1)
+    assert dict(os.environ) == before
 
 
 def test_unloadable_model_is_a_user_error(bundle_copy):

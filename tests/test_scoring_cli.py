@@ -52,7 +52,7 @@ def score(capsys, *args):
 def test_formats_keep_rows_order_and_columns(tmp_path, capsys, tiny_bundle, source, target):
     path = write(frame(), tmp_path / f"in{source}")
     out = tmp_path / f"out{target}"
-    code, err = score(capsys, path, "--model", tiny_bundle, "--output", out, "--batch-size", "2")
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", out, "--batch-size", "2")
     assert code == 0
     scored = read(out)
     assert list(scored.columns) == ["id", "text", "note", *ADDED]
@@ -73,7 +73,7 @@ def test_multi_file_and_glob_in_order(tmp_path, capsys, tiny_bundle):
     write(frame(200), tmp_path / "extra.parquet")
     out = tmp_path / "out.parquet"
     code, err = score(
-        capsys, tmp_path / "extra.parquet", tmp_path / "part-*.parquet", "--model", tiny_bundle, "--output", out
+        capsys, tmp_path / "extra.parquet", tmp_path / "part-*.parquet", "--bundle", tiny_bundle, "--output", out
     )
     assert code == 0
     ids = pq.read_table(out).column("id").to_pylist()
@@ -83,7 +83,7 @@ def test_multi_file_and_glob_in_order(tmp_path, capsys, tiny_bundle):
 
 def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch):
     path = write(pd.concat([frame(i * 10) for i in range(5)], ignore_index=True), tmp_path / "in.parquet")
-    assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "one.parquet")[0] == 0
+    assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "one.parquet")[0] == 0
     monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 4)
     written = []
     original = sb_io.AtomicWriter.write
@@ -93,7 +93,7 @@ def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch)
         original(self, batch)
 
     monkeypatch.setattr(sb_io.AtomicWriter, "write", spy)
-    assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "many.parquet", "--threads", "1")[0] == 0
+    assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "many.parquet", "--threads", "1")[0] == 0
     assert max(written) == 4 and sum(written) == 5 * len(TEXTS)  # streamed chunk by chunk, never whole
     many = pq.ParquetFile(tmp_path / "many.parquet")
     assert many.metadata.num_row_groups > 1
@@ -104,14 +104,23 @@ def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch)
 def test_text_column_option_and_prefix(tmp_path, capsys, tiny_bundle):
     df = frame().rename(columns={"text": "review", "note": "label"})
     path = write(df, tmp_path / "in.parquet")
-    code, err = score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "x.csv")
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "x.csv")
     assert code == 2 and len(err) == 1 and "no column 'text'; its columns are ['id', 'review', 'label']" in err[0]
-    code, err = score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "x.csv", "--text-column", "review")
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "x.csv", "--text-column", "review")
     assert code == 2 and "already has column(s) ['label']" in err[0]
     out = tmp_path / "ok.parquet"
     assert (
         score(
-            capsys, path, "--model", tiny_bundle, "--output", out, "--text-column", "review", "--column-prefix", "pred_"
+            capsys,
+            path,
+            "--bundle",
+            tiny_bundle,
+            "--output",
+            out,
+            "--text-column",
+            "review",
+            "--column-prefix",
+            "pred_",
         )[0]
         == 0
     )
@@ -139,7 +148,7 @@ def bad_version(folder):
 def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, breakage, match):
     breakage(bundle_copy)
     path = write(frame(), tmp_path / "in.csv")
-    code, err = score(capsys, path, "--model", bundle_copy, "--output", tmp_path / "out.csv")
+    code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
     assert code == 2 and len(err) == 1 and match in err[0]
     assert not (tmp_path / "out.csv").exists()
 
@@ -160,7 +169,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, tiny_bundle, name, co
     if content is not None:
         (tmp_path / name).write_bytes(content)
     before = sorted(p.name for p in tmp_path.iterdir())
-    code, err = score(capsys, tmp_path / name, "--model", tiny_bundle, "--output", tmp_path / output)
+    code, err = score(capsys, tmp_path / name, "--bundle", tiny_bundle, "--output", tmp_path / output)
     assert code == 2 and len(err) == 1 and match in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
@@ -169,7 +178,7 @@ def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bund
     monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 2)
     path = tmp_path / "late.csv"
     path.write_bytes(b"id,text\n1,good\n2,bad\n3,fine\n4,a,b\n5,ok\n")
-    code, err = score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
     assert code == 2 and "Expected 2 fields" in err[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.csv"]
 
@@ -189,7 +198,7 @@ def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
     path = write(frame(), tmp_path / "in.parquet")
     with pytest.raises(MemoryError):
         scoring_cli.main(
-            [str(path), "--model", str(tiny_bundle), "--output", str(tmp_path / "out.parquet"), "--no-progress"]
+            [str(path), "--bundle", str(tiny_bundle), "--output", str(tmp_path / "out.parquet"), "--no-progress"]
         )
     assert calls == [3, 3]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]
@@ -199,31 +208,57 @@ def test_mismatched_inputs_are_rejected_up_front(tmp_path, capsys, tiny_bundle):
     write(frame(), tmp_path / "a.parquet")
     write(frame().drop(columns="note"), tmp_path / "b.parquet")
     code, err = score(
-        capsys, tmp_path / "a.parquet", tmp_path / "b.parquet", "--model", tiny_bundle, "--output", tmp_path / "o.csv"
+        capsys, tmp_path / "a.parquet", tmp_path / "b.parquet", "--bundle", tiny_bundle, "--output", tmp_path / "o.csv"
     )
     assert code == 2 and "all inputs must have the same columns" in err[0]
 
 
-def test_default_bundle_missing_says_pass_model(tmp_path, capsys, monkeypatch):
+def test_missing_default_bundle_is_one_line(tmp_path, capsys, monkeypatch):
     from sentiment_batch import bundle
 
-    monkeypatch.setattr(bundle, "DEFAULT_BUNDLE", tmp_path / "absent")
+    monkeypatch.setattr(bundle, "default_bundle_path", lambda: tmp_path / "absent")
     path = write(frame(), tmp_path / "in.csv")
     code, err = score(capsys, path, "--output", tmp_path / "out.csv")
-    assert code == 2 and "pass --model" in err[0]
+    assert code == 2 and len(err) == 1 and "absent does not exist" in err[0]
+
+
+def test_existing_output_is_replaced_only_with_overwrite(tmp_path, capsys, tiny_bundle):
+    path = write(frame(), tmp_path / "in.csv")
+    out = tmp_path / "out.csv"
+    out.write_text("precious")
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", out)
+    assert code == 2 and len(err) == 1 and "already exists" in err[0] and "--overwrite" in err[0]
+    assert out.read_text() == "precious"
+    assert score(capsys, path, "--bundle", tiny_bundle, "--output", out, "--overwrite")[0] == 0
+    assert read(out)["id"].tolist() == list(range(len(TEXTS)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+def test_output_that_is_a_folder_is_refused(tmp_path, capsys, tiny_bundle):
+    path = write(frame(), tmp_path / "in.csv")
+    (tmp_path / "x.csv").mkdir()
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "x.csv", "--overwrite")
+    assert code == 2 and len(err) == 1 and "is a folder" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "x.csv"] and not any((tmp_path / "x.csv").iterdir())
+
+
+def test_model_flag_still_names_the_bundle_with_a_warning(tmp_path, capsys, caplog, tiny_bundle):
+    path = write(frame(), tmp_path / "in.csv")
+    assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.csv")[0] == 0
+    assert "--model is now --bundle" in caplog.text
 
 
 def test_empty_input_gives_header_only_output(tmp_path, capsys, tiny_bundle):
     path = tmp_path / "empty.csv"
     path.write_text("id,text\n")
-    code, err = score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
     assert code == 0 and "scored 0 rows" in err[-1]
     assert pq.read_schema(tmp_path / "out.parquet").names == ["id", "text", *ADDED]
 
 
 def test_schema_of_output(tmp_path, capsys, tiny_bundle):
     path = write(frame(), tmp_path / "in.parquet")
-    score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")[0] == 0
     schema = pq.read_schema(tmp_path / "out.parquet")
     assert schema.field("score").type == pa.float32() and schema.field("label").type == pa.string()
     assert schema.field("id").type == pa.int64()
@@ -231,28 +266,28 @@ def test_schema_of_output(tmp_path, capsys, tiny_bundle):
 
 def test_non_string_text_column_is_per_row_errors(tmp_path, capsys, tiny_bundle):
     pq.write_table(pa.table({"text": [1, 2]}), tmp_path / "ints.parquet")
-    code, err = score(capsys, tmp_path / "ints.parquet", "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    code, err = score(capsys, tmp_path / "ints.parquet", "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
     assert code == 0 and "2 errors" in err[-1]
     assert pq.read_table(tmp_path / "out.parquet").column("error").to_pylist() == ["non-string text (int)"] * 2
 
 
 def test_columns_csv_cannot_hold_exit_2_without_output(tmp_path, capsys, tiny_bundle):
     pq.write_table(pa.table({"text": ["a"], "tags": [[1, 2]]}), tmp_path / "nested.parquet")
-    code, err = score(capsys, tmp_path / "nested.parquet", "--model", tiny_bundle, "--output", tmp_path / "out.csv")
+    code, err = score(capsys, tmp_path / "nested.parquet", "--bundle", tiny_bundle, "--output", tmp_path / "out.csv")
     assert code == 2 and len(err) == 1 and "cannot write these columns to CSV" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nested.parquet"]
 
 
 def test_same_file_twice_is_scored_twice(tmp_path, capsys, tiny_bundle):
     path = write(frame(), tmp_path / "in.parquet")
-    code, err = score(capsys, path, path, "--model", tiny_bundle, "--output", tmp_path / "out.parquet")
+    code, err = score(capsys, path, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
     assert code == 0 and pq.read_table(tmp_path / "out.parquet").num_rows == 2 * len(TEXTS)
 
 
 def test_readme_main_command_scores_the_sample_file_with_the_committed_bundle(tmp_path, capsys):
     sample = Path(__file__).resolve().parents[1] / "sample_data" / "reviews.csv"
     output = tmp_path / "scored.csv"
-    code, err = score(capsys, sample, "--output", output)  # no --model: the default bundle
+    code, err = score(capsys, sample, "--output", output)  # no --bundle: the one shipped with the package
     assert code == 0
     scored, original = read(output), read(sample)
     assert scored["id"].tolist() == original["id"].tolist()
@@ -262,8 +297,7 @@ def test_readme_main_command_scores_the_sample_file_with_the_committed_bundle(tm
 
 
 def test_committed_bundle_reads_sentiment():
-    from conftest import REVIEWS
-
+    from helpers import REVIEWS
     from sentiment_batch import Scorer
 
     predictions = Scorer.from_bundle().predict([text for text, _ in REVIEWS])

@@ -4,7 +4,7 @@ import numpy as np
 from transformers import AutoTokenizer
 
 from sentiment_batch.preprocessing import encode, encode_ids, flatten, load_tokenizer
-from train.tokenization import PAD_TOKEN, UNK_TOKEN, save_tokenizer
+from sentiment_batch.train.tokenization import PAD_TOKEN, UNK_TOKEN, save_tokenizer
 
 
 def test_special_tokens_come_first(tiny_tokenizer):

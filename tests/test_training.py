@@ -9,12 +9,14 @@ import tarfile
 import pandas as pd
 import pytest
 import torch
-from conftest import REAL_TARBALL, REVIEWS, TINY_ACLIMDB
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from helpers import REAL_TARBALL, REVIEWS, TINY_ACLIMDB
 from sentiment_batch.cli import main
-from train.training import bag_batches
+from sentiment_batch.publish import TEMP_SUFFIX
+from sentiment_batch.train import train
+from sentiment_batch.train.training import bag_batches
 
 TINY_MODEL_FLAGS = [
     "--vocab_size", "300", "--min_frequency", "1", "--embedding_dim", "8", "--hidden_dims", "8",
@@ -36,10 +38,10 @@ def reviews_parquet(tmp_path):
 
 
 def train_cli(dataset, output_dir, *extra):
-    return main(["train", "--dataset", str(dataset), "--output_dir", str(output_dir), *TINY_MODEL_FLAGS, *extra])
+    return main(["train", "--dataset", str(dataset), "--output", str(output_dir), *TINY_MODEL_FLAGS, *extra])
 
 
-def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monkeypatch):
+def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monkeypatch, capsys):
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
@@ -52,7 +54,7 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} <= names
     assert {"train_results.json", "eval_results.json", "all_results.json", "test_results.json"} <= names
     assert not any(name.startswith("checkpoint-") for name in names)
-    assert not (tmp_path / ".model.partial").exists()
+    assert not list(tmp_path.glob(f".model.*{TEMP_SUFFIX}"))  # the staging folder became the model folder
     results = json.loads((output_dir / "all_results.json").read_text())
     for key in ("eval_accuracy", "eval_f1", "test_accuracy", "test_f1", "test_precision", "test_recall"):
         assert 0.0 <= results[key] <= 1.0, key
@@ -62,6 +64,8 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
     # W&B ran offline (no account here) and left a run folder to `wandb sync`.
     runs = list((output_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
+    out = capsys.readouterr().out
+    assert f"wandb sync {runs[0]}" in out and ".sentiment-batch.tmp" not in out  # the final path, not staging's
     log = next(runs[0].glob("*.wandb")).read_bytes()  # the run's records: config, curves, summary
     for key in (b"num_buckets", b"train/loss", b"eval/accuracy", b"final/test_accuracy", b"final/eval_f1"):
         assert key in log, key
@@ -76,7 +80,7 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
     logits = model(torch.tensor(encoded["input_ids"])).logits
     assert logits.shape == (2, 2)
     # the naive Bayes ratios of the training reviews were saved with the model, padding row zero
-    weights = model.feature_weights
+    weights = model.bag.feature_weights
     assert weights[model.config.pad_token_id] == 0 and weights.min() < 0 < weights.max()
 
 
@@ -103,6 +107,21 @@ def test_same_seed_same_metrics_and_config_file_equals_flags(tmp_path, reviews_p
     assert first["eval_loss"] == second["eval_loss"] and first["eval_accuracy"] == second["eval_accuracy"]
     weights = [AutoModelForSequenceClassification.from_pretrained(tmp_path / name).state_dict() for name in "ab"]
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+
+
+def test_python_entry_point_trains_like_the_cli(tmp_path, reviews_parquet):
+    settings = dict(zip([flag[2:] for flag in TINY_MODEL_FLAGS[::2]], TINY_MODEL_FLAGS[1::2], strict=True))
+    settings = {name: json.loads(value) for name, value in settings.items()}
+    settings["hidden_dims"] = [settings["hidden_dims"]]
+    metrics = train(dataset=reviews_parquet, output_dir=tmp_path / "api", report_to="none", seed=7, **settings)
+    assert train_cli(reviews_parquet, tmp_path / "cli", "--report_to", "none", "--seed", "7") == 0
+    saved = json.loads((tmp_path / "cli" / "all_results.json").read_text())
+    assert metrics["eval_accuracy"] == saved["eval_accuracy"] and metrics["eval_loss"] == saved["eval_loss"]
+    with pytest.raises(ValueError, match="no_such_setting"):
+        train(dataset=reviews_parquet, output_dir=tmp_path / "bad", no_such_setting=1)
+    with pytest.raises(ValueError, match="already exists"):
+        train(dataset=reviews_parquet, output_dir=tmp_path / "api", report_to="none")
+    assert not (tmp_path / "bad").exists()
 
 
 def bad_input_cases(tmp_path, reviews_parquet):
@@ -136,7 +155,7 @@ def test_bad_input_gives_one_line_and_leaves_nothing(tmp_path, reviews_parquet, 
         error = stderr.strip().splitlines()[-1]  # progress bars may come before it
         assert error.startswith("sentiment-batch train: error: ") and expected in error, stderr
         assert stderr.count("error:") == 1 and "Traceback" not in stderr
-        assert not output_dir.exists() and not list(tmp_path.glob(".out-*.partial"))
+        assert not output_dir.exists() and not list(tmp_path.glob(".out-*"))
 
 
 def test_non_empty_output_dir_needs_overwrite(tmp_path, reviews_parquet, capsys):
@@ -144,15 +163,15 @@ def test_non_empty_output_dir_needs_overwrite(tmp_path, reviews_parquet, capsys)
     output_dir.mkdir()
     (output_dir / "keep.txt").write_text("precious")
     assert train_cli(reviews_parquet, output_dir, "--report_to", "none") == 2
-    assert "--overwrite_output_dir" in capsys.readouterr().err
+    assert "--overwrite" in capsys.readouterr().err
     assert (output_dir / "keep.txt").read_text() == "precious"
-    assert train_cli(reviews_parquet, output_dir, "--report_to", "none", "--overwrite_output_dir") == 0
+    assert train_cli(reviews_parquet, output_dir, "--report_to", "none", "--overwrite") == 0
     assert not (output_dir / "keep.txt").exists() and (output_dir / "model.safetensors").exists()
 
 
 def test_unreachable_hub_says_to_pass_a_local_copy(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    command = [sys.executable, "-m", "sentiment_batch.cli", "train", "--output_dir", str(tmp_path / "m")]
+    command = [sys.executable, "-m", "sentiment_batch.cli", "train", "--output", str(tmp_path / "m")]
     result = subprocess.run([*command, "--report_to", "none"], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 2
     assert "stanfordnlp/imdb" in result.stderr and "aclImdb" in result.stderr
@@ -179,7 +198,7 @@ def test_train_on_a_few_hundred_real_reviews(tmp_path):
     aclimdb = extract_real_reviews(REAL_TARBALL, tmp_path, every=60)  # 209 reviews per class
     output_dir = tmp_path / "model"
     flags = ["--report_to", "none", "--num_train_epochs", "10", "--validation_size", "0.2"]
-    assert main(["train", "--dataset", str(aclimdb), "--output_dir", str(output_dir), *flags]) == 0
+    assert main(["train", "--dataset", str(aclimdb), "--output", str(output_dir), *flags]) == 0
     results = json.loads((output_dir / "all_results.json").read_text())
     # a few hundred training reviews are enough to beat chance clearly with the default model
     assert results["eval_accuracy"] >= 0.6, results

@@ -1,14 +1,20 @@
-"""Training side of sentiment-batch: the custom Hugging Face model, its tokenizer, data and Trainer."""
+"""Training side of sentiment-batch: the custom Hugging Face model, its tokenizer, data and Trainer.
 
-from transformers import AutoConfig, AutoModelForSequenceClassification
+`train(dataset=..., output_dir=..., **settings)` is the Python entry point of `sentiment-batch train`.
+"""
+
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
 from .configuration import SentimentBagConfig
-from .modeling import SentimentBagForSequenceClassification
+from .modeling import SentimentBagForSequenceClassification, SentimentBagModel
+from .training import train
 
 AutoConfig.register(SentimentBagConfig.model_type, SentimentBagConfig)
+AutoModel.register(SentimentBagConfig, SentimentBagModel)
 AutoModelForSequenceClassification.register(SentimentBagConfig, SentimentBagForSequenceClassification)
-# Saved folders then carry the modeling code and load with trust_remote_code where train is not installed.
+# Saved folders then carry the modeling code and load with trust_remote_code where this package is not installed.
 SentimentBagConfig.register_for_auto_class()
+SentimentBagModel.register_for_auto_class("AutoModel")
 SentimentBagForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
 
-__all__ = ["SentimentBagConfig", "SentimentBagForSequenceClassification"]
+__all__ = ["SentimentBagConfig", "SentimentBagForSequenceClassification", "SentimentBagModel", "train"]

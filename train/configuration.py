@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Sequence
+
 from transformers import PretrainedConfig
 
 DEFAULT_ID2LABEL = {0: "negative", 1: "positive"}
@@ -9,46 +12,60 @@ POOLINGS = ("sqrt", "mean")
 
 
 class SentimentBagConfig(PretrainedConfig):
-    """Everything needed to turn token ids into logits, so a saved folder rebuilds the model alone.
+    r"""Everything needed to turn token ids into logits, so a saved folder rebuilds the model alone.
+
+    The defaults are those of `sentiment-batch train`: the model it trains when given no settings.
 
     Args:
-        vocab_size (`int`): rows of the word table, equal to the tokenizer's vocabulary size.
-        embedding_dim (`int`): width of every table row.
-        hidden_dims (`list[int]`): one Linear → BatchNorm1d → ReLU → Dropout block per entry.
-        dropout (`float`): dropout probability of those blocks.
-        ngram_size (`int`): longest word n-gram fed to the bag (1 = words only).
-        num_buckets (`int`): hashed rows shared by all n-grams of 2 words or more.
-        ngram_hash_multiplier (`int`): multiplier of the polynomial n-gram hash, recorded so
-            every implementation of the hash (training, ONNX) computes the same rows.
-        pooling (`str`): how a review's bag sum is scaled: "sqrt" divides by the square root of its
-            n-gram count, "mean" by the count.
-        feature_weighting (`bool`): scale each table row by a fixed weight held in the model (the naive
-            Bayes log-count ratio of its word or n-gram, estimated on the training split).
-            These two default to the behaviour of folders saved before they existed, so such folders load
-            unchanged; `sentiment-batch train` sets "sqrt" and True.
-        feature_dropout (`float`): share of bag entries dropped per review while training.
-        distinct_ngrams (`bool`): a review's bag holds each of its words and n-grams once, however often
-            they occur (binarized features, as NBSVM has them). Off for folders saved before it existed;
-            `sentiment-batch train` turns it on.
-        sparse_embeddings (`bool`): produce sparse gradients for the table (pair with a sparse-aware optimizer).
-        initializer_range (`float`): std of the normal init of Linear layers; table rows use uniform(±1/dim).
+        vocab_size (`int`, *optional*, defaults to 50000):
+            Rows of the word table, equal to the tokenizer's vocabulary size (and the tokenizer's cap when training).
+        embedding_dim (`int`, *optional*, defaults to 8):
+            Width of every table row.
+        hidden_dims (`Sequence[int]`, *optional*, defaults to `(16,)`):
+            One Linear → BatchNorm1d → ReLU → Dropout block per entry.
+        dropout (`float`, *optional*, defaults to 0.2):
+            Dropout probability of those blocks.
+        ngram_size (`int`, *optional*, defaults to 3):
+            Longest word n-gram fed to the bag (1 = words only).
+        num_buckets (`int`, *optional*, defaults to 4194304):
+            Hashed rows (2²²) shared by all n-grams of 2 words or more.
+        ngram_hash_multiplier (`int`, *optional*, defaults to 1000003):
+            Multiplier of the polynomial n-gram hash, recorded so every implementation of the hash
+            (training, ONNX) computes the same rows.
+        pooling (`str`, *optional*, defaults to `"sqrt"`):
+            How a review's bag sum is scaled: `"sqrt"` divides by the square root of its n-gram count,
+            `"mean"` by the count.
+        feature_weighting (`bool`, *optional*, defaults to `True`):
+            Scale each table row by a fixed weight held in the model: the naive Bayes log-count ratio of its
+            word or n-gram, estimated on the training split.
+        feature_dropout (`float`, *optional*, defaults to 0.0):
+            Share of bag entries dropped per review while training.
+        distinct_ngrams (`bool`, *optional*, defaults to `True`):
+            A review's bag holds each of its words and n-grams once, however often they occur (binarized
+            features, as NBSVM has them).
+        sparse_embeddings (`bool`, *optional*, defaults to `True`):
+            Produce sparse gradients for the table (pair with a sparse-aware optimizer).
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal init of Linear layers; table rows start uniform in ±1/dim.
+        pad_token_id (`int`, *optional*, defaults to 0):
+            The padding row: it stands for "no n-gram here" and stays zero.
     """
 
     model_type = "sentiment-bag"
 
     def __init__(
         self,
-        vocab_size: int = 30000,
+        vocab_size: int = 50000,
         embedding_dim: int = 8,
-        hidden_dims: list[int] | None = None,
+        hidden_dims: Sequence[int] = (16,),
         dropout: float = 0.2,
         ngram_size: int = 3,
         num_buckets: int = 1 << 22,
         ngram_hash_multiplier: int = 1_000_003,
-        pooling: str = "mean",
-        feature_weighting: bool = False,
+        pooling: str = "sqrt",
+        feature_weighting: bool = True,
         feature_dropout: float = 0.0,
-        distinct_ngrams: bool = False,
+        distinct_ngrams: bool = True,
         sparse_embeddings: bool = True,
         initializer_range: float = 0.02,
         pad_token_id: int = 0,
@@ -58,7 +75,7 @@ class SentimentBagConfig(PretrainedConfig):
         kwargs.setdefault("label2id", {label: int(index) for index, label in kwargs["id2label"].items()})
         self.vocab_size = vocab_size
         self.embedding_dim = embedding_dim
-        self.hidden_dims = list(hidden_dims) if hidden_dims is not None else [16]
+        self.hidden_dims = list(hidden_dims)
         self.dropout = dropout
         self.ngram_size = ngram_size
         self.num_buckets = num_buckets if ngram_size > 1 else 0
@@ -82,3 +99,9 @@ class SentimentBagConfig(PretrainedConfig):
     def num_embeddings(self) -> int:
         """Rows of the table: words first, then the hashed n-gram buckets."""
         return self.vocab_size + self.num_buckets
+
+
+def config_defaults() -> dict:
+    """Every `SentimentBagConfig` argument's default, by name: the one source of the model's defaults."""
+    parameters = inspect.signature(SentimentBagConfig.__init__).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}

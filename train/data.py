@@ -22,10 +22,11 @@ from datasets.exceptions import DatasetGenerationError
 from huggingface_hub.constants import ENDPOINT as HUB_ENDPOINT
 from tqdm.auto import tqdm
 
-from sentiment_batch.errors import UserError
+from sentiment_batch.errors import UserError, first_line
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_HUB_DATASET = "stanfordnlp/imdb"
 LABEL_NAMES = ["neg", "pos"]
 FEATURES = Features(
     {
@@ -129,7 +130,7 @@ def _load_hub(source: str) -> DatasetDict:
     except Exception as error:  # unreachable, uncached, unknown or gated: all end the same way for the user
         mode = " in offline mode (HF_HUB_OFFLINE)" if offline else ""
         raise UserError(
-            f"cannot load {source!r} from the Hugging Face Hub{mode}: {_first_line(error)}; {advice}"
+            f"cannot load {source!r} from the Hugging Face Hub{mode}: {first_line(error)}; {advice}"
         ) from None
 
 
@@ -305,7 +306,7 @@ def _load_file(file: Path) -> Dataset:
         if _has_no_rows(file):
             raise UserError(f"{file} holds no reviews") from None
         cause = error.__cause__ or error
-        raise UserError(f"cannot read {file}: {_first_line(cause)}") from None
+        raise UserError(f"cannot read {file}: {first_line(cause)}") from None
     return _normalized(dataset, str(file))
 
 
@@ -316,10 +317,6 @@ def _has_no_rows(file: Path) -> bool:
     header_lines = 1 if file.suffix.lower() == ".csv" else 0
     with file.open("rb") as handle:
         return sum(1 for line in itertools.islice(handle, header_lines + 1) if line.strip()) <= header_lines
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _normalized(dataset: Dataset, origin: str) -> Dataset:

@@ -40,9 +40,20 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Use
 
+With Hugging Face `transformers` (the modeling code travels with the folder):
+
+```python
+from transformers import pipeline
+
+classifier = pipeline("text-classification", model="{output_name}", trust_remote_code=True)
+classifier("A wonderful film.")
+```
+
+As a batch scorer (an ONNX bundle and the light `sentiment-batch` runtime):
+
 ```bash
 sentiment-batch export --model {output_name} --output {output_name}-bundle
-sentiment-batch score reviews.parquet --model {output_name}-bundle --output scored.parquet
+sentiment-batch score reviews.parquet --bundle {output_name}-bundle --output scored.parquet
 ```
 """
 

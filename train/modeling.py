@@ -1,7 +1,12 @@
-"""The bag-of-n-grams sentiment classifier: EmbeddingBag, then an MLP, then logits."""
+"""The bag-of-n-grams sentiment classifier: EmbeddingBag, then an MLP, then logits.
+
+The helpers first (n-gram rows, repeats, segment sums), then the models: `SentimentBagModel` pools each
+review's weighted rows and runs the MLP; `SentimentBagForSequenceClassification` adds the classifier and loss.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -9,6 +14,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.utils import ModelOutput
 
 from .configuration import SentimentBagConfig
 
@@ -38,7 +44,7 @@ def span_sums(values: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, bl
 
     Prefix sums and two gathers of B rows: the ONNX form of a segment sum that onnxruntime runs fast
     and exactly (its ScatterND add races between threads; ScatterElements over every [row, dim]
-    element took 0.9 s per 512 reviews). The running sum restarts every `block` rows in float32 and
+    element is far slower). The running sum restarts every `block` rows in float32 and
     only the B block carries are float64, so long batches lose nothing to cancellation.
 
     Args:
@@ -135,8 +141,8 @@ def distinct_columns(
     Each review hashes its rows into its own power-of-two run of slots (a bit mask of the row), so
     reviews never share a slot and a review's result does not depend on its batch. The earliest entry
     of a slot owns it; a later entry with the owner's row is a repeat. A row whose slot an earlier,
-    different row owns keeps all its entries: about 2% of repeats stay on IMDb. One scatter-min and four
-    element gathers, about as long in onnxruntime as the rest of the graph; a sort (TopK) took five times.
+    different row owns keeps all its entries, a small share of repeats. One scatter-min and four element
+    gathers: no sort, which onnxruntime runs (as TopK) several times slower than the whole graph.
 
     Args:
         rows (`list[torch.LongTensor]`): N columns of shape `[T]`, as `ngram_columns` builds them.
@@ -148,7 +154,7 @@ def distinct_columns(
     entries_per_review = (review_ends(offsets, num_tokens) - offsets) * width  # [B]
     sizes = torch.exp2(torch.ceil(torch.log2((entries_per_review * DISTINCT_SLOTS).clamp(min=1).double())))
     sizes = sizes.long()  # [B], powers of two
-    # gather, not index_select: onnxruntime's GatherElements reads 1-D tensors about 3 times faster than Gather.
+    # gather, not index_select: onnxruntime's GatherElements reads 1-D tensors faster than Gather.
     masks = (sizes - 1).gather(0, bags)  # [T]
     firsts = (sizes.cumsum(0) - sizes).gather(0, bags)  # [T]
     slots = torch.cat([firsts + (column & masks) for column in rows])  # [E], column after column
@@ -158,7 +164,7 @@ def distinct_columns(
     owners = torch.full((2 * DISTINCT_SLOTS * flat.shape[0],), flat.shape[0], dtype=torch.int32, device=flat.device)
     owner = owners.scatter_reduce(0, slots, entries, "amin").gather(0, slots)  # [E]
     first = (owner == entries) | (flat.gather(0, owner.long()) != flat)  # [E]
-    # Arithmetic, not torch.where: onnxruntime's Where with a scalar branch made the graph 5-7% slower.
+    # Arithmetic, not torch.where: onnxruntime's Where with a scalar branch is slower.
     kept = ((flat - pad_token_id) * first + pad_token_id).reshape(width, num_tokens).unbind(0)  # N x [T]
     return list(kept), [(column != pad_token_id).to(torch.float32) for column in kept]
 
@@ -182,21 +188,34 @@ def ngram_rows(input_ids: torch.Tensor, offsets: torch.Tensor, config: Sentiment
     return Ngrams(torch.stack(rows, dim=1), torch.stack(weights, dim=1), bags)  # [T, ngram_size] each
 
 
-def flatten_padded(input_ids: torch.Tensor, pad_token_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Turn a padded [batch, seq] id matrix into EmbeddingBag's flat ids + offsets, dropping padding.
+def flatten_padded(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Turn padded `[batch, seq]` ids, as HF tokenizers and pipelines give them, into flat ids + offsets.
 
     Args:
         input_ids (`torch.LongTensor` of shape `[batch, seq]`): padded ids.
-        pad_token_id (`int`): the padding id.
+        attention_mask (`torch.Tensor` of shape `[batch, seq]`): 1 for real tokens, 0 for padding.
     """
-    keep = input_ids != pad_token_id  # [B, S]
+    keep = attention_mask.bool()  # [B, S]
     lengths = keep.sum(dim=1)  # [B]
     return input_ids[keep], lengths.cumsum(0) - lengths  # [T], [B]
 
 
+@dataclass
+class SentimentBagModelOutput(ModelOutput):
+    """The bag model's output.
+
+    Args:
+        pooled (`torch.FloatTensor` of shape `[batch, embedding_dim]`): each review's pooled, weighted rows.
+        features (`torch.FloatTensor` of shape `[batch, hidden_dims[-1]]`): the MLP's output, what the head reads.
+    """
+
+    pooled: torch.FloatTensor | None = None
+    features: torch.FloatTensor | None = None
+
+
 class SentimentBagPreTrainedModel(PreTrainedModel):
     config_class = SentimentBagConfig
-    base_model_prefix = "sentiment_bag"
+    base_model_prefix = "bag"
     main_input_name = "input_ids"
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -206,7 +225,7 @@ class SentimentBagPreTrainedModel(PreTrainedModel):
             init.uniform_(module.weight, -bound, bound)
             # The padding row stands for "no n-gram here" in the exported graph; padding_idx keeps it zero.
             init.zeros_(module.weight[self.config.pad_token_id])
-        elif isinstance(module, SentimentBagForSequenceClassification) and module.feature_weights is not None:
+        elif isinstance(module, SentimentBagModel) and module.feature_weights is not None:
             # Neutral until `init_from_naive_bayes` sets the trained ratios.
             init.ones_(module.feature_weights)
         elif isinstance(module, nn.Linear):
@@ -220,8 +239,8 @@ class SentimentBagPreTrainedModel(PreTrainedModel):
             init.zeros_(module.num_batches_tracked)
 
 
-class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
-    """Pooled, weighted word and n-gram rows of the review → [Linear, BatchNorm1d, ReLU, Dropout]* → Linear."""
+class SentimentBagModel(SentimentBagPreTrainedModel):
+    """Pooled, weighted word and n-gram rows of each review → [Linear, BatchNorm1d, ReLU, Dropout]* features."""
 
     def __init__(self, config: SentimentBagConfig):
         super().__init__(config)
@@ -241,14 +260,7 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             layers += [nn.Linear(width, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(config.dropout)]
             width = hidden
         self.mlp = nn.Sequential(*layers)
-        self.classifier = nn.Linear(width, config.num_labels)
         self.post_init()
-
-    def _drop_features(self, weights: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.config.feature_dropout <= 0:
-            return weights
-        keep = torch.rand_like(weights) >= self.config.feature_dropout
-        return weights * keep
 
     @torch.no_grad()
     def init_from_naive_bayes(self, log_count_ratios: torch.Tensor, generator: torch.Generator | None = None) -> None:
@@ -273,6 +285,12 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
         """The table with each row times its fixed feature weight: the rows a review's bag adds up."""
         table = self.embeddings.weight  # [R, D]
         return table if self.feature_weights is None else table * self.feature_weights.unsqueeze(1)
+
+    def _drop_features(self, weights: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.config.feature_dropout <= 0:
+            return weights
+        keep = torch.rand_like(weights) >= self.config.feature_dropout
+        return weights * keep
 
     def _pool(self, sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """Bag sums [B, D] scaled by their n-gram counts [B, 1]: by the count's square root, or the mean."""
@@ -310,33 +328,65 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             counts = (lengths - sizes + 1).clamp(min=0).sum(dim=1, keepdim=True)  # [B, 1]
         return self._pool(span_sums(summed, offsets, ends, block), counts).float()  # [B, D]
 
-    def classify(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Logits from the pooled rows."""
-        return self.classifier(self.mlp(pooled))  # [B, num_labels]
-
     def forward(
         self,
         input_ids: torch.Tensor,
         offsets: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-    ) -> SequenceClassifierOutput:
-        """Classify a batch of reviews.
+        attention_mask: torch.Tensor | None = None,
+    ) -> SentimentBagModelOutput:
+        """Pool and transform a batch of reviews.
 
         Args:
             input_ids (`torch.LongTensor`): flat `[T]` ids of all reviews with `offsets`, or padded
-                `[batch, seq]` ids (padding = `config.pad_token_id`) with `offsets=None`.
+                `[batch, seq]` ids without them (as HF tokenizers and pipelines give them).
             offsets (`torch.LongTensor` of shape `[batch]`, *optional*): start of each review in the flat ids.
-            labels (`torch.LongTensor` of shape `[batch]`, *optional*): targets; gives a cross-entropy loss.
+            attention_mask (`torch.Tensor` of shape `[batch, seq]`, *optional*): with padded ids, 1 for real
+                tokens; defaults to every id but `config.pad_token_id`.
         """
         if offsets is None:
             if input_ids.dim() != 2:
                 raise ValueError("flat input_ids need offsets; pass [batch, seq] ids to go without")
-            input_ids, offsets = flatten_padded(input_ids, self.config.pad_token_id)
+            mask = attention_mask if attention_mask is not None else input_ids != self.config.pad_token_id
+            input_ids, offsets = flatten_padded(input_ids, mask)
         elif input_ids.dim() != 1:
             raise ValueError("with offsets, input_ids must be 1-D (all reviews concatenated)")
         # EmbeddingBag gives the sparse gradients training needs; inference uses the block prefix sums
         # (float64 carries) that the ONNX graph uses too, so exported and eager logits agree on reviews of any length.
         pooled = self.bag_pool(input_ids, offsets) if self.training else self.segment_pool(input_ids, offsets)
-        logits = self.classify(pooled)  # [B, num_labels]
+        return SentimentBagModelOutput(pooled=pooled, features=self.mlp(pooled))  # [B, D], [B, H]
+
+
+class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
+    """`SentimentBagModel`'s features → Linear → logits, and the cross-entropy loss when labels are given."""
+
+    def __init__(self, config: SentimentBagConfig):
+        super().__init__(config)
+        # Built before the bag, whose constructor initializes it: every seeded init draw then falls in the
+        # order that the recipe's published accuracies were measured with.
+        classifier = nn.Linear(
+            config.hidden_dims[-1] if config.hidden_dims else config.embedding_dim, config.num_labels
+        )
+        self.bag = SentimentBagModel(config)
+        self.classifier = classifier
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        offsets: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> SequenceClassifierOutput:
+        """Classify a batch of reviews.
+
+        Args:
+            input_ids (`torch.LongTensor`): flat `[T]` ids with `offsets`, or padded `[batch, seq]` ids.
+            offsets (`torch.LongTensor` of shape `[batch]`, *optional*): start of each review in the flat ids.
+            attention_mask (`torch.Tensor` of shape `[batch, seq]`, *optional*): with padded ids, 1 for real tokens.
+            labels (`torch.Tensor`, *optional*): class ids `[batch]`, or class probabilities `[batch, num_labels]`
+                (soft targets); either gives a cross-entropy loss.
+        """
+        features = self.bag(input_ids, offsets, attention_mask).features  # [B, H]
+        logits = self.classifier(features)  # [B, num_labels]
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)

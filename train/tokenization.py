@@ -46,6 +46,12 @@ def save_tokenizer(tokenizer: Tokenizer, output_dir: str | Path) -> PreTrainedTo
         tokenizer (`Tokenizer`): the trained tokenizer.
         output_dir (`str | Path`): the model folder.
     """
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token=UNK_TOKEN, pad_token=PAD_TOKEN)
+    # The model reads ids and, when padded, the attention mask; token type ids would be an unknown argument.
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token=UNK_TOKEN,
+        pad_token=PAD_TOKEN,
+        model_input_names=["input_ids", "attention_mask"],
+    )
     fast.save_pretrained(str(output_dir))
     return fast

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -19,10 +20,11 @@ from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
 
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import encode_ids, flatten
+from sentiment_batch.publish import check_output, staged_folder
 
 from . import tracking
-from .configuration import SentimentBagConfig
-from .data import load_splits
+from .configuration import SentimentBagConfig, config_defaults
+from .data import DEFAULT_HUB_DATASET, load_splits
 from .metrics import build_compute_metrics, load_metric
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
@@ -33,10 +35,18 @@ from .tokenization import PAD_TOKEN, save_tokenizer, train_tokenizer
 logger = logging.getLogger(__name__)
 
 
+def config_field(name: str, help: str):
+    """A dataclass field whose default is `SentimentBagConfig`'s, the one source of the model's defaults."""
+    default = config_defaults()[name]
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class DataArguments:
     dataset: str = field(
-        default="stanfordnlp/imdb",
+        default=DEFAULT_HUB_DATASET,
         metadata={
             "help": "Hub id, aclImdb folder, aclImdb_v1.tar.gz-shaped tarball, or parquet/csv/jsonl file(s) "
             "with text and label columns."
@@ -46,27 +56,35 @@ class DataArguments:
         default=0.1, metadata={"help": "Validation share of train (0-1) or row count; grouped by movie when known."}
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many training rows."})
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "Replace a non-empty --output_dir."})
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "Replace an existing output folder.", "aliases": ["--overwrite_output_dir"]},
+    )
 
 
 @dataclass
 class ModelArguments:
-    vocab_size: int = field(default=50000, metadata={"help": "Most words in the tokenizer, special tokens included."})
+    vocab_size: int = config_field("vocab_size", "Most words in the tokenizer, special tokens included.")
     min_frequency: int = field(default=2, metadata={"help": "Fewest occurrences for a word to get its own id."})
-    embedding_dim: int = field(default=8, metadata={"help": "Width of the EmbeddingBag rows."})
-    hidden_dims: list[int] = field(
-        default_factory=lambda: [16], metadata={"help": "One Linear-BatchNorm-ReLU-Dropout block per width."}
+    embedding_dim: int = config_field("embedding_dim", "Width of the EmbeddingBag rows.")
+    hidden_dims: list[int] = config_field("hidden_dims", "One Linear-BatchNorm-ReLU-Dropout block per width.")
+    dropout: float = config_field("dropout", "Dropout of the hidden blocks.")
+    ngram_size: int = config_field("ngram_size", "Longest word n-gram in the bag (1 = words only).")
+    num_buckets: int = config_field("num_buckets", "Hashed rows shared by the n-grams.")
+    pooling: str = config_field("pooling", "Bag sum divided by the n-gram count's sqrt, or mean.")
+    feature_weighting: bool = config_field(
+        "feature_weighting", "Weigh rows by naive Bayes log-count ratios and start the table from them."
     )
-    dropout: float = field(default=0.2, metadata={"help": "Dropout of the hidden blocks."})
-    ngram_size: int = field(default=3, metadata={"help": "Longest word n-gram in the bag (1 = words only)."})
-    num_buckets: int = field(default=1 << 22, metadata={"help": "Hashed rows shared by the n-grams."})
-    pooling: str = field(default="sqrt", metadata={"help": "Bag sum divided by the n-gram count's sqrt, or mean."})
-    feature_weighting: bool = field(
-        default=True, metadata={"help": "Weigh rows by naive Bayes log-count ratios and start the table from them."}
+    feature_dropout: float = config_field("feature_dropout", "Share of bag entries dropped while training.")
+    distinct_ngrams: bool = config_field(
+        "distinct_ngrams", "Count each word and n-gram once per review (binarized features)."
     )
-    feature_dropout: float = field(default=0.0, metadata={"help": "Share of bag entries dropped while training."})
-    distinct_ngrams: bool = field(
-        default=True, metadata={"help": "Count each word and n-gram once per review (binarized features)."}
+
+
+@dataclass
+class SentimentTrainingArguments(TrainingArguments):
+    output_dir: str | None = field(
+        default=None, metadata={"help": "The model folder to write.", "aliases": ["--output"]}
     )
 
 
@@ -92,12 +110,16 @@ TRAINING_DEFAULTS = {
 }
 
 
+ARGUMENT_CLASSES = (DataArguments, ModelArguments, SentimentTrainingArguments)
+
+
 def build_parser() -> HfArgumentParser:
     """The `train` parser: data, model and every TrainingArguments flag."""
     parser = HfArgumentParser(
-        (DataArguments, ModelArguments, TrainingArguments),
+        ARGUMENT_CLASSES,
         prog="sentiment-batch train",
-        description="Train the sentiment model. Pass flags, or one JSON/YAML file holding them.",
+        description="Train the sentiment model. Pass flags, or one JSON/YAML file holding them. "
+        "The output folder appears complete or not at all; an existing one is only replaced with --overwrite.",
     )
     parser.set_defaults(**TRAINING_DEFAULTS)
     return parser
@@ -107,6 +129,8 @@ def read_config(path: str) -> dict:
     """The arguments held in a JSON or YAML config file."""
     import yaml
 
+    if not Path(path).is_file():
+        raise UserError(f"config file {path} does not exist")
     try:
         with open(path, encoding="utf-8") as file:
             values = json.load(file) if path.endswith(".json") else yaml.safe_load(file)
@@ -117,25 +141,30 @@ def read_config(path: str) -> dict:
     return values
 
 
+def arguments_from_dict(values: dict) -> tuple[DataArguments, ModelArguments, TrainingArguments]:
+    """The three argument dataclasses from argument names and values; unknown names are an error.
+
+    Args:
+        values (`dict`): argument names (as in a config file) and values; the rest take their defaults.
+    """
+    try:
+        return build_parser().parse_dict({**TRAINING_DEFAULTS, **values})
+    except ValueError as error:  # unknown keys, and TrainingArguments' own checks in __post_init__
+        raise UserError(" ".join(str(error).split())) from error
+
+
 def parse_arguments(argv: list[str]) -> tuple[DataArguments, ModelArguments, TrainingArguments]:
     """Parse flags, or a single JSON/YAML config file, into the three argument dataclasses.
 
     Args:
         argv (`list[str]`): the arguments after `train`.
     """
-    parser = build_parser()
+    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
+        return arguments_from_dict(read_config(argv[0]))
     try:
-        if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-            if not Path(argv[0]).is_file():
-                raise UserError(f"config file {argv[0]} does not exist")
-            data_args, model_args, training_args = parser.parse_dict({**TRAINING_DEFAULTS, **read_config(argv[0])})
-        else:
-            data_args, model_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+        return build_parser().parse_args_into_dataclasses(args=argv)
     except ValueError as error:  # TrainingArguments checks its own flags in __post_init__
         raise UserError(" ".join(str(error).split())) from error
-    if not training_args.output_dir:
-        raise UserError("--output_dir is required")
-    return data_args, model_args, training_args
 
 
 class BagCollator:
@@ -231,38 +260,10 @@ def fit_tokenizer(train_split, model_args: ModelArguments) -> Tokenizer:
 
 
 def build_model(model_args: ModelArguments, tokenizer: Tokenizer) -> SentimentBagForSequenceClassification:
-    """A fresh model sized to the tokenizer's vocabulary."""
-    config = SentimentBagConfig(
-        vocab_size=tokenizer.get_vocab_size(),
-        embedding_dim=model_args.embedding_dim,
-        hidden_dims=model_args.hidden_dims,
-        dropout=model_args.dropout,
-        ngram_size=model_args.ngram_size,
-        num_buckets=model_args.num_buckets,
-        pooling=model_args.pooling,
-        feature_weighting=model_args.feature_weighting,
-        feature_dropout=model_args.feature_dropout,
-        distinct_ngrams=model_args.distinct_ngrams,
-        pad_token_id=tokenizer.token_to_id(PAD_TOKEN),
-    )
-    return SentimentBagForSequenceClassification(config)
-
-
-def check_output_dir(output_dir: Path, overwrite: bool) -> None:
-    """Refuse to mix a new model into a folder that already holds something."""
-    if output_dir.exists() and not output_dir.is_dir():
-        raise UserError(f"--output_dir {output_dir} is a file")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:
-        raise UserError(f"--output_dir {output_dir} is not empty; pass --overwrite_output_dir to replace it")
-
-
-def publish(staging: Path, output_dir: Path) -> None:
-    """Move the finished model folder into place, dropping Trainer's checkpoints."""
-    for checkpoint in staging.glob("checkpoint-*"):
-        shutil.rmtree(checkpoint)
-    if output_dir.exists():
-        shutil.rmtree(output_dir)
-    staging.rename(output_dir)
+    """A fresh model sized to the tokenizer's vocabulary, with every other config value from `model_args`."""
+    settings = {name: getattr(model_args, name) for name in config_defaults() if hasattr(model_args, name)}
+    settings.update(vocab_size=tokenizer.get_vocab_size(), pad_token_id=tokenizer.token_to_id(PAD_TOKEN))
+    return SentimentBagForSequenceClassification(SentimentBagConfig(**settings))
 
 
 def evaluate_and_save(trainer: Trainer, encoded, train_result) -> tuple[dict, object]:
@@ -281,8 +282,9 @@ def evaluate_and_save(trainer: Trainer, encoded, train_result) -> tuple[dict, ob
     return metrics, reported
 
 
-def run_training(data_args, model_args, training_args, staging: Path, output_dir: Path) -> dict:
-    """Everything between parsed arguments and a finished folder in `staging`; returns the final metrics."""
+def run_training(data_args, model_args, training_args, output_dir: Path) -> dict:
+    """Everything between parsed arguments and a finished model in `training_args.output_dir`; returns the metrics."""
+    staging = Path(training_args.output_dir)
     set_seed(training_args.seed)
     splits = load_splits(data_args.dataset, data_args.validation_size, training_args.seed)
     if data_args.max_train_samples is not None:
@@ -292,7 +294,7 @@ def run_training(data_args, model_args, training_args, staging: Path, output_dir
     model = build_model(model_args, tokenizer)
     if model.config.feature_weighting:
         ratios = log_count_ratios(bag_batches(encoded["train"]), model.config)
-        model.init_from_naive_bayes(ratios, torch.Generator().manual_seed(training_args.seed))
+        model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(training_args.seed))
     # Adagrad's arithmetic with a faster sparse step; any other optimizer comes from TrainingArguments.optim.
     adagrad = (SparseAdagrad, {"lr": training_args.learning_rate}) if training_args.optim == "adagrad" else None
     trainer = SentimentTrainer(
@@ -307,6 +309,8 @@ def run_training(data_args, model_args, training_args, staging: Path, output_dir
     )
     train_result = trainer.train()
     trainer.save_model(str(staging))
+    for checkpoint in staging.glob("checkpoint-*"):  # the best one is loaded and saved above
+        shutil.rmtree(checkpoint)
     metrics, reported = evaluate_and_save(trainer, encoded, train_result)
     settings = {**dataclasses.asdict(data_args), **dataclasses.asdict(model_args), "seed": training_args.seed}
     settings.update({name: getattr(training_args, name) for name in ("learning_rate", "num_train_epochs", "optim")})
@@ -318,27 +322,56 @@ def run_training(data_args, model_args, training_args, staging: Path, output_dir
     return metrics
 
 
+def train_from_arguments(data_args, model_args, training_args) -> dict:
+    """Train into a staging folder beside `training_args.output_dir` and publish it there; returns the metrics."""
+    if not training_args.output_dir:
+        raise UserError("no output folder given")
+    output_dir = Path(training_args.output_dir).resolve()
+    check_output(output_dir, overwrite=data_args.overwrite, folder=True)
+    with staged_folder(output_dir, overwrite=data_args.overwrite) as staging:
+        training_args.output_dir = str(staging)
+        with tracking.wandb_run_folder(staging, enabled="wandb" in training_args.report_to):
+            metrics = run_training(data_args, model_args, training_args, output_dir)
+    training_args.output_dir = str(output_dir)
+    if "wandb" in training_args.report_to:
+        tracking.print_sync_hint(output_dir)
+    return metrics
+
+
+def train(dataset: str, output_dir: str | Path, **settings) -> dict:
+    """Train a model on labelled reviews and save it, the Hugging Face way, in `output_dir`.
+
+    As fastText's `train_supervised`: the data and plain keyword settings, each with the CLI's default.
+    The folder appears complete or not at all.
+
+    Args:
+        dataset (`str`): a Hub id, an aclImdb folder (or its parent) or tarball, or Parquet/CSV/JSONL file(s)
+            with `text` and `label` columns.
+        output_dir (`str | Path`): the model folder to write; it must not exist unless `overwrite=True`.
+        **settings: any `sentiment-batch train` setting by its name: model settings (`embedding_dim`,
+            `hidden_dims`, `distinct_ngrams`, ...), data settings (`validation_size`, `overwrite`, ...) and
+            `transformers.TrainingArguments` (`num_train_epochs`, `learning_rate`, `seed`, `report_to`, ...).
+
+    Returns:
+        `dict`: the final metrics (`eval_accuracy`, `eval_f1`, ... and `test_*` when the data has a test split),
+        as saved in `all_results.json`.
+    """
+    if not isinstance(dataset, (str, os.PathLike)):
+        raise TypeError(f"dataset must be a str or Path, got {type(dataset).__name__}")
+    if not isinstance(output_dir, (str, os.PathLike)):
+        raise TypeError(f"output_dir must be a str or Path, got {type(output_dir).__name__}")
+    values = {**settings, "dataset": str(dataset), "output_dir": str(output_dir)}
+    return train_from_arguments(*arguments_from_dict(values))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run `sentiment-batch train`.
 
     Args:
-        argv (`list[str] | None`): the arguments after `train`; `sys.argv[2:]` when None.
+        argv (`list[str]`, *optional*): the arguments after `train`; defaults to `sys.argv[2:]`.
     """
     data_args, model_args, training_args = parse_arguments(sys.argv[2:] if argv is None else list(argv))
-    output_dir = Path(training_args.output_dir).resolve()
-    check_output_dir(output_dir, data_args.overwrite_output_dir)
-    # Everything is written to a sibling folder and renamed at the end: a failed run leaves nothing behind.
-    staging = output_dir.parent / f".{output_dir.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    training_args.output_dir = str(staging)
-    if "wandb" in training_args.report_to:
-        tracking.prepare_wandb(staging)
-    try:
-        metrics = run_training(data_args, model_args, training_args, staging, output_dir)
-        publish(staging, output_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    metrics = train_from_arguments(data_args, model_args, training_args)
     summary = ", ".join(f"{name} {metrics[name]:.4f}" for name in ("eval_accuracy", "test_accuracy") if name in metrics)
-    print(f"Model saved to {output_dir} ({summary})")
+    print(f"Model saved to {training_args.output_dir} ({summary})")
     return 0

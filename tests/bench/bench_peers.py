@@ -51,7 +51,7 @@ def write_splits(dataset: str, work: Path) -> str:
         dataset (`str`): any source `train.data.load_splits` reads.
         work (`Path`): folder for the Parquet files.
     """
-    from train.data import load_splits
+    from sentiment_batch.train.data import load_splits
 
     splits = load_splits(dataset)
     eval_split = "test" if "test" in splits else "validation"
@@ -178,10 +178,10 @@ def run_project(dataset: str, work: Path) -> dict:
     model, bundle, scored = work / "model", work / "bundle", work / "scored.parquet"
     logger.info("running %s", PROJECT)
     train_s, train_peak, _ = measure(
-        [*cli, "train", "--dataset", dataset, "--output_dir", str(model), "--report_to", "none"]
+        [*cli, "train", "--dataset", dataset, "--output", str(model), "--report_to", "none"]
     )
     _, export_peak, _ = measure([*cli, "export", "--model", str(model), "--output", str(bundle)])
-    score = [*cli, "score", str(work / "eval_text.parquet"), "--model", str(bundle), "--output", str(scored)]
+    score = [*cli, "score", str(work / "eval_text.parquet"), "--bundle", str(bundle), "--output", str(scored)]
     score_s, score_peak, _ = measure([*score, "--no-progress"])
     predicted = np.array(pq.read_table(scored, columns=["label"]).column("label").to_pylist()) == "positive"
     labels = _read(work, "eval")[1]

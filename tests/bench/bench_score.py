@@ -100,7 +100,7 @@ def child_torch(args: argparse.Namespace) -> None:
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    import train  # noqa: F401  (registers the Auto classes)
+    import sentiment_batch.train  # noqa: F401  (registers the Auto classes)
     from sentiment_batch.preprocessing import encode, load_tokenizer
 
     torch.set_num_threads(args.threads)
@@ -123,13 +123,13 @@ def run_all(args: argparse.Namespace, work: Path) -> list[tuple[str, int, float,
     script, common = str(Path(__file__).resolve()), ["--parquet", str(parquet), "--threads", str(args.threads)]
     score = [sys.executable, "-m", "sentiment_batch.cli", "score", str(parquet), "--output", str(work / "out.parquet")]
     score += ["--threads", str(args.threads), "--no-progress"]
-    score += ["--model", str(args.bundle)] if args.bundle else []
+    score += ["--bundle", str(args.bundle)] if args.bundle else []
     seconds, peak, _ = measure(score)
     rows = [("sentiment-batch score (ONNX, end to end)", args.rows, seconds, args.rows / seconds, peak)]
     children = [("fastText predict", labels is not None, "fasttext"), ("PyTorch eager", bool(args.model_dir), "torch")]
     for name, wanted, child in children:
         if wanted:
-            extra = ["--model-dir", str(args.model_dir)] if child == "torch" else []
+            extra = ["--model", str(args.model_dir)] if child == "torch" else []
             _, peak, stdout = measure([sys.executable, script, "--child", child, *common, *extra])
             seconds = json.loads(stdout.strip().splitlines()[-1])["seconds"]
             rows.append((f"{name} (timed part only)", args.rows, seconds, args.rows / seconds, peak))
@@ -139,8 +139,12 @@ def run_all(args: argparse.Namespace, work: Path) -> list[tuple[str, int, float,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=250_000, help="reviews to score")
-    parser.add_argument("--bundle", type=Path, default=None, help="bundle folder (default: sample_data/bundle/)")
-    parser.add_argument("--model-dir", type=Path, default=None, help="trained model folder, for the PyTorch row")
+    parser.add_argument(
+        "--bundle", type=Path, default=None, help="bundle folder (default: the bundle shipped with the package)"
+    )
+    parser.add_argument(
+        "--model", dest="model_dir", type=Path, default=None, help="trained model folder, for the PyTorch row"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--imdb", type=Path, default=IMDB_TAR, help="aclImdb_train.tar.gz")
     parser.add_argument("--child", choices=["fasttext", "torch"], help=argparse.SUPPRESS)

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import glob
+import inspect
 import json
 import math
 import statistics
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -23,46 +23,56 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from train.configuration import SentimentBagConfig  # noqa: E402
-from train.modeling import SentimentBagForSequenceClassification  # noqa: E402
-from train.naive_bayes import log_count_ratios  # noqa: E402
-from train.optimization import SparseAdagrad  # noqa: E402
+from sentiment_batch.train.configuration import SentimentBagConfig, config_defaults
+from sentiment_batch.train.modeling import SentimentBagForSequenceClassification
+from sentiment_batch.train.naive_bayes import log_count_ratios
+from sentiment_batch.train.optimization import SparseAdagrad
+from sentiment_batch.train.training import TRAINING_DEFAULTS
 
 SEEDS = (42, 1, 2)
-SETTINGS = [
+# Settings 0-25 change the recipe as it was before distinct n-grams (`distinct_ngrams` off): their logged runs
+# are paired with setting 0; the later ones change today's default and are paired with setting 22 (--baseline 22).
+BEFORE_DISTINCT = [
     {}, {"epochs": 3}, {"binary": True}, {"lr": 0.01}, {"lr": 0.005}, {"batch_size": 128, "lr": 0.03},
     {"batch_size": 256, "lr": 0.05}, {"batch_size": 256, "lr": 0.02}, {"embedding_dim": 4}, {"embedding_dim": 16},
     {"hidden_dims": [32]}, {"dropout": 0.0}, {"dropout": 0.5}, {"ngram_size": 4}, {"num_buckets": 1 << 23},
     {"init_scale": 0.5}, {"init_scale": 0.1}, {"schedule": "constant"}, {"alpha": 0.5}, {"epochs": 1},
-    {"feature_dropout": 0.3}, {"epochs": 3, "lr": 0.01}, {"distinct_ngrams": True}, {"embedding_dim": 2},
+    {"feature_dropout": 0.3}, {"epochs": 3, "lr": 0.01}, None, {"embedding_dim": 2},
     {"embedding_dim": 3, "num_buckets": 3_600_000}, {"embedding_dim": 2, "epochs": 3},
-    {"distinct_ngrams": True, "epochs": 3}, {"distinct_ngrams": True, "batch_size": 128, "lr": 0.03},
-    {"distinct_ngrams": True, "embedding_dim": 4}, {"distinct_ngrams": True, "lr": 0.03},
-    {"distinct_ngrams": True, "lr": 0.014}, {"distinct_ngrams": True, "pooling": "mean"},
-    {"distinct_ngrams": True, "ngram_size": 4}, {"distinct_ngrams": True, "hidden_dims": [16, 16]},
-    {"distinct_ngrams": True, "alpha": 0.5}, {"distinct_ngrams": True, "dropout": 0.5},
-    {"distinct_ngrams": True, "anchor": 1e-4}, {"distinct_ngrams": True, "anchor": 3e-4},
-    {"distinct_ngrams": True, "anchor": 1e-3}, {"distinct_ngrams": True, "anchor": 3e-3},
-    {"distinct_ngrams": True, "anchor": 3e-5}, {"distinct_ngrams": True, "anchor": 2e-4},
-    {"distinct_ngrams": True, "embedding_dim": 16, "hidden_dims": [32]}, {"distinct_ngrams": True, "dropout": 0.1},
-    {"distinct_ngrams": True, "dropout": 0.3}, {"distinct_ngrams": True, "hidden_dims": [32]},
-    {"distinct_ngrams": True, "mnb_column": True},
 ]  # fmt: skip
-# What every setting changes from: `train`'s defaults before distinct_ngrams (summarize pairs with --baseline).
-DEFAULTS = {"embedding_dim": 8, "hidden_dims": [16], "dropout": 0.2, "ngram_size": 3, "num_buckets": 1 << 22,
-            "feature_dropout": 0.0, "distinct_ngrams": False, "lr": 0.02, "epochs": 2, "batch_size": 64,
-            "alpha": 1.0, "binary": False, "init_scale": 1.0, "schedule": "linear", "pooling": "sqrt",
-            "anchor": 0.0, "mnb_column": False}  # fmt: skip
+SINCE_DISTINCT = [
+    {"epochs": 3}, {"batch_size": 128, "lr": 0.03}, {"embedding_dim": 4}, {"lr": 0.03}, {"lr": 0.014},
+    {"pooling": "mean"}, {"ngram_size": 4}, {"hidden_dims": [16, 16]}, {"alpha": 0.5}, {"dropout": 0.5},
+    {"anchor": 1e-4}, {"anchor": 3e-4}, {"anchor": 1e-3}, {"anchor": 3e-3}, {"anchor": 3e-5}, {"anchor": 2e-4},
+    {"embedding_dim": 16, "hidden_dims": [32]}, {"dropout": 0.1}, {"dropout": 0.3}, {"hidden_dims": [32]},
+    {"mnb_column": True},
+]  # fmt: skip
+SETTINGS = [{} if s is None else {"distinct_ngrams": False, **s} for s in BEFORE_DISTINCT] + SINCE_DISTINCT
+# Model knobs come from the model's config and the loop's from `train`'s TrainingArguments defaults; the rest are
+# knobs of this script only.
+MODEL_KNOBS = ("embedding_dim", "hidden_dims", "dropout", "ngram_size", "num_buckets", "feature_dropout",
+               "distinct_ngrams", "pooling")  # fmt: skip
+DEFAULTS = {
+    **{name: config_defaults()[name] for name in MODEL_KNOBS},
+    "lr": TRAINING_DEFAULTS["learning_rate"],
+    "epochs": TRAINING_DEFAULTS["num_train_epochs"],
+    "batch_size": TRAINING_DEFAULTS["per_device_train_batch_size"],
+    "alpha": inspect.signature(log_count_ratios).parameters["alpha"].default,
+    "binary": False,
+    "init_scale": 1.0,
+    "schedule": "linear",
+    "anchor": 0.0,
+    "mnb_column": False,
+}
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def prepare(dataset: str, folder: Path) -> None:
     """Tokenize each seed's split with a tokenizer fitted on its training part; one .npz per seed."""
     from sentiment_batch.preprocessing import encode
-    from train.data import load_splits
-    from train.tokenization import PAD_TOKEN
-    from train.training import ModelArguments, fit_tokenizer
+    from sentiment_batch.train.data import load_splits
+    from sentiment_batch.train.tokenization import PAD_TOKEN
+    from sentiment_batch.train.training import ModelArguments, fit_tokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
     for seed in SEEDS:
@@ -120,15 +130,7 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
     """Validation accuracy after each epoch of one run."""
     s = {**DEFAULTS, **settings}
     torch.manual_seed(seed)
-    shape = (
-        "hidden_dims",
-        "dropout",
-        "ngram_size",
-        "num_buckets",
-        "feature_dropout",
-        "distinct_ngrams",
-        "pooling",
-    )
+    shape = [name for name in MODEL_KNOBS if name != "embedding_dim"]
     # mnb_column: one more column, frozen at 1, so the MLP also reads the naive Bayes log-odds Σ ratio / √count.
     config = SentimentBagConfig(
         vocab_size=data["vocab_size"],
@@ -139,14 +141,14 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
     )
     model = SentimentBagForSequenceClassification(config)
     ratios = log_count_ratios(bag_batches(data["train"]), config, s["alpha"], s["binary"]).cpu()
-    model.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
-    model.embeddings.weight.data.mul_(s["init_scale"])
+    model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
+    model.bag.embeddings.weight.data.mul_(s["init_scale"])
     if s["mnb_column"]:
-        model.embeddings.weight.data[:, -1] = 1.0
-        model.embeddings.weight.data[data["pad"], -1] = 0.0
+        model.bag.embeddings.weight.data[:, -1] = 1.0
+        model.bag.embeddings.weight.data[data["pad"], -1] = 0.0
     model.to(DEVICE)
     # anchor: every step pulls the whole table a share of the way back to its naive Bayes start (L2 to the start).
-    start_table = model.embeddings.weight.detach().clone() if s["anchor"] else None
+    start_table = model.bag.embeddings.weight.detach().clone() if s["anchor"] else None
     optimizer = SparseAdagrad(model.parameters(), lr=s["lr"])
     count = len(data["train"][1])
     steps_per_epoch = count // s["batch_size"] + (count % s["batch_size"] > 1)  # Trainer drops a last batch of one
@@ -165,13 +167,13 @@ def train_once(data: dict, seed: int, **settings) -> list[float]:
             model.zero_grad(set_to_none=True)
             model(ids, offsets, labels=labels).loss.backward()
             if s["mnb_column"]:
-                model.embeddings.weight.grad._values()[:, -1] = 0.0
+                model.bag.embeddings.weight.grad._values()[:, -1] = 0.0
             dense = [p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse]
             torch.nn.utils.clip_grad_norm_(dense, 1.0)
             optimizer.param_groups[0]["lr"] = s["lr"] * (1 - step / total if s["schedule"] == "linear" else 1)
             optimizer.step()
             if start_table is not None:
-                model.embeddings.weight.data.lerp_(start_table, s["anchor"])
+                model.bag.embeddings.weight.data.lerp_(start_table, s["anchor"])
             step += 1
         accuracies.append(accuracy(model, data["validation"]))
     return accuracies

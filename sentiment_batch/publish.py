@@ -1,0 +1,143 @@
+"""Atomic publishing: an output file or folder appears at its path complete, or not at all.
+
+Work goes to a hidden sibling named `.NAME.<random>.sentiment-batch.tmp`, created exclusively with an
+unpredictable name (`tempfile`), and is renamed onto NAME only once complete. Whatever ends a run early
+(an error, Ctrl-C, SIGTERM) removes the sibling; only `kill -9` can leave one, recognisable by that suffix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import UserError
+
+TEMP_SUFFIX = ".sentiment-batch.tmp"
+_FILE_MODE = 0o666
+_FOLDER_MODE = 0o777
+
+
+class OutputExistsError(UserError):
+    """The output path exists and replacing it was not asked for."""
+
+
+def check_output(path: Path, *, overwrite: bool, folder: bool) -> None:
+    """Refuse, before any work is done, an output that exists (unless `overwrite`) or is of the other kind.
+
+    Args:
+        path (`Path`): the file or folder to publish.
+        overwrite (`bool`): whether an existing one may be replaced.
+        folder (`bool`): whether the output is a folder (else a file).
+    """
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir() != folder:
+        raise UserError(f"{path} exists and is {'a file' if folder else 'a folder'}; choose another path")
+    if not overwrite:
+        raise OutputExistsError(f"{path} already exists and replacing it was not asked for")
+
+
+def _masked(mode: int) -> int:
+    """`mode` less the process umask, read without setting it (os.umask would race with other threads)."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return mode & ~int(line.split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return mode & ~umask
+
+
+def _unwritable(path: Path, error: OSError) -> UserError:
+    return UserError(f"cannot write {path}: {error.strerror or error}")
+
+
+@contextlib.contextmanager
+def staged_file(path: Path, *, overwrite: bool = False) -> Iterator[BinaryIO]:
+    """A new, exclusively created file beside `path`, published onto it when the block ends cleanly.
+
+    The file is flushed to disk before the rename, so a published output survives a crash. Without
+    `overwrite`, a file that appeared at `path` meanwhile is not replaced.
+
+    Args:
+        path (`Path`): the final file.
+        overwrite (`bool`): whether an existing file at `path` may be replaced.
+    """
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as error:
+        raise _unwritable(path, error) from error
+    temp = Path(temp)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            try:
+                handle.flush()
+                os.fchmod(handle.fileno(), _masked(_FILE_MODE))
+                os.fsync(handle.fileno())
+            except OSError as error:
+                raise _unwritable(path, error) from error
+        try:
+            _publish_file(temp, path, overwrite)
+        except OSError as error:
+            raise _unwritable(path, error) from error
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _publish_file(temp: Path, path: Path, overwrite: bool) -> None:
+    if overwrite:
+        os.replace(temp, path)
+        return
+    appeared = OutputExistsError(f"{path} appeared while it was being written; the new output was not published")
+    try:
+        os.link(temp, path)  # fails, unlike a rename, where something appeared at `path` meanwhile
+    except FileExistsError:
+        raise appeared from None
+    except OSError:  # a file system without hard links
+        if path.exists() or path.is_symlink():
+            raise appeared from None
+        os.replace(temp, path)
+
+
+@contextlib.contextmanager
+def staged_folder(path: Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """A new, empty folder beside `path` (parents created), renamed onto it when the block ends cleanly.
+
+    An existing folder at `path` is only replaced with `overwrite`; it is moved aside first, so the
+    new folder appears in one step.
+
+    Args:
+        path (`Path`): the final folder.
+        overwrite (`bool`): whether an existing folder at `path` may be replaced.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+        staging.chmod(_masked(_FOLDER_MODE))  # mkdtemp makes it private; outputs are meant to be shared
+    except OSError as error:
+        raise _unwritable(path, error) from error
+    try:
+        yield staging
+        try:
+            _publish_folder(staging, path, overwrite)
+        except OSError as error:
+            raise _unwritable(path, error) from error
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish_folder(staging: Path, path: Path, overwrite: bool) -> None:
+    check_output(path, overwrite=overwrite, folder=True)
+    if not path.exists():
+        staging.rename(path)
+        return
+    retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+    path.rename(retired / path.name)
+    staging.rename(path)
+    shutil.rmtree(retired, ignore_errors=True)

@@ -1,0 +1,82 @@
+"""The product as users get it: a wheel built from the checkout, installed torch-free in a fresh virtual environment."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sentiment_batch import __version__
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_CSV = REPO / "sample_data" / "reviews.csv"
+MAX_WHEEL_BYTES = 25 * 2**20  # the default bundle is about 18 MB
+
+
+def run(command, **kwargs):
+    result = subprocess.run([str(part) for part in command], capture_output=True, text=True, timeout=600, **kwargs)
+    assert result.returncode == 0, f"{command}\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("wheel")
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", folder, REPO])
+    [built] = folder.glob("sentiment_batch-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """A fresh virtual environment holding the wheel and the runtime's dependencies only; returns its bin folder."""
+    environment = tmp_path_factory.mktemp("venv")
+    venv.create(environment, with_pip=True)
+    bin_dir = environment / "bin"
+    run([bin_dir / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", wheel])
+    return bin_dir
+
+
+def test_wheel_holds_only_the_sentiment_batch_namespace_and_the_default_bundle(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names} == {"sentiment_batch", f"sentiment_batch-{__version__}.dist-info"}
+    packages = {name.rsplit("/", 1)[0] for name in names if name.endswith("/__init__.py")}
+    assert packages == {"sentiment_batch", "sentiment_batch/train", "sentiment_batch/export"}
+    bundle = {name.rsplit("/", 1)[1] for name in names if name.startswith("sentiment_batch/default_bundle/")}
+    assert bundle == {"bundle.json", "model.onnx", "model.onnx.data", "tokenizer.json"}
+    assert "sentiment_batch/train/metrics.py" in names and "sentiment_batch/py.typed" in names
+    assert wheel.stat().st_size < MAX_WHEEL_BYTES
+
+
+def score_sample(bin_dir: Path, cwd: Path, output: Path) -> list[dict]:
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    command = [bin_dir / "sentiment-batch", "score", SAMPLE_CSV, "--output", output, "--no-progress"]
+    result = run(command, cwd=cwd, env={**env, "HF_HUB_OFFLINE": "1"})
+    assert "scored 300 rows" in result.stderr
+    with output.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_installed_wheel_scores_with_its_own_bundle_anywhere_without_torch(installed, tmp_path):
+    assert run([installed / "sentiment-batch", "--version"]).stdout.strip() == f"sentiment-batch {__version__}"
+    probe = "import importlib.util as u, sentiment_batch as s; print(u.find_spec('torch') is None, s.__file__)"
+    no_torch, location = run([installed / "python", "-c", probe], cwd=tmp_path).stdout.split()
+    assert no_torch == "True" and "site-packages" in location
+    outside = score_sample(installed, tmp_path, tmp_path / "outside.csv")
+    inside = score_sample(installed, REPO, tmp_path / "inside.csv")  # the README's command, in the checkout
+    assert outside == inside
+    assert {row["label"] for row in outside if not row["error"]} == {"negative", "positive"}
+
+
+def test_training_commands_say_which_extra_they_need(installed, tmp_path):
+    result = subprocess.run(
+        [installed / "sentiment-batch", "train", "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "is missing; install the training extra: pip install 'sentiment-batch[train]'" in result.stderr
