@@ -12,7 +12,7 @@ import pytest
 from helpers import REAL_TARBALL, TINY_ACLIMDB, tiny_review_text
 from sentiment_batch.errors import UserError
 from sentiment_batch.train import data
-from sentiment_batch.train.data import FEATURES, load_splits, load_unsupervised
+from sentiment_batch.train.data import FEATURES, load_splits, load_unlabeled, load_unsupervised
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +121,37 @@ def test_unsupervised_reviews_come_from_train_unsup_only(aclimdb_tarball, aclimd
     assert unsupervised["text"] == [tiny_review_text("train", "unsup", review_id) for review_id in (0, 1, 2)]
     assert load_unsupervised(str(aclimdb_folder)) is None
     assert all("unsup" not in row["text"] for row in train_and_validation(load_splits(str(aclimdb_tarball))))
+
+
+def test_unlabeled_reviews_auto_none_and_paths(aclimdb_tarball, aclimdb_folder, tmp_path):
+    unsup = [tiny_review_text("train", "unsup", review_id) for review_id in (0, 1, 2)]
+    assert load_unlabeled(str(aclimdb_tarball))["text"] == unsup  # auto: the dataset's own
+    assert load_unlabeled(str(aclimdb_folder)) is None  # an aclImdb without unsup reviews has none
+    assert load_unlabeled(str(aclimdb_tarball), "none") is None
+    assert load_unlabeled(str(aclimdb_folder), str(aclimdb_tarball))["text"] == unsup  # another aclImdb's
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    pd.DataFrame({"id": [1, 2, 3], "text": ["one", "   ", "two"]}).to_parquet(folder / "a.parquet")
+    (folder / "b.jsonl").write_text('{"text": "three"}\n{"text": null}\n', encoding="utf-8")
+    (folder / "notes.txt").write_text("not a review file", encoding="utf-8")
+    assert load_unlabeled(str(aclimdb_folder), str(folder))["text"] == ["one", "two", "three"]  # blanks dropped
+    assert load_unlabeled(str(aclimdb_folder), str(folder / "b.jsonl"))["text"] == ["three"]
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda path: path / "absent.parquet", "do not exist"),
+        (lambda path: write_table(path / "reviews.csv", pd.DataFrame({"review": ["x"]})), "has no text column"),
+        (lambda path: path, "holds no .parquet, .csv or .jsonl files"),
+    ],
+)
+def test_bad_unlabeled_sources_are_one_line(aclimdb_folder, tmp_path, make, match):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(UserError, match=match) as raised:
+        load_unlabeled(str(aclimdb_folder), str(make(empty)))
+    assert "\n" not in str(raised.value)
 
 
 def test_changed_review_file_invalidates_the_cache(aclimdb_folder):

@@ -257,8 +257,8 @@ def test_sqrt_pooling_divides_by_the_ngram_count_root(model):
 
 
 def test_config_defaults_are_the_trained_recipe():
+    from sentiment_batch.train.arguments import ModelArguments
     from sentiment_batch.train.configuration import config_defaults
-    from sentiment_batch.train.training import ModelArguments
 
     config = SentimentBagConfig()
     assert (config.vocab_size, config.pooling, config.feature_weighting, config.distinct_ngrams) == (

@@ -54,3 +54,15 @@ def test_binary_counts_a_row_once_per_review():
     assert math.isclose(ratios[7].item(), math.log(1 / positive_total) - math.log(2 / negative_total), rel_tol=1e-6)
     counted = log_count_ratios(batches(reviews, labels, 2), config, alpha=1.0)
     assert counted[7] < ratios[7]  # three occurrences of 7 weigh more than one review
+
+
+def test_class_probabilities_count_in_each_class_by_their_share():
+    config = SentimentBagConfig(vocab_size=10, ngram_size=1)
+    # one review "5" that is 75% positive: 0.75 of a positive count and 0.25 of a negative one
+    ids, offsets = torch.tensor([5]), torch.tensor([0])
+    soft = log_count_ratios([(ids, offsets, torch.tensor([[0.25, 0.75]]))], config, alpha=1.0)
+    positive_total, negative_total = 0.75 + 10, 0.25 + 10
+    expected = math.log(1.75 / positive_total) - math.log(1.25 / negative_total)
+    assert math.isclose(soft[5].item(), expected, rel_tol=1e-6)
+    one_hot = log_count_ratios([(ids, offsets, torch.tensor([[0.0, 1.0]]))], config)
+    assert torch.equal(one_hot, log_count_ratios([(ids, offsets, torch.tensor([1]))], config))

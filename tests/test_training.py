@@ -9,14 +9,12 @@ import tarfile
 import pandas as pd
 import pytest
 import torch
-from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from helpers import REAL_TARBALL, REVIEWS, TINY_ACLIMDB
 from sentiment_batch.cli import main
 from sentiment_batch.publish import TEMP_SUFFIX
 from sentiment_batch.train import train
-from sentiment_batch.train.training import bag_batches
 
 TINY_MODEL_FLAGS = [
     "--vocab_size", "300", "--min_frequency", "1", "--embedding_dim", "8", "--hidden_dims", "8",
@@ -84,13 +82,30 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
     assert weights[model.config.pad_token_id] == 0 and weights.min() < 0 < weights.max()
 
 
-def test_bag_batches_read_the_selected_rows_in_order():
-    dataset = Dataset.from_dict({"input_ids": [[1, 2], [], [3], [4, 5, 6]], "labels": [0, 1, 1, 0]})
-    batches = list(bag_batches(dataset.select([3, 0, 2, 1]), batch_size=3))
-    assert [(ids.tolist(), offsets.tolist(), labels.tolist()) for ids, offsets, labels in batches] == [
-        ([4, 5, 6, 1, 2, 3], [0, 3, 5], [0, 0, 1]),
-        ([], [0], [1]),
-    ]
+def test_distillation_trains_teachers_on_the_unlabelled_reviews(tmp_path, make_tiny_aclimdb, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    aclimdb = make_tiny_aclimdb(tmp_path, unsup=True)
+    output_dir = tmp_path / "student"
+    assert train_cli(aclimdb, output_dir, "--validation_size", "0.25", "--num_teachers", "2") == 0
+    results = json.loads((output_dir / "all_results.json").read_text())
+    assert results["teachers"] == 2 and results["unlabeled_reviews"] == len(TINY_ACLIMDB["train", "unsup"])
+    assert 0.0 <= results["teacher_eval_accuracy"] <= 1.0 and 0.0 <= results["teacher_ensemble_eval_accuracy"] <= 1.0
+    assert "Distilled: 2 teachers" in (output_dir / "README.md").read_text()
+    assert not list(output_dir.glob("teacher-*"))  # the teachers' own folders are gone
+    [run] = (output_dir / "wandb").glob("offline-run-*")
+    log = next(run.glob("*.wandb")).read_bytes()
+    for key in (b"teacher_0/loss", b"teacher_1/eval_accuracy", b"teachers/unlabeled_reviews", b"train/loss"):
+        assert key in log, key  # one run holds the teacher phase and the student's
+
+
+def test_without_unlabelled_reviews_the_recipe_is_the_plain_one(tmp_path, make_tiny_aclimdb):
+    aclimdb = make_tiny_aclimdb(tmp_path, unsup=True)
+    assert train_cli(aclimdb, tmp_path / "none", "--report_to", "none", "--unlabeled", "none") == 0
+    plain = make_tiny_aclimdb(tmp_path / "plain")  # the same reviews without train/unsup
+    assert train_cli(plain, tmp_path / "auto", "--report_to", "none") == 0
+    first, second = (json.loads((tmp_path / name / "all_results.json").read_text()) for name in ("none", "auto"))
+    assert "teachers" not in first and first["eval_loss"] == second["eval_loss"]
+    assert "Trained on the labelled training reviews only." in (tmp_path / "none" / "README.md").read_text()
 
 
 def test_same_seed_same_metrics_and_config_file_equals_flags(tmp_path, reviews_parquet):

@@ -27,6 +27,8 @@ from sentiment_batch.errors import UserError, first_line
 logger = logging.getLogger(__name__)
 
 DEFAULT_HUB_DATASET = "stanfordnlp/imdb"
+# `load_unlabeled`'s choices besides a path.
+AUTO, NONE = "auto", "none"
 LABEL_NAMES = ["neg", "pos"]
 FEATURES = Features(
     {
@@ -100,6 +102,58 @@ def load_unsupervised(source: str) -> Dataset | None:
         return _build(_generate_unsupervised, path, UNSUPERVISED_FEATURES)
     except NoReviewsError:
         return None
+
+
+def load_unlabeled(source: str, unlabeled: str = AUTO) -> Dataset | None:
+    """The unlabelled reviews to distil with, as one `text` column with no blank texts.
+
+    Args:
+        source (`str`): the labelled dataset, as given to `load_splits`.
+        unlabeled (`str`, *optional*, defaults to `"auto"`): `"auto"` for the source's own unlabelled reviews
+            (aclImdb `train/unsup`, the Hub's `unsupervised` split; none for other sources), `"none"`, or a
+            Parquet/CSV/JSONL file or folder of them with a `text` column, or an aclImdb folder or tarball.
+
+    Returns:
+        `datasets.Dataset | None`: the texts, or None when there are none to use.
+    """
+    if unlabeled == NONE:
+        return None
+    if unlabeled == AUTO:
+        texts = load_unsupervised(source)
+    else:
+        path = Path(unlabeled).expanduser()
+        if not path.exists():
+            raise UserError(f"unlabelled reviews {unlabeled} do not exist")
+        texts = load_unsupervised(str(path)) if _is_aclimdb(path) else _load_texts(path)
+        if texts is None:
+            raise UserError(f"{unlabeled} holds no unlabelled reviews")
+    if texts is None:
+        return None
+    return texts.filter(_has_text, batched=True, desc="dropping blank unlabelled reviews")
+
+
+def _has_text(batch: dict) -> list[bool]:
+    return [isinstance(text, str) and not text.isspace() and bool(text) for text in batch["text"]]
+
+
+def _load_texts(path: Path) -> Dataset:
+    """The `text` column of a Parquet/CSV/JSONL file, or of every such file in a folder (sorted by name)."""
+    files = [path] if path.is_file() else sorted(file for file in path.iterdir() if file.suffix in FILE_BUILDERS)
+    if not files:
+        raise UserError(f"{path} holds no .parquet, .csv or .jsonl files")
+    parts = []
+    for file in files:
+        builder = FILE_BUILDERS.get(file.suffix.lower())
+        if builder is None:
+            raise UserError(f"{file} has an unknown file type; expected .parquet, .csv or .jsonl")
+        try:
+            dataset = datasets.load_dataset(builder, data_files=str(file), split="train")
+        except Exception as error:  # datasets fails on bad or empty files with many types; the user needs one line
+            raise UserError(f"cannot read {file}: {first_line(error.__cause__ or error)}") from None
+        if "text" not in dataset.column_names:
+            raise UserError(f"{file} has no text column; columns found: {', '.join(dataset.column_names) or 'none'}")
+        parts.append(dataset.select_columns(["text"]).cast(UNSUPERVISED_FEATURES))
+    return datasets.concatenate_datasets(parts)
 
 
 def _load_labelled(source: str) -> DatasetDict:

@@ -26,6 +26,10 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 - The validation split is carved from train ({grouping}) and selects the checkpoint; the test split,
   when present, is only reported.
 
+## Recipe
+
+{recipe}
+
 ## Settings
 
 ```json
@@ -56,6 +60,20 @@ sentiment-batch export --model {output_name} --output {output_name}-bundle
 sentiment-batch score reviews.parquet --bundle {output_name}-bundle --output scored.parquet
 ```
 """
+
+
+def recipe(settings: dict, metrics: dict) -> str:
+    """How the model was trained: on the labelled reviews alone, or distilled from teachers (with their figures)."""
+    if "teachers" not in metrics:
+        return "Trained on the labelled training reviews only."
+    return (
+        f"Distilled: {metrics['teachers']} teachers (this recipe, seeds {settings['seed']} and up) were trained "
+        f"on the labelled training reviews and labelled {metrics['unlabeled_reviews']:,} unlabelled reviews with their "
+        "averaged probabilities; this model was trained on both. Validation accuracy: the teachers "
+        f"{metrics['teacher_eval_accuracy']:.4f} on average, their ensemble "
+        f"{metrics['teacher_ensemble_eval_accuracy']:.4f}, this model {metrics['eval_accuracy']:.4f}. "
+        "No validation or test review was pseudo-labelled."
+    )
 
 
 def write_model_card(
@@ -90,6 +108,7 @@ def write_model_card(
         dataset=dataset,
         split_sizes=", ".join(f"{name} {size:,}" for name, size in split_sizes.items()),
         grouping="grouped by movie where movie ids are known",
+        recipe=recipe(settings, metrics),
         settings=json.dumps(settings, indent=2, default=str),
         metric_rows=rows,
         output_name=model_name,

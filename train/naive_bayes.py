@@ -12,7 +12,6 @@ from .modeling import ngram_rows
 
 logger = logging.getLogger(__name__)
 
-POSITIVE_LABEL = 1
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
@@ -22,15 +21,17 @@ def log_count_ratios(
     """log P(row | positive) - log P(row | negative) for every table row, with add-alpha smoothing.
 
     Counts every word and hashed n-gram occurrence the model's bag sees (`ngram_rows`: once per review
-    with `distinct_ngrams`), so the ratios index the same rows. Rows never seen get log(positive total /
-    negative total), about zero. The counts live on the batches' device.
+    with `distinct_ngrams`), so the ratios index the same rows. A review with class probabilities (a
+    pseudo-labelled one) counts in each class by its probability. Rows never seen get
+    log(positive total / negative total), about zero. The counts live on the batches' device.
 
     Args:
         batches (`Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]`): the training reviews, batch by
-            batch, as flat `input_ids` [T], `offsets` [B] and `labels` [B] (1 = positive).
+            batch, as flat `input_ids` [T], `offsets` [B] and `labels`: class ids [B] (1 = positive) or class
+            probabilities [B, 2].
         config (`SentimentBagConfig`): gives the rows (vocab_size, ngram_size, num_buckets, hash).
-        alpha (`float`): smoothing count added to every row of both classes.
-        binary (`bool`): count a row once per review however often it occurs there, as NBSVM does.
+        alpha (`float`, *optional*, defaults to 1.0): smoothing count added to every row of both classes.
+        binary (`bool`, *optional*, defaults to False): count a row once per review however often it occurs there.
     """
     counts = None  # [class, R], created on the first batch's device
     reviews = 0
@@ -42,11 +43,11 @@ def log_count_ratios(
         if binary:
             keys = torch.unique(bags * config.num_embeddings + rows)  # one per (review, row)
             bags, rows = keys // config.num_embeddings, keys % config.num_embeddings
-        positive = labels[bags] == POSITIVE_LABEL  # [E]
+        shares = _class_shares(labels)  # [B, 2]
         if counts is None:
             counts = torch.zeros(2, config.num_embeddings, dtype=torch.float64, device=rows.device)
-        for label, entries in enumerate((~positive, positive)):
-            counts[label] += torch.bincount(rows[entries], minlength=config.num_embeddings)
+        for label in range(2):
+            counts[label] += torch.bincount(rows, weights=shares[bags, label], minlength=config.num_embeddings)
         reviews += offsets.shape[0]
     if counts is None:
         counts = torch.zeros(2, config.num_embeddings, dtype=torch.float64)
@@ -54,3 +55,10 @@ def log_count_ratios(
     shares = counts / counts.sum(dim=1, keepdim=True)  # [class, R]
     logger.info("naive Bayes ratios from %d reviews, %d rows seen", reviews, int((counts > alpha).any(0).sum()))
     return (shares[1].log() - shares[0].log()).float()  # [R]
+
+
+def _class_shares(labels: torch.Tensor) -> torch.Tensor:
+    """Each review's share in each class, float64 `[B, 2]`: one-hot for class ids, else the probabilities."""
+    if labels.dim() == 1:
+        return torch.nn.functional.one_hot(labels, 2).double()
+    return labels.double()

@@ -6,8 +6,11 @@ import contextlib
 import logging
 import netrc
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+
+from transformers import TrainerCallback
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +53,52 @@ def wandb_run_folder(run_dir: Path, enabled: bool = True) -> Iterator[str | None
     try:
         yield os.environ.get("WANDB_MODE", "online")
     finally:
+        wandb = sys.modules.get("wandb")
+        if wandb is not None and wandb.run is not None:  # a run that failed: later runs must not merge into it
+            wandb.finish(exit_code=1)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def start_run(name: str | None, config: dict) -> None:
+    """Start the W&B run early, so that phases before the Trainer's own (the teachers) log into it too.
+
+    Trainer's wandb callback then reports into this run instead of starting one.
+
+    Args:
+        name (`str | None`): the run's name (`TrainingArguments.run_name`).
+        config (`dict`): the run's settings.
+    """
+    import wandb
+
+    if wandb.run is None:
+        wandb.init(project=os.environ.get("WANDB_PROJECT", WANDB_PROJECT), name=name, config=config)
+
+
+def log_phase(phase: str, values: dict) -> None:
+    """Log a phase's figures to the active W&B run, if any, under `phase/`.
+
+    Args:
+        phase (`str`): the phase, e.g. `teachers`.
+        values (`dict`): numbers to log.
+    """
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
+        wandb.log({f"{phase}/{name}": value for name, value in values.items()})
+
+
+class PhaseLogger(TrainerCallback):
+    """Forwards a Trainer's logs to the active W&B run under a prefix: a phase with no run of its own (a teacher)."""
+
+    def __init__(self, phase: str):
+        self.phase = phase
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        numbers = {name: value for name, value in (logs or {}).items() if isinstance(value, (int, float))}
+        log_phase(self.phase, {**numbers, "step": state.global_step})
 
 
 def print_sync_hint(model_dir: Path) -> None:

@@ -3,226 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import shutil
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 from tokenizers import Tokenizer
-from transformers import HfArgumentParser, Trainer, TrainingArguments, set_seed
+from transformers import Trainer, set_seed
 
 from sentiment_batch.errors import UserError
-from sentiment_batch.preprocessing import encode_ids, flatten
+from sentiment_batch.preprocessing import encode_ids
 from sentiment_batch.publish import check_output, staged_folder
 
 from . import tracking
+from .arguments import ModelArguments, arguments_from_dict, parse_arguments
 from .configuration import SentimentBagConfig, config_defaults
-from .data import DEFAULT_HUB_DATASET, load_splits
-from .metrics import build_compute_metrics, load_metric
+from .data import load_splits, load_unlabeled
+from .distillation import pseudo_labels, student_set, without_texts
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
 from .naive_bayes import log_count_ratios
-from .optimization import SparseAdagrad
 from .tokenization import PAD_TOKEN, save_tokenizer, train_tokenizer
+from .trainer import bag_batches, class_probabilities, make_trainer
 
 logger = logging.getLogger(__name__)
-
-
-def config_field(name: str, help: str):
-    """A dataclass field whose default is `SentimentBagConfig`'s, the one source of the model's defaults."""
-    default = config_defaults()[name]
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: list(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class DataArguments:
-    dataset: str = field(
-        default=DEFAULT_HUB_DATASET,
-        metadata={
-            "help": "Hub id, aclImdb folder, aclImdb_v1.tar.gz-shaped tarball, or parquet/csv/jsonl file(s) "
-            "with text and label columns."
-        },
-    )
-    validation_size: float = field(
-        default=0.1, metadata={"help": "Validation share of train (0-1) or row count; grouped by movie when known."}
-    )
-    max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many training rows."})
-    overwrite: bool = field(
-        default=False,
-        metadata={"help": "Replace an existing output folder.", "aliases": ["--overwrite_output_dir"]},
-    )
-
-
-@dataclass
-class ModelArguments:
-    vocab_size: int = config_field("vocab_size", "Most words in the tokenizer, special tokens included.")
-    min_frequency: int = field(default=2, metadata={"help": "Fewest occurrences for a word to get its own id."})
-    embedding_dim: int = config_field("embedding_dim", "Width of the EmbeddingBag rows.")
-    hidden_dims: list[int] = config_field("hidden_dims", "One Linear-BatchNorm-ReLU-Dropout block per width.")
-    dropout: float = config_field("dropout", "Dropout of the hidden blocks.")
-    ngram_size: int = config_field("ngram_size", "Longest word n-gram in the bag (1 = words only).")
-    num_buckets: int = config_field("num_buckets", "Hashed rows shared by the n-grams.")
-    pooling: str = config_field("pooling", "Bag sum divided by the n-gram count's sqrt, or mean.")
-    feature_weighting: bool = config_field(
-        "feature_weighting", "Weigh rows by naive Bayes log-count ratios and start the table from them."
-    )
-    feature_dropout: float = config_field("feature_dropout", "Share of bag entries dropped while training.")
-    distinct_ngrams: bool = config_field(
-        "distinct_ngrams", "Count each word and n-gram once per review (binarized features)."
-    )
-
-
-@dataclass
-class SentimentTrainingArguments(TrainingArguments):
-    output_dir: str | None = field(
-        default=None, metadata={"help": "The model folder to write.", "aliases": ["--output"]}
-    )
-
-
-# TrainingArguments defaults of the best run found on the movie-grouped validation split.
-TRAINING_DEFAULTS = {
-    "num_train_epochs": 2.0,
-    "learning_rate": 0.02,
-    # Adagrad takes the table's sparse gradients; Adam does not.
-    "optim": "adagrad",
-    "weight_decay": 0.0,
-    "per_device_train_batch_size": 64,
-    "per_device_eval_batch_size": 1024,
-    "eval_strategy": "epoch",
-    "save_strategy": "epoch",
-    "save_only_model": True,
-    "save_total_limit": 1,
-    "load_best_model_at_end": True,
-    "metric_for_best_model": "accuracy",
-    "logging_steps": 50,
-    "report_to": "wandb",
-    # Pinned memory only speeds copies to an accelerator; without one, torch warns on every run.
-    "dataloader_pin_memory": torch.accelerator.is_available(),
-}
-
-
-ARGUMENT_CLASSES = (DataArguments, ModelArguments, SentimentTrainingArguments)
-
-
-def build_parser() -> HfArgumentParser:
-    """The `train` parser: data, model and every TrainingArguments flag."""
-    parser = HfArgumentParser(
-        ARGUMENT_CLASSES,
-        prog="sentiment-batch train",
-        description="Train the sentiment model. Pass flags, or one JSON/YAML file holding them. "
-        "The output folder appears complete or not at all; an existing one is only replaced with --overwrite.",
-    )
-    parser.set_defaults(**TRAINING_DEFAULTS)
-    return parser
-
-
-def read_config(path: str) -> dict:
-    """The arguments held in a JSON or YAML config file."""
-    import yaml
-
-    if not Path(path).is_file():
-        raise UserError(f"config file {path} does not exist")
-    try:
-        with open(path, encoding="utf-8") as file:
-            values = json.load(file) if path.endswith(".json") else yaml.safe_load(file)
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        raise UserError(f"cannot read config file {path}: {' '.join(str(error).split())}") from error
-    if not isinstance(values, dict):
-        raise UserError(f"config file {path} must hold a mapping of argument names to values")
-    return values
-
-
-def arguments_from_dict(values: dict) -> tuple[DataArguments, ModelArguments, TrainingArguments]:
-    """The three argument dataclasses from argument names and values; unknown names are an error.
-
-    Args:
-        values (`dict`): argument names (as in a config file) and values; the rest take their defaults.
-    """
-    try:
-        return build_parser().parse_dict({**TRAINING_DEFAULTS, **values})
-    except ValueError as error:  # unknown keys, and TrainingArguments' own checks in __post_init__
-        raise UserError(" ".join(str(error).split())) from error
-
-
-def parse_arguments(argv: list[str]) -> tuple[DataArguments, ModelArguments, TrainingArguments]:
-    """Parse flags, or a single JSON/YAML config file, into the three argument dataclasses.
-
-    Args:
-        argv (`list[str]`): the arguments after `train`.
-    """
-    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
-        return arguments_from_dict(read_config(argv[0]))
-    try:
-        return build_parser().parse_args_into_dataclasses(args=argv)
-    except ValueError as error:  # TrainingArguments checks its own flags in __post_init__
-        raise UserError(" ".join(str(error).split())) from error
-
-
-class BagCollator:
-    """Batch of reviews → EmbeddingBag's flat `input_ids` + `offsets` and the `labels`."""
-
-    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        input_ids, offsets = flatten([feature["input_ids"] for feature in features])
-        return {
-            "input_ids": torch.from_numpy(input_ids),  # [T]
-            "offsets": torch.from_numpy(offsets),  # [B]
-            "labels": torch.tensor([feature["labels"] for feature in features]),  # [B]
-        }
-
-
-class SentimentTrainer(Trainer):
-    """Trainer for the bag model: whole training batches, and clipping of dense gradients only (sparse ones fail)."""
-
-    def create_optimizer(self):
-        # Sparse optimizers build their update tensors unchecked; saying so explicitly silences torch's warning.
-        torch.sparse.check_sparse_tensor_invariants.disable()
-        return super().create_optimizer()
-
-    def get_train_dataloader(self):
-        # BatchNorm cannot train on a batch of one review: drop the last batch when it would be that.
-        keep = self.args.dataloader_drop_last
-        self.args.dataloader_drop_last = keep or len(self.train_dataset) % self._train_batch_size == 1
-        try:
-            return super().get_train_dataloader()
-        finally:
-            self.args.dataloader_drop_last = keep
-
-    def _dense_parameters(self, model) -> list[torch.nn.Parameter]:
-        return [p for p in model.parameters() if p.grad is not None and not p.grad.is_sparse]
-
-    def _clip_grad_norm(self, model):
-        return torch.nn.utils.clip_grad_norm_(self._dense_parameters(model), self.args.max_grad_norm)
-
-    def _get_grad_norm(self, model, grad_norm=None):
-        if grad_norm is None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self._dense_parameters(model), float("inf"))
-        return float(grad_norm)
-
-
-def bag_batches(split, batch_size: int = 4096) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Flat `input_ids`, `offsets` and `labels` of a tokenized split, read from its Arrow columns.
-
-    Args:
-        split (`datasets.Dataset`): with `input_ids` and `labels` columns.
-        batch_size (`int`): reviews per batch.
-    """
-    for batch in split.with_format("arrow").iter(batch_size=batch_size):
-        token_lists = batch.column("input_ids").combine_chunks()
-        bounds = token_lists.offsets.to_numpy().astype(np.int64)  # [B+1]; a slice's need not start at 0
-        yield (
-            torch.from_numpy(token_lists.flatten().to_numpy().astype(np.int64)),  # [T]
-            torch.from_numpy(bounds[:-1] - bounds[0]),  # [B]
-            torch.from_numpy(batch.column("labels").to_numpy().astype(np.int64)),  # [B]
-        )
 
 
 @lru_cache(maxsize=2)
@@ -235,21 +43,30 @@ def tokenize_batch(batch: dict, tokenizer_json: str) -> dict:
     return {"input_ids": encode_ids(_tokenizer_from_json(tokenizer_json), batch["text"])}
 
 
-def tokenize_splits(splits, tokenizer: Tokenizer):
-    """Token ids and `labels` of every split, cached by `datasets`.
+def tokenize_texts(texts, tokenizer: Tokenizer):
+    """Token ids of every review of a `datasets` split or dict of splits (a `text` column), cached by `datasets`.
 
     Args:
-        splits (`datasets.DatasetDict`): from `load_splits`.
+        texts (`datasets.Dataset | datasets.DatasetDict`): the reviews.
         tokenizer (`Tokenizer`): the trained tokenizer.
     """
-    encoded = splits.map(
+    return texts.map(
         tokenize_batch,
         batched=True,
         batch_size=2000,
         fn_kwargs={"tokenizer_json": tokenizer.to_str()},
         desc="Tokenizing",
     )
-    encoded = encoded.rename_column("label", "labels")
+
+
+def tokenize_splits(splits, tokenizer: Tokenizer):
+    """Token ids and `labels` of every split.
+
+    Args:
+        splits (`datasets.DatasetDict`): from `load_splits`.
+        tokenizer (`Tokenizer`): the trained tokenizer.
+    """
+    encoded = tokenize_texts(splits, tokenizer).rename_column("label", "labels")
     return encoded.select_columns(["input_ids", "labels"])
 
 
@@ -266,10 +83,14 @@ def build_model(model_args: ModelArguments, tokenizer: Tokenizer) -> SentimentBa
     return SentimentBagForSequenceClassification(SentimentBagConfig(**settings))
 
 
-def evaluate_and_save(trainer: Trainer, encoded, train_result) -> tuple[dict, object]:
-    """Final validation and test metrics into the HF metrics files; returns them and the reported split's output."""
-    trainer.save_metrics("train", train_result.metrics)
-    metrics = dict(train_result.metrics)
+def evaluate_and_save(trainer: Trainer, encoded, train_result, distilled: dict) -> tuple[dict, object]:
+    """Final validation and test metrics into the HF metrics files; returns them and the reported split's output.
+
+    The distillation's figures (`distilled`: teachers, unlabelled reviews, the teachers' validation accuracy)
+    go with the training metrics.
+    """
+    trainer.save_metrics("train", {**train_result.metrics, **distilled})
+    metrics = {**train_result.metrics, **distilled}
     reported = None
     for split, prefix in (("validation", "eval"), ("test", "test")):
         if split not in encoded:
@@ -282,38 +103,106 @@ def evaluate_and_save(trainer: Trainer, encoded, train_result) -> tuple[dict, ob
     return metrics, reported
 
 
-def run_training(data_args, model_args, training_args, output_dir: Path) -> dict:
+def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labelled, seed: int):
+    """A fresh model, its table started from the naive Bayes ratios of the labelled reviews when it weighs rows."""
+    model = build_model(model_args, tokenizer)
+    if model.config.feature_weighting:
+        ratios = log_count_ratios(bag_batches(labelled), model.config)
+        model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
+    return model
+
+
+def train_teachers(distill_args, model_args, training_args, tokenizer, encoded, unlabeled, processing_class):
+    """Train the teachers on the labelled reviews, as the plain recipe trains a model, one seed each.
+
+    Returns:
+        `tuple[list[np.ndarray], list[np.ndarray], list[float]]`: each teacher's class probabilities on the
+        unlabelled and on the validation reviews, and its validation accuracy.
+    """
+    on_unlabeled, on_validation, accuracies = [], [], []
+    for index in range(distill_args.num_teachers):
+        seed = training_args.seed + index
+        teacher_args = dataclasses.replace(
+            training_args, seed=seed, output_dir=str(Path(training_args.output_dir) / f"teacher-{index}"), report_to=[]
+        )
+        set_seed(seed)
+        teacher = new_model(model_args, tokenizer, encoded["train"], seed)
+        callbacks = [tracking.PhaseLogger(f"teacher_{index}")] if "wandb" in training_args.report_to else None
+        trainer = make_trainer(
+            teacher, teacher_args, encoded["train"], encoded["validation"], processing_class, callbacks
+        )
+        trainer.train()
+        teacher.eval()
+        on_unlabeled.append(class_probabilities(teacher, unlabeled))
+        on_validation.append(class_probabilities(teacher, encoded["validation"]))
+        accuracies.append(trainer.state.best_metric)
+        shutil.rmtree(teacher_args.output_dir, ignore_errors=True)
+    return on_unlabeled, on_validation, accuracies
+
+
+def distil(distill_args, model_args, training_args, tokenizer, splits, encoded, unlabeled, processing_class):
+    """The student's training set (labelled plus pseudo-labelled reviews) and the figures of the teacher phase."""
+    held_out = [text for name in ("validation", "test") if name in splits for text in splits[name]["text"]]
+    unlabeled = tokenize_texts(without_texts(unlabeled, held_out), tokenizer).select_columns(["input_ids"])
+    on_unlabeled, on_validation, accuracies = train_teachers(
+        distill_args, model_args, training_args, tokenizer, encoded, unlabeled, processing_class
+    )
+    targets, kept = pseudo_labels(on_unlabeled, distill_args.soft_targets, distill_args.min_confidence)
+    num_labels = targets.shape[1]
+    student = student_set(encoded["train"], unlabeled.select(kept), targets, num_labels)
+    ensemble = np.mean(on_validation, axis=0).argmax(axis=1)
+    report = {
+        "teachers": distill_args.num_teachers,
+        "unlabeled_reviews": len(kept),
+        "teacher_eval_accuracy": float(np.mean(accuracies)),
+        "teacher_ensemble_eval_accuracy": float(np.mean(ensemble == np.asarray(encoded["validation"]["labels"]))),
+    }
+    logger.info("distillation: %s", report)
+    tracking.log_phase("teachers", report)
+    return student, report
+
+
+def read_splits(data_args, seed: int):
+    """The labelled splits, the training split cut to `max_train_samples` when asked."""
+    splits = load_splits(data_args.dataset, data_args.validation_size, seed)
+    if data_args.max_train_samples is not None:
+        splits["train"] = splits["train"].shuffle(seed=seed).select(range(data_args.max_train_samples))
+    return splits
+
+
+def run_settings(data_args, model_args, distill_args, training_args) -> dict:
+    """The settings that shaped a run, for the model card and the W&B run."""
+    settings = {**dataclasses.asdict(data_args), **dataclasses.asdict(model_args), **dataclasses.asdict(distill_args)}
+    names = ("seed", "learning_rate", "num_train_epochs", "optim")
+    return {**settings, **{name: getattr(training_args, name) for name in names}}
+
+
+def run_training(data_args, model_args, distill_args, training_args, output_dir: Path) -> dict:
     """Everything between parsed arguments and a finished model in `training_args.output_dir`; returns the metrics."""
     staging = Path(training_args.output_dir)
     set_seed(training_args.seed)
-    splits = load_splits(data_args.dataset, data_args.validation_size, training_args.seed)
-    if data_args.max_train_samples is not None:
-        splits["train"] = splits["train"].shuffle(seed=training_args.seed).select(range(data_args.max_train_samples))
+    splits = read_splits(data_args, training_args.seed)
+    unlabeled = load_unlabeled(data_args.dataset, distill_args.unlabeled) if distill_args.num_teachers else None
     tokenizer = fit_tokenizer(splits["train"], model_args)
     encoded = tokenize_splits(splits, tokenizer)
-    model = build_model(model_args, tokenizer)
-    if model.config.feature_weighting:
-        ratios = log_count_ratios(bag_batches(encoded["train"]), model.config)
-        model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(training_args.seed))
-    # Adagrad's arithmetic with a faster sparse step; any other optimizer comes from TrainingArguments.optim.
-    adagrad = (SparseAdagrad, {"lr": training_args.learning_rate}) if training_args.optim == "adagrad" else None
-    trainer = SentimentTrainer(
-        model=model,
-        args=training_args,
-        optimizer_cls_and_kwargs=adagrad,
-        train_dataset=encoded["train"],
-        eval_dataset=encoded["validation"],
-        data_collator=BagCollator(),
-        compute_metrics=build_compute_metrics(load_metric()),
-        processing_class=save_tokenizer(tokenizer, staging),
-    )
+    processing_class = save_tokenizer(tokenizer, staging)
+    settings = run_settings(data_args, model_args, distill_args, training_args)
+    train_dataset, distilled = encoded["train"], {}
+    if unlabeled is not None:
+        if "wandb" in training_args.report_to:
+            tracking.start_run(training_args.run_name, settings)
+        train_dataset, distilled = distil(
+            distill_args, model_args, training_args, tokenizer, splits, encoded, unlabeled, processing_class
+        )
+        set_seed(training_args.seed)
+    # The naive Bayes counts come from every review the model learns from, pseudo-labelled ones by their targets.
+    model = new_model(model_args, tokenizer, train_dataset, training_args.seed)
+    trainer = make_trainer(model, training_args, train_dataset, encoded["validation"], processing_class)
     train_result = trainer.train()
     trainer.save_model(str(staging))
     for checkpoint in staging.glob("checkpoint-*"):  # the best one is loaded and saved above
         shutil.rmtree(checkpoint)
-    metrics, reported = evaluate_and_save(trainer, encoded, train_result)
-    settings = {**dataclasses.asdict(data_args), **dataclasses.asdict(model_args), "seed": training_args.seed}
-    settings.update({name: getattr(training_args, name) for name in ("learning_rate", "num_train_epochs", "optim")})
+    metrics, reported = evaluate_and_save(trainer, encoded, train_result, distilled)
     sizes = {name: len(split) for name, split in splits.items()}
     write_model_card(staging, output_dir.name, model.config, data_args.dataset, sizes, settings, metrics)
     if "wandb" in training_args.report_to:
@@ -322,7 +211,7 @@ def run_training(data_args, model_args, training_args, output_dir: Path) -> dict
     return metrics
 
 
-def train_from_arguments(data_args, model_args, training_args) -> dict:
+def train_from_arguments(data_args, model_args, distill_args, training_args) -> dict:
     """Train into a staging folder beside `training_args.output_dir` and publish it there; returns the metrics."""
     if not training_args.output_dir:
         raise UserError("no output folder given")
@@ -331,7 +220,7 @@ def train_from_arguments(data_args, model_args, training_args) -> dict:
     with staged_folder(output_dir, overwrite=data_args.overwrite) as staging:
         training_args.output_dir = str(staging)
         with tracking.wandb_run_folder(staging, enabled="wandb" in training_args.report_to):
-            metrics = run_training(data_args, model_args, training_args, output_dir)
+            metrics = run_training(data_args, model_args, distill_args, training_args, output_dir)
     training_args.output_dir = str(output_dir)
     if "wandb" in training_args.report_to:
         tracking.print_sync_hint(output_dir)
@@ -370,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv (`list[str]`, *optional*): the arguments after `train`; defaults to `sys.argv[2:]`.
     """
-    data_args, model_args, training_args = parse_arguments(sys.argv[2:] if argv is None else list(argv))
-    metrics = train_from_arguments(data_args, model_args, training_args)
+    arguments = parse_arguments(sys.argv[2:] if argv is None else list(argv))
+    metrics = train_from_arguments(*arguments)
+    training_args = arguments[-1]
     summary = ", ".join(f"{name} {metrics[name]:.4f}" for name in ("eval_accuracy", "test_accuracy") if name in metrics)
     print(f"Model saved to {training_args.output_dir} ({summary})")
     return 0

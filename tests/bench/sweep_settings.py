@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sentiment_batch.train.arguments import TRAINING_DEFAULTS
 from sentiment_batch.train.configuration import SentimentBagConfig, config_defaults
 from sentiment_batch.train.modeling import SentimentBagForSequenceClassification
 from sentiment_batch.train.naive_bayes import log_count_ratios
 from sentiment_batch.train.optimization import SparseAdagrad
-from sentiment_batch.train.training import TRAINING_DEFAULTS
 
 SEEDS = (42, 1, 2)
 # Settings 0-25 change the recipe as it was before distinct n-grams (`distinct_ngrams` off): their logged runs
@@ -70,9 +70,10 @@ DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 def prepare(dataset: str, folder: Path) -> None:
     """Tokenize each seed's split with a tokenizer fitted on its training part; one .npz per seed."""
     from sentiment_batch.preprocessing import encode
+    from sentiment_batch.train.arguments import ModelArguments
     from sentiment_batch.train.data import load_splits
     from sentiment_batch.train.tokenization import PAD_TOKEN
-    from sentiment_batch.train.training import ModelArguments, fit_tokenizer
+    from sentiment_batch.train.training import fit_tokenizer
 
     folder.mkdir(parents=True, exist_ok=True)
     for seed in SEEDS:

@@ -1,0 +1,44 @@
+"""Distillation's data side: averaged teacher probabilities, confident reviews, the student's set, held-out texts."""
+
+import numpy as np
+import pytest
+from datasets import Dataset
+
+from sentiment_batch.train.distillation import DistillationArguments, pseudo_labels, student_set, without_texts
+
+TEACHERS = [np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]]), np.array([[0.7, 0.3], [0.6, 0.4], [0.0, 1.0]])]
+
+
+def test_soft_targets_are_the_averaged_probabilities():
+    targets, kept = pseudo_labels(TEACHERS)
+    np.testing.assert_allclose(targets, [[0.8, 0.2], [0.5, 0.5], [0.1, 0.9]], rtol=1e-6)
+    assert kept.tolist() == [0, 1, 2] and targets.dtype == np.float32
+
+
+def test_hard_targets_and_a_confidence_threshold():
+    targets, kept = pseudo_labels(TEACHERS, soft=False, min_confidence=0.75)
+    assert kept.tolist() == [0, 2]  # the 50/50 review is dropped
+    assert targets.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_student_set_holds_one_hot_labels_then_the_pseudo_labels():
+    labelled = Dataset.from_dict({"input_ids": [[3, 4], [5]], "labels": [1, 0]})
+    unlabeled = Dataset.from_dict({"input_ids": [[6], [], [7, 8, 9]]})
+    targets = np.array([[0.8, 0.2], [0.5, 0.5], [0.1, 0.9]], dtype=np.float32)
+    student = student_set(labelled, unlabeled, targets, num_labels=2)
+    assert student["input_ids"] == [[3, 4], [5], [6], [], [7, 8, 9]]
+    np.testing.assert_allclose(student["labels"], [[0, 1], [1, 0], *targets.tolist()])
+
+
+def test_held_out_texts_are_never_pseudo_labelled():
+    unlabeled = Dataset.from_dict({"text": ["seen in validation", "fresh", "also fresh"]})
+    assert without_texts(unlabeled, ["seen in validation", "a test review"])["text"] == ["fresh", "also fresh"]
+    assert without_texts(unlabeled, []) is unlabeled
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"), [({"num_teachers": -1}, "num_teachers"), ({"min_confidence": 2}, "min_")]
+)
+def test_bad_settings_are_refused(settings, match):
+    with pytest.raises(ValueError, match=match):
+        DistillationArguments(**settings)

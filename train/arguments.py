@@ -1,0 +1,148 @@
+"""`sentiment-batch train`'s settings: data, model, distillation and TrainingArguments, from flags or a file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import HfArgumentParser, TrainingArguments
+
+from sentiment_batch.errors import UserError
+
+from .configuration import config_defaults
+from .data import DEFAULT_HUB_DATASET
+from .distillation import DistillationArguments
+
+
+def config_field(name: str, help: str):
+    """A dataclass field whose default is `SentimentBagConfig`'s, the one source of the model's defaults."""
+    default = config_defaults()[name]
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class DataArguments:
+    dataset: str = field(
+        default=DEFAULT_HUB_DATASET,
+        metadata={
+            "help": "Hub id, aclImdb folder, aclImdb_v1.tar.gz-shaped tarball, or parquet/csv/jsonl file(s) "
+            "with text and label columns."
+        },
+    )
+    validation_size: float = field(
+        default=0.1, metadata={"help": "Validation share of train (0-1) or row count; grouped by movie when known."}
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many training rows."})
+    overwrite: bool = field(
+        default=False,
+        metadata={"help": "Replace an existing output folder.", "aliases": ["--overwrite_output_dir"]},
+    )
+
+
+@dataclass
+class ModelArguments:
+    vocab_size: int = config_field("vocab_size", "Most words in the tokenizer, special tokens included.")
+    min_frequency: int = field(default=2, metadata={"help": "Fewest occurrences for a word to get its own id."})
+    embedding_dim: int = config_field("embedding_dim", "Width of the EmbeddingBag rows.")
+    hidden_dims: list[int] = config_field("hidden_dims", "One Linear-BatchNorm-ReLU-Dropout block per width.")
+    dropout: float = config_field("dropout", "Dropout of the hidden blocks.")
+    ngram_size: int = config_field("ngram_size", "Longest word n-gram in the bag (1 = words only).")
+    num_buckets: int = config_field("num_buckets", "Hashed rows shared by the n-grams.")
+    pooling: str = config_field("pooling", "Bag sum divided by the n-gram count's sqrt, or mean.")
+    feature_weighting: bool = config_field(
+        "feature_weighting", "Weigh rows by naive Bayes log-count ratios and start the table from them."
+    )
+    feature_dropout: float = config_field("feature_dropout", "Share of bag entries dropped while training.")
+    distinct_ngrams: bool = config_field(
+        "distinct_ngrams", "Count each word and n-gram once per review (binarized features)."
+    )
+
+
+@dataclass
+class SentimentTrainingArguments(TrainingArguments):
+    output_dir: str | None = field(
+        default=None, metadata={"help": "The model folder to write.", "aliases": ["--output"]}
+    )
+
+
+# TrainingArguments defaults of the best run found on the movie-grouped validation split.
+TRAINING_DEFAULTS = {
+    "num_train_epochs": 2.0,
+    "learning_rate": 0.02,
+    # Adagrad takes the table's sparse gradients; Adam does not.
+    "optim": "adagrad",
+    "weight_decay": 0.0,
+    "per_device_train_batch_size": 64,
+    "per_device_eval_batch_size": 1024,
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "save_only_model": True,
+    "save_total_limit": 1,
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "accuracy",
+    "logging_steps": 50,
+    "report_to": "wandb",
+    # Pinned memory only speeds copies to an accelerator; without one, torch warns on every run.
+    "dataloader_pin_memory": torch.accelerator.is_available(),
+}
+
+
+ARGUMENT_CLASSES = (DataArguments, ModelArguments, DistillationArguments, SentimentTrainingArguments)
+
+
+def build_parser() -> HfArgumentParser:
+    """The `train` parser: data, model and every TrainingArguments flag."""
+    parser = HfArgumentParser(
+        ARGUMENT_CLASSES,
+        prog="sentiment-batch train",
+        description="Train the sentiment model. Pass flags, or one JSON/YAML file holding them. "
+        "The output folder appears complete or not at all; an existing one is only replaced with --overwrite.",
+    )
+    parser.set_defaults(**TRAINING_DEFAULTS)
+    return parser
+
+
+def read_config(path: str) -> dict:
+    """The arguments held in a JSON or YAML config file."""
+    import yaml
+
+    if not Path(path).is_file():
+        raise UserError(f"config file {path} does not exist")
+    try:
+        with open(path, encoding="utf-8") as file:
+            values = json.load(file) if path.endswith(".json") else yaml.safe_load(file)
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        raise UserError(f"cannot read config file {path}: {' '.join(str(error).split())}") from error
+    if not isinstance(values, dict):
+        raise UserError(f"config file {path} must hold a mapping of argument names to values")
+    return values
+
+
+def arguments_from_dict(values: dict) -> tuple:
+    """The argument dataclasses (`ARGUMENT_CLASSES`) from argument names and values; unknown names are an error.
+
+    Args:
+        values (`dict`): argument names (as in a config file) and values; the rest take their defaults.
+    """
+    try:
+        return build_parser().parse_dict({**TRAINING_DEFAULTS, **values})
+    except ValueError as error:  # unknown keys, and TrainingArguments' own checks in __post_init__
+        raise UserError(" ".join(str(error).split())) from error
+
+
+def parse_arguments(argv: list[str]) -> tuple:
+    """Parse flags, or a single JSON/YAML config file, into the argument dataclasses (`ARGUMENT_CLASSES`).
+
+    Args:
+        argv (`list[str]`): the arguments after `train`.
+    """
+    if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
+        return arguments_from_dict(read_config(argv[0]))
+    try:
+        return build_parser().parse_args_into_dataclasses(args=argv)
+    except ValueError as error:  # TrainingArguments checks its own flags in __post_init__
+        raise UserError(" ".join(str(error).split())) from error
