@@ -143,13 +143,7 @@ def _load_texts(path: Path) -> Dataset:
         raise UserError(f"{path} holds no .parquet, .csv or .jsonl files")
     parts = []
     for file in files:
-        builder = FILE_BUILDERS.get(file.suffix.lower())
-        if builder is None:
-            raise UserError(f"{file} has an unknown file type; expected .parquet, .csv or .jsonl")
-        try:
-            dataset = datasets.load_dataset(builder, data_files=str(file), split="train")
-        except Exception as error:  # datasets fails on bad or empty files with many types; the user needs one line
-            raise UserError(f"cannot read {file}: {first_line(error.__cause__ or error)}") from None
+        dataset = _read_table(file)
         if "text" not in dataset.column_names:
             raise UserError(f"{file} has no text column; columns found: {', '.join(dataset.column_names) or 'none'}")
         parts.append(dataset.select_columns(["text"]).cast(UNSUPERVISED_FEATURES))
@@ -351,17 +345,20 @@ def _split_files(path: Path) -> dict[str, Path]:
 
 
 def _load_file(file: Path) -> Dataset:
+    return _normalized(_read_table(file), str(file))
+
+
+def _read_table(file: Path) -> Dataset:
+    """A Parquet/CSV/JSONL file as it is, any problem (an empty file too) in one line."""
     builder = FILE_BUILDERS.get(file.suffix.lower())
     if builder is None:
         raise UserError(f"{file} has an unknown file type; expected .parquet, .csv, .jsonl or an aclImdb .tar.gz")
     try:
-        dataset = datasets.load_dataset(builder, data_files=str(file), split="train")
+        return datasets.load_dataset(builder, data_files=str(file), split="train")
     except Exception as error:  # datasets fails on bad or empty files with many types; the user needs one line
         if _has_no_rows(file):
             raise UserError(f"{file} holds no reviews") from None
-        cause = error.__cause__ or error
-        raise UserError(f"cannot read {file}: {first_line(cause)}") from None
-    return _normalized(dataset, str(file))
+        raise UserError(f"cannot read {file}: {first_line(error.__cause__ or error)}") from None
 
 
 def _has_no_rows(file: Path) -> bool:
