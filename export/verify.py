@@ -147,7 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.1,
         help="validation share (or count) carved from train, as given to `train` (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=42, help="seed of that split, as given to `train` (%(default)s)")
+    parser.add_argument(
+        "--validation-seed",
+        "--seed",
+        dest="validation_seed",
+        type=int,
+        default=42,
+        help="seed of that split, as given to `train` (--validation-seed, else --seed; default: %(default)s)",
+    )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per call (%(default)s)")
     return parser
 
@@ -165,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     # Bundle and model are checked before the dataset, the slow part, loads.
     bundle, model = load_bundle(args.bundle), load_model(args.model)
-    texts, labels = load_reviews(args.dataset, args.split, args.limit, args.validation_size, args.seed)
+    texts, labels = load_reviews(args.dataset, args.split, args.limit, args.validation_size, args.validation_seed)
     report = verify_bundle(bundle, model, texts, labels, args.batch_size)
     report = {
         "bundle": str(args.bundle),

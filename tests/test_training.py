@@ -217,3 +217,15 @@ def test_train_on_a_few_hundred_real_reviews(tmp_path):
     results = json.loads((output_dir / "all_results.json").read_text())
     # a few hundred training reviews are enough to beat chance clearly with the default model
     assert results["eval_accuracy"] >= 0.6, results
+
+
+def test_validation_seed_carves_the_split_apart_from_the_training_seed(tmp_path, reviews_parquet):
+    from sentiment_batch.train.arguments import DataArguments
+    from sentiment_batch.train.data import load_splits
+    from sentiment_batch.train.training import read_splits
+
+    data_args = DataArguments(dataset=str(reviews_parquet), validation_seed=3)
+    expected = load_splits(str(reviews_parquet), 0.1, 3)["validation"]["text"]
+    assert read_splits(data_args, seed=11)["validation"]["text"] == expected
+    assert read_splits(DataArguments(dataset=str(reviews_parquet)), seed=3)["validation"]["text"] == expected
+    assert load_splits(str(reviews_parquet), 0.1, 11)["validation"]["text"] != expected

@@ -36,6 +36,9 @@ class DataArguments:
     validation_size: float = field(
         default=0.1, metadata={"help": "Validation share of train (0-1) or row count; grouped by movie when known."}
     )
+    validation_seed: int | None = field(
+        default=None, metadata={"help": "Seed of the validation split; defaults to the training seed (--seed)."}
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many training rows."})
     overwrite: bool = field(
         default=False,

@@ -163,8 +163,9 @@ def distil(distill_args, model_args, training_args, tokenizer, splits, encoded, 
 
 
 def read_splits(data_args, seed: int):
-    """The labelled splits, the training split cut to `max_train_samples` when asked."""
-    splits = load_splits(data_args.dataset, data_args.validation_size, seed)
+    """The labelled splits (validation carved with `validation_seed`, else `seed`), train cut to `max_train_samples`."""
+    validation_seed = seed if data_args.validation_seed is None else data_args.validation_seed
+    splits = load_splits(data_args.dataset, data_args.validation_size, validation_seed)
     if data_args.max_train_samples is not None:
         splits["train"] = splits["train"].shuffle(seed=seed).select(range(data_args.max_train_samples))
     return splits
