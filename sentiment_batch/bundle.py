@@ -166,7 +166,7 @@ class Manifest:
         if self.data_file is not None or self.data_sha256 is not None:
             names["data_file"], hashes["data_sha256"] = self.data_file, self.data_sha256
         for key, name in names.items():
-            valid = isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..")
+            valid = isinstance(name, str) and 0 < len(name) <= 255 and name.isprintable() and name not in (".", "..")
             if not valid or Path(name).name != name or name == MANIFEST_FILE:
                 raise UserError(f"{path}: {key} must be a file name inside the bundle, got {_short(name)}")
         if len(set(names.values())) != len(names):

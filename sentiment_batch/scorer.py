@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .bundle import PROBABILITIES, Bundle, check_graph_io, load_bundle, open_session
-from .errors import UserError
+from .errors import UserError, first_line
 from .preprocessing import encode, load_tokenizer
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
@@ -264,7 +264,10 @@ class Scorer:
 
     def _score(self, texts: pa.Array) -> np.ndarray:
         input_ids, offsets = encode(self._tokenizer, texts)
-        probs = self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
+        try:
+            probs = self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
+        except Exception as error:  # onnxruntime's errors are untyped; a graph that loads may still fail to run
+            raise UserError(f"onnxruntime cannot run {self.bundle.model_path}: {first_line(error)}") from error
         if probs.shape != (len(texts), len(self.labels)):
             raise UserError(
                 f"{self.bundle.model_path} gave probabilities of shape {probs.shape} for {len(texts)} "
@@ -290,14 +293,15 @@ class Scorer:
         probs[ok] = self._collect(pending.futures, int(ok.sum()))
         best = probs.argmax(axis=1)
         missing = ~ok
-        label, score, *prob_fields, error = added_fields(self.labels, prefix)
+        fields = added_fields(self.labels, prefix)
+        label, score, *prob_fields, error = fields
         columns = [
             pa.array(np.asarray(self.labels, dtype=object)[best], type=label.type, mask=missing),
             pa.array(probs[np.arange(count), best], type=score.type, mask=missing),
             *(pa.array(probs[:, index], type=field.type, mask=missing) for index, field in enumerate(prob_fields)),
             pa.array(pending.errors, type=error.type),
         ]
-        return {field.name: column for field, column in zip(added_fields(self.labels, prefix), columns, strict=True)}
+        return {field.name: column for field, column in zip(fields, columns, strict=True)}
 
     def score_values(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, prefix: str = "") -> dict:
         """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.

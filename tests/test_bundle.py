@@ -183,7 +183,21 @@ def test_unreadable_member_is_one_line(bundle_copy, name):
 
 
 @pytest.mark.parametrize(
-    "name", ["../model.onnx", "/etc/passwd", "", ".", "..", "bundle.json", "tokenizer.json", "x" * 300, 7, None]
+    "name",
+    [
+        "../model.onnx",
+        "/etc/passwd",
+        "",
+        ".",
+        "..",
+        "bundle.json",
+        "tokenizer.json",
+        "x" * 300,
+        "a\0b",
+        "a\nb",
+        7,
+        None,
+    ],
 )
 def test_member_outside_bundle(bundle_copy, name):
     edit_manifest(bundle_copy, model_file=name)

@@ -215,6 +215,16 @@ def test_unloadable_model_is_a_user_error(bundle_copy):
     assert "\n" not in str(raised.value)
 
 
+def test_a_graph_that_fails_to_run_is_a_user_error(scorer, monkeypatch):
+    class Failing:
+        def run(self, *args):
+            raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : indices element out of data bounds\nmore")
+
+    monkeypatch.setattr(scorer, "_session", Failing())
+    with pytest.raises(UserError, match="cannot run .*out of data bounds$"):
+        scorer.predict(["great"])
+
+
 @pytest.mark.parametrize("content", [b"", b'{"version": "1.0", "model": {', b"\xff\xfe", b"[]"])
 def test_unloadable_tokenizer_is_a_user_error(bundle_copy, content):
     (bundle_copy / "tokenizer.json").write_bytes(content)

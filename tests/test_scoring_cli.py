@@ -162,7 +162,10 @@ def truncate_tokenizer(folder):
         (truncate_tokenizer, "does not match tokenizer_sha256"),
     ],
 )
-def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, breakage, match):
+def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, breakage, match, monkeypatch):
+    from sentiment_batch import scorer
+
+    monkeypatch.setattr(scorer, "_session", lambda bundle: pytest.fail("the model was loaded"))
     breakage(bundle_copy)
     path = write(frame(), tmp_path / "in.csv")
     code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
