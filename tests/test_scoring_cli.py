@@ -381,10 +381,8 @@ def test_csv_header_names_come_out_exactly_as_they_came_in(tmp_path, capsys, tin
         assert [column.to_pylist() for column in table.columns[2:5]] == [["x", "y"], ["a", "c"], ["b", "d"]]
 
 
-# Real processes: root's capabilities dropped (setpriv), so file permissions apply to the run as to any user.
-UNPRIVILEGED = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"]
-
-
+# Real processes. As root, capabilities are dropped (setpriv), so file permissions apply to the run as to any user;
+# namespaces come from unshare, as root or, failing that, inside a user namespace.
 def run_cli(*args, prefix=(), **kwargs):
     import subprocess
     import sys
@@ -393,15 +391,30 @@ def run_cli(*args, prefix=(), **kwargs):
     return subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
 
 
-def require(command, reason):
+def first_working(prefixes, probe, reason):
+    """The first command prefix under which `probe` (a shell command) succeeds; skip the test if none does."""
     import subprocess
 
-    try:
-        if subprocess.run(command, capture_output=True, timeout=60).returncode == 0:
-            return
-    except OSError:
-        pass
+    for prefix in prefixes:
+        try:
+            if subprocess.run([*prefix, "sh", "-c", probe], capture_output=True, timeout=60).returncode == 0:
+                return list(prefix)
+        except OSError:
+            continue
     pytest.skip(reason)
+
+
+def unprivileged():
+    import os
+
+    if os.geteuid() != 0:
+        return []
+    setpriv = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"]
+    return first_working([setpriv], "true", "running as root and setpriv cannot drop capabilities here")
+
+
+def pid_namespace():
+    return first_working([["unshare", "-pf"], ["unshare", "-Urpf"]], "true", "unshare cannot make a PID namespace here")
 
 
 def locked_output_folder(tmp_path):
@@ -422,20 +435,20 @@ def unreadable_input(tmp_path):
 def test_permission_problems_are_one_line(tmp_path, tiny_bundle, setup, match):
     import re
 
-    require([*UNPRIVILEGED, "true"], "setpriv cannot drop capabilities here")
+    prefix = unprivileged()
     source = write(frame(), tmp_path / "in.csv")
     output = setup(tmp_path)
-    result = run_cli(source, "--bundle", tiny_bundle, "--output", output, prefix=UNPRIVILEGED)
+    result = run_cli(source, "--bundle", tiny_bundle, "--output", output, prefix=prefix)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1 and re.search(match, lines[0]), result.stderr
     assert not output.exists() and not list(output.parent.glob(".*"))
 
 
 def test_unreadable_bundle_file_is_one_line(tmp_path, bundle_copy):
-    require([*UNPRIVILEGED, "true"], "setpriv cannot drop capabilities here")
+    prefix = unprivileged()
     (bundle_copy / "tokenizer.json").chmod(0)
     source = write(frame(), tmp_path / "in.csv")
-    result = run_cli(source, "--bundle", bundle_copy, "--output", tmp_path / "out.csv", prefix=UNPRIVILEGED)
+    result = run_cli(source, "--bundle", bundle_copy, "--output", tmp_path / "out.csv", prefix=prefix)
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
     assert "cannot read" in result.stderr and "tokenizer.json: Permission denied" in result.stderr
 
@@ -486,14 +499,15 @@ def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, tiny_bundle, target)
     import shlex
     import sys
 
-    require(["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=16k tmpfs {tmp_path}"], "mounting needs root")
+    mount = f"mount -t tmpfs -o size=16k tmpfs {tmp_path}"
+    namespace = first_working([["unshare", "-m"], ["unshare", "-Urm"]], mount, "mounting a tmpfs needs root here")
     source = write(pd.concat([frame(i * 10) for i in range(300)], ignore_index=True), tmp_path / "in.parquet")
     disk = tmp_path / "disk"
     disk.mkdir()
     command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(source), "--bundle", str(tiny_bundle)]
     command += ["--output", str(disk / f"out{target}"), "--no-progress"]
     script = f"mount -t tmpfs -o size=16k tmpfs {disk} && {shlex.join(command)}; echo exit=$?; ls -A {disk}"
-    result = subprocess_run(["unshare", "-m", "sh", "-c", script])
+    result = subprocess_run([*namespace, "sh", "-c", script])
     assert result.stdout.splitlines() == ["exit=2"], result.stdout  # and nothing left on the disk
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("sentiment-batch score: error: cannot write") and "No space left on device" in line
@@ -513,7 +527,7 @@ def race(tmp_path, bundle, overwrite):
 
     from helpers import PAUSING_CLI
 
-    require(["unshare", "-pf", "true"], "unshare -pf (PID namespaces) needs root")
+    namespace = pid_namespace()
     runs = tmp_path / "runs"
     runs.mkdir()
     out = tmp_path / "out.parquet"
@@ -522,7 +536,7 @@ def race(tmp_path, bundle, overwrite):
         source = write(
             pd.concat([frame(start + i * 10) for i in range(5)], ignore_index=True), tmp_path / f"{name}.parquet"
         )
-        command = ["unshare", "-pf", sys.executable, "-c", PAUSING_CLI, "publish", str(runs / name), "score"]
+        command = [*namespace, sys.executable, "-c", PAUSING_CLI, "publish", str(runs / name), "score"]
         command += [str(source), "--bundle", str(bundle), "--output", str(out), "--no-progress"]
         command += ["--overwrite"] if overwrite else []
         env = {**os.environ, "RUNS": "2"}
@@ -556,12 +570,12 @@ def test_two_runs_with_overwrite_leave_one_whole_output(tmp_path, tiny_bundle):
 
 def test_a_symlink_at_the_old_predictable_temp_name_is_ignored(tmp_path, tiny_bundle):
     """Temporary files were once `.NAME.PID.tmp`: in a PID namespace the run is PID 1, the name was known."""
-    require(["unshare", "-pf", "true"], "unshare -pf (PID namespaces) needs root")
+    namespace = pid_namespace()
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     for name in (".out.csv.1.tmp", f".out.csv.1{TEMP_SUFFIX}", ".out.csv.tmp"):
         (tmp_path / name).symlink_to(victim)
     source = write(frame(), tmp_path / "in.csv")
-    result = run_cli(source, "--bundle", tiny_bundle, "--output", tmp_path / "out.csv", prefix=["unshare", "-pf"])
+    result = run_cli(source, "--bundle", tiny_bundle, "--output", tmp_path / "out.csv", prefix=namespace)
     assert result.returncode == 0, result.stderr
     assert victim.read_text() == "precious" and read(tmp_path / "out.csv")["id"].tolist() == list(range(len(TEXTS)))
