@@ -226,7 +226,7 @@ def swap_two_vocabulary_ids(folder):
     (folder / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
 
 
-# Each edit of one file, the manifest included, that once changed the answers silently.
+# Edits of one file each, the manifest included, that would otherwise change the answers silently.
 def swap_labels(folder):
     edit_manifest(folder, labels=["positive", "negative"])
 

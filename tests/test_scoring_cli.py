@@ -569,7 +569,7 @@ def test_two_runs_with_overwrite_leave_one_whole_output(tmp_path, tiny_bundle):
 
 
 def test_a_symlink_at_the_old_predictable_temp_name_is_ignored(tmp_path, tiny_bundle):
-    """Temporary files were once `.NAME.PID.tmp`: in a PID namespace the run is PID 1, the name was known."""
+    """A name like `.NAME.PID.tmp` is guessable (every container's run is PID 1): links planted there change nothing."""
     namespace = pid_namespace()
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
