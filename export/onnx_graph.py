@@ -164,3 +164,19 @@ def move_weights_to_data_file(model_path: Path) -> Path | None:
     onnx.save(model, str(model_path))
     onnx.checker.check_model(str(model_path), full_check=True)
     return data_path
+
+
+def write_graph_metadata(model_path: Path, metadata: dict[str, str]) -> None:
+    """Set `metadata_props` entries of an ONNX file in place, leaving its graph and external weights untouched.
+
+    Args:
+        model_path (`Path`): the ONNX file.
+        metadata (`dict[str, str]`): entries to set (an existing key is replaced).
+    """
+    model = onnx.load(str(model_path), load_external_data=False)
+    kept = [entry for entry in model.metadata_props if entry.key not in metadata]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(model_path))

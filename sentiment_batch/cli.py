@@ -22,31 +22,78 @@ COMMANDS = {
     "train": ("sentiment_batch.train.training", "train the model on IMDb-shaped data with transformers.Trainer"),
     "export": ("sentiment_batch.export.exporter", "export a trained model folder to a parity-checked ONNX bundle"),
     "verify": ("sentiment_batch.export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
+    "upgrade": ("sentiment_batch.export.upgrade", "rewrite a format-1 bundle in the current format, same predictions"),
     "score": ("sentiment_batch.scoring_cli", "score CSV/Parquet files of reviews with an ONNX bundle"),
 }
 EXIT_USER_ERROR = 2
 TRAINING_MODULES = ("torch", "transformers", "datasets", "evaluate", "onnx", "onnxscript", "wandb", "yaml")
-# Signals that ask a process to stop; each becomes an exception, so every `finally` and `with` cleans up.
-STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGXCPU", "SIGXFSZ")
+# Signals whose default action ends the process, sent by `kill`, systemd, Kubernetes, Airflow, a closing terminal or
+# a resource limit; each becomes an exception, so every `finally` and `with` cleans up. Left out: SIGKILL and SIGSTOP
+# (no process can catch them) and the fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGSYS, SIGTRAP), after which
+# no Python code can run safely.
+STOP_SIGNALS = (
+    "SIGTERM",
+    "SIGHUP",
+    "SIGQUIT",
+    "SIGABRT",
+    "SIGUSR1",
+    "SIGUSR2",
+    "SIGALRM",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSTKFLT",
+)
 
 
 class Stopped(BaseException):
     """A termination signal arrived; a BaseException, like KeyboardInterrupt, so nothing swallows it."""
 
     def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:  # a real-time signal has a number only
+            name = f"signal {signum}"
+        super().__init__(name)
         self.signum = signum
 
 
-def _raise_stopped(signum: int, frame) -> None:
+def stop_signals() -> list[int]:
+    """The numbers of the stop signals this platform has, real-time signals included (they end a process too)."""
+    numbers = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name)]
+    if hasattr(signal, "SIGRTMIN"):
+        numbers += range(signal.SIGRTMIN, signal.SIGRTMAX + 1)
+    return numbers
+
+
+def _ignore(signum: int, frame) -> None:
+    """Take a signal and do nothing (a Python handler, unlike SIG_IGN, also absorbs signals already pending)."""
+
+
+def _stop(signum: int, frame) -> None:
+    # Later signals are ignored, so a second `kill` (or Ctrl-C) cannot cut the cleanup short.
+    for number in [signal.SIGINT, *stop_signals()]:
+        signal.signal(number, _ignore)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise Stopped(signum)
 
 
-def stop_on_signals() -> None:
-    """Turn termination signals into `Stopped` (SIGINT already raises KeyboardInterrupt)."""
-    for name in STOP_SIGNALS:
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _raise_stopped)
+def stop_on_signals() -> dict[int, object]:
+    """Turn SIGINT into KeyboardInterrupt and every other stop signal into `Stopped`; return the handlers replaced."""
+    previous = {}
+    for number in [signal.SIGINT, *stop_signals()]:
+        previous[number] = signal.signal(number, _stop)
+    return previous
+
+
+def restore_signals(previous: dict[int, object]) -> None:
+    """Put back the handlers `stop_on_signals` replaced (the CLI may run inside another program, e.g. tests)."""
+    for number, handler in previous.items():
+        signal.signal(number, handler if handler is not None else signal.SIG_DFL)
 
 
 def usage() -> str:
@@ -84,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sentiment_batch").setLevel(logging.INFO)  # our progress lines, not every library's
-    stop_on_signals()
+    previous = stop_on_signals()
     prefix = f"sentiment-batch {command}"
     try:
         return importlib.import_module(COMMANDS[command][0]).main(rest)
@@ -105,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     except Stopped as stopped:
         print(f"{prefix}: stopped by {stopped}", file=sys.stderr)
         return 128 + stopped.signum
+    finally:
+        restore_signals(previous)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import glob
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -19,23 +19,10 @@ from .publish import staged_file
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CHUNK_ROWS = 16_384
 _PARQUET_BUFFER = 8 << 20
-# Every CSV cell is read as text, so values round-trip unchanged and a column cannot change type mid-file.
-_CSV_OPTIONS = {
-    "dtype": str,
-    "keep_default_na": False,
-    "na_filter": False,
-    "index_col": False,
-    "encoding": "utf-8",
-    "engine": "c",
-}
-_READ_ERRORS = (
-    pa.ArrowException,
-    pd.errors.ParserError,
-    pd.errors.ParserWarning,
-    pd.errors.EmptyDataError,
-    UnicodeDecodeError,
-    OSError,
-)
+# A review can be long; Python's csv module stops at 128 kB per field by default. 2**31 - 1 fits a C long anywhere.
+_CSV_FIELD_LIMIT = 2**31 - 1
+_READ_ERRORS = (pa.ArrowException, csv.Error, UnicodeDecodeError, OSError)
+_CSV_MESSAGES = {"unexpected end of data": "a quoted field is still open at the end of the file"}
 
 
 def file_format(path: Path, role: str = "input") -> str:
@@ -96,20 +83,75 @@ class Source:
             raise _read_failure(self.path, self.format, error) from error
 
     def _csv_batches(self, rows: int) -> Iterator[pa.RecordBatch]:
-        with pd.read_csv(self.path, chunksize=rows, **_CSV_OPTIONS) as chunks:
-            while True:
-                # A pandas ParserWarning means fields were dropped silently: make it an error.
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", pd.errors.ParserWarning)
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    return
-                yield pa.RecordBatch.from_pandas(chunk, schema=self.schema, preserve_index=False)
+        width = len(self.schema)
+        with _open_csv(self.path) as handle:
+            reader = _csv_reader(handle)
+            try:
+                _first_row(reader)  # the header, read by `open_source`
+                chunk = []
+                for row in reader:
+                    if len(row) != width:
+                        if not row:  # a blank line, as every CSV reader skips them
+                            continue
+                        raise csv.Error(f"{len(row)} field(s) where the header has {width}")
+                    chunk.append(row)
+                    if len(chunk) == rows:
+                        yield _csv_batch(chunk, self.schema)
+                        chunk = []
+            except csv.Error as error:
+                message = _CSV_MESSAGES.get(str(error), str(error))
+                raise csv.Error(f"line {reader.line_num}: {message}") from error
+            if chunk:
+                yield _csv_batch(chunk, self.schema)
 
     def _parquet_batches(self, rows: int) -> Iterator[pa.RecordBatch]:
         # Without pre-buffering a whole row group is never held at once: big row groups stay cheap.
         with pq.ParquetFile(self.path, pre_buffer=False, buffer_size=_PARQUET_BUFFER) as parquet:
             yield from parquet.iter_batches(batch_size=rows)
+
+
+def _open_csv(path: Path) -> TextIO:
+    """A CSV file as text: a UTF-8 BOM is dropped, and bytes that are not UTF-8 become lone surrogates
+    (`surrogateescape`), so one bad cell is reported in its row and written back byte for byte.
+    """
+    return open(path, newline="", encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115
+
+
+def _csv_reader(handle: TextIO) -> Iterator[list[str]]:
+    """Rows of a CSV file; strict, so a stray quote or a quote left open at the end is an error, not a guess."""
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    return csv.reader(handle, strict=True)
+
+
+def _first_row(reader: Iterator[list[str]]) -> list[str] | None:
+    return next((row for row in reader if row), None)
+
+
+def _csv_batch(rows: list[list[str]], schema: pa.Schema) -> pa.RecordBatch:
+    """Rows of CSV cells as a batch of string columns; a column holding bytes that are not UTF-8 keeps them."""
+    columns = []
+    for values in zip(*rows, strict=True):
+        try:
+            columns.append(pa.array(values, pa.string()))
+        except UnicodeEncodeError:
+            raw = [value.encode("utf-8", "surrogateescape") for value in values]
+            columns.append(pa.array(raw, pa.binary()).view(pa.string()))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _csv_schema(path: Path) -> pa.Schema:
+    """One string column per header name, names kept exactly (empty and repeated ones too)."""
+    with _open_csv(path) as handle:
+        header = _first_row(_csv_reader(handle))
+    if header is None:
+        raise csv.Error("the file is empty; a CSV input starts with a header row")
+    for name in header:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise csv.Error(f"the header holds bytes that are not UTF-8: {name!r}") from None
+    return pa.schema([(name, pa.string()) for name in header])
 
 
 def open_source(path: Path) -> Source:
@@ -121,8 +163,7 @@ def open_source(path: Path) -> Source:
     fmt = file_format(path)
     try:
         if fmt == "csv":
-            columns = pd.read_csv(path, nrows=0, **_CSV_OPTIONS).columns
-            return Source(path, fmt, pa.schema([(str(name), pa.string()) for name in columns]), None)
+            return Source(path, fmt, _csv_schema(path), None)
         with pq.ParquetFile(path) as parquet:
             return Source(path, fmt, parquet.schema_arrow, parquet.metadata.num_rows)
     except _READ_ERRORS as error:
@@ -178,10 +219,15 @@ class AtomicWriter:
     def __exit__(self, exc_type, exc, traceback) -> bool | None:
         try:
             self._writer.close()
-        except Exception as error:
-            if exc_type is None:  # the run went well until the file's last bytes: still nothing is published
-                self._staged.__exit__(type(error), error, error.__traceback__)
-                raise
+        except BaseException as error:
+            # Whatever stops the file's last bytes (a full disk, a signal), the temporary file goes and nothing
+            # is published; an error already on its way is the one reported.
+            self._staged.__exit__(type(error), error, error.__traceback__)
+            if exc_type is not None and isinstance(error, Exception):
+                return None
+            if isinstance(error, OSError):
+                raise UserError(f"cannot write {self.path}: {error.strerror or first_line(error)}") from error
+            raise
         return self._staged.__exit__(exc_type, exc, traceback)
 
 

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
 from .bundle import TOKENIZER_FILE
+from .errors import UserError, first_line
 
 try:  # the compiled per-byte loops (_token_ids.c); the numpy paths below give the same ids
     from . import _token_ids
@@ -60,7 +61,10 @@ def load_tokenizer(path: str | Path) -> Tokenizer:
     path = Path(path)
     if path.is_dir():
         path = path / TOKENIZER_FILE
-    return Tokenizer.from_file(str(path))
+    try:
+        return Tokenizer.from_file(str(path))
+    except Exception as error:  # the Rust library raises plain Exceptions for unreadable and malformed files
+        raise UserError(f"cannot load the tokenizer {path}: {first_line(error)}") from error
 
 
 def _encode_batch(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import os
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +16,11 @@ import pandas as pd
 import pyarrow as pa
 
 from .bundle import PROBABILITIES, Bundle, check_graph_io, load_bundle, open_session
-from .errors import UserError
+from .errors import UserError, first_line
 from .preprocessing import encode, load_tokenizer
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
+INVALID_UTF8 = "invalid UTF-8"
 
 
 def row_error(value: object) -> str | None:
@@ -43,8 +44,8 @@ def row_error(value: object) -> str | None:
 def text_errors(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
     """`row_error` of every cell of an Arrow string column, and which cells are scorable.
 
-    Only cells that are null, empty or start with a byte other than printable ASCII are read into Python
-    (they may be blank); the rest start with a visible character and are scorable as they are.
+    Only cells that are null, empty, not UTF-8 or start with a byte other than printable ASCII are read into
+    Python (they may be blank); the rest start with a visible character and are scorable as they are.
 
     Args:
         column (`pa.Array`): a string or large_string column.
@@ -59,11 +60,85 @@ def text_errors(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
     ok = (first > 0x20) & (first < 0x7F)
     if column.null_count:
         ok &= column.is_valid().to_numpy(zero_copy_only=False)
+    invalid = invalid_utf8(column)
     errors: list[str | None] = [None] * count
-    for row in np.flatnonzero(~ok).tolist():
-        errors[row] = row_error(column[row].as_py())
+    for row in np.flatnonzero(~ok | invalid).tolist():
+        errors[row] = INVALID_UTF8 if invalid[row] else row_error(column[row].as_py())
         ok[row] = errors[row] is None
     return errors, ok
+
+
+def invalid_utf8(column: pa.Array) -> np.ndarray:
+    """Which cells of an Arrow string column hold bytes that are not UTF-8 (Parquet and CSV files can).
+
+    Overlong forms, surrogates and truncated sequences all count. Arrow validates the whole column at
+    once; only a column that fails is checked cell by cell.
+
+    Args:
+        column (`pa.Array`): a string or large_string column.
+    """
+    try:
+        column.validate(full=True)
+        return np.zeros(len(column), dtype=bool)
+    except pa.ArrowInvalid:
+        return _undecodable_cells(column)
+
+
+def _undecodable_cells(column: pa.Array) -> np.ndarray:
+    """Which cells of a string column Python's strict UTF-8 decoder refuses."""
+    invalid = np.zeros(len(column), dtype=bool)
+    for row, value in enumerate(column.cast(pa.large_binary()).to_pylist()):
+        if value is not None:
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                invalid[row] = True
+    return invalid
+
+
+def _encodable(text: str) -> bool:
+    """Whether a Python string can be written as UTF-8 (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.ndarray, pa.Array]:
+    """`row_error` of every value of a Python sequence, which values are scorable, and those as an Arrow column.
+
+    Args:
+        values (`Sequence[object]`): the cells, of any type.
+    """
+    errors = [row_error(value) for value in values]
+    ok = np.fromiter((error is None for error in errors), dtype=bool, count=len(errors))
+    try:
+        return errors, ok, pa.array([values[row] for row in np.flatnonzero(ok)], pa.large_string())
+    except UnicodeEncodeError:  # a lone surrogate somewhere: find it, the other texts are scored
+        pass
+    for row in np.flatnonzero(ok).tolist():
+        if not _encodable(values[row]):
+            errors[row], ok[row] = INVALID_UTF8, False
+    return errors, ok, pa.array([values[row] for row in np.flatnonzero(ok)], pa.large_string())
+
+
+def added_fields(labels: Sequence[str], prefix: str = "") -> list[pa.Field]:
+    """The columns scoring adds, named and typed: label, score, prob_<label> per class, error.
+
+    Args:
+        labels (`Sequence[str]`): class names in logit order.
+        prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
+    """
+    if not isinstance(prefix, str):
+        raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+    probabilities = [pa.field(f"{prefix}prob_{label}", pa.float32()) for label in labels]
+    return [
+        pa.field(f"{prefix}label", pa.string()),
+        pa.field(f"{prefix}score", pa.float32()),
+        *probabilities,
+        pa.field(f"{prefix}error", pa.string()),
+    ]
 
 
 def _positive_int(name: str, value: object, allow_none: bool = False) -> int | None:
@@ -118,8 +193,8 @@ class Scorer:
         self.threads = _positive_int("threads", threads, allow_none=True) or os.cpu_count() or 1
         self.bundle = bundle
         self.labels = bundle.labels
-        self._session = _session(bundle)
         self._tokenizer = load_tokenizer(bundle.tokenizer_path)
+        self._session = _session(bundle)
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
         self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
 
@@ -146,8 +221,12 @@ class Scorer:
     def __enter__(self) -> Scorer:
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._finalizer.detach() is not None:
+            # An error or a signal ends the run: batches not started yet are dropped, not scored first.
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def output_names(self, prefix: str = "") -> list[str]:
         """Names of the columns scoring adds: label, score, prob_<label> per class, error.
@@ -155,20 +234,24 @@ class Scorer:
         Args:
             prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
         """
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
-        return [f"{prefix}{name}" for name in ("label", "score", *(f"prob_{label}" for label in self.labels), "error")]
+        return [field.name for field in added_fields(self.labels, prefix)]
 
     def probabilities(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
         """Class probabilities (float32 `[len(texts), num_labels]`) of non-blank texts, in model batches.
 
         Args:
-            texts (`Sequence[str] | pa.Array`): non-blank strings, or a large_string Arrow column of them.
+            texts (`Sequence[str] | pa.Array`): non-blank strings, or an Arrow string column of them.
         """
-        return self._collect(self._submit(texts), len(texts))
+        pending = self._start(_texts(texts))
+        if not pending.ok.all():
+            row = int(np.flatnonzero(~pending.ok)[0])
+            raise ValueError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
+        return self._collect(pending.futures, len(pending.ok))
 
-    def _submit(self, texts: Sequence[str] | pa.Array) -> list[Future]:
+    def _submit(self, texts: pa.Array) -> list[Future]:
         # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
+        if not self._finalizer.alive:
+            raise ValueError("this Scorer is closed; create another one")
         starts = range(0, len(texts), self.batch_size)
         return [self._pool.submit(self._score, texts[start : start + self.batch_size]) for start in starts]
 
@@ -179,9 +262,18 @@ class Scorer:
             result[start : start + self.batch_size] = future.result()
         return result
 
-    def _score(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
+    def _score(self, texts: pa.Array) -> np.ndarray:
         input_ids, offsets = encode(self._tokenizer, texts)
-        return self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
+        try:
+            probs = self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
+        except Exception as error:  # onnxruntime's errors are untyped; a graph that loads may still fail to run
+            raise UserError(f"onnxruntime cannot run {self.bundle.model_path}: {first_line(error)}") from error
+        if probs.shape != (len(texts), len(self.labels)):
+            raise UserError(
+                f"{self.bundle.model_path} gave probabilities of shape {probs.shape} for {len(texts)} "
+                f"texts and {len(self.labels)} labels"
+            )
+        return probs
 
     def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray) -> _Pending:
         """Check the cells of one column and send its scorable texts to the pool."""
@@ -191,9 +283,7 @@ class Scorer:
             texts = column if ok.all() else column.filter(pa.array(ok))
         else:
             values = values.to_pylist() if isinstance(values, (pa.Array, pa.ChunkedArray)) else values
-            errors = [row_error(value) for value in values]
-            ok = np.fromiter((error is None for error in errors), dtype=bool, count=len(errors))
-            texts = [values[index] for index in np.flatnonzero(ok)]
+            errors, ok, texts = python_text_errors(values)
         return _Pending(errors, ok, self._submit(texts))
 
     def _finish(self, pending: _Pending, prefix: str) -> dict[str, pa.Array]:
@@ -203,13 +293,15 @@ class Scorer:
         probs[ok] = self._collect(pending.futures, int(ok.sum()))
         best = probs.argmax(axis=1)
         missing = ~ok
+        fields = added_fields(self.labels, prefix)
+        label, score, *prob_fields, error = fields
         columns = [
-            pa.array(np.asarray(self.labels, dtype=object)[best], type=pa.string(), mask=missing),
-            pa.array(probs[np.arange(count), best], mask=missing),
-            *(pa.array(probs[:, index], mask=missing) for index in range(len(self.labels))),
-            pa.array(pending.errors, type=pa.string()),
+            pa.array(np.asarray(self.labels, dtype=object)[best], type=label.type, mask=missing),
+            pa.array(probs[np.arange(count), best], type=score.type, mask=missing),
+            *(pa.array(probs[:, index], type=field.type, mask=missing) for index, field in enumerate(prob_fields)),
+            pa.array(pending.errors, type=error.type),
         ]
-        return dict(zip(self.output_names(prefix), columns, strict=True))
+        return {field.name: column for field, column in zip(fields, columns, strict=True)}
 
     def score_values(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, prefix: str = "") -> dict:
         """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.
@@ -219,7 +311,8 @@ class Scorer:
                 Arrow string column is scored without converting its texts to Python.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
         """
-        return self._finish(self._start(values), prefix)
+        self.output_names(prefix)  # a bad prefix is refused before any work
+        return self._finish(self._start(_texts(values)), prefix)
 
     def predict(self, texts: Iterable[object] | pa.Array | pa.ChunkedArray) -> list[dict]:
         """One dict per text: `label`, `score`, `probabilities` ({label: p}) and `error` (None when scored).
@@ -280,6 +373,11 @@ class Scorer:
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
         """
         added = self.output_names(prefix)
+        if isinstance(batches, (pa.RecordBatch, pa.Table)):
+            raise TypeError(
+                f"batches must be an iterable of RecordBatches, not a {type(batches).__name__}; "
+                "use score_batch for one batch, or table.to_batches()"
+            )
         previous = None
         for batch in batches:
             if not isinstance(batch, pa.RecordBatch):
@@ -306,14 +404,19 @@ def _session(bundle: Bundle) -> ort.InferenceSession:
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     session = open_session(bundle.model_path, options)
-    check_graph_io(session, bundle.model_path)
+    check_graph_io(session, bundle.model_path, bundle.labels)
     return session
 
 
 def _texts(texts: object) -> Sequence[object] | pa.Array | pa.ChunkedArray:
-    """`predict`'s input as a sequence of cells; a lone string is refused rather than scored per character."""
+    """A column of texts as a sequence of cells; a lone string or a table is refused rather than iterated."""
     if isinstance(texts, (str, bytes)):
         raise TypeError("texts must be a collection of texts, not a single string; wrap it in a list")
+    if isinstance(texts, (pd.DataFrame, pa.Table, pa.RecordBatch, Mapping)):
+        raise TypeError(
+            f"texts must be a column of texts, not a {type(texts).__name__}; "
+            "use score_dataframe or score_batches for tables"
+        )
     if isinstance(texts, (pa.Array, pa.ChunkedArray, list)):
         return texts
     if isinstance(texts, pd.Series):
@@ -334,8 +437,11 @@ def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str]
     """
     if not isinstance(text_column, str):
         raise TypeError(f"text_column must be a str, got {type(text_column).__name__}")
+    columns = list(columns)
     if text_column not in columns:
-        raise UserError(f"{where} has no column {text_column!r}; its columns are {list(columns)}")
+        raise UserError(f"{where} has no column {text_column!r}; its columns are {columns}")
+    if columns.count(text_column) > 1:
+        raise UserError(f"{where} has {columns.count(text_column)} columns named {text_column!r}; keep one")
     clashes = [name for name in added if name in columns]
     if clashes:
         raise UserError(f"{where} already has column(s) {clashes}; give the added columns a prefix")

@@ -14,10 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 from tqdm import tqdm
 
+from .bundle import load_bundle
 from .errors import UserError
 from .io import CHUNK_ROWS, AtomicWriter, Source, conform, expand_inputs, file_format, open_source
 from .publish import check_output
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, check_columns
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
 
 logger = logging.getLogger(__name__)
 
@@ -127,20 +128,22 @@ def score_files(scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter,
     return summary
 
 
-def output_schema(scorer: Scorer, input_schema: pa.Schema, prefix: str) -> pa.Schema:
-    """The input's fields followed by the added ones, typed by scoring nothing (one source of truth for types).
+def output_schema(labels: Sequence[str], input_schema: pa.Schema, prefix: str) -> pa.Schema:
+    """The input's fields followed by the ones scoring adds.
 
     Args:
-        scorer (`Scorer`): gives the labels.
+        labels (`Sequence[str]`): the bundle's labels.
         input_schema (`pa.Schema`): the first input's schema.
         prefix (`str`): prefix of the added names.
     """
-    added = scorer.score_values([], prefix)
-    return pa.schema([*input_schema, *(pa.field(name, column.type) for name, column in added.items())])
+    return pa.schema([*input_schema, *added_fields(labels, prefix)])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run `sentiment-batch score`; bad input raises `UserError`, which the dispatcher reports and exits 2.
+
+    Everything that can be checked without the model is checked first: the inputs, the bundle (every file
+    hashed), and that the output can be created (its temporary file is); only then is the model loaded.
 
     Args:
         argv (`list[str]`, *optional*): the arguments after `score`; defaults to `sys.argv[2:]`.
@@ -151,13 +154,15 @@ def main(argv: list[str] | None = None) -> int:
         args.bundle = args.bundle or args.legacy_bundle
     paths = expand_inputs(args.inputs)
     check_output_path(args.output, paths, args.overwrite)
+    bundle = load_bundle(args.bundle)
+    added = [field.name for field in added_fields(bundle.labels, args.column_prefix)]
+    sources = open_sources(paths, args.text_column, added)
+    schema = output_schema(bundle.labels, sources[0].schema, args.column_prefix)
     if args.threads is not None:
         # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
         os.environ.setdefault("RAYON_NUM_THREADS", str(max(args.threads, 1)))
-    with Scorer.from_bundle(args.bundle, threads=args.threads, batch_size=args.batch_size) as scorer:
-        sources = open_sources(paths, args.text_column, scorer.output_names(args.column_prefix))
-        schema = output_schema(scorer, sources[0].schema, args.column_prefix)
-        with AtomicWriter(args.output, schema, overwrite=args.overwrite) as writer:
-            summary = score_files(scorer, sources, writer, args)
+    writer = AtomicWriter(args.output, schema, overwrite=args.overwrite)
+    with writer, Scorer(bundle, threads=args.threads, batch_size=args.batch_size) as scorer:
+        summary = score_files(scorer, sources, writer, args)
     print(summary.line(len(sources), args.output), file=sys.stderr)
     return 0

@@ -51,3 +51,54 @@ def save_self_contained(model_path: Path, destination: Path) -> None:
     import onnx
 
     onnx.save(onnx.load(str(model_path)), str(destination))
+
+
+# `sentiment-batch` as a real process that pauses at one point of a run, announcing it by writing its PID to the
+# file given, so a test can act (send a signal, start a rival run) at a known moment instead of by timing luck:
+#   write    after the first scored batch is in the temporary output file, until a signal arrives;
+#   model    after the temporary output file exists, before the model loads, until a signal arrives;
+#   publish  once the output is complete, until $RUNS runs have announced themselves in the same folder.
+# Usage: python -c PAUSING_CLI POINT ANNOUNCE_FILE score ARGS...
+PAUSING_CLI = """
+import os, sys, time
+from pathlib import Path
+from sentiment_batch import cli, io, publish, scorer
+
+point, announce = sys.argv[1], Path(sys.argv[2])
+
+
+def pause_then(original, until=lambda: False):
+    def paused(*args, **kwargs):
+        if point == "write":
+            original(*args, **kwargs)
+        announce.write_text(str(os.getpid()))
+        while not until():
+            time.sleep(0.01)  # a signal interrupts the sleep, and its handler raises
+        if point != "write":
+            return original(*args, **kwargs)
+    return paused
+
+
+if point == "write":
+    io.AtomicWriter.write = pause_then(io.AtomicWriter.write)
+elif point == "model":
+    scorer._session = pause_then(scorer._session)
+elif point == "publish":
+    runs = int(os.environ["RUNS"])
+    publish._publish_file = pause_then(publish._publish_file, lambda: len(list(announce.parent.iterdir())) >= runs)
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+def wait_for_file(path: Path, process, timeout: float = 120.0) -> None:
+    """Wait until `path` exists (the process announced a pause); fail if the process ends first."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"the run ended with {process.returncode} before pausing: {process.stderr.read()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"the run did not pause within {timeout} s")
+        time.sleep(0.01)

@@ -1,4 +1,5 @@
-"""The bundle loader: a valid bundle loads, every kind of broken bundle is a one-line UserError."""
+"""The bundle loader: a valid bundle loads, every kind of broken, edited or malformed bundle is a one-line
+UserError, and no edit to any one of its files goes unnoticed."""
 
 from __future__ import annotations
 
@@ -8,15 +9,52 @@ from pathlib import Path
 import pytest
 
 from helpers import save_self_contained
-from sentiment_batch.bundle import MANIFEST_FILE, Manifest, load_bundle, sha256_file
+from sentiment_batch.bundle import (
+    GRAPH_DATA_FILE,
+    GRAPH_DATA_SHA256,
+    GRAPH_LABELS,
+    GRAPH_TOKENIZER_SHA256,
+    MANIFEST_FILE,
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    load_bundle,
+    read_graph_metadata,
+    sha256_file,
+)
 from sentiment_batch.errors import UserError
 from sentiment_batch.scorer import Scorer
+
+TEXTS = ["a wonderful film", "dull and far too long", "great", "awful"]
 
 
 def edit_manifest(folder, **changes):
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
     manifest.update(changes)
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+
+def drop_manifest_keys(folder, *keys):
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    for key in keys:
+        del manifest[key]
+    (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
+
+
+def set_graph_metadata(folder, **entries):
+    """Rewrite model.onnx's sentiment_batch metadata (None removes an entry) and re-hash it in the manifest, as a
+    forger editing two files would."""
+    import onnx
+
+    from sentiment_batch.export.onnx_graph import write_graph_metadata
+
+    model_path = folder / "model.onnx"
+    model = onnx.load(str(model_path), load_external_data=False)
+    kept = [entry for entry in model.metadata_props if entry.key not in entries]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    onnx.save(model, str(model_path))
+    write_graph_metadata(model_path, {key: value for key, value in entries.items() if value is not None})
+    edit_manifest(folder, model_sha256=sha256_file(model_path))
 
 
 def assert_one_line_error(folder, match):
@@ -31,22 +69,36 @@ def test_valid_bundle_loads(tiny_bundle):
     assert bundle.model_path == tiny_bundle / "model.onnx"
     assert bundle.tokenizer_path == tiny_bundle / "tokenizer.json"
     assert bundle.manifest.model_sha256 == sha256_file(bundle.model_path)
+    assert bundle.manifest.tokenizer_sha256 == sha256_file(bundle.tokenizer_path)
     assert bundle.data_path == tiny_bundle / "model.onnx.data"
     assert bundle.manifest.data_sha256 == sha256_file(bundle.data_path)
 
 
-def test_bundle_with_weights_inside_model_file_still_loads(bundle_copy, tiny_bundle):
-    """Bundles exported before the weights moved to model.onnx.data hold them in model.onnx and name no data file."""
+def test_graph_metadata_ties_the_graph_to_labels_tokenizer_and_weights(tiny_bundle):
+    import onnxruntime as ort
+
+    bundle = load_bundle(tiny_bundle)
+    metadata = read_graph_metadata(bundle.model_path)
+    assert metadata == {
+        GRAPH_LABELS: '["negative", "positive"]',
+        GRAPH_TOKENIZER_SHA256: bundle.manifest.tokenizer_sha256,
+        GRAPH_DATA_FILE: "model.onnx.data",
+        GRAPH_DATA_SHA256: bundle.manifest.data_sha256,
+    }
+    # The protobuf reader agrees with onnxruntime's own view of the graph.
+    session = ort.InferenceSession(str(bundle.model_path), providers=["CPUExecutionProvider"])
+    assert session.get_modelmeta().custom_metadata_map == metadata
+
+
+def test_bundle_with_weights_inside_model_file_loads(bundle_copy, tiny_bundle):
+    """A graph with every weight inline (as small models are exported) names no data file, here or in its metadata."""
     model_path = bundle_copy / "model.onnx"
     save_self_contained(model_path, model_path)
     (bundle_copy / "model.onnx.data").unlink()
-    manifest = json.loads((bundle_copy / MANIFEST_FILE).read_text())
-    del manifest["data_file"], manifest["data_sha256"]
-    manifest["model_sha256"] = sha256_file(model_path)
-    (bundle_copy / MANIFEST_FILE).write_text(json.dumps(manifest))
-    texts = ["a wonderful film", "dull and far too long", ""]
-    inline = Scorer.from_bundle(bundle_copy).probabilities(texts)
-    assert inline.tolist() == Scorer.from_bundle(tiny_bundle).probabilities(texts).tolist()
+    drop_manifest_keys(bundle_copy, "data_file", "data_sha256")
+    set_graph_metadata(bundle_copy, **{GRAPH_DATA_FILE: None, GRAPH_DATA_SHA256: None})
+    inline = Scorer.from_bundle(bundle_copy).probabilities(TEXTS)
+    assert inline.tolist() == Scorer.from_bundle(tiny_bundle).probabilities(TEXTS).tolist()
 
 
 def test_missing_folder(tmp_path):
@@ -63,22 +115,58 @@ def test_missing_manifest(bundle_copy):
     assert_one_line_error(bundle_copy, "bundle.json is missing")
 
 
-@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
-def test_invalid_manifest(bundle_copy, text):
-    (bundle_copy / MANIFEST_FILE).write_text(text)
-    assert_one_line_error(bundle_copy, "not valid JSON|JSON object")
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object"),
+        ("[" * 100_000 + "]" * 100_000, "not valid JSON"),  # nesting too deep to parse
+        ('{"format_version": 2, "x": ' + "9" * 10_000 + "}", "not valid JSON"),  # an integer too long to convert
+        ('{"format_version": 2, "format_version": 2}', "'format_version' appears more than once"),
+        ("\udcff", "not valid JSON"),
+    ],
+)
+def test_invalid_manifest(bundle_copy, text, match):
+    (bundle_copy / MANIFEST_FILE).write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert_one_line_error(bundle_copy, match)
 
 
-@pytest.mark.parametrize("version", [None, 2, "1"])
+def test_huge_manifest_is_refused_unread(bundle_copy):
+    manifest = json.loads((bundle_copy / MANIFEST_FILE).read_text())
+    (bundle_copy / MANIFEST_FILE).write_text(json.dumps({**manifest, "padding": "x" * MAX_MANIFEST_BYTES}))
+    assert_one_line_error(bundle_copy, "larger than")
+
+
+@pytest.mark.parametrize("version", [None, 3, "2", 2.0, True, [2], 10**40])
 def test_unknown_format_version(bundle_copy, version):
     edit_manifest(bundle_copy, format_version=version)
     assert_one_line_error(bundle_copy, "unknown format_version")
 
 
-@pytest.mark.parametrize("labels", [None, ["only"], ["a", "a"], ["a", 3]])
+def test_format_1_is_refused_with_the_way_to_upgrade(bundle_copy):
+    edit_manifest(bundle_copy, format_version=1)
+    assert_one_line_error(bundle_copy, "format_version 1 is not verified as a whole.*sentiment-batch upgrade")
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        None,
+        "negative,positive",
+        ["only"],
+        ["a", "a"],
+        ["a", 3],
+        ["a", ""],
+        ["a", "b\nc"],
+        ["a", "x" * 101],
+        ["x"] * 1001,
+    ],
+)
 def test_bad_labels(bundle_copy, labels):
     edit_manifest(bundle_copy, labels=labels)
-    assert_one_line_error(bundle_copy, "labels must be")
+    with pytest.raises(UserError, match="labels must be") as raised:
+        load_bundle(bundle_copy)
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 400  # a huge value is cut, not echoed
 
 
 @pytest.mark.parametrize("name", ["model.onnx", "model.onnx.data", "tokenizer.json"])
@@ -87,14 +175,38 @@ def test_incomplete_bundle(bundle_copy, name):
     assert_one_line_error(bundle_copy, f"incomplete: {name}")
 
 
-def test_member_outside_bundle(bundle_copy):
-    edit_manifest(bundle_copy, model_file="../model.onnx")
-    assert_one_line_error(bundle_copy, "file name inside the bundle")
+@pytest.mark.parametrize("name", ["model.onnx", "model.onnx.data", "tokenizer.json", "bundle.json"])
+def test_unreadable_member_is_one_line(bundle_copy, name):
+    (bundle_copy / name).unlink()
+    (bundle_copy / name).mkdir()  # unreadable as a file whoever runs the test, root included
+    assert_one_line_error(bundle_copy, "incomplete|missing")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../model.onnx",
+        "/etc/passwd",
+        "",
+        ".",
+        "..",
+        "bundle.json",
+        "tokenizer.json",
+        "x" * 300,
+        "a\0b",
+        "a\nb",
+        7,
+        None,
+    ],
+)
+def test_member_outside_bundle(bundle_copy, name):
+    edit_manifest(bundle_copy, model_file=name)
+    assert_one_line_error(bundle_copy, "model_file must|must name different files")
 
 
 def test_sha256_mismatch(bundle_copy):
-    with (bundle_copy / "model.onnx").open("ab") as handle:
-        handle.write(b"\0")
+    model_path = bundle_copy / "model.onnx"
+    model_path.write_bytes(model_path.read_bytes().replace(b"pytorch", b"pytorcx"))  # the graph's producer name
     assert_one_line_error(bundle_copy, "does not match model_sha256")
     assert load_bundle(bundle_copy, verify_sha256=False).labels == ("negative", "positive")
 
@@ -104,6 +216,89 @@ def test_weights_sha256_mismatch(bundle_copy):
     data[-1] ^= 1  # one flipped bit in the last weight
     (bundle_copy / "model.onnx.data").write_bytes(bytes(data))
     assert_one_line_error(bundle_copy, "does not match data_sha256")
+
+
+def swap_two_vocabulary_ids(folder):
+    tokenizer = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab = tokenizer["model"]["vocab"]
+    first, second = sorted(vocab, key=vocab.get)[5:7]
+    vocab[first], vocab[second] = vocab[second], vocab[first]
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+
+
+# Edits of one file each, the manifest included, that would otherwise change the answers silently.
+def swap_labels(folder):
+    edit_manifest(folder, labels=["positive", "negative"])
+
+
+def drop_data_keys_and_flip_a_weight(folder):
+    drop_manifest_keys(folder, "data_file", "data_sha256")
+    data = bytearray((folder / "model.onnx.data").read_bytes())
+    data[-1] ^= 1
+    (folder / "model.onnx.data").write_bytes(bytes(data))
+
+
+def null_data_keys(folder):
+    edit_manifest(folder, data_file=None, data_sha256=None)
+
+
+def drop_data_hash_only(folder):
+    drop_manifest_keys(folder, "data_sha256")
+
+
+def rename_the_data_file(folder):
+    (folder / "model.onnx.data").rename(folder / "weights.bin")
+    edit_manifest(folder, data_file="weights.bin")
+
+
+def other_tokenizer_hash(folder):
+    edit_manifest(folder, tokenizer_sha256="0" * 64)
+
+
+def drop_tokenizer_hash(folder):
+    drop_manifest_keys(folder, "tokenizer_sha256")
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (swap_two_vocabulary_ids, "tokenizer.json does not match tokenizer_sha256"),
+        (swap_labels, "disagree on sentiment_batch.labels"),
+        (drop_data_keys_and_flip_a_weight, "disagree on sentiment_batch.data_file"),
+        (null_data_keys, "disagree on sentiment_batch.data_file"),
+        (drop_data_hash_only, "data_file and data_sha256 go together"),
+        (rename_the_data_file, "disagree on sentiment_batch.data_file"),
+        (other_tokenizer_hash, "does not match tokenizer_sha256"),
+        (drop_tokenizer_hash, "tokenizer_sha256 missing"),
+    ],
+)
+def test_no_edit_of_one_file_goes_unnoticed(bundle_copy, edit, match):
+    edit(bundle_copy)
+    assert_one_line_error(bundle_copy, match)
+
+
+def test_the_graph_vouches_for_the_tokenizer_and_labels_even_when_the_manifest_is_rehashed(bundle_copy):
+    swap_two_vocabulary_ids(bundle_copy)
+    edit_manifest(bundle_copy, tokenizer_sha256=sha256_file(bundle_copy / "tokenizer.json"), labels=["neg", "pos"])
+    assert_one_line_error(bundle_copy, "disagree on sentiment_batch.labels")
+    edit_manifest(bundle_copy, labels=["negative", "positive"])
+    assert_one_line_error(bundle_copy, "disagree on sentiment_batch.tokenizer_sha256")
+    with pytest.raises(UserError, match="disagree"):
+        load_bundle(bundle_copy, verify_sha256=False)  # the graph's metadata is checked even without hashing
+
+
+def test_graph_without_metadata_is_refused(bundle_copy):
+    set_graph_metadata(
+        bundle_copy, **dict.fromkeys([GRAPH_LABELS, GRAPH_TOKENIZER_SHA256, GRAPH_DATA_FILE, GRAPH_DATA_SHA256])
+    )
+    assert_one_line_error(bundle_copy, "disagree on sentiment_batch")
+
+
+@pytest.mark.parametrize("content", [b"", b"not an onnx graph", b"\x0a\xff\xff\xff\xff\x0f", b"\x72\x05\x0a\x09"])
+def test_graph_that_is_not_onnx_is_refused_before_any_session(bundle_copy, content):
+    (bundle_copy / "model.onnx").write_bytes(content)
+    with pytest.raises(UserError, match="is not an ONNX model|disagree"):
+        load_bundle(bundle_copy, verify_sha256=False)
 
 
 def test_default_bundle_is_package_data_and_loads():
@@ -126,17 +321,24 @@ def test_manifest_round_trips_and_keeps_unknown_keys(bundle_copy):
     ("change", "match"),
     [
         ({"model_sha256": None}, "model_sha256 must be"),
+        ({"model_sha256": "z" * 64}, "model_sha256 must be"),
+        ({"model_sha256": {"nested": [[["deep"]]]}}, "model_sha256 must be"),
+        ({"tokenizer_sha256": 10**30}, "tokenizer_sha256 must be"),
         ({"data_sha256": 3}, "data_sha256 must be"),
+        ({"data_sha256": "A" * 64}, "data_sha256 must be"),
+        ({"data_file": False}, "data_file must be"),
         ({"tokenizer_file": ["x"]}, "tokenizer_file must be"),
+        ({"model_file": "model.onnx" * 100_000}, "model_file must be"),
     ],
 )
 def test_malformed_manifest_fields(bundle_copy, change, match):
     edit_manifest(bundle_copy, **change)
-    assert_one_line_error(bundle_copy, match)
+    with pytest.raises(UserError, match=match) as raised:
+        load_bundle(bundle_copy)
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 400
 
 
-def test_manifest_without_model_hash(bundle_copy):
-    manifest = json.loads((bundle_copy / MANIFEST_FILE).read_text())
-    del manifest["model_sha256"]
-    (bundle_copy / MANIFEST_FILE).write_text(json.dumps(manifest))
-    assert_one_line_error(bundle_copy, "model_sha256 is missing")
+@pytest.mark.parametrize("key", ["labels", "model_file", "model_sha256", "tokenizer_file", "tokenizer_sha256"])
+def test_manifest_without_a_required_key(bundle_copy, key):
+    drop_manifest_keys(bundle_copy, key)
+    assert_one_line_error(bundle_copy, f"{key} missing")

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from helpers import VARIED_TEXTS, save_self_contained
+from sentiment_batch.bundle import load_bundle
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.export.exporter import export_bundle
 from sentiment_batch.export.onnx_graph import PAGE_BYTES, move_weights_to_data_file
@@ -117,10 +118,12 @@ def test_probabilities_are_the_softmax_of_the_logits(tiny_bundle):
 
 def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, manifest):
     model_bytes = (tiny_bundle / "model.onnx").read_bytes()
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model_sha256"] == hashlib.sha256(model_bytes).hexdigest()
     assert manifest["labels"] == ["negative", "positive"]
     assert (tiny_bundle / "tokenizer.json").read_bytes() == (tiny_model_dir / "tokenizer.json").read_bytes()
+    tokenizer_sha256 = hashlib.sha256((tiny_bundle / "tokenizer.json").read_bytes()).hexdigest()
+    assert manifest["tokenizer_sha256"] == tokenizer_sha256
     assert manifest["preprocessing"]["add_special_tokens"] is False
     assert manifest["opset"] == onnx.load(str(tiny_bundle / "model.onnx")).opset_import[0].version
     assert set(manifest["versions"]) == {"torch", "onnx", "onnxruntime", "transformers", "sentiment_batch"}
@@ -131,6 +134,13 @@ def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, m
     assert manifest["quantized"] is False
     assert manifest["data_file"] == "model.onnx.data"
     assert manifest["data_sha256"] == hashlib.sha256((tiny_bundle / "model.onnx.data").read_bytes()).hexdigest()
+    graph = {entry.key: entry.value for entry in onnx.load(str(tiny_bundle / "model.onnx")).metadata_props}
+    assert graph == {
+        "sentiment_batch.labels": '["negative", "positive"]',
+        "sentiment_batch.tokenizer_sha256": tokenizer_sha256,
+        "sentiment_batch.data_file": "model.onnx.data",
+        "sentiment_batch.data_sha256": manifest["data_sha256"],
+    }
     assert sorted(path.name for path in tiny_bundle.iterdir()) == BUNDLE_FILES
     assert tiny_bundle.stat().st_mode & 0o005 == 0o005  # readable by a scoring service running as another user
 
@@ -328,7 +338,12 @@ def test_export_cli_with_texts_and_quantize_writes_a_float16_bundle(tiny_model_d
     assert manifest["parity"]["texts"] == manifest["quantization"]["rows"] == 4
     # The tiny float16 table is under a page, so it stays in model.onnx: the bundle has no data file.
     assert "data_file" not in manifest and not (output / "model.onnx.data").exists()
-    assert manifest["quantization"]["quantized_bytes"] == (output / "model.onnx").stat().st_size
+    keys = {entry.key for entry in onnx.load(str(output / "model.onnx")).metadata_props}
+    assert keys == {"sentiment_batch.labels", "sentiment_batch.tokenizer_sha256"}
+    assert load_bundle(output).labels == ("negative", "positive")
+    graph = onnx.load(str(output / "model.onnx"))
+    del graph.metadata_props[:]  # added after quantizing: they tie the graph to the bundle's other files
+    assert manifest["quantization"]["quantized_bytes"] == graph.ByteSize()
     assert manifest["model_sha256"] == hashlib.sha256((output / "model.onnx").read_bytes()).hexdigest()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["half_bundle", "texts.txt"]
 

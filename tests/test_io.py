@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -72,21 +73,63 @@ def test_parquet_is_read_in_chunks_in_order(tmp_path):
 @pytest.mark.parametrize(
     ("name", "content", "match"),
     [
-        ("quote.csv", b'id,text\n1,"never closed\n2,ok\n', "EOF inside string"),
-        ("latin1.csv", b"id,text\n1,caf\xe9 cr\xe8me\n", "utf-8"),
-        ("ragged.csv", b"id,text\n1,a\n2,b,c\n", "Expected 2 fields"),
-        ("extra.csv", b"id,text\n1,a,b\n", "Length of header"),
-        ("empty.csv", b"", "No columns"),
+        ("quote.csv", b'id,text\n1,"never closed\n2,ok\n', "line 3: a quoted field is still open at the end"),
+        ("stray_quote.csv", b'id,text\n1,"quoted"then more\n', "line 2: ',' expected after '\"'"),
+        ("ragged.csv", b"id,text\n1,a\n2,b,c\n", "line 3: 3 field(s) where the header has 2"),
+        ("extra.csv", b"id,text\n1,a,b\n", "line 2: 3 field(s) where the header has 2"),
+        ("short.csv", b"id,text,note\n1,a,x\n2,b\n3,c,z\n", "line 3: 2 field(s) where the header has 3"),
+        ("short_last.csv", b"id,text\n1,a\n2\n", "line 3: 1 field(s) where the header has 2"),
+        ("empty.csv", b"", "the file is empty"),
+        ("blank.csv", b"\n\r\n", "the file is empty"),
+        ("bad_header.csv", b"id,t\xffxt\n1,a\n", "header holds bytes that are not UTF-8"),
         ("fake.parquet", b"id,text\n1,a\n", "as PARQUET"),
     ],
 )
 def test_malformed_inputs_are_one_line_errors(tmp_path, name, content, match):
     path = tmp_path / name
     path.write_bytes(content)
-    with pytest.raises(UserError, match=match) as raised:
+    with pytest.raises(UserError, match=re.escape(match)) as raised:
         read_all(path)
     assert "\n" not in str(raised.value)
     assert str(path) in str(raised.value)
+
+
+def test_csv_header_names_are_kept_exactly(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_bytes(b"\xef\xbb\xbf,text,text,,01\r\n1,a,b,c,d\r\n\r\n2,e,f,g,h\r\n")  # BOM, CRLF, a blank line
+    table = read_all(path)
+    assert table.schema.names == ["", "text", "text", "", "01"]  # never "Unnamed: 0", "text.1" or 1
+    assert [column.to_pylist() for column in table.columns] == [
+        ["1", "2"],
+        ["a", "e"],
+        ["b", "f"],
+        ["c", "g"],
+        ["d", "h"],
+    ]
+
+
+def test_csv_bytes_that_are_not_utf8_are_kept_exactly_for_the_scorer_to_report(tmp_path):
+    path = tmp_path / "bytes.csv"
+    cells = [b"caf\xe9", b"\xc0\xaf overlong slash", b"\xed\xa0\x80 surrogate", b"fine \xe2\x82"]
+    path.write_bytes(b"id,text\n" + b"".join(b"%d,%s\n" % (row, cell) for row, cell in enumerate(cells)))
+    text = read_all(path).column("text").combine_chunks()
+    assert pa.types.is_string(text.type)
+    assert text.cast(pa.binary()).to_pylist() == cells
+    assert read_all(path).column("id").to_pylist() == ["0", "1", "2", "3"]
+
+
+def test_csv_fields_longer_than_the_csv_module_default_are_read(tmp_path):
+    path = tmp_path / "long.csv"
+    review = "word " * 100_000  # 500 kB, past the csv module's 128 kB default limit
+    path.write_text(f'id,text\n1,"{review}"\n', encoding="utf-8")
+    assert read_all(path).column("text").to_pylist() == [review]
+
+
+def test_parquet_bytes_that_are_not_utf8_are_read_as_they_are(tmp_path):
+    raw = [b"good", b"caf\xe9", b"\xc0\xaf"]
+    path = tmp_path / "bytes.parquet"
+    pq.write_table(pa.table({"text": pa.array(raw, pa.binary()).view(pa.string())}), path)
+    assert read_all(path).column("text").combine_chunks().cast(pa.binary()).to_pylist() == raw
 
 
 def test_conform_casts_or_explains(tmp_path):

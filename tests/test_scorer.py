@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -206,6 +207,133 @@ def test_from_bundle_leaves_the_environment_alone(tiny_bundle, monkeypatch):
 
 
 def test_unloadable_model_is_a_user_error(bundle_copy):
-    (bundle_copy / "model.onnx").write_bytes(b"not an onnx graph")
-    with pytest.raises(UserError, match="cannot load"):
+    model_path = bundle_copy / "model.onnx"
+    # Still ONNX with the right metadata, but an operator onnxruntime does not know.
+    model_path.write_bytes(model_path.read_bytes().replace(b"Gather", b"Gxther"))
+    with pytest.raises(UserError, match="cannot load") as raised:
         Scorer(load_bundle(bundle_copy, verify_sha256=False))
+    assert "\n" not in str(raised.value)
+
+
+def test_a_graph_that_fails_to_run_is_a_user_error(scorer, monkeypatch):
+    class Failing:
+        def run(self, *args):
+            raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : indices element out of data bounds\nmore")
+
+    monkeypatch.setattr(scorer, "_session", Failing())
+    with pytest.raises(UserError, match="cannot run .*out of data bounds$"):
+        scorer.predict(["great"])
+
+
+@pytest.mark.parametrize("content", [b"", b'{"version": "1.0", "model": {', b"\xff\xfe", b"[]"])
+def test_unloadable_tokenizer_is_a_user_error(bundle_copy, content):
+    (bundle_copy / "tokenizer.json").write_bytes(content)
+    with pytest.raises(UserError, match="does not match tokenizer_sha256"):
+        load_bundle(bundle_copy)
+    with pytest.raises(UserError, match="cannot load the tokenizer") as raised:
+        Scorer(load_bundle(bundle_copy, verify_sha256=False))
+    assert "\n" not in str(raised.value)
+
+
+def test_labels_must_match_the_graph_width(bundle_copy):
+    from test_bundle import edit_manifest, set_graph_metadata
+
+    from sentiment_batch.bundle import GRAPH_LABELS
+
+    labels = ["negative", "neutral", "positive"]  # manifest and graph metadata forged together
+    edit_manifest(bundle_copy, labels=labels)
+    set_graph_metadata(bundle_copy, **{GRAPH_LABELS: json.dumps(labels)})
+    with pytest.raises(UserError, match="has 2 columns but the bundle has 3 labels"):
+        Scorer.from_bundle(bundle_copy)
+
+
+# Bytes no UTF-8 decoder accepts: a stray continuation byte, an overlong "/", an encoded surrogate, a code point
+# past U+10FFFF, a sequence cut short at the end of the text, and 0xFF.
+INVALID_UTF8_CELLS = [b"\x80abc", b"\xc0\xaf", b"\xed\xa0\x80 x", b"\xf4\x90\x80\x80", b"great \xe2\x82", b"\xffgood"]
+
+
+@pytest.mark.parametrize("arrow_type", [pa.string(), pa.large_string()])
+@pytest.mark.parametrize("bad", INVALID_UTF8_CELLS)
+def test_invalid_utf8_is_a_per_row_error_and_neighbours_are_scored(scorer, arrow_type, bad):
+    good = [TEXTS[0], None, TEXTS[1], "", TEXTS[2]]
+    cells = [text.encode() if isinstance(text, str) else text for text in good]
+    cells.insert(2, bad)
+    column = pa.array(cells, pa.large_binary() if arrow_type == pa.large_string() else pa.binary()).view(arrow_type)
+    scored = scorer.score_values(column)
+    assert scored["error"].to_pylist() == [None, "null text", "invalid UTF-8", None, "empty text", None]
+    assert scored["label"].to_pylist()[2] is None and scored["score"].to_pylist()[2] is None
+    expected = scorer.score_values(good)
+    kept = [0, 1, 3, 4, 5]
+    for name in expected:
+        assert [scored[name].to_pylist()[row] for row in kept] == expected[name].to_pylist(), name
+
+
+def test_text_errors_of_valid_text_never_decode_cell_by_cell(monkeypatch):
+    """Valid columns are checked by one Arrow validation; the per-cell fallback is for invalid ones only."""
+    from sentiment_batch import scorer as scorer_module
+
+    calls = []
+    per_cell = scorer_module._undecodable_cells
+    monkeypatch.setattr(scorer_module, "_undecodable_cells", lambda column: calls.append(column) or per_cell(column))
+    valid = pa.array([TEXTS[0], "é" * 10, None, "ok"], pa.large_string())
+    assert scorer_module.invalid_utf8(valid).tolist() == [False] * 4
+    assert calls == []
+    invalid = pa.array([b"ok", b"\xe9", None], pa.large_binary()).view(pa.large_string())
+    assert scorer_module.invalid_utf8(invalid).tolist() == [False, True, False]
+    assert len(calls) == 1
+
+
+def test_a_lone_surrogate_is_a_per_row_error(scorer):
+    texts = [TEXTS[0], "bad \ud800 half", TEXTS[1], "\udcff", TEXTS[2]]
+    results = scorer.predict(texts)
+    assert [result["error"] for result in results] == [None, "invalid UTF-8", None, "invalid UTF-8", None]
+    assert [results[row] for row in (0, 2, 4)] == scorer.predict([TEXTS[0], TEXTS[1], TEXTS[2]])
+    frame = scorer.score_dataframe(pd.DataFrame({"text": pd.Series(texts, dtype=object)}))
+    assert frame["error"].fillna("").tolist() == ["", "invalid UTF-8", "", "invalid UTF-8", ""]
+
+
+def test_duplicate_text_column_is_a_value_error(scorer):
+    df = pd.DataFrame([["great", "awful", 1]], columns=["text", "text", "id"])
+    with pytest.raises(ValueError, match="has 2 columns named 'text'"):
+        scorer.score_dataframe(df)
+    batch = pa.RecordBatch.from_arrays([pa.array(["great"]), pa.array(["awful"])], names=["text", "text"])
+    with pytest.raises(ValueError, match="has 2 columns named 'text'"):
+        scorer.score_batch(batch)
+    other = pd.DataFrame([["great", 1, 2]], columns=["text", "id", "id"])  # repeated names elsewhere are kept
+    assert list(scorer.score_dataframe(other).columns[:3]) == ["text", "id", "id"]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda s: s.predict(pd.DataFrame({"text": ["great"]})), TypeError, "not a DataFrame.*score_dataframe"),
+        (lambda s: s.predict({"great": 1}), TypeError, "not a dict"),
+        (lambda s: s.predict(pa.table({"text": ["great"]})), TypeError, "not a Table"),
+        (lambda s: s.predict(None), TypeError, "iterable"),
+        (lambda s: s.score_values("great"), TypeError, "single string"),
+        (lambda s: s.score_values(["great"], prefix=3), TypeError, "prefix must be a str"),
+        (lambda s: list(s.score_batches(pa.record_batch({"text": ["a"]}))), TypeError, "use score_batch"),
+        (lambda s: list(s.score_batches([{"text": "a"}])), TypeError, "RecordBatches"),
+        (lambda s: s.score_batch(pa.table({"text": ["a"]})), TypeError, "RecordBatches"),
+        (lambda s: s.score_dataframe([["great"]]), TypeError, "DataFrame"),
+        (lambda s: s.score_dataframe(pd.DataFrame({"text": ["a"]}), text_column=0), TypeError, "text_column"),
+        (lambda s: s.probabilities(["great", None]), ValueError, r"texts\[1\] cannot be scored: null text"),
+        (lambda s: s.probabilities("great"), TypeError, "single string"),
+    ],
+)
+def test_misuse_is_a_clear_type_or_value_error(scorer, call, error, match):
+    with pytest.raises(error, match=match):
+        call(scorer)
+
+
+def test_a_closed_scorer_says_so(tiny_bundle):
+    scorer = Scorer.from_bundle(tiny_bundle, threads=1)
+    scorer.close()
+    with pytest.raises(ValueError, match="closed"):
+        scorer.predict(["great"])
+    scorer.close()  # closing twice is fine
+
+
+def test_score_values_takes_a_series_by_position(scorer):
+    series = pd.Series(["great", None, "awful"], index=[10, 0, 5])
+    assert scorer.score_values(series)["error"].to_pylist() == [None, "null text", None]

@@ -13,6 +13,7 @@ import pytest
 from sentiment_batch import cli, scoring_cli
 from sentiment_batch import io as sb_io
 from sentiment_batch.bundle import MANIFEST_FILE
+from sentiment_batch.publish import TEMP_SUFFIX
 
 ADDED = ["label", "score", "prob_negative", "prob_positive", "error"]
 TEXTS = ["great film, loved it", None, "", "   ", "awful, boring", 'said "wow"\nthen left', "ok"]
@@ -141,11 +142,30 @@ def bad_version(folder):
     (folder / MANIFEST_FILE).write_text(json.dumps({**manifest, "format_version": 99}))
 
 
+def swap_labels(folder):
+    manifest = json.loads((folder / MANIFEST_FILE).read_text())
+    (folder / MANIFEST_FILE).write_text(json.dumps({**manifest, "labels": manifest["labels"][::-1]}))
+
+
+def truncate_tokenizer(folder):
+    path = folder / "tokenizer.json"
+    path.write_bytes(path.read_bytes()[:1000])
+
+
 @pytest.mark.parametrize(
     ("breakage", "match"),
-    [(break_sha, "does not match model_sha256"), (drop_tokenizer, "incomplete"), (bad_version, "format_version")],
+    [
+        (break_sha, "does not match model_sha256"),
+        (drop_tokenizer, "incomplete"),
+        (bad_version, "format_version"),
+        (swap_labels, "disagree on sentiment_batch.labels"),
+        (truncate_tokenizer, "does not match tokenizer_sha256"),
+    ],
 )
-def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, breakage, match):
+def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, breakage, match, monkeypatch):
+    from sentiment_batch import scorer
+
+    monkeypatch.setattr(scorer, "_session", lambda bundle: pytest.fail("the model was loaded"))
     breakage(bundle_copy)
     path = write(frame(), tmp_path / "in.csv")
     code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
@@ -157,8 +177,9 @@ def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, bre
     ("name", "content", "output", "match"),
     [
         ("missing.csv", None, "out.csv", "does not exist"),
-        ("quote.csv", b'id,text\n1,"never closed\n2,ok\n', "out.csv", "EOF inside string"),
-        ("latin1.csv", b"id,text\n1,caf\xe9\n", "out.csv", "utf-8"),
+        ("quote.csv", b'id,text\n1,"never closed\n2,ok\n', "out.csv", "a quoted field is still open"),
+        ("short.csv", b"id,text,note\n1,fine,x\n2,fine\n", "out.csv", "line 3: 2 field(s) where the header has 3"),
+        ("dup.csv", b"id,text,text\n1,fine,x\n", "out.csv", "has 2 columns named 'text'"),
         ("fake.parquet", b"not parquet at all", "out.parquet", "as PARQUET"),
         ("in.csv", b"id,text\n1,fine\n", "out.json", "unknown extension '.json'"),
         ("in.csv", b"id,text\n1,fine\n", "no_such_dir/out.csv", "output folder"),
@@ -179,7 +200,7 @@ def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bund
     path = tmp_path / "late.csv"
     path.write_bytes(b"id,text\n1,good\n2,bad\n3,fine\n4,a,b\n5,ok\n")
     code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
-    assert code == 2 and "Expected 2 fields" in err[-1]
+    assert code == 2 and "line 5: 3 field(s) where the header has 2" in err[-1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["late.csv"]
 
 
@@ -302,3 +323,259 @@ def test_committed_bundle_reads_sentiment():
 
     predictions = Scorer.from_bundle().predict([text for text, _ in REVIEWS])
     assert [p["label"] for p in predictions] == ["positive" if positive else "negative" for _, positive in REVIEWS]
+
+
+# Bytes no UTF-8 decoder accepts, overlong and surrogate forms included; each row's neighbours are scored.
+BAD_BYTES = [b"caf\xe9", b"\xc0\xaf overlong", b"\xed\xa0\x80 surrogate", b"cut \xe2\x82"]
+
+
+@pytest.mark.parametrize("target", [".parquet", ".csv"])
+@pytest.mark.parametrize("source", [".parquet", ".csv"])
+def test_invalid_utf8_rows_get_an_error_and_their_bytes_back(tmp_path, capsys, tiny_bundle, source, target):
+    cells = [b"great film", *BAD_BYTES, b"awful film"]
+    path = tmp_path / f"in{source}"
+    if source == ".parquet":
+        pq.write_table(
+            pa.table({"id": range(len(cells)), "text": pa.array(cells, pa.binary()).view(pa.string())}), path
+        )
+    else:
+        path.write_bytes(b"id,text\n" + b"".join(b"%d,%s\n" % (row, cell) for row, cell in enumerate(cells)))
+    out = tmp_path / f"out{target}"
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", out)
+    assert code == 0 and f"{len(BAD_BYTES)} errors" in err[-1]
+    if target == ".parquet":
+        scored = pq.read_table(out)
+        texts = scored.column("text").combine_chunks().cast(pa.binary()).to_pylist()
+        errors, labels = scored.column("error").to_pylist(), scored.column("label").to_pylist()
+    else:
+        raw = out.read_bytes().split(b"\n")[1:-1]
+        texts = [line.split(b",")[1].strip(b'"') for line in raw]
+        errors = [line.rsplit(b",", 1)[1].strip(b'"').decode() or None for line in raw]
+        labels = [line.split(b",")[2].strip(b'"').decode() or None for line in raw]
+    assert texts == cells  # written back byte for byte
+    assert errors == [None, *["invalid UTF-8"] * len(BAD_BYTES), None]
+    assert labels[0] is not None and labels[-1] is not None and labels[1:-1] == [None] * len(BAD_BYTES)
+
+
+def test_duplicate_text_column_in_parquet_is_one_line(tmp_path, capsys, tiny_bundle):
+    table = pa.Table.from_arrays([pa.array([1]), pa.array(["a"]), pa.array(["b"])], names=["id", "text", "text"])
+    pq.write_table(table, tmp_path / "dup.parquet")
+    code, err = score(capsys, tmp_path / "dup.parquet", "--bundle", tiny_bundle, "--output", tmp_path / "out.csv")
+    assert code == 2 and len(err) == 1 and "has 2 columns named 'text'; keep one" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dup.parquet"]
+
+
+@pytest.mark.parametrize("target", [".csv", ".parquet"])
+def test_csv_header_names_come_out_exactly_as_they_came_in(tmp_path, capsys, tiny_bundle, target):
+    path = tmp_path / "names.csv"
+    path.write_bytes(b"id,text,,note,note\n1,great,x,a,b\n2,awful,y,c,d\n")
+    out = tmp_path / f"out{target}"
+    assert score(capsys, path, "--bundle", tiny_bundle, "--output", out)[0] == 0
+    if target == ".csv":
+        assert out.read_bytes().split(b"\n")[0].startswith(b'"id","text","","note","note","label"')
+        rows = [line.split(b",")[:5] for line in out.read_bytes().split(b"\n")[1:3]]
+        assert rows == [[b'"1"', b'"great"', b'"x"', b'"a"', b'"b"'], [b'"2"', b'"awful"', b'"y"', b'"c"', b'"d"']]
+    else:
+        table = pq.ParquetFile(out).read()
+        assert table.schema.names == ["id", "text", "", "note", "note", *ADDED]
+        assert [column.to_pylist() for column in table.columns[2:5]] == [["x", "y"], ["a", "c"], ["b", "d"]]
+
+
+# Real processes. As root, capabilities are dropped (setpriv), so file permissions apply to the run as to any user;
+# namespaces come from unshare, as root or, failing that, inside a user namespace.
+def run_cli(*args, prefix=(), **kwargs):
+    import subprocess
+    import sys
+
+    command = [*prefix, sys.executable, "-m", "sentiment_batch.cli", "score", *map(str, args), "--no-progress"]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def first_working(prefixes, probe, reason):
+    """The first command prefix under which `probe` (a shell command) succeeds; skip the test if none does."""
+    import subprocess
+
+    for prefix in prefixes:
+        try:
+            if subprocess.run([*prefix, "sh", "-c", probe], capture_output=True, timeout=60).returncode == 0:
+                return list(prefix)
+        except OSError:
+            continue
+    pytest.skip(reason)
+
+
+def unprivileged():
+    import os
+
+    if os.geteuid() != 0:
+        return []
+    setpriv = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"]
+    return first_working([setpriv], "true", "running as root and setpriv cannot drop capabilities here")
+
+
+def pid_namespace():
+    return first_working([["unshare", "-pf"], ["unshare", "-Urpf"]], "true", "unshare cannot make a PID namespace here")
+
+
+def locked_output_folder(tmp_path):
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o555)
+    return folder / "out.csv"
+
+
+def unreadable_input(tmp_path):
+    (tmp_path / "in.csv").chmod(0)
+    return tmp_path / "out.csv"
+
+
+@pytest.mark.parametrize(
+    ("setup", "match"),
+    [(locked_output_folder, "cannot write .*out.csv: Permission denied"), (unreadable_input, "Permission denied")],
+)
+def test_permission_problems_are_one_line(tmp_path, tiny_bundle, setup, match):
+    import re
+
+    prefix = unprivileged()
+    source = write(frame(), tmp_path / "in.csv")
+    output = setup(tmp_path)
+    result = run_cli(source, "--bundle", tiny_bundle, "--output", output, prefix=prefix)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and re.search(match, lines[0]), result.stderr
+    assert not output.exists() and not list(output.parent.glob(".*"))
+
+
+def test_unreadable_bundle_file_is_one_line(tmp_path, bundle_copy):
+    prefix = unprivileged()
+    (bundle_copy / "tokenizer.json").chmod(0)
+    source = write(frame(), tmp_path / "in.csv")
+    result = run_cli(source, "--bundle", bundle_copy, "--output", tmp_path / "out.csv", prefix=prefix)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0, result.stderr
+    assert "cannot read" in result.stderr and "tokenizer.json: Permission denied" in result.stderr
+
+
+@pytest.fixture
+def immutable():
+    """`chattr +i` on paths for the test's length (needs CAP_LINUX_IMMUTABLE and a file system that has it)."""
+    import subprocess
+
+    locked = []
+
+    def lock(path):
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip("chattr +i is not available here (needs root and ext4 or similar)")
+        locked.append(path)
+
+    yield lock
+    for path in locked:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_immutable_output_folder_fails_before_the_model_loads(tmp_path, capsys, tiny_bundle, immutable, monkeypatch):
+    from sentiment_batch import scorer
+
+    source = write(frame(), tmp_path / "in.csv")
+    folder = tmp_path / "frozen"
+    folder.mkdir()
+    immutable(folder)
+    monkeypatch.setattr(scorer, "_session", lambda bundle: pytest.fail("the model was loaded"))
+    code, err = score(capsys, source, "--bundle", tiny_bundle, "--output", folder / "out.csv")
+    assert code == 2 and len(err) == 1 and "cannot write" in err[0] and "Operation not permitted" in err[0]
+    assert list(folder.iterdir()) == []
+
+
+def test_immutable_output_with_overwrite_is_kept_and_one_line(tmp_path, capsys, tiny_bundle, immutable):
+    source = write(frame(), tmp_path / "in.csv")
+    out = tmp_path / "out.csv"
+    out.write_text("precious")
+    immutable(out)
+    code, err = score(capsys, source, "--bundle", tiny_bundle, "--output", out, "--overwrite")
+    assert code == 2 and len(err) == 1 and "Operation not permitted" in err[0]
+    assert out.read_text() == "precious" and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "out.csv"]
+
+
+@pytest.mark.parametrize("target", [".csv", ".parquet"])
+def test_full_disk_is_one_line_and_leaves_nothing(tmp_path, tiny_bundle, target):
+    """A real full disk: a 16 kB tmpfs, mounted in a private mount namespace (needs root)."""
+    import shlex
+    import sys
+
+    mount = f"mount -t tmpfs -o size=16k tmpfs {tmp_path}"
+    namespace = first_working([["unshare", "-m"], ["unshare", "-Urm"]], mount, "mounting a tmpfs needs root here")
+    source = write(pd.concat([frame(i * 10) for i in range(300)], ignore_index=True), tmp_path / "in.parquet")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(source), "--bundle", str(tiny_bundle)]
+    command += ["--output", str(disk / f"out{target}"), "--no-progress"]
+    script = f"mount -t tmpfs -o size=16k tmpfs {disk} && {shlex.join(command)}; echo exit=$?; ls -A {disk}"
+    result = subprocess_run([*namespace, "sh", "-c", script])
+    assert result.stdout.splitlines() == ["exit=2"], result.stdout  # and nothing left on the disk
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("sentiment-batch score: error: cannot write") and "No space left on device" in line
+
+
+def subprocess_run(command):
+    import subprocess
+
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+# Two runs as two containers would start them: each in its own PID namespace, so both are PID 1.
+def race(tmp_path, bundle, overwrite):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import PAUSING_CLI
+
+    namespace = pid_namespace()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    out = tmp_path / "out.parquet"
+    processes = []
+    for name, start in (("a", 0), ("b", 100)):
+        source = write(
+            pd.concat([frame(start + i * 10) for i in range(5)], ignore_index=True), tmp_path / f"{name}.parquet"
+        )
+        command = [*namespace, sys.executable, "-c", PAUSING_CLI, "publish", str(runs / name), "score"]
+        command += [str(source), "--bundle", str(bundle), "--output", str(out), "--no-progress"]
+        command += ["--overwrite"] if overwrite else []
+        env = {**os.environ, "RUNS": "2"}
+        processes.append(subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env))
+    results = [(process.wait(timeout=300), process.stderr.read()) for process in processes]
+    assert [(runs / name).read_text() for name in ("a", "b")] == ["1", "1"]  # both were PID 1
+    ids = pq.read_table(out).column("id").to_pylist()  # a whole, readable Parquet file
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a.parquet", "b.parquet", "out.parquet", "runs"]
+    return results, ids
+
+
+def test_two_runs_in_separate_pid_namespaces_cannot_mix_their_output(tmp_path, tiny_bundle):
+    results, ids = race(tmp_path, tiny_bundle, overwrite=False)
+    assert sorted(code for code, _ in results) == [0, 2]
+    [(winner, _)] = [(index, err) for index, (code, err) in enumerate(results) if code == 0]
+    [loser_err] = [err for code, err in results if code == 2]
+    assert "appeared while it was being written; the new output was not published" in loser_err
+    assert len(loser_err.strip().splitlines()) == 1
+    start = (0, 100)[winner]
+    assert ids == [start + i * 10 + row for i in range(5) for row in range(len(TEXTS))]
+
+
+def test_two_runs_with_overwrite_leave_one_whole_output(tmp_path, tiny_bundle):
+    results, ids = race(tmp_path, tiny_bundle, overwrite=True)
+    assert [code for code, _ in results] == [0, 0]
+    assert ids in (
+        [i * 10 + row for i in range(5) for row in range(len(TEXTS))],
+        [100 + i * 10 + row for i in range(5) for row in range(len(TEXTS))],
+    )
+
+
+def test_a_symlink_at_the_old_predictable_temp_name_is_ignored(tmp_path, tiny_bundle):
+    """A name like `.NAME.PID.tmp` is guessable (every container's run is PID 1): links planted there change nothing."""
+    namespace = pid_namespace()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    for name in (".out.csv.1.tmp", f".out.csv.1{TEMP_SUFFIX}", ".out.csv.tmp"):
+        (tmp_path / name).symlink_to(victim)
+    source = write(frame(), tmp_path / "in.csv")
+    result = run_cli(source, "--bundle", tiny_bundle, "--output", tmp_path / "out.csv", prefix=namespace)
+    assert result.returncode == 0, result.stderr
+    assert victim.read_text() == "precious" and read(tmp_path / "out.csv")["id"].tolist() == list(range(len(TEXTS)))

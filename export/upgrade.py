@@ -1,0 +1,148 @@
+"""`sentiment-batch upgrade`: a bundle of an older format rewritten in the current one, its predictions unchanged.
+
+The graph, weights and tokenizer are copied byte for byte; only the graph's metadata (labels, tokenizer and
+weights hashes) and the manifest are added, so every probability stays identical. A format-1 bundle never
+hashed its tokenizer: upgrade only bundles you trust, since the upgraded one vouches for the files as found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+from sentiment_batch.bundle import (
+    DATA_FILE,
+    FORMAT_VERSION,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    TOKENIZER_FILE,
+    UPGRADABLE_FORMAT_VERSIONS,
+    Manifest,
+    check_format_version,
+    check_labels,
+    graph_metadata,
+    load_bundle,
+    read_manifest_json,
+    sha256_file,
+)
+from sentiment_batch.errors import UserError
+from sentiment_batch.publish import check_output, staged_folder
+
+from .onnx_graph import write_graph_metadata
+
+logger = logging.getLogger(__name__)
+
+_FORMAT_1_KEYS = (
+    "format_version",
+    "labels",
+    "model_file",
+    "model_sha256",
+    "data_file",
+    "data_sha256",
+    "tokenizer_file",
+)
+_UNSET_SHA256 = "0" * 64
+
+
+def read_format_1(bundle_dir: Path) -> tuple[Manifest, dict]:
+    """A format-1 bundle's manifest as the current format would hold it (tokenizer hash still unset), and its
+    remaining keys; the graph and weights are checked against their format-1 hashes.
+
+    Args:
+        bundle_dir (`Path`): the format-1 bundle folder.
+    """
+    path = bundle_dir / MANIFEST_FILE
+    values = read_manifest_json(bundle_dir)
+    version = values.get("format_version")
+    if not (type(version) is int and version in UPGRADABLE_FORMAT_VERSIONS):
+        check_format_version(path, version)  # unknown versions are refused here
+        raise UserError(f"{bundle_dir} is already of format {FORMAT_VERSION}; there is nothing to upgrade")
+    if "model_sha256" not in values:
+        raise UserError(f"{path}: model_sha256 missing")
+    known = {name: values.pop(name) for name in _FORMAT_1_KEYS if name in values}
+    manifest = Manifest(
+        labels=check_labels(path, known.get("labels")),
+        model_sha256=known["model_sha256"],
+        tokenizer_sha256=_UNSET_SHA256,
+        data_sha256=known.get("data_sha256"),
+        model_file=known.get("model_file", MODEL_FILE),
+        data_file=known.get("data_file"),
+        tokenizer_file=known.get("tokenizer_file", TOKENIZER_FILE),
+    )
+    manifest.check(path)
+    members = {manifest.model_file: manifest.model_sha256, manifest.tokenizer_file: None}
+    if manifest.data_file is not None:
+        members[manifest.data_file] = manifest.data_sha256
+    for name, expected in members.items():
+        if not (bundle_dir / name).is_file():
+            raise UserError(f"bundle {bundle_dir} is incomplete: {name} is missing")
+        if expected is not None and sha256_file(bundle_dir / name) != expected:
+            raise UserError(f"{bundle_dir / name} does not match its hash in {MANIFEST_FILE}; not upgraded")
+    return manifest, values
+
+
+def upgrade_bundle(bundle_dir: str | Path, output_dir: str | Path, *, overwrite: bool = False) -> Manifest:
+    """Write the current format's bundle for a format-1 bundle, with the same graph, weights and tokenizer.
+
+    Args:
+        bundle_dir (`str | Path`): the format-1 bundle.
+        output_dir (`str | Path`): the bundle folder to create.
+        overwrite (`bool`, *optional*, defaults to False): replace an existing `output_dir`.
+    """
+    bundle_dir, output_dir = Path(bundle_dir), Path(output_dir)
+    if output_dir.resolve() == bundle_dir.resolve():
+        raise UserError("the upgraded bundle must go to another folder than the one upgraded")
+    check_output(output_dir, overwrite=overwrite, folder=True)
+    old, info = read_format_1(bundle_dir)
+    with staged_folder(output_dir, overwrite=overwrite) as staging:
+        for name in (old.model_file, old.tokenizer_file, old.data_file):
+            if name is not None:
+                shutil.copyfile(bundle_dir / name, staging / name)
+        tokenizer_sha256 = sha256_file(staging / old.tokenizer_file)
+        metadata = graph_metadata(old.labels, tokenizer_sha256, old.data_file, old.data_sha256)
+        write_graph_metadata(staging / old.model_file, metadata)
+        upgraded = {"from_format_version": 1, "sentiment_batch": importlib.metadata.version("sentiment-batch")}
+        manifest = Manifest(
+            labels=old.labels,
+            model_sha256=sha256_file(staging / old.model_file),
+            tokenizer_sha256=tokenizer_sha256,
+            data_sha256=old.data_sha256,
+            model_file=old.model_file,
+            data_file=old.data_file,
+            tokenizer_file=old.tokenizer_file,
+            info={**info, "upgraded": upgraded},
+        )
+        manifest.write(staging)
+        load_bundle(staging)  # the result must pass the loader's checks before it is published
+    logger.info("upgraded bundle written to %s", output_dir)
+    return manifest
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Options of `sentiment-batch upgrade`."""
+    parser = argparse.ArgumentParser(
+        prog="sentiment-batch upgrade",
+        description=f"Rewrite a format-1 bundle in format {FORMAT_VERSION}: the graph, {DATA_FILE} and the "
+        "tokenizer are copied unchanged, the graph's metadata and bundle.json gain the hashes that tie them "
+        "together. Upgrade only bundles you trust: format 1 never hashed its tokenizer.",
+    )
+    parser.add_argument("--bundle", required=True, type=Path, help="the format-1 bundle folder")
+    parser.add_argument("--output", required=True, type=Path, help="bundle folder to create")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `sentiment-batch upgrade`.
+
+    Args:
+        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
+    """
+    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+    upgrade_bundle(args.bundle, args.output, overwrite=args.overwrite)
+    print(f"bundle: {args.output} (format {FORMAT_VERSION}, upgraded from {args.bundle})")
+    return 0

@@ -1,0 +1,128 @@
+"""Atomic publishing: unpredictable, exclusive temporary files that never follow a planted link, no clobbering
+without overwrite, and nothing left behind whatever ends the block."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+
+import pytest
+
+from sentiment_batch.errors import UserError
+from sentiment_batch.publish import TEMP_SUFFIX, OutputExistsError, check_output, staged_file, staged_folder
+
+
+def names(folder):
+    return sorted(path.name for path in folder.iterdir())
+
+
+def test_staged_file_publishes_complete_and_private_until_then(tmp_path):
+    path = tmp_path / "out.csv"
+    with staged_file(path) as handle:
+        handle.write(b"rows")
+        [temp] = tmp_path.iterdir()
+        assert temp.name.startswith(".out.csv.") and temp.name.endswith(TEMP_SUFFIX)
+        assert not path.exists()
+    assert path.read_bytes() == b"rows" and names(tmp_path) == ["out.csv"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def test_temp_names_are_unpredictable(tmp_path):
+    seen = set()
+    for _ in range(3):
+        with staged_file(tmp_path / "out.csv", overwrite=True):
+            seen |= {path.name for path in tmp_path.iterdir() if path.name.endswith(TEMP_SUFFIX)}
+    assert len(seen) == 3 and not any(str(os.getpid()) in name for name in seen)
+
+
+def test_a_planted_symlink_at_the_temp_name_is_never_followed(tmp_path, monkeypatch):
+    """An attacker who guesses the next temporary name and plants a link there changes nothing: the file is
+    created exclusively (O_EXCL), so the name is skipped and the link's target is untouched."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    planted = tmp_path / f".out.csv.guessed{TEMP_SUFFIX}"
+    planted.symlink_to(victim)
+    candidates = iter(["guessed", "fresh"])
+    monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: candidates)
+    with staged_file(tmp_path / "out.csv") as handle:
+        handle.write(b"scored rows")
+    assert victim.read_text() == "precious"
+    assert (tmp_path / "out.csv").read_bytes() == b"scored rows"
+    assert planted.is_symlink() and names(tmp_path) == sorted([planted.name, "out.csv", "victim.txt"])
+
+
+def test_without_overwrite_a_file_that_appeared_meanwhile_is_kept(tmp_path):
+    path = tmp_path / "out.csv"
+    with pytest.raises(OutputExistsError, match="appeared while it was being written"), staged_file(path) as handle:
+        handle.write(b"mine")
+        path.write_bytes(b"another run's")  # another run published first
+    assert path.read_bytes() == b"another run's" and names(tmp_path) == ["out.csv"]
+
+
+def test_with_overwrite_the_last_complete_file_wins(tmp_path):
+    path = tmp_path / "out.csv"
+    with staged_file(path, overwrite=True) as handle:
+        handle.write(b"mine")
+        path.write_bytes(b"another run's")
+    assert path.read_bytes() == b"mine" and names(tmp_path) == ["out.csv"]
+
+
+def test_a_folder_that_appeared_at_the_output_path_is_a_one_line_error(tmp_path):
+    path = tmp_path / "out.csv"
+    for overwrite in (False, True):
+        with pytest.raises(UserError) as raised, staged_file(path, overwrite=overwrite) as handle:
+            handle.write(b"rows")
+            path.mkdir(exist_ok=True)
+        assert "\n" not in str(raised.value)
+        assert names(tmp_path) == ["out.csv"] and path.is_dir() and not any(path.iterdir())
+
+
+@pytest.mark.parametrize("error", [RuntimeError("crash"), KeyboardInterrupt(), SystemExit(3)])
+def test_anything_that_ends_the_block_removes_the_temp_file(tmp_path, error):
+    path = tmp_path / "out.csv"
+    path.write_text("previous run")
+    with pytest.raises(type(error)), staged_file(path, overwrite=True) as handle:
+        handle.write(b"half")
+        raise error
+    assert names(tmp_path) == ["out.csv"] and path.read_text() == "previous run"
+
+
+def test_unwritable_folder_is_a_one_line_user_error(tmp_path):
+    staged = staged_file(tmp_path / "missing" / "out.csv")
+    with pytest.raises(UserError, match="cannot write .*: No such file or directory"), staged:
+        pass
+
+
+def test_check_output_refuses_existing_outputs_and_the_wrong_kind(tmp_path):
+    (tmp_path / "file.csv").write_text("x")
+    (tmp_path / "folder.csv").mkdir()
+    (tmp_path / "dangling.csv").symlink_to(tmp_path / "nowhere")
+    check_output(tmp_path / "new.csv", overwrite=False, folder=False)
+    with pytest.raises(OutputExistsError):
+        check_output(tmp_path / "file.csv", overwrite=False, folder=False)
+    with pytest.raises(OutputExistsError):
+        check_output(tmp_path / "dangling.csv", overwrite=False, folder=False)
+    check_output(tmp_path / "file.csv", overwrite=True, folder=False)
+    with pytest.raises(UserError, match="is a folder"):
+        check_output(tmp_path / "folder.csv", overwrite=True, folder=False)
+    with pytest.raises(UserError, match="is a file"):
+        check_output(tmp_path / "file.csv", overwrite=True, folder=True)
+
+
+def test_staged_folder_replaces_only_with_overwrite_and_leaves_nothing(tmp_path):
+    path = tmp_path / "bundle"
+    with staged_folder(path) as staging:
+        (staging / "a").write_text("1")
+    with pytest.raises(OutputExistsError), staged_folder(path) as staging:
+        (staging / "a").write_text("2")
+    assert (path / "a").read_text() == "1"
+    with staged_folder(path, overwrite=True) as staging:
+        (staging / "b").write_text("3")
+    assert names(path) == ["b"] and names(tmp_path) == ["bundle"]
