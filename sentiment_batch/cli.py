@@ -26,6 +26,8 @@ COMMANDS = {
 }
 EXIT_USER_ERROR = 2
 TRAINING_MODULES = ("torch", "transformers", "datasets", "evaluate", "onnx", "onnxscript", "wandb", "yaml")
+SPARK_MODULES = ("pyspark", "py4j")
+SPARK_EXTRA = "pip install 'sentiment-batch[spark]' (and Java 17 or newer)"
 # Signals that ask a process to stop; each becomes an exception, so every `finally` and `with` cleans up.
 STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGXCPU", "SIGXFSZ")
 
@@ -89,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return importlib.import_module(COMMANDS[command][0]).main(rest)
     except ModuleNotFoundError as error:
+        if error.name in SPARK_MODULES:
+            print(f"{prefix}: {error.name} is missing; install the spark extra: {SPARK_EXTRA}", file=sys.stderr)
+            return EXIT_USER_ERROR
         if error.name not in TRAINING_MODULES:
             raise
         extra = "pip install 'sentiment-batch[train]' (PyTorch's CPU build first: see the README)"
@@ -98,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SENTIMENT_BATCH_TRACEBACK"):
             raise
         print(f"{prefix}: error: {error_line(error)}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        # An error may carry its own code: a Spark job that started and failed exits 1, not 2.
+        return getattr(error, "exit_code", EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT

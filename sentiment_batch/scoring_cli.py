@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sentiment-batch score",
         description="Add label, score, prob_<label> and error columns to every row of CSV/Parquet review files. "
-        "The output appears complete or not at all; an existing output is only replaced with --overwrite.",
+        "The output appears complete or not at all; an existing output is only replaced with --overwrite. "
+        "With --engine spark, INPUT may be any path or URI Spark reads and OUTPUT is a folder.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV or Parquet files or globs, read in order")
     parser.add_argument("--output", type=Path, required=True, help="output file; .csv or .parquet picks the format")
@@ -63,6 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    spark = parser.add_argument_group("Spark", "score as a Spark job (pip install 'sentiment-batch[spark]')")
+    spark.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: this process (default); spark: a Spark job writing a folder of part files and _SUCCESS",
+    )
+    spark.add_argument("--master", default=None, help="Spark master URL (default: spark-submit's, else local[*])")
+    spark.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting; may be repeated"
+    )
     return parser
 
 
@@ -149,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.legacy_bundle is not None:
         logger.warning("--model is now --bundle in score; --model will go in a later release")
         args.bundle = args.bundle or args.legacy_bundle
+    if args.engine == "spark":
+        from .spark_cli import run  # pyspark loads only here
+
+        return run(args)
+    if args.master is not None or args.conf:
+        raise UserError("--master and --conf are for --engine spark")
     paths = expand_inputs(args.inputs)
     check_output_path(args.output, paths, args.overwrite)
     if args.threads is not None:
