@@ -51,7 +51,7 @@ class ShippedBundle:
             return default_bundle_path()
         from pyspark import SparkFiles
 
-        return Path(SparkFiles.get(self.archive))
+        return Path(SparkFiles.get(self.archive)).absolute()  # relative to an executor's working folder
 
 
 def score(

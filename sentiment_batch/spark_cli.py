@@ -30,11 +30,12 @@ from .scoring_cli import Summary
 APP_NAME = "sentiment-batch score"
 # Defaults the command sets for its own session; --conf overrides any of them.
 SESSION_DEFAULTS: dict[str, str] = {}
-# Options that make Spark read and write CSV as the local engine does: RFC 4180 quoting (quotes doubled), review
-# texts holding line breaks, and a malformed row or a file with another header failing the job instead of
-# turning into nulls.
-CSV_READ = {"header": "true", "multiLine": "true", "escape": '"', "mode": "FAILFAST", "enforceSchema": "false"}
-CSV_WRITE = {"header": "true", "escape": '"'}
+# Options that make Spark read and write CSV as the local engine does: RFC 4180 quoting (quotes doubled), texts
+# holding line breaks, spaces kept as they are (Spark's writer trims them by default), and a malformed row or a
+# file with another header failing the job instead of turning into nulls.
+_CSV = {"header": "true", "escape": '"', "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
+CSV_READ = {**_CSV, "multiLine": "true", "mode": "FAILFAST", "enforceSchema": "false"}
+CSV_WRITE = _CSV
 # Spark's log for a JVM this command starts: errors only, one line each, no stack traces (the command ends with
 # the reason in one line). `--conf spark.log.level=INFO` asks for more.
 LOG4J2_PROPERTIES = """\
@@ -46,6 +47,8 @@ appender.stderr.target = SYSTEM_ERR
 appender.stderr.layout.type = PatternLayout
 appender.stderr.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
 appender.stderr.layout.alwaysWriteExceptions = false
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
 """
 _JAVA_OPTIONS = "spark.driver.extraJavaOptions"
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

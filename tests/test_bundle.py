@@ -35,6 +35,15 @@ def test_valid_bundle_loads(tiny_bundle):
     assert bundle.manifest.data_sha256 == sha256_file(bundle.data_path)
 
 
+def test_files_and_sha256_name_the_whole_bundle(bundle_copy, tiny_bundle):
+    bundle = load_bundle(bundle_copy)
+    assert {path.name for path in bundle.files} == {path.name for path in tiny_bundle.iterdir()}
+    assert bundle.sha256() == load_bundle(tiny_bundle).sha256()  # the content, wherever the folder is
+    with bundle.tokenizer_path.open("a") as handle:  # the one file the manifest holds no hash of
+        handle.write(" ")
+    assert load_bundle(bundle_copy).sha256() != load_bundle(tiny_bundle).sha256()
+
+
 def test_bundle_with_weights_inside_model_file_still_loads(bundle_copy, tiny_bundle):
     """Bundles exported before the weights moved to model.onnx.data hold them in model.onnx and name no data file."""
     model_path = bundle_copy / "model.onnx"
