@@ -77,7 +77,7 @@ def score(
     """
     if not isinstance(df, DataFrame):
         raise TypeError(f"df must be a pyspark DataFrame, got {type(df).__name__}")
-    shipped, fields = _prepare(df.sparkSession, bundle, column_prefix)
+    shipped, fields = _prepare(df.sparkSession, bundle, column_prefix, batch_size)
     _check_columns(df, text_column, [field.name for field in fields])
     function = partial(_score_batches, shipped, text_column, column_prefix, batch_size)
     return df.mapInArrow(function, StructType([*df.schema.fields, *fields]))
@@ -93,7 +93,7 @@ def sentiment_udf(bundle: str | os.PathLike | None = None, *, batch_size: int = 
         bundle (`str | os.PathLike`, *optional*): see `score`; defaults to the bundle inside the package.
         batch_size (`int`, *optional*, defaults to 256): reviews per model call.
     """
-    shipped, fields = _prepare(SparkSession.active(), bundle, "")
+    shipped, fields = _prepare(SparkSession.active(), bundle, "", batch_size)
     return _udf(shipped, StructType(fields), batch_size)
 
 
@@ -116,10 +116,13 @@ def _udf(shipped: ShippedBundle, return_type: StructType, batch_size: int, *, ar
     return functions.pandas_udf(sentiment, return_type)
 
 
-def _prepare(spark: SparkSession, bundle: str | os.PathLike | None, prefix: str) -> tuple[ShippedBundle, list]:
+def _prepare(
+    spark: SparkSession, bundle: str | os.PathLike | None, prefix: str, batch_size: int
+) -> tuple[ShippedBundle, list[StructField]]:
     """Check and ship the bundle, and type the added fields: every refusal comes before any job."""
     shipped, loaded = _check_and_ship(spark, bundle)
-    with Scorer(loaded, threads=1) as scorer:  # opens the graph: one onnxruntime cannot load is refused here
+    # A driver-side scorer opens the graph (one onnxruntime cannot load is refused here) and checks the options.
+    with Scorer(loaded, threads=1, batch_size=batch_size) as scorer:
         return shipped, _fields(scorer.score_values([], prefix))
 
 
