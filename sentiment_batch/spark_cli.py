@@ -28,8 +28,8 @@ from .publish import OutputExistsError, check_output, staged_folder
 from .scoring_cli import Summary
 
 APP_NAME = "sentiment-batch score"
-# Defaults the command sets for its own session; --conf overrides any of them.
-# A local master's one JVM reads, converts and writes every row: the throughput collector suits a batch job.
+# Set for a local master's JVM, which reads, converts and writes every row: the throughput collector suits a
+# batch job. --conf overrides it.
 LOCAL_DEFAULTS = {"spark.driver.extraJavaOptions": "-XX:+UseParallelGC"}
 # Options that make Spark read and write CSV as the local engine does: RFC 4180 quoting (quotes doubled), texts
 # holding line breaks, spaces kept as they are (Spark's writer trims them by default), and a malformed row or a

@@ -12,7 +12,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sentiment_batch import cli
+from sentiment_batch import cli, scoring_cli, spark_cli
+from sentiment_batch.errors import UserError
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
 
@@ -143,3 +144,50 @@ def test_the_console_script_starts_its_own_local_spark(tmp_path, tiny_bundle, sp
     assert "Traceback" not in result.stderr and " WARN " not in result.stderr and "log level" not in result.stderr
     errors = read_folder(out)["error"].fillna("").tolist()
     assert errors == ["", "null text", "empty text", "whitespace-only text", "", "", ""]
+
+
+def test_a_folder_of_parts_is_an_input(spark, tmp_path, capsys, tiny_bundle):
+    folder = tmp_path / "reviews"
+    folder.mkdir()
+    write_reviews(folder / "part-1.parquet")
+    write_reviews(folder / "part-2.parquet")
+    (folder / "_SUCCESS").touch()
+    out = tmp_path / "out.csv"
+    code, err = score(capsys, folder, "--bundle", tiny_bundle, "--output", out, "--engine", "spark")
+    assert code == 0, err
+    assert err[-1].startswith(f"scored {2 * len(TEXTS)} rows from 2 file(s) into {out}: 6 errors,")
+    assert len(read_folder(out)) == 2 * len(TEXTS)
+
+
+def plan(tmp_path, *inputs, output="out.parquet", local_fs=True, overwrite=False):
+    args = scoring_cli.build_parser().parse_args([*map(str, inputs), "--output", str(tmp_path / output)])
+    args.overwrite = overwrite
+    return spark_cli.plan_job(args, local_fs)
+
+
+def test_plans_name_the_format_and_refuse_what_cannot_be_read(tmp_path):
+    write_reviews(tmp_path / "a.csv")
+    (tmp_path / "mixed").mkdir()
+    write_reviews(tmp_path / "mixed" / "b.csv")
+    write_reviews(tmp_path / "mixed" / "c.parquet")
+    assert plan(tmp_path, tmp_path / "*.csv").input_format == "csv"
+    remote = plan(tmp_path, "s3a://lake/reviews/", "hdfs:///x/y.parquet/", "/lake/z.parquet", local_fs=False)
+    assert [location.local for location in remote.inputs] == [None, None, None]
+    assert remote.input_format == "parquet" and remote.inputs[2].uri == "/lake/z.parquet"  # the cluster's file system
+    with pytest.raises(UserError, match="inputs mix CSV and Parquet"):
+        plan(tmp_path, "s3a://lake/reviews/", "hdfs:///x/y.csv/", local_fs=False)
+    for inputs, match in [
+        ([tmp_path / "*.json"], "no file matches"),
+        ([tmp_path / "missing.csv"], "does not exist"),
+        ([tmp_path / "mixed"], "cannot tell whether"),
+        ([f"file://{tmp_path}/missing.parquet"], "does not exist"),
+    ]:
+        with pytest.raises(UserError, match=match):
+            plan(tmp_path, *inputs)
+    (tmp_path / "taken.parquet").mkdir()
+    write_reviews(tmp_path / "taken.parquet" / "part-0.parquet")
+    with pytest.raises(UserError, match="is also an input"):
+        plan(tmp_path, tmp_path / "taken.parquet", output="taken.parquet", overwrite=True)
+    with pytest.raises(UserError, match="already exists"):
+        plan(tmp_path, tmp_path / "a.csv", output="taken.parquet")
+    assert plan(tmp_path, tmp_path / "a.csv", output="taken.parquet", overwrite=True).output_format == "parquet"
