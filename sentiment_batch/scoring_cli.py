@@ -30,7 +30,7 @@ class Summary:
     errors: int = 0
     seconds: float = 0.0
 
-    def line(self, files: int, output: Path) -> str:
+    def line(self, files: int, output: str | Path) -> str:
         rate = self.rows / self.seconds if self.seconds > 0 else 0.0
         return (
             f"scored {self.rows} rows from {files} file(s) into {output}: "
@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         "With --engine spark, INPUT may be any path or URI Spark reads and OUTPUT is a folder.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV or Parquet files or globs, read in order")
-    parser.add_argument("--output", type=Path, required=True, help="output file; .csv or .parquet picks the format")
+    # A string, not a Path, so a URI's "//" survives for the Spark engine.
+    parser.add_argument("--output", required=True, help="output file; .csv or .parquet picks the format")
     parser.add_argument(
         "--bundle", type=Path, default=None, help="bundle folder (default: the bundle shipped with the package)"
     )
@@ -167,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     if args.master is not None or args.conf:
         raise UserError("--master and --conf are for --engine spark")
+    args.output = Path(args.output)
     paths = expand_inputs(args.inputs)
     check_output_path(args.output, paths, args.overwrite)
     if args.threads is not None:

@@ -160,7 +160,8 @@ def test_a_folder_of_parts_is_an_input(spark, tmp_path, capsys, tiny_bundle):
 
 
 def plan(tmp_path, *inputs, output="out.parquet", local_fs=True, overwrite=False):
-    args = scoring_cli.build_parser().parse_args([*map(str, inputs), "--output", str(tmp_path / output)])
+    output = output if "://" in output else str(tmp_path / output)
+    args = scoring_cli.build_parser().parse_args([*map(str, inputs), "--output", output])
     args.overwrite = overwrite
     return spark_cli.plan_job(args, local_fs)
 
@@ -171,8 +172,10 @@ def test_plans_name_the_format_and_refuse_what_cannot_be_read(tmp_path):
     write_reviews(tmp_path / "mixed" / "b.csv")
     write_reviews(tmp_path / "mixed" / "c.parquet")
     assert plan(tmp_path, tmp_path / "*.csv").input_format == "csv"
-    remote = plan(tmp_path, "s3a://lake/reviews/", "hdfs:///x/y.parquet/", "/lake/z.parquet", local_fs=False)
+    inputs = ("s3a://lake/reviews/", "hdfs:///x/y.parquet/", "/lake/z.parquet")
+    remote = plan(tmp_path, *inputs, output="s3a://lake/scored.csv", local_fs=False)
     assert [location.local for location in remote.inputs] == [None, None, None]
+    assert (remote.output.uri, remote.output.local, remote.output_format) == ("s3a://lake/scored.csv", None, "csv")
     assert remote.input_format == "parquet" and remote.inputs[2].uri == "/lake/z.parquet"  # the cluster's file system
     with pytest.raises(UserError, match="inputs mix CSV and Parquet"):
         plan(tmp_path, "s3a://lake/reviews/", "hdfs:///x/y.csv/", local_fs=False)
