@@ -12,6 +12,7 @@ import contextlib
 import glob
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -209,8 +210,43 @@ def spark_session(master: str | None, conf: dict[str, str], progress: bool) -> I
     try:
         yield session
     finally:
-        if active is None:
+        if active is None and _jvm_running():
             session.stop()
+
+
+def _jvm_process():
+    """The JVM this process started (pyspark's gateway process), or None (spark-submit started it)."""
+    from pyspark import SparkContext
+
+    return getattr(SparkContext._gateway, "proc", None)
+
+
+def _jvm_running() -> bool:
+    process = _jvm_process()
+    return process is None or process.poll() is None
+
+
+@contextlib.contextmanager
+def _ending_jvm_on_interrupt() -> Iterator[None]:
+    """End the JVM this process started when an interrupt or a termination signal stops the job.
+
+    The signal may arrive while Py4J waits for a reply, which leaves its connection unusable; and the job's tasks
+    must stop writing before the command removes what they were writing. The JVM's shutdown hook stops them.
+    """
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException:
+        process = _jvm_process()
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        raise
 
 
 @contextlib.contextmanager
@@ -241,9 +277,10 @@ def write_output(df, plan: Plan, overwrite: bool) -> None:
     """Write the scored DataFrame; a local output appears only once the whole job has succeeded."""
     writer = df.write.format(plan.output_format).options(**(CSV_WRITE if plan.output_format == "csv" else {}))
     if plan.output.local is None:
-        writer.mode("overwrite" if overwrite else "errorifexists").save(plan.output.uri)
+        with _ending_jvm_on_interrupt():
+            writer.mode("overwrite" if overwrite else "errorifexists").save(plan.output.uri)
         return
-    with staged_folder(plan.output.local, overwrite=overwrite) as staging:
+    with staged_folder(plan.output.local, overwrite=overwrite) as staging, _ending_jvm_on_interrupt():
         writer.mode("overwrite").save(staging.as_uri())
 
 
