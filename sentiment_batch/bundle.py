@@ -274,6 +274,19 @@ class Bundle:
         """The tokenizer's JSON."""
         return self.path / self.manifest.tokenizer_file
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file of the bundle: the manifest, the graph, its weights (when separate) and the tokenizer."""
+        members = (self.path / MANIFEST_FILE, self.model_path, self.data_path, self.tokenizer_path)
+        return tuple(member for member in members if member is not None)
+
+    def sha256(self) -> str:
+        """One hex SHA-256 for the whole bundle: its manifest's, which holds every other file's hash.
+
+        For a bundle loaded with `verify_sha256=True` it names every byte the scorer reads.
+        """
+        return sha256_file(self.path / MANIFEST_FILE)
+
 
 def default_bundle_path() -> Path:
     """The bundle shipped inside the package, wherever and however it is installed."""

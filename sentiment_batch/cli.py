@@ -27,6 +27,8 @@ COMMANDS = {
 }
 EXIT_USER_ERROR = 2
 TRAINING_MODULES = ("torch", "transformers", "datasets", "evaluate", "onnx", "onnxscript", "wandb", "yaml")
+SPARK_MODULES = ("pyspark", "py4j")
+SPARK_EXTRA = "pip install 'sentiment-batch[spark]' (and Java 17 or newer)"
 # Signals whose default action ends the process, sent by `kill`, systemd, Kubernetes, Airflow, a closing terminal or
 # a resource limit; each becomes an exception, so every `finally` and `with` cleans up. Left out: SIGKILL and SIGSTOP
 # (no process can catch them) and the fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGSYS, SIGTRAP), after which
@@ -136,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return importlib.import_module(COMMANDS[command][0]).main(rest)
     except ModuleNotFoundError as error:
+        if error.name in SPARK_MODULES:
+            print(f"{prefix}: {error.name} is missing; install the spark extra: {SPARK_EXTRA}", file=sys.stderr)
+            return EXIT_USER_ERROR
         if error.name not in TRAINING_MODULES:
             raise
         extra = "pip install 'sentiment-batch[train]' (PyTorch's CPU build first: see the README)"
@@ -145,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("SENTIMENT_BATCH_TRACEBACK"):
             raise
         print(f"{prefix}: error: {error_line(error)}", file=sys.stderr)
-        return EXIT_USER_ERROR
+        # An error may carry its own code: a Spark job that started and failed exits 1, not 2.
+        return getattr(error, "exit_code", EXIT_USER_ERROR)
     except KeyboardInterrupt:
         print(f"{prefix}: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT

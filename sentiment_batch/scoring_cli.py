@@ -31,7 +31,7 @@ class Summary:
     errors: int = 0
     seconds: float = 0.0
 
-    def line(self, files: int, output: Path) -> str:
+    def line(self, files: int, output: str | Path) -> str:
         rate = self.rows / self.seconds if self.seconds > 0 else 0.0
         return (
             f"scored {self.rows} rows from {files} file(s) into {output}: "
@@ -44,10 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sentiment-batch score",
         description="Add label, score, prob_<label> and error columns to every row of CSV/Parquet review files. "
-        "The output appears complete or not at all; an existing output is only replaced with --overwrite.",
+        "The output appears complete or not at all; an existing output is only replaced with --overwrite. "
+        "With --engine spark, INPUT may be any path or URI Spark reads and OUTPUT is a folder.",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV or Parquet files or globs, read in order")
-    parser.add_argument("--output", type=Path, required=True, help="output file; .csv or .parquet picks the format")
+    # A string, not a Path, so a URI's "//" survives for the Spark engine.
+    parser.add_argument("--output", required=True, help="output file; .csv or .parquet picks the format")
     parser.add_argument(
         "--bundle", type=Path, default=None, help="bundle folder (default: the bundle shipped with the package)"
     )
@@ -64,6 +66,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    spark = parser.add_argument_group("Spark", "score as a Spark job (pip install 'sentiment-batch[spark]')")
+    spark.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: this process (default); spark: a Spark job writing a folder of part files and _SUCCESS",
+    )
+    spark.add_argument("--master", default=None, help="Spark master URL (default: spark-submit's, else local[*])")
+    spark.add_argument(
+        "--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting; may be repeated"
+    )
     return parser
 
 
@@ -152,6 +165,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.legacy_bundle is not None:
         logger.warning("--model is now --bundle in score; --model will go in a later release")
         args.bundle = args.bundle or args.legacy_bundle
+    if args.engine == "spark":
+        from .spark_cli import run  # pyspark loads only here
+
+        return run(args)
+    if args.master is not None or args.conf:
+        raise UserError("--master and --conf are for --engine spark")
+    args.output = Path(args.output)
     paths = expand_inputs(args.inputs)
     check_output_path(args.output, paths, args.overwrite)
     bundle = load_bundle(args.bundle)

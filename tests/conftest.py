@@ -84,3 +84,32 @@ def tiny_bundle(tmp_path_factory, tiny_model_dir):
     path = tmp_path_factory.mktemp("tiny_bundle_parent") / "bundle"
     export_bundle(tiny_model_dir, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One `local[2]` SparkSession for every Spark test (a start takes seconds); skipped without pyspark or Java."""
+    import os
+    import shutil
+    import sys
+
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no Java runtime: Spark needs Java 17 or newer")
+    from pyspark.sql import SparkSession
+
+    with pytest.MonkeyPatch.context() as patch:
+        # The Python workers must run this interpreter, which has the package installed.
+        patch.setenv("PYSPARK_PYTHON", sys.executable)
+        patch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("sentiment-batch tests")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        yield session
+        session.stop()

@@ -74,6 +74,15 @@ def test_valid_bundle_loads(tiny_bundle):
     assert bundle.manifest.data_sha256 == sha256_file(bundle.data_path)
 
 
+def test_files_and_sha256_name_the_whole_bundle(bundle_copy, tiny_bundle):
+    bundle = load_bundle(bundle_copy)
+    assert {path.name for path in bundle.files} == {path.name for path in tiny_bundle.iterdir()}
+    assert bundle.sha256() == load_bundle(tiny_bundle).sha256()  # the content, wherever the folder is
+    manifest = Manifest.read(bundle_copy)  # any change to any file changes the manifest that hashes it
+    Manifest(**{**manifest.__dict__, "info": {**manifest.info, "note": "re-exported"}}).write(bundle_copy)
+    assert load_bundle(bundle_copy).sha256() != load_bundle(tiny_bundle).sha256()
+
+
 def test_graph_metadata_ties_the_graph_to_labels_tokenizer_and_weights(tiny_bundle):
     import onnxruntime as ort
 

@@ -80,3 +80,11 @@ def test_training_commands_say_which_extra_they_need(installed, tmp_path):
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "is missing; install the training extra: pip install 'sentiment-batch[train]'" in result.stderr
+
+
+def test_the_spark_engine_says_which_extra_it_needs(installed, tmp_path):
+    command = [installed / "sentiment-batch", "score", SAMPLE_CSV, "--output", tmp_path / "out.parquet"]
+    result = subprocess.run([*command, "--engine", "spark"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "pyspark is missing; install the spark extra: pip install 'sentiment-batch[spark]'" in result.stderr
+    assert not (tmp_path / "out.parquet").exists()

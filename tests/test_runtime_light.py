@@ -9,7 +9,7 @@ from importlib.metadata import requires
 
 import pandas as pd
 
-HEAVY = ("torch", "transformers", "datasets", "evaluate", "onnx", "train", "export")
+HEAVY = ("torch", "transformers", "datasets", "evaluate", "onnx", "train", "export", "pyspark", "py4j")
 RUNTIME_DEPS = {"numpy", "onnxruntime", "tokenizers", "pandas", "pyarrow", "tqdm"}
 
 BLOCKER = f"""

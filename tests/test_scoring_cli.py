@@ -195,6 +195,14 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys, tiny_bundle, name, co
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_spark_options_need_the_spark_engine(tmp_path, capsys, tiny_bundle):
+    path = write(frame(), tmp_path / "in.csv")
+    for option in (["--master", "local[2]"], ["--conf", "spark.task.cpus=1"]):
+        code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.csv", *option)
+        assert code == 2 and err == ["sentiment-batch score: error: --master and --conf are for --engine spark"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
 def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bundle, monkeypatch):
     monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 2)
     path = tmp_path / "late.csv"

@@ -1,0 +1,381 @@
+"""`sentiment-batch score --engine spark`: the same scoring as a Spark job, from files or URIs to a folder of parts.
+
+Everything that can be refused (options, the output, the bundle, the inputs' format and columns) is refused in
+one line before the job starts. The output is written in Spark's layout (part files and `_SUCCESS`); a local
+output is staged beside its path and published only once the job has succeeded (`publish.staged_folder`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+from .bundle import load_bundle
+from .errors import UserError, first_line
+from .io import FORMATS, file_format
+from .publish import OutputExistsError, check_output, staged_folder
+from .scoring_cli import Summary
+
+APP_NAME = "sentiment-batch score"
+# Set for a local master's JVM, which reads, converts and writes every row: the throughput collector suits a
+# batch job. --conf overrides it.
+LOCAL_DEFAULTS = {"spark.driver.extraJavaOptions": "-XX:+UseParallelGC"}
+# Options that make Spark read and write CSV as the local engine does: RFC 4180 quoting (quotes doubled), texts
+# holding line breaks, spaces kept as they are (Spark's writer trims them by default), and a malformed row or a
+# file with another header failing the job instead of turning into nulls.
+_CSV = {"header": "true", "escape": '"', "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
+CSV_READ = {**_CSV, "multiLine": "true", "mode": "FAILFAST", "enforceSchema": "false"}
+CSV_WRITE = _CSV
+# Spark's log for a JVM this command starts: errors only, one line each, no stack traces (the command ends with
+# the reason in one line). `--conf spark.log.level=INFO` asks for more.
+LOG4J2_PROPERTIES = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
+appender.stderr.layout.alwaysWriteExceptions = false
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+"""
+_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class JobFailed(UserError):
+    """The Spark job started and failed; the CLI exits 1 with the executor's reason."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Location:
+    """An input or output as Spark names it, and its path when it is on this machine's file system."""
+
+    uri: str
+    local: Path | None
+
+    @classmethod
+    def parse(cls, value: str, local_fs: bool) -> Location:
+        """Read a path or URI; a path without a scheme is on this machine when the executors are too.
+
+        Args:
+            value (`str`): a path, glob or URI.
+            local_fs (`bool`): whether Spark's default file system is this machine's (a local master).
+        """
+        if _URI.match(value):
+            parsed = urlparse(value)
+            return cls(value, Path(parsed.path) if parsed.scheme == "file" else None)
+        return cls(str(Path(value).absolute()), Path(value).absolute()) if local_fs else cls(value, None)
+
+    def named_format(self) -> str | None:
+        """`csv` or `parquet` from the name's extension, or None."""
+        return FORMATS.get(Path(urlparse(self.uri).path.rstrip("/")).suffix.lower())
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the job reads and writes, checked before it starts."""
+
+    inputs: list[Location]
+    input_format: str
+    output: Location
+    output_format: str
+
+
+def parse_conf(pairs: Sequence[str]) -> dict[str, str]:
+    """`--conf KEY=VALUE` options as a dict, later ones winning.
+
+    Args:
+        pairs (`Sequence[str]`): the options' values.
+    """
+    conf = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--conf takes KEY=VALUE, got {pair!r}")
+        conf[key.strip()] = value
+    return conf
+
+
+def plan_job(args: argparse.Namespace, local_fs: bool) -> Plan:
+    """Check the inputs and the output; refuses an unknown output extension, inputs that mix formats, a local
+    input that names nothing, a missing output parent folder, an existing output without --overwrite, or an
+    output that is also an input.
+
+    Args:
+        args (`argparse.Namespace`): the parsed options (inputs, output, overwrite).
+        local_fs (`bool`): whether paths without a scheme are on this machine.
+    """
+    output = Location.parse(str(args.output), local_fs)
+    output_format = file_format(Path(urlparse(output.uri).path.rstrip("/")), "output")
+    inputs = [Location.parse(value, local_fs) for value in args.inputs]
+    formats = {value: input_format(value, location) for value, location in zip(args.inputs, inputs, strict=True)}
+    if len(set(formats.values())) > 1:
+        raise UserError(f"the inputs mix CSV and Parquet ({formats}); score each format in its own run")
+    if output.local is not None:
+        if not output.local.parent.is_dir():
+            raise UserError(f"output folder {output.local.parent} does not exist")
+        if any(location.local is not None and location.local == output.local for location in inputs):
+            raise UserError(f"output {args.output} is also an input; write to another folder")
+        check_output(output.local, overwrite=args.overwrite, folder=True)
+    return Plan(inputs, next(iter(formats.values())), output, output_format)
+
+
+def input_format(value: str, location: Location) -> str:
+    """`csv` or `parquet` for one INPUT: by its name's extension, else by its files' (a folder or glob on this
+    machine), else Parquet, the data lakes' usual format.
+
+    Args:
+        value (`str`): the INPUT as given.
+        location (`Location`): the INPUT parsed.
+    """
+    fmt = location.named_format()
+    if location.local is None:
+        return fmt or "parquet"
+    files = _local_files(location.local, value)
+    found = {FORMATS.get(path.suffix.lower()) for path in files} - {None}
+    if fmt is None and len(found) != 1:
+        raise UserError(f"cannot tell whether {value} holds CSV or Parquet files; name them .csv or .parquet")
+    return fmt or found.pop()
+
+
+def _local_files(path: Path, value: str) -> list[Path]:
+    """The visible files an INPUT on this machine names, refusing one that names nothing."""
+    if glob.has_magic(str(path)):
+        matches = [Path(match) for match in sorted(glob.glob(str(path), recursive=True))]
+        if not matches:
+            raise UserError(f"no file matches {value!r}")
+    elif not path.exists():
+        raise UserError(f"input {value} does not exist")
+    else:
+        matches = [path]
+    files = []
+    for match in matches:
+        found = sorted(match.rglob("*")) if match.is_dir() else [match]
+        files += [file for file in found if file.is_file() and not file.name.startswith(("_", "."))]
+    return files
+
+
+def is_local_master(master: str) -> bool:
+    """Whether the executors run on this machine (local, local[N], local-cluster[...])."""
+    return master.startswith("local")
+
+
+def resolve_master(master: str | None) -> str | None:
+    """The master URL: `--master`, else spark-submit's (None until its session starts), else `local[*]`."""
+    if master is not None:
+        return master
+    return None if os.environ.get("PYSPARK_GATEWAY_PORT") else "local[*]"
+
+
+@contextlib.contextmanager
+def spark_session(master: str | None, conf: dict[str, str], progress: bool) -> Iterator:
+    """The active SparkSession (one started by spark-submit, say), or a new one stopped on the way out.
+
+    Args:
+        master (`str`, *optional*): the master URL; None keeps spark-submit's.
+        conf (`dict[str, str]`): settings, over the command's defaults.
+        progress (`bool`): whether Spark draws its progress bar.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    local = active is None and master is not None and is_local_master(master)
+    if local:
+        # Workers on this machine run this interpreter, which has the package (and pyarrow) installed.
+        os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    builder = SparkSession.builder.appName(APP_NAME)
+    if master is not None:
+        builder = builder.master(master)
+    settings = {**(LOCAL_DEFAULTS if local else {}), "spark.ui.showConsoleProgress": str(progress).lower(), **conf}
+    with _log_settings(settings) as settings:
+        for key, value in settings.items():
+            builder = builder.config(key, value)
+        session = builder.getOrCreate()
+    try:
+        yield session
+    finally:
+        if active is None and _jvm_running():
+            session.stop()
+
+
+def _jvm_process():
+    """The JVM this process started (pyspark's gateway process), or None (spark-submit started it)."""
+    from pyspark import SparkContext
+
+    return getattr(SparkContext._gateway, "proc", None)
+
+
+def _jvm_running() -> bool:
+    process = _jvm_process()
+    return process is None or process.poll() is None
+
+
+@contextlib.contextmanager
+def _ending_jvm_on_interrupt() -> Iterator[None]:
+    """End the JVM this process started when an interrupt or a termination signal stops the job.
+
+    The signal may arrive while Py4J waits for a reply, which leaves its connection unusable; and the job's tasks
+    must stop writing before the command removes what they were writing. The JVM's shutdown hook stops them.
+    """
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException:
+        process = _jvm_process()
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        raise
+
+
+@contextlib.contextmanager
+def _log_settings(settings: dict[str, str]) -> Iterator[dict[str, str]]:
+    """`settings` plus `LOG4J2_PROPERTIES` for the driver JVM, when this process starts it and the caller
+    configured no log4j of their own; the file only lives while the JVM starts."""
+    from pyspark import SparkContext
+
+    options = settings.get(_JAVA_OPTIONS, "")
+    if SparkContext._gateway is not None or os.environ.get("PYSPARK_GATEWAY_PORT") or "log4j" in options:
+        yield settings
+        return
+    with tempfile.NamedTemporaryFile("w", prefix="sentiment-batch-log4j2-", suffix=".properties") as handle:
+        handle.write(LOG4J2_PROPERTIES)
+        handle.flush()
+        yield {**settings, _JAVA_OPTIONS: f"-Dlog4j2.configurationFile={handle.name} {options}".strip()}
+
+
+def read_inputs(spark, plan: Plan):
+    """The inputs as one DataFrame; CSV cells are all text and never null, as in the local engine."""
+    uris = [location.uri for location in plan.inputs]
+    if plan.input_format == "parquet":
+        return spark.read.parquet(*uris)
+    return spark.read.options(**CSV_READ).csv(uris).na.fill("")
+
+
+def write_output(df, plan: Plan, overwrite: bool) -> None:
+    """Write the scored DataFrame; a local output appears only once the whole job has succeeded."""
+    writer = df.write.format(plan.output_format).options(**(CSV_WRITE if plan.output_format == "csv" else {}))
+    if plan.output.local is None:
+        with _ending_jvm_on_interrupt():
+            writer.mode("overwrite" if overwrite else "errorifexists").save(plan.output.uri)
+        return
+    with staged_folder(plan.output.local, overwrite=overwrite) as staging, _ending_jvm_on_interrupt():
+        writer.mode("overwrite").save(staging.as_uri())
+
+
+def failure_reason(error: BaseException) -> str:
+    """The one line that says why a Spark job failed: the Python worker's exception, else the JVM's, with its
+    root cause.
+
+    Args:
+        error (`BaseException`): what pyspark raised on the driver.
+    """
+    text = str(error)
+    if _TRACEBACK in text:
+        worker = text[text.rindex(_TRACEBACK) :].split("\n\tat ")[0]
+        raised = [line.strip() for line in worker.splitlines() if _PYTHON_RAISE.match(line.strip())]
+        if raised:
+            kind, message = raised[-1].split(": ", 1)
+            return f"{kind.rsplit('.', 1)[-1]}: {message}"
+    messages = [_spark_message(match.group(1)) for match in _JAVA_RAISE.finditer(text)]
+    messages = [message for message in messages if message]
+    if messages:
+        return messages[0] if messages[-1] in messages[0] else f"{messages[0]}: {messages[-1]}"
+    return first_line(error)
+
+
+_TRACEBACK = "Traceback (most recent call last):"
+_PYTHON_RAISE = re.compile(r"^[\w.]+: ")
+# A Java exception's first line in a Py4J error: ": class: message" at the top, "Caused by: class: message" below.
+_JAVA_RAISE = re.compile(r"^(?:: |Caused by: )[\w.$]+: (.*)$", re.MULTILINE)
+
+
+def _spark_message(message: str) -> str:
+    """A Spark error message without its `[ERROR_CLASS]` prefix and `SQLSTATE` suffix."""
+    message = re.sub(r"^\[[A-Z_.]+\]\s*", "", message)
+    return re.sub(r"\s*SQLSTATE: \w+\s*$", "", message).rstrip(". ")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score with Spark; bad options or input raise `UserError` before any job, a failed job `JobFailed`.
+
+    Args:
+        args (`argparse.Namespace`): the `score` subcommand's parsed options.
+    """
+    if args.threads is not None:
+        raise UserError("--threads is for --engine local; Spark gives each task spark.task.cpus threads")
+    conf = parse_conf(args.conf)
+    master = resolve_master(args.master)
+    plan = plan_job(args, is_local_master(master)) if master is not None else None
+    load_bundle(args.bundle)  # a bad bundle is refused before Spark starts
+    from pyspark.errors import AnalysisException
+
+    from .spark import score
+
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    with spark_session(master, conf, progress=not args.no_progress) as spark:
+        plan = plan or plan_job(args, is_local_master(spark.sparkContext.master))
+        try:
+            df = read_inputs(spark, plan)
+            scored = score(
+                df,
+                bundle=args.bundle,
+                text_column=args.text_column,
+                column_prefix=args.column_prefix,
+                batch_size=args.batch_size,
+            )
+        except AnalysisException as error:
+            raise UserError(first_line(error)) from error
+        summary = run_job(scored, plan, args.overwrite)
+        files = len(df.inputFiles())
+    print(summary.line(files, args.output), file=sys.stderr)
+    return 0
+
+
+def run_job(scored, plan: Plan, overwrite: bool) -> Summary:
+    """Write the scored DataFrame, counting rows and errors as the job goes.
+
+    Args:
+        scored (`pyspark.sql.DataFrame`): from `spark.score`; its last column is the error column.
+        plan (`Plan`): the checked output.
+        overwrite (`bool`): whether an existing output may be replaced.
+    """
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import AnalysisException, PySparkException
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
+    observation = Observation()
+    counts = (F.count(F.lit(1)).alias("rows"), F.count(scored.columns[-1]).alias("errors"))
+    start = time.perf_counter()
+    try:
+        write_output(scored.observe(observation, *counts), plan, overwrite)
+    except AnalysisException as error:
+        if "PATH_ALREADY_EXISTS" in str(error):
+            raise OutputExistsError(f"{plan.output.uri} already exists and replacing it was not asked for") from error
+        raise UserError(first_line(error)) from error
+    except (PySparkException, Py4JJavaError) as error:
+        raise JobFailed(f"the Spark job failed: {failure_reason(error)}") from error
+    metrics = observation.get
+    return Summary(rows=metrics["rows"], errors=metrics["errors"], seconds=time.perf_counter() - start)
