@@ -142,8 +142,9 @@ def test_executors_refuse_a_shipped_copy_that_is_not_the_drivers(spark, bundle_c
     spark.sparkContext.parallelize([0], 1).count()  # a first task, which unpacks the archive for the executor
     executor_copy = Path(SparkFiles.get(shipped.archive))  # local mode: the executor's copy is on this machine
     assert executor_copy != bundle_copy and (executor_copy / MANIFEST_FILE).is_file()
-    with load_bundle(executor_copy).tokenizer_path.open("a") as handle:
-        handle.write(" ")  # still a valid tokenizer, no longer the driver's bytes
+    # A valid bundle, but not the driver's: the manifest without the note (another release's bundle, say).
+    (executor_copy / MANIFEST_FILE).write_text(json.dumps(manifest))
+    assert load_bundle(executor_copy).labels == load_bundle(bundle_copy).labels
     df = spark.createDataFrame([(1, "great")], "id long, text string")
     with pytest.raises(Exception) as raised:  # noqa: B017  (pyspark's PythonException)
         spark_api.score(df, bundle=bundle_copy).collect()
