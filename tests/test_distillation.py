@@ -37,7 +37,8 @@ def test_held_out_texts_are_never_pseudo_labelled():
 
 
 @pytest.mark.parametrize(
-    ("settings", "match"), [({"num_teachers": -1}, "num_teachers"), ({"min_confidence": 2}, "min_")]
+    ("settings", "match"),
+    [({"num_teachers": -1}, "num_teachers"), ({"min_confidence": 2}, "min_"), ({"student_epochs": 0}, "student_")],
 )
 def test_bad_settings_are_refused(settings, match):
     with pytest.raises(ValueError, match=match):

@@ -82,12 +82,16 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
     assert weights[model.config.pad_token_id] == 0 and weights.min() < 0 < weights.max()
 
 
+STUDENT = ("--num_train_epochs", "1", "--student_epochs", "2")
+
+
 def test_distillation_trains_teachers_on_the_unlabelled_reviews(tmp_path, make_tiny_aclimdb, monkeypatch):
     monkeypatch.setenv("WANDB_MODE", "offline")
     aclimdb = make_tiny_aclimdb(tmp_path, unsup=True)
     output_dir = tmp_path / "student"
-    assert train_cli(aclimdb, output_dir, "--validation_size", "0.25", "--num_teachers", "2") == 0
+    assert train_cli(aclimdb, output_dir, "--validation_size", "0.25", "--num_teachers", "2", *STUDENT) == 0
     results = json.loads((output_dir / "all_results.json").read_text())
+    assert results["epoch"] == 2.0  # the student's epochs, not the teachers'
     assert results["teachers"] == 2 and results["unlabeled_reviews"] == len(TINY_ACLIMDB["train", "unsup"])
     assert 0.0 <= results["teacher_eval_accuracy"] <= 1.0 and 0.0 <= results["teacher_ensemble_eval_accuracy"] <= 1.0
     assert "Distilled: 2 teachers" in (output_dir / "README.md").read_text()

@@ -37,12 +37,20 @@ class DistillationArguments:
     min_confidence: float = field(
         default=0.0, metadata={"help": "Keep unlabelled reviews whose averaged top probability is at least this."}
     )
+    student_epochs: float = field(
+        default=1.0,
+        metadata={
+            "help": "Epochs of the student over labelled + unlabelled reviews (the teachers: --num_train_epochs)."
+        },
+    )
 
     def __post_init__(self):
         if self.num_teachers < 0:
             raise UserError(f"num_teachers must be at least 0, got {self.num_teachers}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise UserError(f"min_confidence must be between 0 and 1, got {self.min_confidence}")
+        if self.student_epochs <= 0:
+            raise UserError(f"student_epochs must be positive, got {self.student_epochs}")
 
 
 def without_texts(unlabeled: Dataset, held_out: list[str]) -> Dataset:

@@ -195,6 +195,7 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
         train_dataset, distilled = distil(
             distill_args, model_args, training_args, tokenizer, splits, encoded, unlabeled, processing_class
         )
+        training_args = dataclasses.replace(training_args, num_train_epochs=distill_args.student_epochs)
         set_seed(training_args.seed)
     # The naive Bayes counts come from every review the model learns from, pseudo-labelled ones by their targets.
     model = new_model(model_args, tokenizer, train_dataset, training_args.seed)
