@@ -18,6 +18,7 @@ from sentiment_batch.bundle import (
     DATA_FILE,
     FORMAT_VERSION,
     MANIFEST_FILE,
+    MANIFEST_KEYS,
     MODEL_FILE,
     TOKENIZER_FILE,
     UPGRADABLE_FORMAT_VERSIONS,
@@ -36,15 +37,7 @@ from .onnx_graph import write_graph_metadata
 
 logger = logging.getLogger(__name__)
 
-_FORMAT_1_KEYS = (
-    "format_version",
-    "labels",
-    "model_file",
-    "model_sha256",
-    "data_file",
-    "data_sha256",
-    "tokenizer_file",
-)
+_FORMAT_1_KEYS = tuple(name for name in MANIFEST_KEYS if name != "tokenizer_sha256")  # never hashed it
 _UNSET_SHA256 = "0" * 64
 
 

@@ -150,7 +150,7 @@ class Manifest:
             raise UserError(f"{path}: {', '.join(missing)} missing")
         if ("data_file" in values) != ("data_sha256" in values):
             raise UserError(f"{path}: data_file and data_sha256 go together; one of them is missing")
-        known = {name: values.pop(name) for name in _RUNTIME_KEYS if name in values}
+        known = {name: values.pop(name) for name in MANIFEST_KEYS if name in values}
         manifest = cls(**{**known, "labels": check_labels(path, known["labels"])}, info=values)
         manifest.check(path)
         return manifest
@@ -181,7 +181,7 @@ class Manifest:
 
     def to_json(self) -> str:
         """`bundle.json`'s text: the runtime's keys first, then `info`'s."""
-        values = {name: getattr(self, name) for name in _RUNTIME_KEYS}
+        values = {name: getattr(self, name) for name in MANIFEST_KEYS}
         values["labels"] = list(self.labels)
         values = {key: value for key, value in values.items() if value is not None}
         return json.dumps({**values, **self.info}, indent=2) + "\n"
@@ -195,7 +195,8 @@ class Manifest:
         (folder / MANIFEST_FILE).write_text(self.to_json(), encoding="utf-8")
 
 
-_RUNTIME_KEYS = (
+# The keys of bundle.json that the runtime reads; the others (parity, versions, source) inform people.
+MANIFEST_KEYS = (
     "format_version",
     "labels",
     "model_file",
