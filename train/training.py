@@ -240,7 +240,8 @@ def train(dataset: str, output_dir: str | Path, **settings) -> dict:
             with `text` and `label` columns.
         output_dir (`str | Path`): the model folder to write; it must not exist unless `overwrite=True`.
         **settings: any `sentiment-batch train` setting by its name: model settings (`embedding_dim`,
-            `hidden_dims`, `distinct_ngrams`, ...), data settings (`validation_size`, `overwrite`, ...) and
+            `hidden_dims`, `distinct_ngrams`, ...), data settings (`validation_size`, `overwrite`, ...),
+            distillation settings (`unlabeled`, `num_teachers`, `student_epochs`, ...) and
             `transformers.TrainingArguments` (`num_train_epochs`, `learning_rate`, `seed`, `report_to`, ...).
 
     Returns:
