@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import UserError, first_line
+from .errors import UserError, cannot, first_line
 
 MANIFEST_FILE = "bundle.json"
 MODEL_FILE = "model.onnx"
@@ -76,7 +76,7 @@ def read_manifest_json(folder: Path) -> dict:
         with path.open("rb") as handle:
             raw = handle.read(MAX_MANIFEST_BYTES + 1)
     except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror or first_line(error)}") from error
+        raise cannot("read", path, error) from error
     if len(raw) > MAX_MANIFEST_BYTES:
         raise UserError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes: it is not a bundle manifest")
     try:
@@ -340,7 +340,7 @@ def _check_sha256(path: Path, expected: str, key: str) -> None:
     try:
         actual = sha256_file(path)
     except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror or first_line(error)}") from error
+        raise cannot("read", path, error) from error
     if actual != expected:
         raise UserError(f"{path} does not match {key} in {MANIFEST_FILE}: the bundle is corrupt or edited")
 
@@ -386,7 +386,7 @@ def read_graph_metadata(path: Path) -> dict[str, str]:
                     entry = _entry_fields(payload)
                     metadata[entry.get(_ENTRY_KEY, "")] = entry.get(_ENTRY_VALUE, "")
     except OSError as error:
-        raise UserError(f"cannot read {path}: {error.strerror or first_line(error)}") from error
+        raise cannot("read", path, error) from error
     except (ValueError, UnicodeDecodeError) as error:
         raise UserError(f"{path} is not an ONNX model: {first_line(error)}") from error
     return metadata

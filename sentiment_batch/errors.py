@@ -17,3 +17,14 @@ def first_line(error: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(error).__name__
+
+
+def cannot(action: str, path: object, error: OSError) -> UserError:
+    """The one-line error for a file that cannot be read or written: the path and the system's reason.
+
+    Args:
+        action (`str`): what failed, e.g. `"read"` or `"write"`.
+        path (`object`): the file or folder.
+        error (`OSError`): what the system raised.
+    """
+    return UserError(f"cannot {action} {path}: {error.strerror or first_line(error)}")

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import UserError, first_line
+from .errors import UserError, cannot, first_line
 from .publish import staged_file
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -214,7 +214,7 @@ class AtomicWriter:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
             raise self._unwritable(error) from error
         except OSError as error:
-            raise UserError(f"cannot write {self.path}: {error.strerror or first_line(error)}") from error
+            raise cannot("write", self.path, error) from error
 
     def __exit__(self, exc_type, exc, traceback) -> bool | None:
         try:
@@ -226,7 +226,7 @@ class AtomicWriter:
             if exc_type is not None and isinstance(error, Exception):
                 return None
             if isinstance(error, OSError):
-                raise UserError(f"cannot write {self.path}: {error.strerror or first_line(error)}") from error
+                raise cannot("write", self.path, error) from error
             raise
         return self._staged.__exit__(exc_type, exc, traceback)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import UserError
+from .errors import UserError, cannot
 
 TEMP_SUFFIX = ".sentiment-batch.tmp"
 _FILE_MODE = 0o666
@@ -53,10 +53,6 @@ def _masked(mode: int) -> int:
     return mode & ~umask
 
 
-def _unwritable(path: Path, error: OSError) -> UserError:
-    return UserError(f"cannot write {path}: {error.strerror or error}")
-
-
 @contextlib.contextmanager
 def staged_file(path: Path, *, overwrite: bool = False) -> Iterator[BinaryIO]:
     """A new, exclusively created file beside `path`, published onto it when the block ends cleanly.
@@ -71,7 +67,7 @@ def staged_file(path: Path, *, overwrite: bool = False) -> Iterator[BinaryIO]:
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as error:
-        raise _unwritable(path, error) from error
+        raise cannot("write", path, error) from error
     temp = Path(temp)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -81,11 +77,11 @@ def staged_file(path: Path, *, overwrite: bool = False) -> Iterator[BinaryIO]:
                 os.fchmod(handle.fileno(), _masked(_FILE_MODE))
                 os.fsync(handle.fileno())
             except OSError as error:
-                raise _unwritable(path, error) from error
+                raise cannot("write", path, error) from error
         try:
             _publish_file(temp, path, overwrite)
         except OSError as error:
-            raise _unwritable(path, error) from error
+            raise cannot("write", path, error) from error
     finally:
         temp.unlink(missing_ok=True)
 
@@ -121,13 +117,13 @@ def staged_folder(path: Path, *, overwrite: bool = False) -> Iterator[Path]:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
         staging.chmod(_masked(_FOLDER_MODE))  # mkdtemp makes it private; outputs are meant to be shared
     except OSError as error:
-        raise _unwritable(path, error) from error
+        raise cannot("write", path, error) from error
     try:
         yield staging
         try:
             _publish_folder(staging, path, overwrite)
         except OSError as error:
-            raise _unwritable(path, error) from error
+            raise cannot("write", path, error) from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

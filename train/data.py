@@ -22,7 +22,7 @@ from datasets.exceptions import DatasetGenerationError
 from huggingface_hub.constants import ENDPOINT as HUB_ENDPOINT
 from tqdm.auto import tqdm
 
-from sentiment_batch.errors import UserError, first_line
+from sentiment_batch.errors import UserError, cannot, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ def _read_bytes(file: Path, name: str) -> bytes:
     try:
         return file.read_bytes()
     except OSError as error:
-        raise UserError(f"cannot read {name}: {error.strerror}") from None
+        raise cannot("read", name, error) from None
 
 
 def _decode(name: str, content: bytes) -> str:
