@@ -19,7 +19,7 @@ import transformers
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
 
-from sentiment_batch.bundle import MODEL_FILE, TOKENIZER_FILE, Manifest, graph_metadata, open_session, sha256_file
+from sentiment_batch.bundle import MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import load_tokenizer
 from sentiment_batch.publish import check_output, staged_folder
@@ -30,7 +30,7 @@ from .onnx_graph import (
     check_opset_writable,
     export_onnx,
     move_weights_to_data_file,
-    write_graph_metadata,
+    seal_bundle,
 )
 from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, read_texts
 from .quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in_place
@@ -200,20 +200,7 @@ def export_bundle(
             **({"quantization": quantization} if quantization is not None else {}),
         }
         labels = tuple(index_ordered_labels(model))
-        tokenizer_sha256 = sha256_file(staging / TOKENIZER_FILE)
-        data_sha256 = sha256_file(data_path) if data_path else None
-        data_file = data_path.name if data_path else None
-        # The graph names its labels, tokenizer and weights, so no file of the bundle can be swapped alone.
-        write_graph_metadata(model_path, graph_metadata(labels, tokenizer_sha256, data_file, data_sha256))
-        manifest = Manifest(
-            labels=labels,
-            model_sha256=sha256_file(model_path),
-            tokenizer_sha256=tokenizer_sha256,
-            data_file=data_file,
-            data_sha256=data_sha256,
-            info=info,
-        )
-        manifest.write(staging)
+        manifest = seal_bundle(staging, labels, info, data_file=data_path.name if data_path else None)
     logger.info("bundle written to %s", output_dir)
     return manifest
 

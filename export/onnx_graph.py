@@ -12,7 +12,16 @@ import torch
 from onnx.external_data_helper import set_external_data
 from torch import nn
 
-from sentiment_batch.bundle import DATA_FILE, INPUT_NAMES, OUTPUT_NAMES
+from sentiment_batch.bundle import (
+    DATA_FILE,
+    INPUT_NAMES,
+    MODEL_FILE,
+    OUTPUT_NAMES,
+    TOKENIZER_FILE,
+    Manifest,
+    graph_metadata,
+    sha256_file,
+)
 from sentiment_batch.errors import UserError
 
 logger = logging.getLogger(__name__)
@@ -180,3 +189,42 @@ def write_graph_metadata(model_path: Path, metadata: dict[str, str]) -> None:
     for key, value in metadata.items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(model_path))
+
+
+def seal_bundle(
+    folder: Path,
+    labels: tuple[str, ...],
+    info: dict,
+    *,
+    model_file: str = MODEL_FILE,
+    data_file: str | None = None,
+    tokenizer_file: str = TOKENIZER_FILE,
+) -> Manifest:
+    """Tie a bundle folder's files together and write its `bundle.json`; returns the manifest.
+
+    The graph's metadata names the labels, the tokenizer's hash and the weights file with its hash, and the
+    manifest hashes every file, so no file of the bundle can be swapped alone.
+
+    Args:
+        folder (`Path`): the bundle folder, its graph, weights and tokenizer already in place.
+        labels (`tuple[str, ...]`): class names in logit order.
+        info (`dict`): the manifest's other keys (how the bundle was made).
+        model_file (`str`, *optional*, defaults to `"model.onnx"`): the graph's file name.
+        data_file (`str`, *optional*): the weights' file name; None when the graph holds its weights.
+        tokenizer_file (`str`, *optional*, defaults to `"tokenizer.json"`): the tokenizer's file name.
+    """
+    tokenizer_sha256 = sha256_file(folder / tokenizer_file)
+    data_sha256 = sha256_file(folder / data_file) if data_file is not None else None
+    write_graph_metadata(folder / model_file, graph_metadata(labels, tokenizer_sha256, data_file, data_sha256))
+    manifest = Manifest(
+        labels=labels,
+        model_sha256=sha256_file(folder / model_file),
+        tokenizer_sha256=tokenizer_sha256,
+        data_sha256=data_sha256,
+        model_file=model_file,
+        data_file=data_file,
+        tokenizer_file=tokenizer_file,
+        info=info,
+    )
+    manifest.write(folder)
+    return manifest

@@ -25,7 +25,6 @@ from sentiment_batch.bundle import (
     Manifest,
     check_format_version,
     check_labels,
-    graph_metadata,
     load_bundle,
     read_manifest_json,
     sha256_file,
@@ -33,7 +32,7 @@ from sentiment_batch.bundle import (
 from sentiment_batch.errors import UserError
 from sentiment_batch.publish import check_output, staged_folder
 
-from .onnx_graph import write_graph_metadata
+from .onnx_graph import seal_bundle
 
 logger = logging.getLogger(__name__)
 
@@ -95,21 +94,15 @@ def upgrade_bundle(bundle_dir: str | Path, output_dir: str | Path, *, overwrite:
         for name in (old.model_file, old.tokenizer_file, old.data_file):
             if name is not None:
                 shutil.copyfile(bundle_dir / name, staging / name)
-        tokenizer_sha256 = sha256_file(staging / old.tokenizer_file)
-        metadata = graph_metadata(old.labels, tokenizer_sha256, old.data_file, old.data_sha256)
-        write_graph_metadata(staging / old.model_file, metadata)
         upgraded = {"from_format_version": 1, "sentiment_batch": importlib.metadata.version("sentiment-batch")}
-        manifest = Manifest(
-            labels=old.labels,
-            model_sha256=sha256_file(staging / old.model_file),
-            tokenizer_sha256=tokenizer_sha256,
-            data_sha256=old.data_sha256,
+        manifest = seal_bundle(
+            staging,
+            old.labels,
+            {**info, "upgraded": upgraded},
             model_file=old.model_file,
             data_file=old.data_file,
             tokenizer_file=old.tokenizer_file,
-            info={**info, "upgraded": upgraded},
         )
-        manifest.write(staging)
         load_bundle(staging)  # the result must pass the loader's checks before it is published
     logger.info("upgraded bundle written to %s", output_dir)
     return manifest
