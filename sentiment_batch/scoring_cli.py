@@ -100,20 +100,21 @@ def open_sources(paths: Sequence[Path], text_column: str, added: Sequence[str]) 
     return sources
 
 
-def check_output_path(output: Path, inputs: Sequence[Path], overwrite: bool) -> None:
+def check_output_path(output: Path, inputs: Sequence[Path], overwrite: bool, *, folder: bool = False) -> None:
     """Fail early on an output with an unknown extension, a missing folder, that exists, or that is also an input.
 
     Args:
-        output (`Path`): the output file.
-        inputs (`Sequence[Path]`): the input files.
+        output (`Path`): the output file (or, for the Spark engine, folder).
+        inputs (`Sequence[Path]`): the input paths.
         overwrite (`bool`): whether an existing output may be replaced.
+        folder (`bool`, *optional*, defaults to False): whether the output is a folder of part files.
     """
     file_format(output, "output")
     if not output.parent.is_dir():
         raise UserError(f"output folder {output.parent} does not exist")
     if any(output.resolve() == path.resolve() for path in inputs):
-        raise UserError(f"output {output} is also an input; write to another file")
-    check_output(output, overwrite=overwrite, folder=False)
+        raise UserError(f"output {output} is also an input; write to another {'folder' if folder else 'file'}")
+    check_output(output, overwrite=overwrite, folder=folder)
 
 
 def score_files(scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, args: argparse.Namespace) -> Summary:

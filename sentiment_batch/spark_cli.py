@@ -25,8 +25,8 @@ from urllib.parse import urlparse
 from .bundle import load_bundle
 from .errors import UserError, first_line
 from .io import FORMATS, file_format
-from .publish import OutputExistsError, check_output, staged_folder
-from .scoring_cli import Summary
+from .publish import OutputExistsError, staged_folder
+from .scoring_cli import Summary, check_output_path
 
 APP_NAME = "sentiment-batch score"
 # Set for a local master's JVM, which reads, converts and writes every row: the throughput collector suits a
@@ -128,11 +128,8 @@ def plan_job(args: argparse.Namespace, local_fs: bool) -> Plan:
     if len(set(formats.values())) > 1:
         raise UserError(f"the inputs mix CSV and Parquet ({formats}); score each format in its own run")
     if output.local is not None:
-        if not output.local.parent.is_dir():
-            raise UserError(f"output folder {output.local.parent} does not exist")
-        if any(location.local is not None and location.local == output.local for location in inputs):
-            raise UserError(f"output {args.output} is also an input; write to another folder")
-        check_output(output.local, overwrite=args.overwrite, folder=True)
+        local_inputs = [location.local for location in inputs if location.local is not None]
+        check_output_path(output.local, local_inputs, args.overwrite, folder=True)
     return Plan(inputs, next(iter(formats.values())), output, output_format)
 
 
