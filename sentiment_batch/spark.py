@@ -26,7 +26,7 @@ from pyspark.sql.types import StructField, StructType
 
 from .bundle import Bundle, default_bundle_path, load_bundle
 from .errors import UserError
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, check_columns
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
 
 ARCHIVE_PREFIX = "sentiment-batch-bundle-"
 _TEXT = "text"  # the UDF's one input column, named for `Scorer.score_batches`
@@ -57,7 +57,7 @@ class ShippedBundle:
 def score(
     df: DataFrame,
     *,
-    bundle: str | os.PathLike | None = None,
+    bundle: str | os.PathLike | Bundle | None = None,
     text_column: str = "text",
     column_prefix: str = "",
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -69,8 +69,9 @@ def score(
 
     Args:
         df (`pyspark.sql.DataFrame`): the reviews.
-        bundle (`str | os.PathLike`, *optional*): a bundle folder on the driver, shipped to the executors with the
-            job; defaults to the bundle inside the package, which every executor with the package has.
+        bundle (`str | os.PathLike | Bundle`, *optional*): a bundle folder on the driver (or one `load_bundle`
+            checked), shipped to the executors with the job; defaults to the bundle inside the package, which
+            every executor with the package has.
         text_column (`str`, *optional*, defaults to "text"): the column holding the text.
         column_prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
         batch_size (`int`, *optional*, defaults to 256): reviews per model call.
@@ -83,14 +84,14 @@ def score(
     return df.mapInArrow(function, StructType([*df.schema.fields, *fields]))
 
 
-def sentiment_udf(bundle: str | os.PathLike | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE):
+def sentiment_udf(bundle: str | os.PathLike | Bundle | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE):
     """A vectorized UDF from a text column to a struct of label, score, prob_<label> per class and error.
 
     `df.select("id", sentiment_udf()("review").alias("sentiment"))`, or in SQL after
     `spark.udf.register("sentiment", sentiment_udf())`. Needs an active SparkSession.
 
     Args:
-        bundle (`str | os.PathLike`, *optional*): see `score`; defaults to the bundle inside the package.
+        bundle (`str | os.PathLike | Bundle`, *optional*): see `score`; defaults to the bundle inside the package.
         batch_size (`int`, *optional*, defaults to 256): reviews per model call.
     """
     shipped, fields = _prepare(SparkSession.active(), bundle, "", batch_size)
@@ -122,32 +123,34 @@ def _prepare(
     """Check and ship the bundle, and type the added fields: every refusal comes before any job."""
     shipped, loaded = _check_and_ship(spark, bundle)
     # A driver-side scorer opens the graph (one onnxruntime cannot load is refused here) and checks the options.
-    with Scorer(loaded, threads=1, batch_size=batch_size) as scorer:
-        return shipped, _fields(scorer.score_values([], prefix))
+    Scorer(loaded, threads=1, batch_size=batch_size).close()
+    return shipped, _fields(added_fields(loaded.labels, prefix))
 
 
-def ship_bundle(spark: SparkSession, bundle: str | os.PathLike | None = None) -> ShippedBundle:
+def ship_bundle(spark: SparkSession, bundle: str | os.PathLike | Bundle | None = None) -> ShippedBundle:
     """Check a bundle on the driver and ship it with the session's jobs, for `worker_scorer` in your own functions.
 
     Args:
         spark (`SparkSession`): the session whose executors will score.
-        bundle (`str | os.PathLike`, *optional*): see `score`; defaults to the bundle inside the package.
+        bundle (`str | os.PathLike | Bundle`, *optional*): see `score`; defaults to the bundle inside the package.
     """
     return _check_and_ship(spark, bundle)[0]
 
 
-def _check_and_ship(spark: SparkSession, bundle: str | os.PathLike | None) -> tuple[ShippedBundle, Bundle]:
+def _check_and_ship(spark: SparkSession, bundle: str | os.PathLike | Bundle | None) -> tuple[ShippedBundle, Bundle]:
+    if isinstance(bundle, Bundle):  # already checked by `load_bundle`
+        return _ship(spark, bundle), bundle
     if bundle is not None and not isinstance(bundle, (str, os.PathLike)):
-        raise TypeError(f"bundle must be a str or Path, got {type(bundle).__name__}")
+        raise TypeError(f"bundle must be a str, Path or Bundle, got {type(bundle).__name__}")
     loaded = load_bundle(bundle)  # a missing, incomplete or corrupt bundle is a one-line UserError
     return _ship(spark, loaded), loaded
 
 
-def _fields(columns: dict[str, pa.Array]) -> list[StructField]:
-    """Spark fields of the added columns, typed by what the scorer returns (float32 is FloatType)."""
+def _fields(fields: list[pa.Field]) -> list[StructField]:
+    """Spark fields of the added Arrow fields (float32 is FloatType)."""
     from pyspark.sql.pandas.types import from_arrow_type
 
-    return [StructField(name, from_arrow_type(column.type), nullable=True) for name, column in columns.items()]
+    return [StructField(field.name, from_arrow_type(field.type), nullable=True) for field in fields]
 
 
 def _check_columns(df: DataFrame, text_column: str, added: list[str]) -> None:

@@ -325,7 +325,7 @@ def run(args: argparse.Namespace) -> int:
     conf = parse_conf(args.conf)
     master = resolve_master(args.master)
     plan = plan_job(args, is_local_master(master)) if master is not None else None
-    load_bundle(args.bundle)  # a bad bundle is refused before Spark starts
+    bundle = load_bundle(args.bundle)  # a bad bundle is refused before Spark starts
     from pyspark.errors import AnalysisException
 
     from .spark import score
@@ -337,7 +337,7 @@ def run(args: argparse.Namespace) -> int:
             df = read_inputs(spark, plan)
             scored = score(
                 df,
-                bundle=args.bundle,
+                bundle=bundle,
                 text_column=args.text_column,
                 column_prefix=args.column_prefix,
                 batch_size=args.batch_size,

@@ -86,7 +86,10 @@ def test_non_string_text_prefixes_and_case_insensitive_clashes(spark, tiny_bundl
         spark_api.score(df, bundle=tiny_bundle)
     with pytest.raises(UserError, match="has no column 'review'"):
         spark_api.score(df, bundle=tiny_bundle, text_column="review")
-    rows = spark_api.score(df, bundle=tiny_bundle, column_prefix="sb_").orderBy("id").collect()
+    with pytest.raises(TypeError, match="bundle must be a str, Path or Bundle"):
+        spark_api.score(df, bundle=3)
+    # A Bundle that load_bundle already checked is taken as it is (the CLI checks it before Spark starts).
+    rows = spark_api.score(df, bundle=load_bundle(tiny_bundle), column_prefix="sb_").orderBy("id").collect()
     assert rows[0].asDict() == {
         "id": 1,
         "text": 5,
