@@ -155,9 +155,8 @@ def _string_column(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
     """An Arrow string column as one large_string array, or None when it holds other types."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        return values.cast(pa.large_string())
-    if pa.types.is_string_view(values.type):
+    kind = values.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         return values.cast(pa.large_string())
     return None
 
@@ -321,8 +320,7 @@ class Scorer:
             texts (`Iterable[object] | pa.Array | pa.ChunkedArray`): the reviews (a list, any iterable, a
                 pandas Series or an Arrow string array); None, blank or non-string ones get an `error`.
         """
-        values = _texts(texts)
-        label, score, *probs, error = (column.to_pylist() for column in self.score_values(values).values())
+        label, score, *probs, error = (column.to_pylist() for column in self.score_values(texts).values())
         return [
             {
                 "label": label[row],

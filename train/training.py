@@ -89,8 +89,8 @@ def evaluate_and_save(trainer: Trainer, encoded, train_result, distilled: dict) 
     The distillation's figures (`distilled`: teachers, unlabelled reviews, the teachers' validation accuracy)
     go with the training metrics.
     """
-    trainer.save_metrics("train", {**train_result.metrics, **distilled})
     metrics = {**train_result.metrics, **distilled}
+    trainer.save_metrics("train", metrics)
     reported = None
     for split, prefix in (("validation", "eval"), ("test", "test")):
         if split not in encoded:
