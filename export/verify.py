@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 512
 EXIT_PARITY_FAILED = 1
-SCALAR_METRICS = ("accuracy", "precision", "recall", "f1")
+SCALAR_METRICS = ("accuracy", "macro_f1", "precision", "recall", "f1")
 
 
 def parity_bounds(manifest: Manifest) -> tuple[float, float]:
@@ -47,8 +47,9 @@ def load_reviews(
     validation_size: float,
     seed: int,
     balance_classes: str = "auto",
+    labels: list[str] | None = None,
 ) -> tuple[list[str], np.ndarray]:
-    """Texts and 0/1 labels of one split of the datasets (or several joined by "+"), cut to the first `limit` rows.
+    """Texts and class ids of one split of the datasets (or several joined by "+"), cut to the first `limit` rows.
 
     Args:
         datasets (`str | list[str]`): anything `train.splits.load_splits` reads, as given to `train`.
@@ -57,6 +58,7 @@ def load_reviews(
         validation_size (`float`): the validation split's size, as given to `train` (share or count).
         seed (`int`): the validation split's seed, as given to `train`.
         balance_classes (`str`, *optional*, defaults to `"auto"`): class balancing, as given to `train`.
+        labels (`list[str]`, *optional*): the model's class names in logit order; the data's labels map to them.
     """
     from datasets import concatenate_datasets
 
@@ -64,7 +66,7 @@ def load_reviews(
         load_splits,  # the datasets stack loads only once arguments are known to be valid
     )
 
-    splits = load_splits(datasets, validation_size, seed, balance_classes)
+    splits = load_splits(datasets, validation_size, seed, balance_classes, labels)
     missing = [name for name in split.split("+") if name not in splits]
     if missing:
         names = datasets if isinstance(datasets, str) else " + ".join(datasets)
@@ -75,17 +77,19 @@ def load_reviews(
     return list(dataset["text"]), np.asarray(dataset["label"], dtype=np.int64)
 
 
-def classification_scores(predictions: np.ndarray, references: np.ndarray) -> dict:
-    """Accuracy, and precision, recall and F1 of the positive class, from the project's offline metric module.
+def classification_scores(predictions: np.ndarray, references: np.ndarray, num_labels: int) -> dict:
+    """Accuracy and macro-F1 (with two classes also the positive class's precision, recall and F1), from the
+    project's offline metric module.
 
     Args:
-        predictions (`np.ndarray`): predicted labels.
-        references (`np.ndarray`): true labels.
+        predictions (`np.ndarray`): predicted class ids.
+        references (`np.ndarray`): true class ids.
+        num_labels (`int`): number of classes.
     """
     from sentiment_batch.train.metrics import load_metric
 
-    scores = load_metric().compute(predictions=predictions, references=references)
-    return {name: scores[name] for name in SCALAR_METRICS}
+    scores = load_metric().compute(predictions=predictions, references=references, num_labels=num_labels)
+    return {name: scores[name] for name in SCALAR_METRICS if name in scores}
 
 
 def timed_logits(scorer: BatchScorer, tokenizer: Tokenizer, texts: list[str], batch_size: int, name: str) -> tuple:
@@ -112,7 +116,7 @@ def verify_bundle(
         bundle (`Bundle`): the validated bundle, from `sentiment_batch.bundle.load_bundle`.
         model (`SentimentBagForSequenceClassification`): the trained model the bundle came from, in eval mode.
         texts (`list[str]`): the reviews.
-        labels (`np.ndarray`): their 0/1 labels.
+        labels (`np.ndarray`): their class ids, in the bundle's label order.
         batch_size (`int`): reviews per call.
     """
     tokenizer = load_tokenizer(bundle.tokenizer_path)
@@ -121,10 +125,17 @@ def verify_bundle(
     onnx_logits, onnx_speed = timed_logits(onnx_scorer(session), tokenizer, texts, batch_size, "onnxruntime")
     comparison = LogitComparison.of(torch_logits, onnx_logits)
     max_logit_diff, min_label_agreement = parity_bounds(bundle.manifest)
+    classes = len(bundle.labels)
     return {
         "rows": len(texts),
-        "pytorch": {**classification_scores(torch_logits.argmax(1), labels), "rows_per_second": round(torch_speed, 1)},
-        "onnx": {**classification_scores(onnx_logits.argmax(1), labels), "rows_per_second": round(onnx_speed, 1)},
+        "pytorch": {
+            **classification_scores(torch_logits.argmax(1), labels, classes),
+            "rows_per_second": round(torch_speed, 1),
+        },
+        "onnx": {
+            **classification_scores(onnx_logits.argmax(1), labels, classes),
+            "rows_per_second": round(onnx_speed, 1),
+        },
         **{key: value for key, value in asdict(comparison).items() if key != "rows"},
         "max_logit_diff_allowed": max_logit_diff,
         "min_label_agreement": min_label_agreement,
@@ -191,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
     # Bundle and model are checked before the dataset, the slow part, loads.
     bundle, model = load_bundle(args.bundle), load_model(args.model)
     texts, labels = load_reviews(
-        args.dataset, args.split, args.limit, args.validation_size, args.validation_seed, args.balance_classes
+        args.dataset,
+        args.split,
+        args.limit,
+        args.validation_size,
+        args.validation_seed,
+        args.balance_classes,
+        list(bundle.labels),
     )
     report = verify_bundle(bundle, model, texts, labels, args.batch_size)
     report = {

@@ -346,10 +346,11 @@ def test_empty_file(tmp_path, suffix):
         load_splits(str(write_table(tmp_path / f"reviews{suffix}", empty)))
 
 
-def test_bad_labels_are_named(tmp_path):
+def test_mixed_json_labels_are_classes_named_as_written(tmp_path):
     source = write_table(tmp_path / "reviews.jsonl", pd.DataFrame({"text": ["a", "b", "c"], "label": [1, 5, "meh"]}))
-    with pytest.raises(UserError, match="has labels 'meh', 5; expected 0/1 or neg/pos"):
-        load_splits(str(source))
+    splits = load_splits(str(source), validation_size=1)
+    assert splits["train"].features["label"].names == ["1", "5", "meh"]
+    assert sorted(rows(splits["train"]) + rows(splits["validation"]), key=lambda row: row["text"])[2]["label"] == 2
 
 
 def test_unknown_extension(tmp_path):

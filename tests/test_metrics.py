@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from transformers import EvalPrediction
 
 from sentiment_batch.train.metrics import build_compute_metrics, load_metric
@@ -13,6 +14,7 @@ from sentiment_batch.train.metrics import build_compute_metrics, load_metric
 def test_metric_values():
     scores = load_metric().compute(predictions=[1, 1, 0, 0, 1], references=[1, 0, 0, 1, 1])
     assert scores["accuracy"] == 0.6
+    assert scores["macro_f1"] == pytest.approx((2 / 3 + 1 / 2) / 2)
     assert scores["precision"] == 2 / 3
     assert scores["recall"] == 2 / 3
     assert abs(scores["f1"] - 2 / 3) < 1e-12
@@ -21,13 +23,26 @@ def test_metric_values():
 
 def test_metric_degenerate_predictions():
     scores = load_metric().compute(predictions=[0, 0], references=[1, 0])
-    assert scores == {"accuracy": 0.5, "precision": 0.0, "recall": 0.0, "f1": 0.0, "confusion_matrix": [[1, 0], [1, 0]]}
+    assert scores == {
+        "accuracy": 0.5,
+        "macro_f1": pytest.approx(1 / 3),  # class 0: F1 2/3, class 1: 0
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "confusion_matrix": [[1, 0], [1, 0]],
+    }
 
 
 def test_compute_metrics_for_trainer_gives_scalars():
     logits = np.array([[2.0, -1.0], [0.1, 0.3], [0.5, 0.4]])
     metrics = build_compute_metrics(load_metric())(EvalPrediction(predictions=logits, label_ids=np.array([0, 1, 1])))
-    assert metrics == {"accuracy": 2 / 3, "precision": 1.0, "recall": 0.5, "f1": 2 / 3}
+    assert metrics == {
+        "accuracy": 2 / 3,
+        "macro_f1": pytest.approx(2 / 3),
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": 2 / 3,
+    }
 
 
 def test_metric_loads_offline_in_a_fresh_process(tmp_path):
@@ -54,3 +69,22 @@ def test_accuracy_per_source_and_their_mean():
     assert metrics["mean_source_accuracy"] == (2 / 3 + 1 / 2) / 2
     one_source = build_compute_metrics(load_metric(), np.zeros(5, dtype=np.int64), ["apps"])
     assert "mean_source_accuracy" not in one_source(EvalPrediction(predictions=logits, label_ids=labels))
+
+
+def test_several_classes_get_macro_f1_and_the_confusion_matrix():
+    generator = np.random.default_rng(0)
+    references = generator.integers(0, 4, 500)
+    predictions = np.where(generator.random(500) < 0.6, references, generator.integers(0, 4, 500))
+    predictions[predictions == 3] = 2  # class 3 is never predicted
+    scores = load_metric().compute(predictions=predictions, references=references, num_labels=5)
+    assert set(scores) == {"accuracy", "macro_f1", "confusion_matrix"}  # no positive class among five
+    matrix = np.asarray(scores["confusion_matrix"])
+    assert matrix.shape == (5, 5) and matrix.sum() == 500 and matrix[:, 3].sum() == 0 and matrix[4].sum() == 0
+    assert np.array_equal(matrix.sum(axis=1)[:4], np.bincount(references, minlength=4))
+    assert scores["accuracy"] == np.mean(predictions == references)
+    # scikit-learn's macro average: over the classes present or predicted (class 4 is neither)
+    per_class = []
+    for label in range(4):
+        true_positive = np.sum((predictions == label) & (references == label))
+        per_class.append(2 * true_positive / (np.sum(predictions == label) + np.sum(references == label)))
+    assert scores["macro_f1"] == pytest.approx(np.mean(per_class))

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from sentiment_batch.preprocessing import flatten
-from sentiment_batch.train import SentimentBagConfig
+from sentiment_batch.train import SentimentBagConfig, SentimentBagForSequenceClassification
 from sentiment_batch.train.naive_bayes import log_count_ratios
 
 
@@ -66,3 +66,41 @@ def test_class_probabilities_count_in_each_class_by_their_share():
     assert math.isclose(soft[5].item(), expected, rel_tol=1e-6)
     one_hot = log_count_ratios([(ids, offsets, torch.tensor([[0.0, 1.0]]))], config)
     assert torch.equal(one_hot, log_count_ratios([(ids, offsets, torch.tensor([1]))], config))
+
+
+def test_three_classes_get_one_vs_rest_ratios():
+    config = SentimentBagConfig(
+        vocab_size=10, ngram_size=1, distinct_ngrams=False, id2label={0: "bad", 1: "meh", 2: "good"}
+    )
+    # class 0: "5 5", class 1: "6", class 2: "7 5"
+    reviews, labels = [[5, 5], [6], [7, 5]], [0, 1, 2]
+    ratios = log_count_ratios(batches(reviews, labels, 2), config, alpha=1.0)
+    assert ratios.shape == (3, 10) and ratios.dtype == torch.float32
+    counts = {0: {5: 2}, 1: {6: 1}, 2: {7: 1, 5: 1}}
+    for label in range(3):
+        within = {row: counts[label].get(row, 0) for row in range(10)}
+        outside = {row: sum(counts[other].get(row, 0) for other in range(3) if other != label) for row in range(10)}
+        within_total, outside_total = sum(within.values()) + 10, sum(outside.values()) + 10
+        for row in (5, 6, 7, 3):
+            expected = math.log((within[row] + 1) / within_total) - math.log((outside[row] + 1) / outside_total)
+            assert math.isclose(ratios[label, row].item(), expected, rel_tol=1e-6), (label, row)
+    soft = log_count_ratios([(torch.tensor([6]), torch.tensor([0]), torch.tensor([[0.0, 1.0, 0.0]]))], config)
+    assert torch.equal(soft, log_count_ratios([(torch.tensor([6]), torch.tensor([0]), torch.tensor([1]))], config))
+
+
+def test_per_class_ratios_start_each_column_from_one_class():
+    config = SentimentBagConfig(
+        vocab_size=20, embedding_dim=5, ngram_size=1, id2label={0: "bad", 1: "meh", 2: "good"}, hidden_dims=[4]
+    )
+    model = SentimentBagForSequenceClassification(config)
+    ratios = torch.randn(3, 20)
+    generator_seed = 3
+    model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(generator_seed))
+    expected = ratios.clone()
+    expected[:, config.pad_token_id] = 0
+    # each row weighs its strongest evidence for or against any class
+    assert torch.equal(model.bag.feature_weights, expected.abs().amax(dim=0))
+    # column j starts at ± class (j mod 3)'s ratios, the signs drawn as for two classes
+    signs = torch.randint(0, 2, (5,), generator=torch.Generator().manual_seed(generator_seed)) * 2.0 - 1.0
+    for column in range(5):
+        assert torch.equal(model.bag.embeddings.weight[:, column], expected[column % 3] * signs[column]), column

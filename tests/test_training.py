@@ -177,8 +177,10 @@ def bad_input_cases(tmp_path, reviews_parquet):
     pd.DataFrame({"text": ["fine"], "stars": [5]}).to_csv(no_label, index=False)
     empty = tmp_path / "empty.parquet"
     pd.DataFrame({"text": pd.Series([], dtype=str), "label": pd.Series([], dtype=int)}).to_parquet(empty)
-    bad_labels = tmp_path / "bad_labels.jsonl"
-    bad_labels.write_text('{"text": "ok", "label": 3}\n{"text": "meh", "label": "maybe"}\n')
+    null_label = tmp_path / "null_label.jsonl"
+    null_label.write_text('{"text": "ok", "label": 3}\n{"text": "meh", "label": null}\n')
+    one_class = tmp_path / "one_class.csv"
+    pd.DataFrame({"text": [f"great {n}" for n in range(20)], "label": ["positive"] * 20}).to_csv(one_class, index=False)
     latin1 = tmp_path / "latin1" / "aclImdb"
     for label in ("pos", "neg"):
         (latin1 / "train" / label).mkdir(parents=True)
@@ -188,7 +190,8 @@ def bad_input_cases(tmp_path, reviews_parquet):
         "is not a dataset folder": not_aclimdb,
         "lacks column(s) label": no_label,
         "holds no reviews": empty,
-        "has labels": bad_labels,
+        "has reviews without a label": null_label,
+        "one class only ('positive')": one_class,
         "is not valid UTF-8": latin1,
     }
 
@@ -353,3 +356,75 @@ def test_several_sources_train_with_per_source_metrics_calibration_and_licences(
     log = next(run.glob("*.wandb")).read_bytes()
     for key in (b"eval/imdb_accuracy", b"eval/mean_source_accuracy", b"final/eval_shop_ece"):
         assert key in log, key
+
+
+THREE_CLASS_WORDS = {
+    "negative": ["awful", "broken", "refund", "terrible", "worst"],
+    "neutral": ["okay", "average", "fine", "ordinary", "decent"],
+    "positive": ["superb", "lovely", "perfect", "delight", "best"],
+}
+
+
+def labelled_words(path, words: dict, per_class: int = 40, seed: int = 0):
+    """Reviews of four words each drawn from one word list per class, labelled with the list's key."""
+    import random
+
+    generator = random.Random(seed)
+    rows = [
+        {"text": " ".join(generator.choices(choices, k=4)), "label": label}
+        for _ in range(per_class)
+        for label, choices in words.items()
+    ]
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+LEARNING_FLAGS = ["--learning_rate", "0.1", "--num_train_epochs", "4", "--validation_size", "0.25"]
+
+
+def test_three_classes_train_export_verify_and_score(tmp_path, capsys):
+    from transformers import pipeline
+
+    dataset = labelled_words(tmp_path / "tweets.csv", THREE_CLASS_WORDS)
+    model_dir, bundle = tmp_path / "model", tmp_path / "bundle"
+    assert train_cli(dataset, model_dir, "--report_to", "none", *LEARNING_FLAGS) == 0
+    config = json.loads((model_dir / "config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"} and config["label_values"] is None
+    results = json.loads((model_dir / "all_results.json").read_text())
+    assert results["eval_accuracy"] == 1.0 and results["eval_macro_f1"] == 1.0 and "eval_f1" not in results
+    matrix = results["eval_confusion_matrix"]
+    validation = load_splits(str(dataset), 0.25, 42)["validation"]
+    assert matrix == np.diag(np.bincount(validation["label"], minlength=3)).tolist()
+    card = (model_dir / "README.md").read_text()
+    assert "Validation confusion matrix" in card and "| true ↓ predicted → | negative | neutral | positive |" in card
+
+    classifier = pipeline("text-classification", model=str(model_dir))
+    assert [answer["label"] for answer in classifier(["superb lovely best", "average okay fine"])] == [
+        "positive",
+        "neutral",
+    ]
+
+    assert main(["export", "--model", str(model_dir), "--output", str(bundle)]) == 0
+    capsys.readouterr()
+    assert main(["verify", "--model", str(model_dir), "--bundle", str(bundle), "--dataset", str(dataset),
+                 "--split", "validation", "--validation-size", "0.25"]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    for runtime in ("pytorch", "onnx"):
+        assert report[runtime]["accuracy"] == 1.0 and report[runtime]["macro_f1"] == 1.0
+        assert "f1" not in report[runtime]
+    texts = tmp_path / "texts.csv"
+    pd.DataFrame({"text": ["worst refund ever", "a decent average day"]}).to_csv(texts, index=False)
+    assert main(["score", str(texts), "--bundle", str(bundle), "--output", str(tmp_path / "scored.csv")]) == 0
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    assert scored["label"].tolist() == ["negative", "neutral"]
+    probabilities = scored[["prob_negative", "prob_neutral", "prob_positive"]].to_numpy()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_star_ratings_are_ordinal_classes(tmp_path):
+    words = {stars: [f"{stars}star{n}" for n in range(5)] for stars in (5, 1, 4, 2)}
+    dataset = labelled_words(tmp_path / "stars.csv", words, per_class=20)
+    assert train_cli(dataset, tmp_path / "model", "--report_to", "none", *LEARNING_FLAGS) == 0
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert list(config["id2label"].values()) == ["1", "2", "4", "5"] and config["label_values"] == [1, 2, 4, 5]
+    assert "ordinal" in (tmp_path / "model" / "README.md").read_text()

@@ -53,11 +53,15 @@ def test_verify_prints_one_json_object_with_both_runtimes(
     texts, labels = [text for text, _ in TEST_ROWS], np.array([label for _, label in TEST_ROWS])
     logits = score_texts(torch_scorer(tiny_model), load_tokenizer(tiny_bundle), texts, len(texts))
     predictions = logits.argmax(axis=1)
-    expected = {"accuracy": accuracy_score(labels, predictions), "f1": f1_score(labels, predictions, zero_division=0)}
+    expected = {
+        "accuracy": accuracy_score(labels, predictions),
+        "f1": f1_score(labels, predictions, zero_division=0),
+        "macro_f1": f1_score(labels, predictions, average="macro", zero_division=0),
+    }
     assert report["split"] == "test" and report["rows"] == len(TEST_ROWS)
     for runtime in ("pytorch", "onnx"):
         assert {name: report[runtime][name] for name in expected} == pytest.approx(expected)
-        assert set(report[runtime]) == {"accuracy", "precision", "recall", "f1", "rows_per_second"}
+        assert set(report[runtime]) == {"accuracy", "macro_f1", "precision", "recall", "f1", "rows_per_second"}
     assert report["label_agreement"] == 1.0
     assert report["mean_abs_logit_diff"] <= report["max_abs_logit_diff"] <= report["max_logit_diff_allowed"]
     assert report["passed"] is True
@@ -129,3 +133,28 @@ def test_verify_refuses_a_missing_split(tiny_bundle, tiny_model_dir, review_fold
     )
     assert code == 2 and stdout == ""
     assert "no 'dev' split" in stderr.splitlines()[-1]
+
+
+def test_verify_maps_the_datasets_labels_to_the_bundles(tiny_bundle, tiny_model_dir, review_folder, tmp_path, capsys):
+    # The same reviews with their labels written as names: verify reads them as train does and compares each to
+    # the bundle's own label order (negative, positive).
+    folder = tmp_path / "named"
+    folder.mkdir()
+    names = {0: "neg", 1: "POSITIVE"}
+    pd.DataFrame(REVIEWS * 3, columns=["text", "label"]).to_parquet(folder / "train.parquet")
+    pd.DataFrame([(text, names[label]) for text, label in TEST_ROWS], columns=["text", "label"]).to_parquet(
+        folder / "test.parquet"
+    )
+    args = ("--bundle", tiny_bundle, "--model", tiny_model_dir)
+    _, numeric, _ = run_verify(capsys, *args, "--dataset", review_folder)
+    code, named, _ = run_verify(capsys, *args, "--dataset", folder)
+    assert code == 0
+    for runtime in ("pytorch", "onnx"):
+        assert json.loads(named)[runtime] | {"rows_per_second": 0} == json.loads(numeric)[runtime] | {
+            "rows_per_second": 0
+        }
+    other = tmp_path / "other.parquet"
+    pd.DataFrame({"text": ["fine", "meh", "ok"], "label": ["good", "neutral", "good"]}).to_parquet(other)
+    code, stdout, stderr = run_verify(capsys, *args, "--dataset", other, "--split", "train")
+    assert code == 2 and stdout == ""
+    assert "has labels 'good', 'neutral', none of the given labels negative, positive" in stderr.splitlines()[-1]

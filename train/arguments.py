@@ -14,6 +14,7 @@ from sentiment_batch.errors import UserError
 from .configuration import config_defaults
 from .data import DEFAULT_HUB_DATASET
 from .distillation import DistillationArguments
+from .labels import label_names
 from .splits import AUTO, balance_setting
 
 
@@ -56,6 +57,13 @@ class DataArguments:
             "dataset (0: no cap)."
         },
     )
+    labels: str | None = field(
+        default=None,
+        metadata={
+            "help": "The class names in order, comma-separated (a list in a config file); by default the data's: "
+            "0/1 or neg/pos as negative,positive, whole numbers sorted numerically, other names sorted."
+        },
+    )
     source_licences: str | None = field(
         default=None,
         metadata={"help": "JSON/YAML file mapping source names to their licences, listed in the model card."},
@@ -80,6 +88,7 @@ class DataArguments:
         self.dataset_weights = _as_list(self.dataset_weights)
         self.max_rows_per_source = _as_list(self.max_rows_per_source)
         self.balance_classes = balance_setting(self.balance_classes)
+        self.labels = label_names(self.labels)
         if not self.dataset:
             raise UserError("no dataset given")
 

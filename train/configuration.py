@@ -49,6 +49,9 @@ class SentimentBagConfig(PretrainedConfig):
             Standard deviation of the normal init of Linear layers; table rows start uniform in ±1/dim.
         pad_token_id (`int`, *optional*, defaults to 0):
             The padding row: it stands for "no n-gram here" and stays zero.
+        label_values (`list[int]`, *optional*):
+            The number each label stands for, in class-id order, when the labels are whole numbers (star ratings):
+            they are then ordinal, and an expected rating is the probability-weighted sum of these values.
         calibration_temperature (`float`, *optional*, defaults to 1.0):
             Every logit is divided by it, so that the probabilities are calibrated; training runs at 1.0 and
             `sentiment-batch train` sets the value fitted on the validation split afterwards.
@@ -72,6 +75,7 @@ class SentimentBagConfig(PretrainedConfig):
         sparse_embeddings: bool = True,
         initializer_range: float = 0.02,
         pad_token_id: int = 0,
+        label_values: Sequence[int] | None = None,
         calibration_temperature: float = 1.0,
         **kwargs,
     ):
@@ -90,11 +94,14 @@ class SentimentBagConfig(PretrainedConfig):
         self.distinct_ngrams = distinct_ngrams
         self.sparse_embeddings = sparse_embeddings
         self.initializer_range = initializer_range
+        self.label_values = None if label_values is None else [int(value) for value in label_values]
         # Not `temperature`: transformers reads that name as a text-generation setting.
         self.calibration_temperature = calibration_temperature
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         if self.ngram_size < 1:
             raise ValueError(f"ngram_size must be at least 1, got {self.ngram_size}")
+        if self.label_values is not None and len(self.label_values) != self.num_labels:
+            raise ValueError(f"label_values has {len(self.label_values)} values for {self.num_labels} labels")
         if not self.calibration_temperature > 0:
             raise ValueError(f"calibration_temperature must be positive, got {self.calibration_temperature}")
         if self.pooling not in POOLINGS:

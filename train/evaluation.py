@@ -31,7 +31,14 @@ def metrics_for(split):
         split (`datasets.Dataset`): the labelled split evaluated, in the order the Trainer reads it.
     """
     groups, names = split_sources(split)
-    return build_compute_metrics(load_metric(), groups, names)
+    return build_compute_metrics(load_metric(), groups, names, split.features["label"].num_classes)
+
+
+def confusion_matrix(logits: np.ndarray, labels: np.ndarray, num_labels: int) -> list[list[int]]:
+    """Reviews of each true class (rows) predicted as each class (columns)."""
+    return load_metric().compute(predictions=logits.argmax(-1), references=labels, num_labels=num_labels)[
+        "confusion_matrix"
+    ]
 
 
 def fit_model_temperature(trainer: Trainer, encoded, split) -> float:
@@ -49,8 +56,9 @@ def fit_model_temperature(trainer: Trainer, encoded, split) -> float:
 def evaluate_and_save(trainer: Trainer, splits, encoded, train_metrics: dict) -> tuple[dict, object]:
     """Final validation and test metrics into the HF metrics files; returns them and the reported split's output.
 
-    Each split's figures: the Trainer's (loss, accuracy, per-source accuracy), then the expected calibration error
-    at the model's temperature and without it.
+    Each split's figures: the Trainer's (loss, accuracy, macro-F1, per-source accuracy), the expected calibration
+    error at the model's temperature and without it, and the confusion matrix (rows: true classes; saved, not
+    logged).
 
     Args:
         trainer (`Trainer`): the trainer of the final model.
@@ -65,13 +73,15 @@ def evaluate_and_save(trainer: Trainer, splits, encoded, train_metrics: dict) ->
     for split, prefix in SPLIT_PREFIXES:
         if split not in encoded:
             continue
-        groups, names = split_sources(splits[split])
-        trainer.compute_metrics = build_compute_metrics(load_metric(), groups, names)
+        trainer.compute_metrics = metrics_for(splits[split])
         reported = trainer.predict(encoded[split], metric_key_prefix=prefix)
+        groups, names = split_sources(splits[split])
         calibration = calibration_metrics(reported.predictions, reported.label_ids, temperature, groups, names)
         split_metrics = {**reported.metrics, **{f"{prefix}_{name}": value for name, value in calibration.items()}}
         trainer.log(split_metrics)
         trainer.log_metrics(prefix, split_metrics)
+        confusion = confusion_matrix(reported.predictions, reported.label_ids, len(trainer.model.config.id2label))
+        split_metrics[f"{prefix}_confusion_matrix"] = confusion
         trainer.save_metrics(prefix, split_metrics)
         metrics.update(split_metrics)
     return metrics, reported

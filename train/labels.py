@@ -1,7 +1,16 @@
-"""A run's classes, read from its data: which label values there are, their names and order, each row's class id."""
+"""A run's classes, read from its data: which label values there are, their names and order, each row's class id.
+
+The order, which is the model's class-id order:
+- values read as binary sentiment (0/1, neg/pos, negative/positive, any case) are `negative`, `positive`;
+- whole numbers (ints, or strings and floats holding one: star ratings) are sorted numerically, named as numbers;
+- any other labels are named as written (surrounding spaces dropped) and sorted in Python's string order;
+- names given by the user (`labels`) fix the names and their order; a row with another label is refused.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,6 +18,7 @@ import pyarrow as pa
 from datasets import ClassLabel, Dataset, DatasetInfo
 from datasets.table import InMemoryTable
 
+from sentiment_batch.bundle import MAX_LABEL_CHARS
 from sentiment_batch.errors import UserError
 
 from .data import distinct_values
@@ -16,6 +26,9 @@ from .data import distinct_values
 # Label values read as binary sentiment, any case, surrounding spaces ignored.
 SENTIMENT_IDS = {0: 0, 1: 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
 SENTIMENT_NAMES = ("negative", "positive")
+# More classes than this is more likely a text or id column given as the label than a set of classes.
+MAX_CLASSES = 100
+WHOLE_NUMBER = re.compile(r"[+-]?\d+(?:\.0*)?")
 
 
 @dataclass(frozen=True)
@@ -24,13 +37,38 @@ class LabelSet:
 
     Args:
         names (`tuple[str, ...]`): class names, the model's `id2label`.
+        values (`tuple[int, ...]`, *optional*): the number each class stands for, when the labels are whole
+            numbers (star ratings: ordinal); None otherwise.
     """
 
     names: tuple[str, ...]
+    values: tuple[int, ...] | None = None
 
     def feature(self) -> ClassLabel:
         """The `datasets` feature of the label column."""
         return ClassLabel(names=list(self.names))
+
+    def class_id(self, value: object) -> int | None:
+        """The class id of a label value as written, or None when it is none of the classes."""
+        for name in _candidate_names(value):
+            if name in self.names:
+                return self.names.index(name)
+        return None
+
+
+def label_names(labels: str | Sequence[str] | None) -> tuple[str, ...] | None:
+    """Class names given by the user, as a list or one comma-separated string; None when not given.
+
+    Args:
+        labels (`str | Sequence[str] | None`): e.g. `"negative,neutral,positive"`.
+    """
+    if labels is None:
+        return None
+    names = tuple(str(name).strip() for name in (labels.split(",") if isinstance(labels, str) else labels))
+    if len(names) < 2 or len(set(names)) != len(names) or not all(names):
+        raise UserError(f"labels must be two or more distinct names, got {', '.join(map(repr, names))}")
+    _check_names(names)
+    return names
 
 
 def written_labels(dataset: Dataset) -> list:
@@ -43,18 +81,43 @@ def written_labels(dataset: Dataset) -> list:
     return _names([values[index] for index in np.unique(positions)], dataset.features["label"])
 
 
-def find_labels(values_by_origin: dict[str, list]) -> LabelSet:
+def find_labels(values_by_origin: dict[str, list], fixed: Sequence[str] | None = None) -> LabelSet:
     """The run's classes from the label values of each of its splits.
 
     Args:
         values_by_origin (`dict[str, list]`): each split's distinct label values (`written_labels`), by where it
             comes from (for the messages).
+        fixed (`Sequence[str]`, *optional*): class names given by the user, in class-id order.
     """
     for origin, values in values_by_origin.items():
-        bad = sorted({repr(value) for value in values if _sentiment_id(value) is None})
-        if bad:
-            raise UserError(f"{origin} has labels {', '.join(bad[:10])}; expected 0/1 or neg/pos (negative/positive)")
-    return LabelSet(SENTIMENT_NAMES)
+        if any(_is_missing(value) for value in values):
+            raise UserError(f"{origin} has reviews without a label")
+    values = list({repr(value): value for values in values_by_origin.values() for value in values}.values())
+    if fixed is not None:
+        labels = LabelSet(tuple(fixed), _whole_numbers(fixed))
+        for origin, found in values_by_origin.items():
+            other = sorted({repr(value) for value in found if labels.class_id(value) is None})
+            if other:
+                raise UserError(
+                    f"{origin} has labels {', '.join(other[:10])}, none of the given labels {', '.join(fixed)}"
+                )
+        return labels
+    if all(_sentiment_id(value) is not None for value in values):
+        return LabelSet(SENTIMENT_NAMES)
+    numbers = _whole_numbers(values)
+    if numbers is not None:
+        numbers = tuple(sorted(set(numbers)))
+        labels = LabelSet(tuple(str(number) for number in numbers), numbers)
+    else:
+        labels = LabelSet(tuple(sorted({_written(value) for value in values})))
+    if len(labels.names) > MAX_CLASSES:
+        shown = ", ".join(map(repr, labels.names[:5]))
+        raise UserError(
+            f"the label column holds {len(labels.names)} different values ({shown}, ...), more than "
+            f"{MAX_CLASSES} classes; is it the right column?"
+        )
+    _check_names(labels.names)
+    return labels
 
 
 def with_class_ids(dataset: Dataset, labels: LabelSet, origin: str) -> Dataset:
@@ -69,11 +132,12 @@ def with_class_ids(dataset: Dataset, labels: LabelSet, origin: str) -> Dataset:
     values, positions = distinct_values(table["label"])
     used = np.unique(positions)
     ids = np.zeros(len(values), dtype=np.int64)
-    ids[used] = [
-        _class_id(value, labels, origin) for value in _names([values[i] for i in used], dataset.features["label"])
-    ]
-    class_ids = ids[positions]
-    table = table.set_column(table.column_names.index("label"), "label", pa.array(class_ids))
+    for index, value in zip(used, _names([values[i] for i in used], dataset.features["label"]), strict=True):
+        class_id = labels.class_id(value)
+        if class_id is None:
+            raise UserError(f"{origin} has labels {value!r}, none of the classes {', '.join(labels.names)}")
+        ids[index] = class_id
+    table = table.set_column(table.column_names.index("label"), "label", pa.array(ids[positions]))
     features = dataset.features.copy()
     features["label"] = labels.feature()
     return Dataset(InMemoryTable(table), info=DatasetInfo(features=features))
@@ -86,13 +150,49 @@ def _names(values: list, feature) -> list:
     return values
 
 
-def _class_id(value: object, labels: LabelSet, origin: str) -> int:
-    class_id = _sentiment_id(value)
-    if class_id is None:
-        raise UserError(f"{origin} has labels {value!r}; expected 0/1 or neg/pos (negative/positive)")
-    return class_id
+def _is_missing(value: object) -> bool:
+    return (
+        value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip())
+    )
 
 
 def _sentiment_id(value: object) -> int | None:
     key = value.strip().lower() if isinstance(value, str) else value
     return SENTIMENT_IDS.get(key) if isinstance(key, (int, str)) else None
+
+
+def _whole_number(value: object) -> int | None:
+    """The whole number a label stands for (5, 5.0, "5", " 5.0 "), else None."""
+    if isinstance(value, str):
+        return int(float(value)) if WHOLE_NUMBER.fullmatch(value.strip()) else None
+    if isinstance(value, (int, float)) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def _whole_numbers(values) -> tuple[int, ...] | None:
+    numbers = tuple(_whole_number(value) for value in values)
+    return None if any(number is None for number in numbers) else numbers
+
+
+def _written(value: object) -> str:
+    return value.strip() if isinstance(value, str) else str(value)
+
+
+def _candidate_names(value: object) -> list[str]:
+    """The class names a label value may stand for: as written, as sentiment, as a whole number."""
+    names = [_written(value)]
+    if (sentiment := _sentiment_id(value)) is not None:
+        names.append(SENTIMENT_NAMES[sentiment])
+    if (number := _whole_number(value)) is not None:
+        names.append(str(number))
+    return names
+
+
+def _check_names(names: Sequence[str]) -> None:
+    """Refuse names a bundle cannot carry (`sentiment_batch.bundle.check_labels`)."""
+    bad = [name for name in names if not (0 < len(name) <= MAX_LABEL_CHARS and name.isprintable())]
+    if bad:
+        raise UserError(
+            f"label {bad[0]!r} cannot name a class: names must be printable, 1 to {MAX_LABEL_CHARS} characters"
+        )

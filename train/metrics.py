@@ -1,4 +1,5 @@
-"""Accuracy, precision, recall and F1 as a local `evaluate` module, so metrics never need the Hub."""
+"""Accuracy, macro-F1, the confusion matrix (and the positive class's precision, recall and F1 for two classes) as a
+local `evaluate` module, so metrics never need the Hub."""
 
 from __future__ import annotations
 
@@ -6,19 +7,23 @@ import datasets
 import evaluate
 import numpy as np
 
-_DESCRIPTION = "Accuracy, and precision, recall and F1 of the positive class, for binary sentiment labels."
+_DESCRIPTION = (
+    "Accuracy, macro-F1 and the confusion matrix; with two classes also precision, recall and F1 of the positive one."
+)
 _KWARGS_DESCRIPTION = """
 Args:
-    predictions (`list[int]`): predicted labels.
-    references (`list[int]`): true labels.
-    pos_label (`int`): the class precision, recall and F1 are about. Defaults to 1.
+    predictions (`list[int]`): predicted class ids.
+    references (`list[int]`): true class ids.
+    num_labels (`int`): number of classes. Defaults to the largest id seen plus one, and at least 2.
+    pos_label (`int`): with two classes, the class precision, recall and F1 are about. Defaults to 1.
 Returns:
-    accuracy, precision, recall, f1 (`float`), and confusion_matrix (`list[list[int]]`, rows = true labels).
+    accuracy, macro_f1 (`float`), confusion_matrix (`list[list[int]]`, rows = true classes), and with two classes
+    precision, recall, f1 (`float`).
 """
 
 
 class SentimentMetrics(evaluate.Metric):
-    """Binary classification metrics computed with numpy (the Hub's `accuracy`/`f1` scripts need a download)."""
+    """Classification metrics computed with numpy (the Hub's `accuracy`/`f1` scripts need a download)."""
 
     def _info(self) -> evaluate.MetricInfo:
         return evaluate.MetricInfo(
@@ -28,22 +33,40 @@ class SentimentMetrics(evaluate.Metric):
             features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}),
         )
 
-    def _compute(self, predictions, references, pos_label: int = 1, num_labels: int = 2) -> dict:
-        predictions, references = np.asarray(predictions), np.asarray(references)
+    def _compute(self, predictions, references, num_labels: int | None = None, pos_label: int = 1) -> dict:
+        predictions, references = np.asarray(predictions, dtype=np.int64), np.asarray(references, dtype=np.int64)
+        if num_labels is None:
+            num_labels = max(2, int(max(predictions.max(initial=0), references.max(initial=0))) + 1)
         confusion = np.zeros((num_labels, num_labels), dtype=np.int64)
         np.add.at(confusion, (references, predictions), 1)
-        true_positive = confusion[pos_label, pos_label]
-        predicted, actual = confusion[:, pos_label].sum(), confusion[pos_label, :].sum()
-        precision = true_positive / predicted if predicted else 0.0
-        recall = true_positive / actual if actual else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {
-            "accuracy": float(np.trace(confusion) / max(confusion.sum(), 1)),
-            "precision": float(precision),
-            "recall": float(recall),
-            "f1": float(f1),
-            "confusion_matrix": confusion.tolist(),
-        }
+        scores = {"accuracy": float(np.trace(confusion) / max(confusion.sum(), 1)), "macro_f1": macro_f1(confusion)}
+        if num_labels == 2:
+            scores.update(positive_class_scores(confusion, pos_label))
+        return {**scores, "confusion_matrix": confusion.tolist()}
+
+
+def f1_scores(confusion: np.ndarray) -> np.ndarray:
+    """Each class's F1 `[C]` from a confusion matrix (rows true, columns predicted); 0 where it is undefined."""
+    true_positives = np.diag(confusion).astype(np.float64)
+    # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (predicted + actual)
+    totals = confusion.sum(axis=0) + confusion.sum(axis=1)
+    return np.divide(2 * true_positives, totals, out=np.zeros_like(true_positives), where=totals > 0)
+
+
+def macro_f1(confusion: np.ndarray) -> float:
+    """The mean F1 over the classes that are predicted or present (as scikit-learn's `f1_score(average="macro")`)."""
+    seen = (confusion.sum(axis=0) + confusion.sum(axis=1)) > 0
+    return float(f1_scores(confusion)[seen].mean()) if seen.any() else 0.0
+
+
+def positive_class_scores(confusion: np.ndarray, pos_label: int) -> dict[str, float]:
+    """Precision, recall and F1 of one class."""
+    true_positive = confusion[pos_label, pos_label]
+    predicted, actual = confusion[:, pos_label].sum(), confusion[pos_label, :].sum()
+    precision = true_positive / predicted if predicted else 0.0
+    recall = true_positive / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
 def load_metric() -> evaluate.Metric:
@@ -68,7 +91,12 @@ def source_accuracies(
     return {**accuracies, "mean_source_accuracy": float(np.mean(list(accuracies.values())))}
 
 
-def build_compute_metrics(metric: evaluate.Metric, groups: np.ndarray | None = None, names: list[str] | None = None):
+def build_compute_metrics(
+    metric: evaluate.Metric,
+    groups: np.ndarray | None = None,
+    names: list[str] | None = None,
+    num_labels: int | None = None,
+):
     """A `compute_metrics` for Trainer: scalar metrics of the argmax predictions (no confusion matrix), and with
     several sources each one's accuracy and their mean.
 
@@ -76,12 +104,14 @@ def build_compute_metrics(metric: evaluate.Metric, groups: np.ndarray | None = N
         metric (`evaluate.Metric`): from `load_metric()`.
         groups (`np.ndarray`, *optional*): each evaluated row's source id, an index into `names`.
         names (`list[str]`, *optional*): the source names; per-source figures only with two or more.
+        num_labels (`int`, *optional*): number of classes; defaults to the logits' width.
     """
 
     def compute_metrics(eval_prediction) -> dict[str, float]:
         logits, labels = eval_prediction.predictions, eval_prediction.label_ids
         predictions = np.argmax(logits, axis=-1)
-        scores = metric.compute(predictions=predictions, references=labels)
+        classes = num_labels or logits.shape[-1]
+        scores = metric.compute(predictions=predictions, references=labels, num_labels=classes)
         scores = {name: value for name, value in scores.items() if name != "confusion_matrix"}
         if groups is not None and names is not None and len(names) > 1:
             scores.update(source_accuracies(predictions, np.asarray(labels), groups, names))

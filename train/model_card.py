@@ -16,7 +16,8 @@ metrics: [accuracy, f1]
 
 A bag-of-n-grams sentiment classifier (`{model_type}`): the review's word and hashed n-gram rows
 (`nn.EmbeddingBag`, each row weighted by its naive Bayes log-count ratio when `feature_weighting` is on and
-counted once per review when `distinct_ngrams` is on), pooled by `{pooling}`, then {mlp}, then logits for {labels}.
+counted once per review when `distinct_ngrams` is on), pooled by `{pooling}`, then {mlp}, then logits for
+{labels}{label_values}.
 Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Data
@@ -40,7 +41,7 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Metrics
 
-{per_source}{calibration}| metric | value |
+{per_source}{calibration}{confusion}| metric | value |
 |---|---|
 {metric_rows}
 
@@ -137,6 +138,27 @@ def per_source_table(metrics: dict, data) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def confusion_tables(config, metrics: dict) -> str:
+    """The confusion matrix of each reported split, rows the true classes, columns the predicted ones."""
+    names = list(config.id2label.values())
+    tables = []
+    for prefix, split in (("eval", "Validation"), ("test", "Test")):
+        matrix = metrics.get(f"{prefix}_confusion_matrix")
+        if matrix is None:
+            continue
+        lines = [
+            f"{split} confusion matrix (rows: true class, columns: predicted class):",
+            "",
+            f"| true ↓ predicted → | {' | '.join(names)} |",
+            "|---|" + "---:|" * len(names),
+        ]
+        lines += [
+            f"| {name} | {' | '.join(f'{count:,}' for count in row)} |" for name, row in zip(names, matrix, strict=True)
+        ]
+        tables.append("\n".join(lines) + "\n\n")
+    return "".join(tables)
+
+
 def calibration_note(config, metrics: dict) -> str:
     """The temperature and what it did to the validation split's calibration error."""
     if "eval_ece" not in metrics:
@@ -179,6 +201,9 @@ def write_model_card(
         pooling=config.pooling,
         mlp=mlp,
         labels=", ".join(config.id2label.values()),
+        label_values=" (ordinal: `label_values` in `config.json` gives the number each stands for)"
+        if config.label_values
+        else "",
         datasets=", ".join(f"`{origin}`" for origin in origins),
         split_sizes=", ".join(f"{name} {len(split):,}" for name, split in data.splits.items()),
         grouping="grouped by movie where movie ids are known, else a seeded random split",
@@ -189,6 +214,7 @@ def write_model_card(
         settings=json.dumps(settings, indent=2, default=str),
         per_source=per_source_table(metrics, data),
         calibration=calibration_note(config, metrics),
+        confusion=confusion_tables(config, metrics),
         metric_rows=rows,
         output_name=model_name,
     )

@@ -267,19 +267,23 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
         """Set the fixed row weights to the ratios, and start every table column at ± the ratios (random signs).
 
         Rows then weigh in by how strongly their n-gram leans to one class, as in NBSVM (Wang & Manning 2012),
-        and each column starts as a different signed copy of that evidence for the MLP to combine.
+        and each column starts as a different signed copy of that evidence for the MLP to combine. With one
+        ratio per class (C > 2), a row weighs its strongest |ratio| and column j starts at ± class (j mod C)'s.
 
         Args:
-            log_count_ratios (`torch.Tensor` of shape `[num_embeddings]`): log P(row | pos) - log P(row | neg).
+            log_count_ratios (`torch.Tensor` of shape `[num_embeddings]` or `[C, num_embeddings]`): log P(row | pos)
+                - log P(row | neg), or one-vs-rest ratios, one row per class.
             generator (`torch.Generator`, *optional*): draws the column signs.
         """
         if self.feature_weights is None:
             raise ValueError("init_from_naive_bayes needs a model built with feature_weighting=True")
         ratios = log_count_ratios.to(self.feature_weights).clone()
-        ratios[self.config.pad_token_id] = 0.0  # the padding row stands for "no n-gram" and stays zero
-        self.feature_weights.copy_(ratios)
+        ratios[..., self.config.pad_token_id] = 0.0  # the padding row stands for "no n-gram" and stays zero
+        per_class = ratios.dim() == 2
+        self.feature_weights.copy_(ratios.abs().amax(dim=0) if per_class else ratios)
         signs = torch.randint(0, 2, (self.config.embedding_dim,), generator=generator) * 2.0 - 1.0  # [D]
-        self.embeddings.weight.copy_(ratios.unsqueeze(1) * signs.to(ratios))  # [R, D]
+        columns = ratios[torch.arange(self.config.embedding_dim) % len(ratios)].T if per_class else ratios.unsqueeze(1)
+        self.embeddings.weight.copy_(columns * signs.to(ratios))  # [R, D]
 
     def scaled_table(self) -> torch.Tensor:
         """The table with each row times its fixed feature weight: the rows a review's bag adds up."""

@@ -24,7 +24,7 @@ from datasets import Dataset, DatasetDict, concatenate_datasets
 from sentiment_batch.errors import UserError
 
 from .data import SOURCE_COLUMN, read_labelled
-from .labels import LabelSet, find_labels, with_class_ids, written_labels
+from .labels import LabelSet, find_labels, label_names, with_class_ids, written_labels
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,11 @@ def balance_setting(value: object) -> str:
 
 
 def load_splits(
-    datasets: str | Sequence[str], validation_size: float = 0.1, seed: int = 42, balance_classes: str = AUTO
+    datasets: str | Sequence[str],
+    validation_size: float = 0.1,
+    seed: int = 42,
+    balance_classes: str = AUTO,
+    labels: str | Sequence[str] | None = None,
 ) -> DatasetDict:
     """The labelled splits of one or several datasets, as `train` carves them: `load_labelled(...).splits`.
 
@@ -125,8 +129,9 @@ def load_splits(
         validation_size (`float`): share of each source (0 < x < 1), or its number of reviews (>= 1), held out.
         seed (`int`): seed of the validation split and of the balancing.
         balance_classes (`str`): `auto` (balance when there are several sources), `true` or `false`.
+        labels (`str | Sequence[str]`, *optional*): the class names, in class-id order (a model's labels).
     """
-    return load_labelled(datasets, validation_size, seed, balance_classes=balance_classes).splits
+    return load_labelled(datasets, validation_size, seed, balance_classes=balance_classes, labels=labels).splits
 
 
 def load_labelled(
@@ -136,6 +141,7 @@ def load_labelled(
     weights: Sequence[float] | None = None,
     balance_classes: str = AUTO,
     max_rows_per_source: int | Sequence[int] | None = None,
+    labels: str | Sequence[str] | None = None,
 ) -> LabelledData:
     """Read every dataset, find the classes, and build the run's splits source by source.
 
@@ -150,6 +156,8 @@ def load_labelled(
             class's count: `true`, `false`, or `auto` (when there is more than one source).
         max_rows_per_source (`int | Sequence[int]`, *optional*): most training rows kept of each source (after
             balancing, keeping it): one cap for every dataset's sources, or one per dataset (0: none).
+        labels (`str | Sequence[str]`, *optional*): the class names in class-id order, as a list or one
+            comma-separated string; by default they come from the data (`labels.find_labels`).
     """
     datasets = [datasets] if isinstance(datasets, str) else [str(dataset) for dataset in datasets]
     weights = _checked_weights(datasets, weights)
@@ -160,7 +168,8 @@ def load_labelled(
             f"{dataset}[{split}]": written_labels(part)
             for dataset, splits in zip(datasets, read, strict=True)
             for split, part in splits.items()
-        }
+        },
+        label_names(labels),
     )
     read = [
         DatasetDict({split: with_class_ids(part, labels, f"{dataset}[{split}]") for split, part in splits.items()})

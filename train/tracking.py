@@ -114,11 +114,11 @@ def print_sync_hint(model_dir: Path) -> None:
         print(f"W&B run files: {model_dir / RUN_FOLDER}")
 
 
-def log_final_results(metrics: dict[str, float], predictions, references, labels: list[str]) -> None:
+def log_final_results(metrics: dict, predictions, references, labels: list[str]) -> None:
     """Add the final figures and a confusion matrix to the active run, then finish it and wait for its files.
 
     Args:
-        metrics (`dict[str, float]`): final metrics, already prefixed (`eval_…`, `test_…`).
+        metrics (`dict`): final metrics, already prefixed (`eval_…`, `test_…`); the numbers go to the summary.
         predictions (`Sequence[int]`): predicted labels of the split the matrix is about.
         references (`Sequence[int]`): its true labels.
         labels (`list[str]`): label names in index order.
@@ -127,7 +127,8 @@ def log_final_results(metrics: dict[str, float], predictions, references, labels
 
     if wandb.run is None:
         return
-    wandb.run.summary.update({f"final/{name}": value for name, value in metrics.items()})
+    numbers = {name: value for name, value in metrics.items() if isinstance(value, (int, float))}
+    wandb.run.summary.update({f"final/{name}": value for name, value in numbers.items()})
     matrix = wandb.plot.confusion_matrix(y_true=list(references), preds=list(predictions), class_names=labels)
     wandb.log({"confusion_matrix": matrix})
     url = wandb.run.url

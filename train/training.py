@@ -88,8 +88,8 @@ def build_model(
     """A fresh model sized to the tokenizer's vocabulary and the classes, every other config value from `model_args`."""
     settings = {name: getattr(model_args, name) for name in config_defaults() if hasattr(model_args, name)}
     settings.update(vocab_size=tokenizer.get_vocab_size(), pad_token_id=tokenizer.token_to_id(PAD_TOKEN))
-    id2label = dict(enumerate(labels.names))
-    return SentimentBagForSequenceClassification(SentimentBagConfig(**settings, id2label=id2label))
+    settings.update(id2label=dict(enumerate(labels.names)), label_values=labels.values and list(labels.values))
+    return SentimentBagForSequenceClassification(SentimentBagConfig(**settings))
 
 
 def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, labelled, seed: int):
@@ -161,6 +161,7 @@ def read_data(data_args, seed: int) -> LabelledData:
         weights=data_args.dataset_weights,
         balance_classes=data_args.balance_classes,
         max_rows_per_source=data_args.max_rows_per_source,
+        labels=data_args.labels,
     )
     if data_args.max_train_samples is not None:
         data.sample_training_rows(data_args.max_train_samples, seed)
@@ -213,8 +214,8 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
     """Everything between parsed arguments and a finished model in `training_args.output_dir`; returns the metrics."""
     staging = Path(training_args.output_dir)
     set_seed(training_args.seed)
-    data = read_data(data_args, training_args.seed)
     licences = read_licences(data_args.source_licences)
+    data = read_data(data_args, training_args.seed)
     unlabeled = unlabeled_texts(data_args, distill_args, data) if distill_args.num_teachers else None
     tokenizer = fit_tokenizer(data.splits["train"], model_args)
     run = prepare_run(data, tokenizer)
