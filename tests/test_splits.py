@@ -154,6 +154,12 @@ def test_data_a_model_cannot_learn_from_is_refused(tmp_path):
     with pytest.raises(UserError, match="class 'negative' has 1 review, too few to appear in both") as raised:
         check_learnable(load_labelled(str(rare), validation_size=0.1, seed=0))
     assert "\n" not in str(raised.value)
+    folder = tmp_path / "stars"
+    folder.mkdir()
+    pd.DataFrame({"text": [f"r{n}" for n in range(40)], "label": [1, 5] * 20}).to_parquet(folder / "train.parquet")
+    pd.DataFrame({"text": ["t1", "t3"], "label": [1, 3]}).to_parquet(folder / "test.parquet")
+    with pytest.raises(UserError, match="class '3' has no review outside the test split"):
+        check_learnable(load_labelled(str(folder)))
     mixed = mixed_file(tmp_path / "mixed.parquet", {"fine": (30, 30), "praise": (0, 40)})
     with pytest.raises(UserError, match="source praise has reviews of one class only"):
         load_labelled(str(mixed))

@@ -441,6 +441,8 @@ def check_learnable(data: LabelledData) -> None:
         found = f"one class only ({present[0]!r})" if present else "no review"
         raise UserError(f"the labelled reviews hold {found}; training needs reviews of at least two classes")
     for name, train_count, validation_count in zip(names, training, validation, strict=True):
+        if not train_count and not validation_count:
+            raise UserError(f"class {name!r} has no review outside the test split; a model cannot learn it")
         if not train_count or not validation_count:
             where = "training" if not train_count else "validation"
             count = train_count + validation_count
