@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import warnings
 from pathlib import Path
@@ -24,6 +23,8 @@ from sentiment_batch.bundle import (
 )
 from sentiment_batch.errors import UserError
 
+from .scoring_module import ScoringModule
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 18
@@ -33,44 +34,6 @@ PAGE_BYTES = 4096
 # Tracing example: three reviews, the middle one empty, so no dimension is specialised to 0 or 1.
 EXAMPLE_IDS = [2, 3, 4, 5, 6, 7, 8]
 EXAMPLE_OFFSETS = [0, 3, 3]
-
-
-class OnnxScoringModule(nn.Module):
-    """The model's inference path (its eval-mode `forward` on flat ids) plus a softmax, as one exportable module.
-
-    In eval mode the model pools with `segment_pool`, written for export: gathers and block prefix sums with
-    float64 carries, no scatter with repeated indices (onnxruntime's threaded ScatterND add races,
-    onnxruntime#18048), so exported and eager logits agree on batches and reviews of any size.
-
-    Args:
-        model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = with_folded_feature_weights(model)
-
-    def forward(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(input_ids=input_ids, offsets=offsets).logits  # [B, num_labels]
-        return logits, torch.softmax(logits, dim=-1)
-
-
-def with_folded_feature_weights(model: nn.Module) -> nn.Module:
-    """The model itself, or a copy whose table rows already hold their fixed feature weights.
-
-    The graph then reads one table instead of multiplying two on every run; each folded row is the
-    same float32 product the model computes, so logits do not change.
-
-    Args:
-        model (`SentimentBagForSequenceClassification`): the trained model.
-    """
-    if model.bag.feature_weights is None:
-        return model
-    folded = copy.deepcopy(model)
-    with torch.no_grad():
-        folded.bag.embeddings.weight.copy_(model.bag.scaled_table())
-    folded.bag.feature_weights = None
-    return folded
 
 
 def max_writable_opset() -> int:
@@ -128,7 +91,7 @@ def export_onnx(model: nn.Module, path: Path, opset: int) -> None:
         # torch.export's own use of a deprecated pytree API; nothing the caller can act on.
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
         torch.onnx.export(
-            OnnxScoringModule(model).eval(),
+            ScoringModule(model).eval(),
             example,
             str(path),
             dynamo=True,

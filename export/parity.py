@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -51,16 +52,20 @@ def read_texts(path: str | Path) -> list[str]:
 
 
 def torch_scorer(model: torch.nn.Module) -> BatchScorer:
-    """Logits of the model's own eval-mode `forward` (its `segment_pool` pooling), the reference for parity.
+    """Logits of the model's own eval-mode `forward`, computed in float64: the reference for parity.
+
+    float64, because `nn.EmbeddingBag`'s float32 sums drift on long reviews (thousands of repeated n-grams)
+    by more than the bound; the graph's sums are exact, so both are held to the model's exact answer.
 
     Args:
         model (`SentimentBagForSequenceClassification`): the model, in eval mode.
     """
+    exact = copy.deepcopy(model).double()
 
     def score(input_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            output = model(input_ids=torch.from_numpy(input_ids), offsets=torch.from_numpy(offsets))
-        return output.logits.float().numpy()
+            output = exact(input_ids=torch.from_numpy(input_ids), offsets=torch.from_numpy(offsets))
+        return output.logits.numpy()
 
     return score
 

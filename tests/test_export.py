@@ -386,3 +386,16 @@ def test_scores_are_identical_across_runs_with_default_threads(tiny_bundle):
     texts = PARITY_TEXTS * 30
     runs = [score_texts(onnx_scorer(session), load_tokenizer(tiny_bundle), texts, len(texts)) for _ in range(3)]
     assert all(np.array_equal(runs[0], run) for run in runs[1:])
+
+
+def test_a_review_scores_bit_for_bit_alike_alone_and_in_a_batch_of_2000(tiny_bundle):
+    from sentiment_batch import Scorer
+
+    words = ["good", "bad", "great", "awful", "film", "plot", "not", "very", "<br />", "!", ",", "."]
+    generator = np.random.default_rng(0)
+    texts = [" ".join(generator.choice(words, size=generator.integers(1, 400))) for _ in range(2_000)]
+    with Scorer.from_bundle(tiny_bundle, threads=2, batch_size=2_000) as scorer:
+        together = scorer.probabilities(texts)
+    with Scorer.from_bundle(tiny_bundle, threads=1, batch_size=1) as scorer:
+        alone = np.concatenate([scorer.probabilities([text]) for text in texts[:200]])
+    assert np.array_equal(alone.view(np.uint32), together[:200].view(np.uint32))
