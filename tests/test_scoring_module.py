@@ -7,7 +7,7 @@ import torch
 
 from sentiment_batch.export.scoring_module import INT64_BITS, MAX_TOKENS_BITS, ScoringModule, fraction_bits
 from sentiment_batch.train import SentimentBagConfig, SentimentBagForSequenceClassification
-from sentiment_batch.train.modeling import review_ends
+from sentiment_batch.train.modeling import bag_index, ngram_columns, review_ends, segment_sum
 
 
 def make_model(distinct: bool) -> SentimentBagForSequenceClassification:
@@ -93,3 +93,25 @@ def test_fraction_bits_keep_any_batch_inside_int64(largest):
     assert 3 * largest * 2.0**bits * 2.0**MAX_TOKENS_BITS < 2.0**INT64_BITS
     # And one bit fewer would be needlessly coarse: the bound is within a factor of 4 of int64's limit.
     assert 3 * largest * 2.0 ** (bits + 2) * 2.0**MAX_TOKENS_BITS >= 2.0**INT64_BITS or largest * 3 < 1
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_evidence_is_each_rows_exact_share_of_the_label_margin(distinct):
+    from sentiment_batch.export.parity import reference_evidence
+    from sentiment_batch.export.scoring_module import ExplainModule
+
+    model = make_model(distinct)
+    ids, offsets = random_batch(700, 11)
+    logits, probabilities, evidence, rows = ExplainModule(model)(ids, offsets)
+    assert torch.equal(logits, ScoringModule(model)(ids, offsets)[0])  # explaining changes no answer
+    expected = reference_evidence(model, ids.numpy(), offsets.numpy())  # autograd on the float64 model
+    torch.testing.assert_close(evidence.double(), torch.from_numpy(expected), rtol=1e-4, atol=1e-5)
+    assert torch.equal(rows, torch.stack(ngram_columns(ids, offsets, model.config).rows, dim=1))
+    # The shares of a review add up to its margin's first-order change: gradient · pooled.
+    pooled = ScoringModule(model).pool(ids, offsets).detach().requires_grad_()
+    head = model.classifier(model.bag.mlp(pooled))
+    label = head.argmax(dim=1, keepdim=True)
+    margins = 2 * head.gather(1, label).squeeze(1) - head.sum(dim=1)
+    (gradient,) = torch.autograd.grad(margins.sum(), pooled)
+    totals = segment_sum(evidence.sum(dim=1), bag_index(offsets, len(ids)), len(offsets))
+    torch.testing.assert_close(totals, (gradient * pooled).sum(dim=1), rtol=1e-4, atol=1e-5)
