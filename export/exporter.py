@@ -9,6 +9,7 @@ import logging
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
 
 from sentiment_batch.bundle import MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
-from sentiment_batch.errors import UserError
+from sentiment_batch.errors import UserError, shown
 from sentiment_batch.preprocessing import load_tokenizer
 from sentiment_batch.publish import check_output, staged_folder
 from sentiment_batch.train import SentimentBagConfig
@@ -32,8 +33,9 @@ from .onnx_graph import (
     move_weights_to_data_file,
     seal_bundle,
 )
-from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, read_texts
-from .quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in_place
+from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity
+from .quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, MIN_FLOAT16_SAMPLE, quantize_in_place
+from .sample import dataset_texts, read_texts
 
 logger = logging.getLogger(__name__)
 
@@ -157,50 +159,62 @@ def export_bundle(
     opset: int = DEFAULT_OPSET,
     texts: Sequence[str] | None = None,
     overwrite: bool = False,
-    quantize: bool = False,
+    float16: bool = False,
+    quantize: bool | None = None,
 ) -> Manifest:
     """Export a trained model folder to a bundle and return its manifest.
 
-    The bundle holds model.onnx (the graph), model.onnx.data (its weights, memory-mapped by onnxruntime),
-    tokenizer.json and bundle.json.
-
+    The bundle holds model.onnx (the graph), model.onnx.data (its weights), tokenizer.json and bundle.json.
     Nothing is written at `output_dir` unless every check passes (parity included).
 
     Args:
         model_dir (`str | Path`): the trained Hugging Face model folder.
         output_dir (`str | Path`): the bundle folder to create.
         opset (`int`, *optional*, defaults to 18): ONNX opset of the graph.
-        texts (`Sequence[str]`, *optional*): parity reviews; defaults to a built-in varied set.
+        texts (`Sequence[str]`, *optional*): real reviews; PyTorch parity is checked on them and on a built-in
+            set of edge cases, and with `float16` they are the sample its agreement is measured on.
         overwrite (`bool`, *optional*, defaults to False): replace an existing `output_dir`.
-        quantize (`bool`, *optional*, defaults to False): try a float16 embedding table, kept only within the
-            bounds of `sentiment_batch.export.quantize`.
+        float16 (`bool`, *optional*, defaults to False): store the embedding table in float16 (half the file),
+            kept only within the bounds of `sentiment_batch.export.quantize` on at least 1,000 `texts`.
+        quantize (`bool`, *optional*): the former name of `float16`.
     """
+    if quantize is not None:
+        warnings.warn("export_bundle(quantize=...) is now float16=...", FutureWarning, stacklevel=2)
+        float16 = float16 or quantize
     model_dir, output_dir = Path(model_dir), Path(output_dir)
+    sample = [] if texts is None else list(texts)
+    if float16 and len(sample) < MIN_FLOAT16_SAMPLE:
+        raise UserError(
+            f"float16 storage is checked against float32 on at least {MIN_FLOAT16_SAMPLE:,} real reviews; "
+            f"{len(sample):,} given"
+        )
     check_opset_writable(opset)
     check_output_dir(output_dir, model_dir, overwrite)
     model = load_model(model_dir)
-    tokenizer = load_tokenizer(model_dir)
-    texts = builtin_texts() if texts is None else list(texts)
-    if not texts:
-        raise UserError("no parity texts given; pass at least one review")
+    tokenizer = load_tokenizer(model_dir, vocab_size=model.config.vocab_size)
     with staged_folder(output_dir, overwrite=overwrite) as staging:
         model_path = staging / MODEL_FILE
-        parity, export_seconds = export_checked_graph(model, tokenizer, texts, model_path, opset)
-        quantization = quantize_in_place(model_path, tokenizer, texts) if quantize else None
+        parity, export_seconds = export_checked_graph(model, tokenizer, builtin_texts() + sample, model_path, opset)
+        half = quantize_in_place(model_path, tokenizer, sample) if float16 else None
         data_path = move_weights_to_data_file(model_path)
         shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         info = {
+            # A key the runtime reads (`Manifest.vocab_size`), written at the top level with the others.
+            "vocab_size": model.config.vocab_size,
             "preprocessing": PREPROCESSING,
             "opset": opset,
             "versions": library_versions(),
             "parity": parity,
-            "source": {"model_dir": str(model_dir.resolve()), "metrics": source_metrics(model_dir)},
-            "quantized": bool(quantization and quantization["kept"]),
+            # The folder's name only: a bundle records no path of the machine that built it.
+            "source": {"model_dir": model_dir.resolve().name, "metrics": source_metrics(model_dir)},
+            # `verify` reads these two keys (the float16 table's bounds).
+            "quantized": bool(half and half["kept"]),
             "export_seconds": round(export_seconds, 3),
-            **({"quantization": quantization} if quantization is not None else {}),
+            **({"quantization": half} if half is not None else {}),
         }
         labels = tuple(index_ordered_labels(model))
-        manifest = seal_bundle(staging, labels, info, data_file=data_path.name if data_path else None)
+        seal_bundle(staging, labels, info, data_file=data_path.name if data_path else None)
+        manifest = Manifest.read(staging)
     logger.info("bundle written to %s", output_dir)
     return manifest
 
@@ -215,17 +229,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, type=Path, help="trained Hugging Face model folder")
     parser.add_argument("--output", "--bundle", required=True, type=Path, help="bundle folder to create")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)")
-    parser.add_argument(
-        "--texts", type=Path, help="parity reviews, one per line (default: a built-in varied set, edge cases included)"
+    sample = parser.add_argument_group(
+        "reviews",
+        "real reviews: parity is checked on them besides built-in edge cases, and --float16 needs "
+        f"at least {MIN_FLOAT16_SAMPLE:,}",
+    )
+    choice = sample.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--texts", type=Path, help=".txt (one review per line), .csv or .parquet file of reviews (see --text-column)"
+    )
+    choice.add_argument(
+        "--dataset", help="a dataset `train` reads (aclImdb folder or tarball, files, Hub id): its --split"
+    )
+    sample.add_argument("--text-column", default="text", help="column of --texts' CSV/Parquet (default: text)")
+    sample.add_argument(
+        "--split", default="validation", help="split of --dataset, carved as `train` does (default: %(default)s)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     parser.add_argument(
-        "--quantize",
+        "--float16",
         action="store_true",
-        help="float16 embedding table (half the file); kept only if labels agree with the float32 model on "
-        f"≥ {HALF_MIN_LABEL_AGREEMENT * 100:g}%% of the parity reviews and max |Δlogit| ≤ {HALF_MAX_LOGIT_DIFF:g}, "
-        "otherwise the float model is kept",
+        help="store the embedding table in float16 (half the file); kept only if labels agree with float32 on "
+        f"≥ {HALF_MIN_LABEL_AGREEMENT * 100:g}%% of the reviews and max |Δlogit| ≤ {HALF_MAX_LOGIT_DIFF:g}, "
+        "otherwise the float32 table is kept",
     )
+    parser.add_argument("--quantize", dest="float16", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -243,13 +271,13 @@ def summary_lines(manifest: Manifest, output_dir: Path) -> list[str]:
         f"parity: {parity['texts']} reviews at batch sizes {parity['batch_sizes']}, "
         f"max |Δlogit| {parity['max_abs_logit_diff']:.3g}, label agreement {parity['label_agreement']:.4f}",
     ]
-    quantization = info.get("quantization")
-    if quantization:
-        verdict = "kept float16" if quantization["kept"] else "outside bounds, kept float32"
+    half = info.get("quantization")
+    if half:
+        verdict = "kept float16" if half["kept"] else "outside bounds, kept float32"
         lines.append(
-            f"quantize: {quantization['float_bytes']:,} → {quantization['quantized_bytes']:,} bytes, "
-            f"label agreement {quantization['label_agreement']:.4f}, "
-            f"max |Δlogit| {quantization['max_abs_logit_diff']:.3g} vs float: {verdict}"
+            f"float16: {half['float_bytes']:,} → {half['quantized_bytes']:,} bytes, on {half['rows']:,} reviews "
+            f"label agreement {half['label_agreement']:.4f}, max |Δlogit| {half['max_abs_logit_diff']:.3g} vs "
+            f"float32: {verdict}"
         )
     return lines
 
@@ -268,11 +296,15 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
     quiet_exporter_logs()
-    if args.texts is not None and not args.texts.is_file():
-        raise UserError(f"--texts {args.texts} is not a file")
-    texts = read_texts(args.texts) if args.texts is not None else None
+    texts = None
+    if args.texts is not None:
+        texts = read_texts(args.texts, args.text_column)
+        if not texts:
+            raise UserError(f"{shown(args.texts)} holds no reviews")
+    elif args.dataset is not None:
+        texts = dataset_texts(args.dataset, args.split)
     manifest = export_bundle(
-        args.model, args.output, opset=args.opset, texts=texts, overwrite=args.overwrite, quantize=args.quantize
+        args.model, args.output, opset=args.opset, texts=texts, overwrite=args.overwrite, float16=args.float16
     )
     print("\n".join(summary_lines(manifest, args.output)))
     return 0

@@ -1,9 +1,9 @@
 /* The tokenizer's per-byte loops over a batch, compiled and without the GIL.
  *
- * Each function is the compiled form of a numpy/pyarrow step of preprocessing.py, on the same bytes and tables,
- * so both paths give identical ids: text_flags of _multibyte_flags, line_breaks_to_spaces of the `<br…>`
- * replacement in _normalize_non_ascii, normalized_classes of _normalized_classes, token_ids of _token_spans +
- * _VocabTable.lookup. Optional at build time; preprocessing falls back to numpy.
+ * Each function is one step of preprocessing.FastEncoder, on its bytes and tables: text_flags for
+ * _multibyte_flags, line_breaks_to_spaces for the `<br…>` replacement in _normalize_non_ascii, normalized_classes
+ * for _normalized_classes, token_ids for _VocabTable.token_ids. Optional at build time; without it preprocessing
+ * hands every text to the tokenizers library, which gives the same ids.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

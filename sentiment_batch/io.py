@@ -1,4 +1,4 @@
-"""Chunked CSV/Parquet reading and all-or-nothing writing of scored reviews."""
+"""Chunked CSV/Parquet reading and all-or-nothing writing of scored reviews, and the run's closing summary."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from .errors import UserError, cannot, first_line
+from .errors import UserError, cannot, first_line, shown
 from .publish import staged_file
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -23,6 +23,33 @@ _PARQUET_BUFFER = 8 << 20
 _CSV_FIELD_LIMIT = 2**31 - 1
 _READ_ERRORS = (pa.ArrowException, csv.Error, UnicodeDecodeError, OSError)
 _CSV_MESSAGES = {"unexpected end of data": "a quoted field is still open at the end of the file"}
+
+
+@dataclass
+class Summary:
+    """What a scoring run did, for its closing line.
+
+    Args:
+        files (`int`): input files read.
+        output (`str`): where the rows went.
+        rows (`int`): rows written.
+        errors (`int`): rows with an `error`.
+        seconds (`float`): wall time of the scoring itself.
+    """
+
+    files: int = 0
+    output: str = ""
+    rows: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """The closing line: rows, files, output, errors, time and rate."""
+        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
+        return (
+            f"scored {self.rows} rows from {self.files} file(s) into {shown(self.output)}: "
+            f"{self.errors} errors, {self.seconds:.2f} s, {rate:,.0f} rows/s"
+        )
 
 
 def file_format(path: Path, role: str = "input") -> str:

@@ -1,9 +1,13 @@
-"""The one text → token-id path shared by training, export and scoring."""
+"""The one text → token-id path shared by training, export and scoring.
+
+`tokenizer.json` defines the ids. For the pipeline `train.tokenization.new_tokenizer` builds, `FastEncoder` computes
+the same ids as `Tokenizer.encode_batch` over a whole batch at once (pyarrow and the compiled loops of
+`_token_ids.c`); any other pipeline, or an install without the compiled loops, goes through `encode_batch`.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,11 +18,11 @@ import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
 from .bundle import TOKENIZER_FILE
-from .errors import UserError, first_line
+from .errors import UserError, cannot, first_line, shown
 
-try:  # the compiled per-byte loops (_token_ids.c); the numpy paths below give the same ids
+try:  # the compiled per-byte loops (_token_ids.c)
     from . import _token_ids
-except ImportError:  # built without a C compiler
+except ImportError:  # built without a C compiler: the tokenizers library encodes every text
     _token_ids = None
 
 # The pipeline `train.tokenization.new_tokenizer` builds; only it has the pyarrow fast path below.
@@ -35,12 +39,6 @@ KNOWN_PRE_TOKENIZER = {"type": "Whitespace"}
 # Oniguruma's Unicode \s and \w as tokenizers matches them, spelled out because RE2's are ASCII-only.
 _SPACE = r"\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
 _WORD = r"\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}\x{1F150}-\x{1F169}\x{1F170}-\x{1F189}"
-# The tokenizer's `<br…>`, plus four line breaks: turning those into " " up front changes no token (they are
-# whitespace, neither compose nor match `<br…>` differently) and lets NFKC leave only ASCII whitespace.
-_LINE_BREAK = rf"<br[{_SPACE}]*/?>|[\x{{85}}\x{{1680}}\x{{2028}}\x{{2029}}]"
-# The same `<br…>` in ASCII text, found with Python's re on the batch's bytes.
-_ASCII_LINE_BREAK = re.compile(rb"<br[\t-\r ]*/?>")
-_ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 # Characters utf8proc and Rust normalize or classify differently (other Unicode versions, full vs simple case
 # mapping of İ), plus U+0307 that NFKC composes into İ; texts holding one take the tokenizers path.
 _MISMATCHED = (
@@ -52,19 +50,62 @@ _ASSIGNED = r"\p{L}\p{M}\p{N}\p{P}\p{S}\p{Z}\p{Cc}\p{Cf}\p{Co}"
 _UNSAFE = rf"[^{_ASSIGNED}]|[{_MISMATCHED}]"
 
 
-def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load `tokenizer.json` from a file or from the folder holding it.
+def load_tokenizer(path: str | Path, vocab_size: int | None = None) -> Tokenizer:
+    """Load `tokenizer.json` from a file or from the folder holding it, checked before the tokenizers library
+    builds anything (`tokenizer_problem`); every problem is a one-line `UserError`.
 
     Args:
         path (`str | Path`): the file, or a model/bundle folder containing it.
+        vocab_size (`int`, *optional*): rows of the model's word table, which every id must stay below;
+            defaults to the tokenizer's own number of tokens.
     """
     path = Path(path)
     if path.is_dir():
         path = path / TOKENIZER_FILE
     try:
-        return Tokenizer.from_file(str(path))
-    except Exception as error:  # the Rust library raises plain Exceptions for unreadable and malformed files
-        raise UserError(f"cannot load the tokenizer {path}: {first_line(error)}") from error
+        text = path.read_bytes().decode("utf-8")
+        config = json.loads(text)
+    except OSError as error:
+        raise cannot("read", path, error) from error
+    # RecursionError: nesting too deep to parse; ValueError: not UTF-8, not JSON.
+    except (ValueError, RecursionError) as error:
+        raise UserError(f"cannot load the tokenizer {shown(path)}: {first_line(error)}") from error
+    problem = tokenizer_problem(config, vocab_size)
+    if problem:
+        raise UserError(f"cannot load the tokenizer {shown(path)}: {problem}")
+    try:
+        tokenizer = Tokenizer.from_str(text)
+    except Exception as error:  # the Rust library raises plain Exceptions for malformed files
+        raise UserError(f"cannot load the tokenizer {shown(path)}: {first_line(error)}") from error
+    _ENCODERS[tokenizer] = FastEncoder(tokenizer, config) if FastEncoder.supports(config) else None
+    return tokenizer
+
+
+def tokenizer_problem(config: object, vocab_size: int | None = None) -> str | None:
+    """What makes a parsed `tokenizer.json` unfit for a bundle, or None: it must be a word-level tokenizer whose
+    unknown token is in its vocabulary and whose every id (added tokens too) is below `vocab_size`.
+
+    Args:
+        config (`object`): the parsed JSON.
+        vocab_size (`int`, *optional*): rows of the model's word table; defaults to the tokenizer's own number of
+            tokens, which bounds its ids all the same.
+    """
+    model = config.get("model") if isinstance(config, dict) else None
+    if not isinstance(model, dict) or not isinstance(model.get("vocab"), dict):
+        return "it has no word vocabulary (model.vocab)"
+    if model.get("type") != "WordLevel":
+        return f"its model is {model.get('type')!r}, not the WordLevel model a bundle's tokenizer has"
+    vocab, unknown = model["vocab"], model.get("unk_token")
+    if not isinstance(unknown, str) or unknown not in vocab:
+        return f"its unknown token {unknown!r} is not in its vocabulary"
+    added = config.get("added_tokens") or []
+    if not isinstance(added, list) or not all(isinstance(token, dict) for token in added):
+        return "added_tokens must be a list of tokens"
+    bound = vocab_size if vocab_size is not None else len(vocab) + len(added)
+    for value in [*vocab.values(), *(token.get("id") for token in added)]:
+        if type(value) is not int or not 0 <= value < bound:
+            return f"token id {value!r} is not between 0 and {bound - 1}, the rows of the model's word table"
+    return None
 
 
 def _encode_batch(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
@@ -102,8 +143,6 @@ _UNKNOWN = 255
 # in milliseconds on every call, far too slow to repeat per batch. Threads may fill it at once; writes agree.
 _CHAR_INFO = np.full(0x110000, _UNKNOWN, dtype=np.uint8)
 _CHAR_INFO[:128] = _char_info([chr(point) for point in range(128)])
-# Bytes of multi-byte characters read 2 until `_byte_classes` looks their characters up.
-_BYTE_CLASSES = bytes(_CHAR_INFO[:128]) + b"\x02" * 128
 
 
 def _code_points(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,13 +167,6 @@ def _info(codepoints: np.ndarray) -> np.ndarray:
     return info
 
 
-def _byte_classes(raw: bytes) -> np.ndarray:
-    """The class of the character each byte of valid UTF-8 belongs to."""
-    classes = np.frombuffer(raw.translate(_BYTE_CLASSES), np.uint8).copy()
-    _set_multibyte_classes(raw, classes)
-    return classes
-
-
 def _set_multibyte_classes(raw: bytes, classes: np.ndarray) -> None:
     """Give every byte of the multi-byte characters of valid UTF-8 its character's class."""
     leads, width, codepoints = _code_points(np.frombuffer(raw, np.uint8))
@@ -143,26 +175,8 @@ def _set_multibyte_classes(raw: bytes, classes: np.ndarray) -> None:
         classes[leads[width > k] + k] = lead_classes[width > k]
 
 
-def _token_spans(classes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Byte start and end of every token of the batch, and each text's token count: `\\w+|[^\\w\\s]+` on UTF-8.
-
-    Args:
-        classes (`np.ndarray`): the class of every byte's character (`_byte_classes`).
-        offsets (`np.ndarray`): start of each text in the bytes, then their length.
-    """
-    run_start = np.ones(len(classes), dtype=bool)
-    run_start[1:] = classes[1:] != classes[:-1]
-    run_start[offsets[:-1][offsets[:-1] < len(classes)]] = True  # no token spans two texts
-    starts = np.flatnonzero(run_start)
-    ends = np.append(starts[1:], len(classes))
-    token = classes[starts] != 0
-    starts, ends = starts[token], ends[token]
-    return starts, ends, np.diff(np.searchsorted(starts, offsets))
-
-
 _LOW_BYTES = np.array([(1 << (8 * count)) - 1 for count in range(9)], dtype=np.uint64)
 _SHORT_TOKEN = 16  # bytes; the first and last 8 of a token this long spell it out entirely
-_VECTOR_PROBES = 3  # rounds of linear probing in numpy; the few tokens left go through a dict
 
 
 def _token_keys(raw: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,13 +200,13 @@ def _slots(lengths: np.ndarray, first: np.ndarray, last: np.ndarray, bits: int) 
 
 
 class _VocabTable:
-    """Token bytes → id with numpy: an open-addressing table on exact keys for tokens of up to 16 bytes,
+    """Token bytes → id for the compiled loop: an open-addressing table on exact keys for tokens of up to 16 bytes,
     a dict for longer ones (rare), so every lookup is exact, with no per-token Python on common tokens.
     """
 
     def __init__(self, vocab: dict[str, int], unk: int):
         self.unk = unk
-        self._words = vocab  # for long tokens, and the few short ones still probing after a few rounds
+        self._words = vocab  # for tokens longer than 16 bytes
         # Every word's UTF-8 bytes at once through Arrow: no Python per word (this runs at every start-up).
         words = pa.array(list(vocab), pa.large_string())
         offsets = np.frombuffer(words.buffers()[1], np.int64, count=len(words) + 1)
@@ -215,16 +229,14 @@ class _VocabTable:
             slots[pending] = (slots[pending] + 1) & ((1 << self._bits) - 1)
 
     def token_ids(self, raw: bytes, classes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Id of every token of the batch and each text's token count (`_token_spans`, then `lookup`).
+        """Id of every token of the batch and each text's token count: runs of one character class are tokens,
+        looked up in the table (the compiled loop), or in the dict when longer than 16 bytes.
 
         Args:
             raw (`bytes`): the normalized texts, concatenated.
-            classes (`np.ndarray`): the class of every byte's character (`_byte_classes`).
+            classes (`np.ndarray`): the class of every byte's character (`_normalized_classes`).
             offsets (`np.ndarray`): start of each text in `raw`, then its length.
         """
-        if _token_ids is None:
-            starts, ends, counts = _token_spans(classes, offsets)
-            return self.lookup(raw, starts, ends), counts
         ids = np.empty(len(raw), dtype=np.int64)  # at most one token per byte
         counts = np.empty(len(offsets) - 1, dtype=np.int64)
         long_tokens = np.empty((len(raw) // (_SHORT_TOKEN + 1) + 1, 3), dtype=np.int64)
@@ -234,43 +246,9 @@ class _VocabTable:
             ids[index] = self._word_id(raw[start:end])
         return ids[:tokens], counts
 
-    def lookup(self, raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """Id of every token `raw[starts[i]:ends[i]]`; unknown tokens get the [UNK] id.
-
-        Args:
-            raw (`bytes`): the normalized texts, concatenated.
-            starts (`np.ndarray`): first byte of each token.
-            ends (`np.ndarray`): one past its last byte.
-        """
-        lengths, first, last = _token_keys(raw, starts, ends)
-        # First probe on every token at once; tokens over 16 bytes match no slot's length and go to the dict.
-        slots = _slots(lengths, first, last, self._bits)
-        found = np.take(self._table, slots, axis=0)  # [n, 3]; take is several times faster than [slots]
-        same = _same_keys(found, lengths, first, last)
-        result = np.where(same, (found[:, 2] >> np.uint64(8)).astype(np.int64), self.unk)
-        pending = np.flatnonzero((found[:, 2] != 0) & ~same)  # an empty slot: not in the vocabulary
-        slots = slots[pending]
-        for _ in range(_VECTOR_PROBES - 1):
-            slots = (slots + 1) & ((1 << self._bits) - 1)
-            found = np.take(self._table, slots, axis=0)
-            same = _same_keys(found, lengths[pending], first[pending], last[pending])
-            result[pending[same]] = (found[same, 2] >> np.uint64(8)).astype(np.int64)
-            keep = (found[:, 2] != 0) & ~same
-            pending, slots = pending[keep], slots[keep]
-        # Tokens longer than 16 bytes, and the rare ones still probing: one dict lookup each.
-        for index in np.union1d(pending, np.flatnonzero(lengths > _SHORT_TOKEN)):
-            result[index] = self._word_id(raw[starts[index] : ends[index]])
-        return result
-
     def _word_id(self, token: bytes) -> int:
         # Tokens end on character boundaries; surrogateescape keeps anything else from matching a word.
         return self._words.get(token.decode("utf-8", "surrogateescape"), self.unk)
-
-
-def _same_keys(found: np.ndarray, lengths: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """Whether each table row holds exactly the token with these keys."""
-    same = (found[:, 0] == first) & (found[:, 1] == last)
-    return same & ((found[:, 2] & np.uint64(0xFF)) == lengths.astype(np.uint64))
 
 
 def _packed(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -286,9 +264,9 @@ def _multibyte_flags(raw: bytes, offsets: np.ndarray) -> np.ndarray:
         offsets (`np.ndarray`): start of each text in `raw`, then its length.
     """
     flags = np.zeros(len(offsets) - 1, dtype=np.uint8)
-    if _token_ids is not None and not _token_ids.text_flags(raw, offsets, _CHAR_INFO, flags):
+    if not _token_ids.text_flags(raw, offsets, _CHAR_INFO, flags):
         return flags
-    # No compiled loop, or characters never met before (looked up and cached here).
+    # Characters never met before: looked up and cached here.
     leads, _, codepoints = _code_points(np.frombuffer(raw, np.uint8))
     info = (_info(codepoints) & ~np.uint8(3)) | np.uint8(_NON_ASCII_BIT)
     flags[:] = 0
@@ -320,12 +298,11 @@ def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: 
         return column
     other = pa.array(~ascii_texts)
     text = column.filter(other)
-    if _token_ids is None:
-        text = pc.replace_substring_regex(text, _LINE_BREAK, " ")
-    else:  # the same, as spaces as long as each line break: RE2 is slow here, and offsets stay put
-        raw, offsets = _text_bytes(text)
-        spaced = _token_ids.line_breaks_to_spaces(raw, offsets)
-        text = pa.Array.from_buffers(pa.large_string(), len(text), [None, pa.py_buffer(offsets), pa.py_buffer(spaced)])
+    # `<br…>` and four line-break characters as spaces, as many as each has bytes: the tokenizer's Replace writes
+    # one space, which gives the same tokens, and the offsets stay put.
+    raw, offsets = _text_bytes(text)
+    spaced = _token_ids.line_breaks_to_spaces(raw, offsets)
+    text = pa.Array.from_buffers(pa.large_string(), len(text), [None, pa.py_buffer(offsets), pa.py_buffer(spaced)])
     changing = nfkc_texts[~ascii_texts]
     if changing.any():
         text = pc.replace_with_mask(text, pa.array(changing), pc.utf8_normalize(text.filter(changing), "NFKC"))
@@ -335,35 +312,27 @@ def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: 
 def _normalized_classes(raw: bytes, offsets: np.ndarray, ascii_texts: np.ndarray) -> tuple[bytes, np.ndarray]:
     """Lower-cased bytes and their character classes, `<br…>` of the ASCII texts read as whitespace.
 
-    Replacing a line break by one space or blanking all of it gives the same tokens, and neither bytes.translate
-    nor re needs pyarrow's copies. Non-ASCII texts come already normalized: lower-casing them again changes
-    nothing, and their `<br…>` (none left but those NFKC made, which stay) are not touched.
+    Blanking a line break gives the same tokens as replacing it by one space. Non-ASCII texts come already
+    normalized: lower-casing them again changes nothing, and their `<br…>` (none left but those NFKC made, which
+    stay) are not touched.
 
     Args:
         raw (`bytes`): the texts, concatenated.
         offsets (`np.ndarray`): start of each text in `raw`, then its length.
         ascii_texts (`np.ndarray`): which texts are ASCII (so still as read).
     """
-    if _token_ids is not None:
-        classes = np.empty(len(raw), dtype=np.uint8)
-        raw, unknown = _token_ids.normalized_classes(raw, offsets, ascii_texts, _CHAR_INFO, classes)
-        if unknown:  # characters never met before: look them up (and cache them) the numpy way
-            _set_multibyte_classes(raw, classes)
-        return raw, classes
-    breaks = np.array([match.span() for match in _ASCII_LINE_BREAK.finditer(raw)], dtype=np.int64).reshape(-1, 2)
-    raw = raw.translate(_ASCII_LOWER)
-    classes = _byte_classes(raw)
-    text = np.searchsorted(offsets, breaks[:, 0], side="right") - 1
-    # A match that runs into the next text joined two texts' bytes: not a line break of either.
-    breaks = breaks[ascii_texts[text] & (breaks[:, 1] <= offsets[text + 1])]
-    if len(breaks):
-        widths = breaks[:, 1] - breaks[:, 0]
-        classes[np.repeat(breaks[:, 0] - _offsets(widths), widths) + np.arange(widths.sum())] = 0
+    classes = np.empty(len(raw), dtype=np.uint8)
+    raw, unknown = _token_ids.normalized_classes(raw, offsets, ascii_texts, _CHAR_INFO, classes)
+    if unknown:  # characters never met before: look them up (and cache them)
+        _set_multibyte_classes(raw, classes)
     return raw, classes
 
 
 class FastEncoder:
-    """`encode_batch`'s ids for the known pipeline, computed over the whole batch at once (pyarrow, numpy, C)."""
+    """`encode_batch`'s ids for the known pipeline, computed over the whole batch at once (pyarrow, numpy and the
+    compiled loops); texts it cannot take (an added token, a character the libraries treat otherwise) go through
+    `encode_batch` itself.
+    """
 
     def __init__(self, tokenizer: Tokenizer, config: dict):
         """Cache the vocabulary; use `FastEncoder.of` rather than this.
@@ -377,36 +346,41 @@ class FastEncoder:
         vocab = config["model"]["vocab"]
         self._table = _VocabTable(vocab, vocab[config["model"]["unk_token"]])
         # Added tokens are split out of the raw text before normalization, so texts holding one go the slow way.
-        self._added = [token["content"] for token in config["added_tokens"]]
+        self._added = [token["content"] for token in config.get("added_tokens") or []]
 
     @staticmethod
     def supports(config: dict) -> bool:
-        """Whether a tokenizer's JSON is exactly the pipeline the fast path reproduces.
+        """Whether the compiled loops are built and a tokenizer's JSON is exactly the pipeline they reproduce.
 
         Args:
-            config (`dict`): `json.loads(tokenizer.to_str())`.
+            config (`dict`): the tokenizer's parsed JSON, as `tokenizers` loaded it.
         """
-        model = config["model"]
+        model = config.get("model") or {}
+        added = config.get("added_tokens") or []
         # No post_processor check: ids are always encoded without special tokens, which is all one adds
         # (saving through transformers attaches an empty TemplateProcessing).
         return (
-            config["normalizer"] == KNOWN_NORMALIZER
-            and config["pre_tokenizer"] == KNOWN_PRE_TOKENIZER
-            and config["truncation"] is None
-            and config["padding"] is None
-            and model["type"] == "WordLevel"
-            and model["unk_token"] in model["vocab"]
-            and not any(token["normalized"] for token in config["added_tokens"])
+            _token_ids is not None
+            and config.get("normalizer") == KNOWN_NORMALIZER
+            and config.get("pre_tokenizer") == KNOWN_PRE_TOKENIZER
+            and config.get("truncation") is None
+            and config.get("padding") is None
+            and model.get("type") == "WordLevel"
+            and model.get("unk_token") in (model.get("vocab") or {})
+            and not any(token.get("normalized") for token in added)
         )
 
     @classmethod
     def of(cls, tokenizer: Tokenizer) -> FastEncoder | None:
-        """The tokenizer's encoder, built once, or None when its pipeline is not the known one.
+        """The tokenizer's encoder, built once, or None when its pipeline is not the known one or the compiled
+        loops are not built.
 
         Args:
             tokenizer (`Tokenizer`): the trained tokenizer.
         """
-        if tokenizer not in _ENCODERS:
+        if _token_ids is None:
+            return None
+        if tokenizer not in _ENCODERS:  # `load_tokenizer` fills this from the file it parsed anyway
             config = json.loads(tokenizer.to_str())
             _ENCODERS[tokenizer] = cls(tokenizer, config) if cls.supports(config) else None
         return _ENCODERS[tokenizer]

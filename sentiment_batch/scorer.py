@@ -15,8 +15,8 @@ import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
 
-from .bundle import PROBABILITIES, Bundle, check_graph_io, load_bundle, open_session
-from .errors import UserError, first_line
+from .bundle import PROBABILITIES, Bundle, load_bundle, open_bundle_session
+from .errors import UserError, UserTypeError, first_line
 from .preprocessing import encode, load_tokenizer
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
@@ -131,7 +131,7 @@ def added_fields(labels: Sequence[str], prefix: str = "") -> list[pa.Field]:
         prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
     """
     if not isinstance(prefix, str):
-        raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        raise UserTypeError(f"prefix must be a str, got {type(prefix).__name__}")
     probabilities = [pa.field(f"{prefix}prob_{label}", pa.float32()) for label in labels]
     return [
         pa.field(f"{prefix}label", pa.string()),
@@ -145,9 +145,9 @@ def _positive_int(name: str, value: object, allow_none: bool = False) -> int | N
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        raise UserTypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
+        raise UserError(f"{name} must be at least 1, got {value}")
     return int(value)
 
 
@@ -187,12 +187,12 @@ class Scorer:
             batch_size (`int`, *optional*, defaults to 256): reviews per model call.
         """
         if not isinstance(bundle, Bundle):
-            raise TypeError(f"bundle must be a Bundle (from load_bundle), got {type(bundle).__name__}")
+            raise UserTypeError(f"bundle must be a Bundle (from load_bundle), got {type(bundle).__name__}")
         self.batch_size = _positive_int("batch_size", batch_size)
         self.threads = _positive_int("threads", threads, allow_none=True) or os.cpu_count() or 1
         self.bundle = bundle
         self.labels = bundle.labels
-        self._tokenizer = load_tokenizer(bundle.tokenizer_path)
+        self._tokenizer = load_tokenizer(bundle.tokenizer_path, vocab_size=bundle.manifest.vocab_size)
         self._session = _session(bundle)
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
         self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
@@ -209,7 +209,7 @@ class Scorer:
             batch_size (`int`, *optional*, defaults to 256): reviews per model call.
         """
         if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
+            raise UserTypeError(f"path must be a str or Path, got {type(path).__name__}")
         return cls(load_bundle(path), threads=threads, batch_size=batch_size)
 
     def close(self) -> None:
@@ -244,13 +244,13 @@ class Scorer:
         pending = self._start(_texts(texts))
         if not pending.ok.all():
             row = int(np.flatnonzero(~pending.ok)[0])
-            raise ValueError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
+            raise UserError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
         return self._collect(pending.futures, len(pending.ok))
 
     def _submit(self, texts: pa.Array) -> list[Future]:
         # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
         if not self._finalizer.alive:
-            raise ValueError("this Scorer is closed; create another one")
+            raise UserError("this Scorer is closed; create another one")
         starts = range(0, len(texts), self.batch_size)
         return [self._pool.submit(self._score, texts[start : start + self.batch_size]) for start in starts]
 
@@ -342,7 +342,7 @@ class Scorer:
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
         """
         if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+            raise UserTypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
         check_columns(list(df.columns), text_column, self.output_names(prefix))
         columns = self.score_values(df[text_column].tolist(), prefix)
         added = {name: column.to_pandas().set_axis(df.index) for name, column in columns.items()}
@@ -372,14 +372,14 @@ class Scorer:
         """
         added = self.output_names(prefix)
         if isinstance(batches, (pa.RecordBatch, pa.Table)):
-            raise TypeError(
+            raise UserTypeError(
                 f"batches must be an iterable of RecordBatches, not a {type(batches).__name__}; "
                 "use score_batch for one batch, or table.to_batches()"
             )
         previous = None
         for batch in batches:
             if not isinstance(batch, pa.RecordBatch):
-                raise TypeError(f"batches must hold pyarrow RecordBatches, got {type(batch).__name__}")
+                raise UserTypeError(f"batches must hold pyarrow RecordBatches, got {type(batch).__name__}")
             check_columns(batch.schema.names, text_column, added)
             current = (batch, self._start(batch.column(text_column)))
             if previous is not None:
@@ -401,17 +401,15 @@ def _session(bundle: Bundle) -> ort.InferenceSession:
     # the model share every core and no intra-op pool spins while a batch is being tokenized.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    session = open_session(bundle.model_path, options)
-    check_graph_io(session, bundle.model_path, bundle.labels)
-    return session
+    return open_bundle_session(bundle, options)
 
 
 def _texts(texts: object) -> Sequence[object] | pa.Array | pa.ChunkedArray:
     """A column of texts as a sequence of cells; a lone string or a table is refused rather than iterated."""
     if isinstance(texts, (str, bytes)):
-        raise TypeError("texts must be a collection of texts, not a single string; wrap it in a list")
+        raise UserTypeError("texts must be a collection of texts, not a single string; wrap it in a list")
     if isinstance(texts, (pd.DataFrame, pa.Table, pa.RecordBatch, Mapping)):
-        raise TypeError(
+        raise UserTypeError(
             f"texts must be a column of texts, not a {type(texts).__name__}; "
             "use score_dataframe or score_batches for tables"
         )
@@ -420,7 +418,7 @@ def _texts(texts: object) -> Sequence[object] | pa.Array | pa.ChunkedArray:
     if isinstance(texts, pd.Series):
         return texts.tolist()
     if not isinstance(texts, Iterable):
-        raise TypeError(f"texts must be an iterable of texts, got {type(texts).__name__}")
+        raise UserTypeError(f"texts must be an iterable of texts, got {type(texts).__name__}")
     return list(texts)
 
 
@@ -434,7 +432,7 @@ def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str]
         where (`str`): names the input in the message.
     """
     if not isinstance(text_column, str):
-        raise TypeError(f"text_column must be a str, got {type(text_column).__name__}")
+        raise UserTypeError(f"text_column must be a str, got {type(text_column).__name__}")
     columns = list(columns)
     if text_column not in columns:
         raise UserError(f"{where} has no column {text_column!r}; its columns are {columns}")

@@ -25,7 +25,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
 from .bundle import Bundle, default_bundle_path, load_bundle
-from .errors import UserError
+from .errors import UserError, UserTypeError
 from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
 
 ARCHIVE_PREFIX = "sentiment-batch-bundle-"
@@ -77,7 +77,7 @@ def score(
         batch_size (`int`, *optional*, defaults to 256): reviews per model call.
     """
     if not isinstance(df, DataFrame):
-        raise TypeError(f"df must be a pyspark DataFrame, got {type(df).__name__}")
+        raise UserTypeError(f"df must be a pyspark DataFrame, got {type(df).__name__}")
     shipped, fields = _prepare(df.sparkSession, bundle, column_prefix, batch_size)
     _check_columns(df, text_column, [field.name for field in fields])
     function = partial(_score_batches, shipped, text_column, column_prefix, batch_size)
@@ -141,7 +141,7 @@ def _check_and_ship(spark: SparkSession, bundle: str | os.PathLike | Bundle | No
     if isinstance(bundle, Bundle):  # already checked by `load_bundle`
         return _ship(spark, bundle), bundle
     if bundle is not None and not isinstance(bundle, (str, os.PathLike)):
-        raise TypeError(f"bundle must be a str, Path or Bundle, got {type(bundle).__name__}")
+        raise UserTypeError(f"bundle must be a str, Path or Bundle, got {type(bundle).__name__}")
     loaded = load_bundle(bundle)  # a missing, incomplete or corrupt bundle is a one-line UserError
     return _ship(spark, loaded), loaded
 

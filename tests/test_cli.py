@@ -4,6 +4,7 @@ import pytest
 
 from sentiment_batch import __version__
 from sentiment_batch.cli import COMMANDS, Stopped, error_line, main, stop_signals
+from sentiment_batch.errors import UserError, UserTypeError
 from sentiment_batch.publish import OutputExistsError
 
 
@@ -130,3 +131,87 @@ def test_signal_handlers_are_restored_after_an_in_process_run(capsys):
     with pytest.raises(SystemExit):
         main(["score", "--help"])
     assert {number: signal.getsignal(number) for number in before} == before
+
+
+def score_raising(monkeypatch, error):
+    from sentiment_batch import local_engine
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(local_engine, "score_files", fail)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UserError("the reviews file is odd"),
+        UserTypeError("threads must be an int"),
+        PermissionError(13, "Permission denied", "in.csv"),
+    ],
+)
+def test_expected_errors_are_one_line_and_exit_2(monkeypatch, capsys, error):
+    score_raising(monkeypatch, error)
+    assert main(["score", "in.csv", "--output", "out.csv"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("sentiment-batch score: error: ") and "internal error" not in line
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("operands could not be broadcast together"), KeyError("label"), TypeError("'NoneType' object")],
+)
+def test_anything_else_is_a_bug_in_one_line_with_exit_1(monkeypatch, capsys, error):
+    score_raising(monkeypatch, error)
+    assert main(["score", "in.csv", "--output", "out.csv"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("sentiment-batch score: internal error (a bug in sentiment-batch")
+    assert type(error).__name__ in line and "--debug" in line
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_debug_prints_the_traceback_in_a_real_process(tmp_path, how):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom sentiment_batch import cli, local_engine\n"
+        "def fail(*args, **kwargs):\n    raise ValueError('inside numpy')\n"
+        "local_engine.score_files = fail\nsys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    args = ["--debug"] if how == "flag" else []
+    env = {**os.environ, "SENTIMENT_BATCH_TRACEBACK": "1" if how == "variable" else ""}
+    command = [sys.executable, "-c", code, *args, "score", "in.csv", "--output", "out.csv"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):" and "ValueError: inside numpy" in lines
+    assert lines[-1].startswith("sentiment-batch score: internal error")
+    quiet = subprocess.run(
+        command[:3] + command[3 + len(args) :],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "SENTIMENT_BATCH_TRACEBACK": ""},
+        cwd=tmp_path,
+    )
+    assert quiet.returncode == 1 and len(quiet.stderr.strip().splitlines()) == 1
+
+
+def test_the_library_raises_only_its_own_error_types():
+    """Every ValueError/TypeError the runtime and the export code raise is a UserError/UserTypeError (or says why
+    not): a plain one is a bug's, reported as such by the CLI."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    files = [*(repo / "sentiment_batch").glob("*.py")]
+    files += [repo / "export" / name for name in ("exporter.py", "quantize.py", "upgrade.py", "sample.py")]
+    plain = [
+        f"{path.name}: {line.strip()}"
+        for path in files
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.search(r"raise (ValueError|TypeError)\b", line)
+    ]
+    assert plain == []

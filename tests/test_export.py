@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from helpers import VARIED_TEXTS, save_self_contained
-from sentiment_batch.bundle import load_bundle
+from sentiment_batch.bundle import load_bundle, open_session
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.export.exporter import export_bundle
 from sentiment_batch.export.onnx_graph import PAGE_BYTES, move_weights_to_data_file
@@ -28,7 +28,6 @@ from sentiment_batch.export.parity import (
 )
 from sentiment_batch.export.quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in_place
 from sentiment_batch.preprocessing import load_tokenizer
-from sentiment_batch.scorer import open_session
 
 # Far longer than any review in the training set (and than IMDb's longest, about 2,500 words).
 UNSEEN_LONG_REVIEW = " ".join(["a wonderful boring film , terrible acting but great score"] * 1_000)
@@ -130,7 +129,8 @@ def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, m
     assert manifest["parity"]["texts"] == len(builtin_texts())
     assert manifest["parity"]["label_agreement"] == 1.0
     assert 0 <= manifest["parity"]["max_abs_logit_diff"] <= MAX_LOGIT_DIFF
-    assert manifest["source"] == {"model_dir": str(tiny_model_dir.resolve()), "metrics": {}}
+    assert manifest["source"] == {"model_dir": tiny_model_dir.name, "metrics": {}}  # no path of this machine
+    assert manifest["vocab_size"] == json.loads((tiny_model_dir / "config.json").read_text())["vocab_size"]
     assert manifest["quantized"] is False
     assert manifest["data_file"] == "model.onnx.data"
     assert manifest["data_sha256"] == hashlib.sha256((tiny_bundle / "model.onnx.data").read_bytes()).hexdigest()
@@ -326,29 +326,89 @@ def test_quantize_keeps_the_float_model_outside_the_bounds(tiny_bundle, tmp_path
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
-def test_export_cli_with_texts_and_quantize_writes_a_float16_bundle(tiny_model_dir, tmp_path, capsys):
-    output, texts_file = tmp_path / "half_bundle", tmp_path / "texts.txt"
-    texts_file.write_text("\n".join(["great", "", UNSEEN_LONG_REVIEW, "awful <br /> 😀"]) + "\n", encoding="utf-8")
-    args = ["--model", tiny_model_dir, "--output", output, "--texts", texts_file, "--quantize"]
+def made_up_reviews(count: int) -> list[str]:
+    """`count` distinct reviews of the conftest's words (written here, not taken from a dataset)."""
+    import random
+
+    from helpers import REVIEWS
+
+    words = " ".join(text for text, _ in REVIEWS).split()
+    rng = random.Random(0)
+    return [f"{index} " + " ".join(rng.choices(words, k=rng.randrange(1, 40))) for index in range(count)]
+
+
+def write_reviews(path, texts):
+    import pandas as pd
+
+    if path.suffix == ".txt":
+        path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    elif path.suffix == ".csv":
+        pd.DataFrame({"id": range(len(texts)), "review": texts}).to_csv(path, index=False)
+    else:
+        pd.DataFrame({"id": range(len(texts)), "review": texts}).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".csv", ".parquet"])
+def test_export_cli_float16_checks_agreement_on_the_reviews_given(tiny_model_dir, tmp_path, capsys, suffix):
+    texts = made_up_reviews(1000)
+    texts_file = write_reviews(tmp_path / f"texts{suffix}", [*texts[:500], "", *texts[500:]])  # a blank one, left out
+    output = tmp_path / "half_bundle"
+    args = ["--model", tiny_model_dir, "--output", output, "--texts", texts_file, "--float16"]
+    args += [] if suffix == ".txt" else ["--text-column", "review"]
     assert cli_main(["export", *map(str, args)]) == 0
     printed = capsys.readouterr().out
-    assert "quantize:" in printed and "kept float16" in printed
+    assert "float16:" in printed and "on 1,000 reviews" in printed and "kept float16" in printed
     manifest = json.loads((output / "bundle.json").read_text(encoding="utf-8"))
-    assert manifest["quantized"] is True
-    assert manifest["parity"]["texts"] == manifest["quantization"]["rows"] == 4
+    assert manifest["quantized"] is True and manifest["quantization"]["rows"] == 1000
+    assert manifest["parity"]["texts"] == len(builtin_texts()) + 1000  # the edge cases and the reviews
     # The tiny float16 table is under a page, so it stays in model.onnx: the bundle has no data file.
     assert "data_file" not in manifest and not (output / "model.onnx.data").exists()
     keys = {entry.key for entry in onnx.load(str(output / "model.onnx")).metadata_props}
     assert keys == {"sentiment_batch.labels", "sentiment_batch.tokenizer_sha256"}
     assert load_bundle(output).labels == ("negative", "positive")
     graph = onnx.load(str(output / "model.onnx"))
-    del graph.metadata_props[:]  # added after quantizing: they tie the graph to the bundle's other files
+    del graph.metadata_props[:]  # added after the float16 table: they tie the graph to the bundle's other files
     assert manifest["quantization"]["quantized_bytes"] == graph.ByteSize()
     assert manifest["model_sha256"] == hashlib.sha256((output / "model.onnx").read_bytes()).hexdigest()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["half_bundle", "texts.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["half_bundle", texts_file.name]
 
 
-@pytest.mark.parametrize("content", [None, ""], ids=["missing", "empty"])
+@pytest.mark.parametrize("flag", ["--float16", "--quantize"])
+def test_float16_refuses_fewer_than_1000_reviews_in_one_line(tiny_model_dir, tmp_path, capsys, flag):
+    texts_file = write_reviews(tmp_path / "texts.txt", made_up_reviews(999))
+    args = ["--model", tiny_model_dir, "--output", tmp_path / "bundle", "--texts", texts_file, flag]
+    code, stderr = run_export_cli(capsys, *args)
+    assert_refused(code, stderr)
+    assert "at least 1,000 real reviews; 999 given" in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["texts.txt"]
+    code, stderr = run_export_cli(capsys, "--model", tiny_model_dir, "--output", tmp_path / "bundle", flag)
+    assert_refused(code, stderr)
+    assert "0 given" in stderr
+
+
+def test_the_python_quantize_argument_still_works_with_a_warning(tiny_model_dir, tmp_path):
+    with pytest.warns(FutureWarning, match="float16"):
+        manifest = export_bundle(tiny_model_dir, tmp_path / "bundle", quantize=True, texts=made_up_reviews(1000))
+    assert manifest.info["quantized"] is True
+
+
+def test_export_checks_parity_on_a_datasets_validation_split(tiny_model_dir, tmp_path, capsys, make_tiny_aclimdb):
+    from sentiment_batch.train.data import load_splits
+
+    dataset = make_tiny_aclimdb(tmp_path)
+    output = tmp_path / "bundle"
+    args = ["--model", tiny_model_dir, "--output", output, "--dataset", dataset]
+    assert cli_main(["export", *map(str, args)]) == 0
+    validation = load_splits(str(dataset))["validation"]
+    manifest = json.loads((output / "bundle.json").read_text(encoding="utf-8"))
+    assert manifest["parity"]["texts"] == len(builtin_texts()) + len(validation) > len(builtin_texts())
+    code, stderr = run_export_cli(capsys, *args[:3], tmp_path / "other", "--dataset", dataset, "--split", "nope")
+    assert_refused(code, stderr)
+    assert "has no 'nope' split" in stderr
+
+
+@pytest.mark.parametrize("content", [None, "", "\n  \n"], ids=["missing", "empty", "blank"])
 def test_refuses_a_texts_file_without_reviews(tiny_model_dir, tmp_path, capsys, content):
     texts_file = tmp_path / "texts.txt"
     if content is not None:
@@ -363,7 +423,7 @@ def test_overwrite_replaces_an_existing_bundle(tiny_model_dir, tiny_bundle, tmp_
     (output / "stale.txt").write_text("from an older export", encoding="utf-8")
     manifest = export_bundle(tiny_model_dir, output, overwrite=True, texts=["great", ""])
     assert sorted(path.name for path in output.iterdir()) == BUNDLE_FILES
-    assert manifest.info["parity"]["texts"] == 2
+    assert manifest.info["parity"]["texts"] == len(builtin_texts()) + 2
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bundle"]
 
 

@@ -42,14 +42,11 @@ GOLDEN = [
 PROBES = ["{c}", "a{c}\u0334", "a\u0345{c}", "A{c}b", "<br{c}>", "{c}{c}", "I{c}"]
 
 
-@pytest.fixture(autouse=True, params=["compiled", "numpy"])
-def span_backend(request, monkeypatch):
-    """Every test runs with the compiled spans-and-lookup loop and with the numpy one it replaces."""
-    if request.param == "compiled" and preprocessing._token_ids is None:
+@pytest.fixture(autouse=True)
+def compiled_loops(request):
+    """The fast path needs the compiled loops; without them every text goes to `encode_batch` (see the last test)."""
+    if preprocessing._token_ids is None and "without_the_compiled_loops" not in request.node.name:
         pytest.skip("the C extension sentiment_batch._token_ids was not built (no C compiler at install)")
-    if request.param == "numpy":
-        monkeypatch.setattr(preprocessing, "_token_ids", None)
-    return request.param
 
 
 def random_texts(count: int, seed: int = 0) -> list[str]:
@@ -194,3 +191,14 @@ def test_nfkc_only_where_it_can_change_the_text(varied_tokenizer):
     assert_same_as_tokenizers(varied_tokenizer, texts)
     for text in texts:
         assert_same_as_tokenizers(varied_tokenizer, [text])
+
+
+def test_without_the_compiled_loops_every_text_goes_to_the_tokenizers_library(varied_tokenizer, monkeypatch):
+    monkeypatch.setattr(preprocessing, "_token_ids", None)
+    assert FastEncoder.of(varied_tokenizer) is None
+    expected = [encoding.ids for encoding in varied_tokenizer.encode_batch(GOLDEN, add_special_tokens=False)]
+    assert encode_ids(varied_tokenizer, GOLDEN) == expected
+    input_ids, offsets = encode(varied_tokenizer, pa.array(GOLDEN, pa.string()))
+    want_ids, want_offsets = flatten(expected)
+    np.testing.assert_array_equal(input_ids, want_ids)
+    np.testing.assert_array_equal(offsets, want_offsets)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sentiment_batch import cli, scoring_cli
+from sentiment_batch import cli, local_engine, scoring_cli
 from sentiment_batch import io as sb_io
 from sentiment_batch.bundle import MANIFEST_FILE
 from sentiment_batch.publish import TEMP_SUFFIX
@@ -85,7 +85,7 @@ def test_multi_file_and_glob_in_order(tmp_path, capsys, tiny_bundle):
 def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch):
     path = write(pd.concat([frame(i * 10) for i in range(5)], ignore_index=True), tmp_path / "in.parquet")
     assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "one.parquet")[0] == 0
-    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(local_engine, "CHUNK_ROWS", 4)
     written = []
     original = sb_io.AtomicWriter.write
 
@@ -158,7 +158,6 @@ def truncate_tokenizer(folder):
         (break_sha, "does not match model_sha256"),
         (drop_tokenizer, "incomplete"),
         (bad_version, "format_version"),
-        (swap_labels, "disagree on sentiment_batch.labels"),
         (truncate_tokenizer, "does not match tokenizer_sha256"),
     ],
 )
@@ -171,6 +170,15 @@ def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, bre
     code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
     assert code == 2 and len(err) == 1 and match in err[0]
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_graph_that_disagrees_with_the_manifest_is_refused_before_any_row(tmp_path, capsys, bundle_copy, monkeypatch):
+    swap_labels(bundle_copy)  # every file matches its hash; the graph's own metadata names other labels
+    monkeypatch.setattr(sb_io.AtomicWriter, "write", lambda self, batch: pytest.fail("a row was scored"))
+    path = write(frame(), tmp_path / "in.csv")
+    code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
+    assert code == 2 and len(err) == 1 and "disagree on sentiment_batch.labels" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle_copy", "in.csv"]
 
 
 @pytest.mark.parametrize(
@@ -204,7 +212,7 @@ def test_spark_options_need_the_spark_engine(tmp_path, capsys, tiny_bundle):
 
 
 def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bundle, monkeypatch):
-    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(local_engine, "CHUNK_ROWS", 2)
     path = tmp_path / "late.csv"
     path.write_bytes(b"id,text\n1,good\n2,bad\n3,fine\n4,a,b\n5,ok\n")
     code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
@@ -213,7 +221,7 @@ def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bund
 
 
 def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
-    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(local_engine, "CHUNK_ROWS", 3)
     original = sb_io.AtomicWriter.write
     calls = []
 
@@ -587,3 +595,16 @@ def test_a_symlink_at_the_old_predictable_temp_name_is_ignored(tmp_path, tiny_bu
     result = run_cli(source, "--bundle", tiny_bundle, "--output", tmp_path / "out.csv", prefix=namespace)
     assert result.returncode == 0, result.stderr
     assert victim.read_text() == "precious" and read(tmp_path / "out.csv")["id"].tolist() == list(range(len(TEXTS)))
+
+
+def test_the_local_engine_takes_keyword_arguments_and_returns_a_summary(tmp_path, tiny_bundle):
+    from sentiment_batch.bundle import load_bundle
+
+    source = write(frame(), tmp_path / "in.parquet")
+    out = tmp_path / "out.csv"
+    summary = local_engine.score_files(
+        [source], out, bundle=load_bundle(tiny_bundle), text_column="text", batch_size=2, threads=1, progress=False
+    )
+    assert (summary.files, summary.rows, summary.errors) == (1, len(TEXTS), 3)
+    assert summary.line().startswith(f"scored {len(TEXTS)} rows from 1 file(s) into {out}: 3 errors")
+    assert read(out)["id"].tolist() == list(range(len(TEXTS)))

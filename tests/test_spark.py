@@ -20,7 +20,7 @@ from sentiment_batch.errors import UserError
 from sentiment_batch.scorer import DEFAULT_BATCH_SIZE
 
 spark_api = pytest.importorskip("sentiment_batch.spark", reason="the spark extra is not installed")
-from sentiment_batch.spark_cli import CSV_READ, failure_reason  # noqa: E402  (needs pyspark, checked above)
+from sentiment_batch.spark_engine import CSV_READ, failure_reason  # noqa: E402  (needs pyspark, checked above)
 
 TEXTS = [text for text, _ in REVIEWS] + VARIED_TEXTS + [None, "great", 'a "quoted", comma\nand a line break']
 ADDED = ["label", "score", "prob_negative", "prob_positive", "error"]

@@ -1,0 +1,114 @@
+"""The local scoring engine: CSV/Parquet files in, one scored file out, streamed in chunks on this machine's cores."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+from tqdm import tqdm
+
+from .bundle import Bundle, load_bundle
+from .errors import UserError
+from .io import CHUNK_ROWS, AtomicWriter, Source, Summary, conform, expand_inputs, file_format, open_source
+from .publish import check_output_path
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
+
+
+def score_files(
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    bundle: str | os.PathLike | Bundle | None = None,
+    text_column: str = "text",
+    column_prefix: str = "",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    threads: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Summary:
+    """Score CSV/Parquet files into one output file, which appears complete or not at all.
+
+    Everything that can be checked without the model is checked first: the inputs, the bundle (every file
+    hashed), and that the output can be created (its temporary file is); only then is the model loaded.
+
+    Args:
+        inputs (`Sequence[str | os.PathLike]`): CSV or Parquet files or globs, read in order.
+        output (`str | os.PathLike`): the output file; `.csv` or `.parquet` picks its format.
+        bundle (`str | os.PathLike | Bundle`, *optional*): the bundle folder, or one `load_bundle` checked;
+            defaults to the bundle shipped with the package.
+        text_column (`str`, *optional*, defaults to "text"): the column holding the review text.
+        column_prefix (`str`, *optional*, defaults to ""): put before every added column's name.
+        batch_size (`int`, *optional*, defaults to 256): reviews per model call.
+        threads (`int`, *optional*): model batches scored at once; defaults to the CPU count.
+        overwrite (`bool`, *optional*, defaults to False): replace an existing output.
+        progress (`bool`, *optional*, defaults to True): draw a progress bar on stderr.
+    """
+    output = Path(output)
+    file_format(output, "output")
+    paths = expand_inputs([os.fspath(path) for path in inputs])
+    check_output_path(output, paths, overwrite)
+    loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    added = [field.name for field in added_fields(loaded.labels, column_prefix)]
+    sources = open_sources(paths, text_column, added)
+    schema = pa.schema([*sources[0].schema, *added_fields(loaded.labels, column_prefix)])
+    if threads is not None:
+        # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
+        os.environ.setdefault("RAYON_NUM_THREADS", str(max(threads, 1)))
+    writer = AtomicWriter(output, schema, overwrite=overwrite)
+    with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
+        summary = stream(scorer, sources, writer, text_column, column_prefix, progress)
+    summary.output = str(output)
+    return summary
+
+
+def open_sources(paths: Sequence[Path], text_column: str, added: Sequence[str]) -> list[Source]:
+    """Open every input before writing anything; all must have the text column and the same column names.
+
+    Args:
+        paths (`Sequence[Path]`): the input files.
+        text_column (`str`): the column holding the text.
+        added (`Sequence[str]`): the names scoring adds, which must not exist already.
+    """
+    sources = [open_source(path) for path in paths]
+    first = sources[0]
+    for source in sources:
+        check_columns(source.schema.names, text_column, added, where=str(source.path))
+        if source.schema.names != first.schema.names:
+            raise UserError(
+                f"{source.path} has columns {source.schema.names}, but {first.path} has {first.schema.names}; "
+                "all inputs must have the same columns"
+            )
+    return sources
+
+
+def stream(
+    scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, text_column: str, prefix: str, progress: bool
+) -> Summary:
+    """Stream every source through the scorer into the writer, chunk by chunk, in order.
+
+    Args:
+        scorer (`Scorer`): the loaded bundle.
+        sources (`Sequence[Source]`): opened inputs.
+        writer (`AtomicWriter`): the open output.
+        text_column (`str`): the column holding the text.
+        prefix (`str`): prefix of the added columns.
+        progress (`bool`): draw a progress bar on stderr.
+    """
+    counts = [source.num_rows for source in sources]
+    total = None if None in counts else sum(counts)
+    summary, start = Summary(files=len(sources)), time.perf_counter()
+    with tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress, file=sys.stderr) as bar:
+        for source in sources:
+            batches = (conform(batch, sources[0].schema, source.path) for batch in source.batches(CHUNK_ROWS))
+            for scored in scorer.score_batches(batches, text_column, prefix):
+                writer.write(scored)
+                summary.rows += scored.num_rows
+                # the error column is the last one and null exactly where the row was scored
+                summary.errors += scored.num_rows - scored.column(scored.num_columns - 1).null_count
+                bar.update(scored.num_rows)
+    summary.seconds = time.perf_counter() - start
+    return summary
