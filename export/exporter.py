@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxruntime
 import torch
@@ -20,7 +21,7 @@ import transformers
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
 
-from sentiment_batch.bundle import MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
+from sentiment_batch.bundle import EXPLAIN_FILE, MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
 from sentiment_batch.errors import UserError, shown
 from sentiment_batch.preprocessing import load_tokenizer
 from sentiment_batch.publish import check_output, staged_folder
@@ -33,8 +34,22 @@ from .onnx_graph import (
     move_weights_to_data_file,
     seal_bundle,
 )
-from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity
-from .quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, MIN_FLOAT16_SAMPLE, quantize_in_place
+from .parity import (
+    MANY_BATCH_SIZE,
+    MAX_LOGIT_DIFF,
+    builtin_texts,
+    check_explain_parity,
+    check_parity,
+    onnx_scorer,
+    score_texts,
+)
+from .quantize import (
+    HALF_MAX_LOGIT_DIFF,
+    HALF_MIN_LABEL_AGREEMENT,
+    MIN_FLOAT16_SAMPLE,
+    quantize_in_place,
+    store_tables_in_float16,
+)
 from .sample import dataset_texts, read_texts
 
 logger = logging.getLogger(__name__)
@@ -152,6 +167,49 @@ def export_checked_graph(
     return parity, export_seconds
 
 
+def export_explain_graph(
+    model: torch.nn.Module, tokenizer: Tokenizer, texts: list[str], explain_path: Path, model_path: Path, opset: int
+) -> dict:
+    """Write the explain graph and return its parity report; raise when it disagrees with the autograd reference
+    or its logits differ from the scoring graph's in any bit.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
+        tokenizer (`Tokenizer`): its tokenizer.
+        texts (`list[str]`): the parity reviews.
+        explain_path (`Path`): where explain.onnx goes.
+        model_path (`Path`): the scoring graph, already exported.
+        opset (`int`): ONNX opset of the graph.
+    """
+    export_onnx(model, explain_path, opset, explain=True)
+    parity = check_explain_parity(model, open_session(explain_path), open_session(model_path), tokenizer, texts)
+    if not parity["passed"]:
+        raise UserError(
+            f"the explain graph disagrees with PyTorch (max |Δevidence| {parity['max_abs_evidence_diff']:.3g}, "
+            f"allowed {parity['max_evidence_diff_allowed']:g}; logits identical to the scoring graph's: "
+            f"{parity['logits_identical']}); bundle not written"
+        )
+    return parity
+
+
+def store_explain_in_float16(explain_path: Path, model_path: Path, tokenizer: Tokenizer, texts: list[str]) -> None:
+    """Store the explain graph's table in float16 as the scoring graph's is, and check their logits stay equal.
+
+    Args:
+        explain_path (`Path`): the explain graph, rewritten in place.
+        model_path (`Path`): the scoring graph, its table already in float16.
+        tokenizer (`Tokenizer`): the model's tokenizer.
+        texts (`list[str]`): the reviews to compare on.
+    """
+    store_tables_in_float16(explain_path, explain_path)
+    explain, scoring = onnx_scorer(open_session(explain_path)), onnx_scorer(open_session(model_path))
+    batch_size = min(max(len(texts), 1), MANY_BATCH_SIZE)
+    if not np.array_equal(
+        score_texts(explain, tokenizer, texts, batch_size), score_texts(scoring, tokenizer, texts, batch_size)
+    ):
+        raise UserError("the float16 explain graph's logits differ from the scoring graph's; bundle not written")
+
+
 def export_bundle(
     model_dir: str | Path,
     output_dir: str | Path,
@@ -195,8 +253,13 @@ def export_bundle(
     with staged_folder(output_dir, overwrite=overwrite) as staging:
         model_path = staging / MODEL_FILE
         parity, export_seconds = export_checked_graph(model, tokenizer, builtin_texts() + sample, model_path, opset)
+        parity_texts = builtin_texts() + sample
+        explain_path = staging / EXPLAIN_FILE
+        explain_parity = export_explain_graph(model, tokenizer, parity_texts, explain_path, model_path, opset)
         half = quantize_in_place(model_path, tokenizer, sample) if float16 else None
-        data_path = move_weights_to_data_file(model_path)
+        if half and half["kept"]:
+            store_explain_in_float16(explain_path, model_path, tokenizer, parity_texts)
+        data_path = move_weights_to_data_file(model_path, explain_path)
         shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         info = {
             # A key the runtime reads (`Manifest.vocab_size`), written at the top level with the others.
@@ -205,6 +268,7 @@ def export_bundle(
             "opset": opset,
             "versions": library_versions(),
             "parity": parity,
+            "explain_parity": explain_parity,
             # The folder's name only: a bundle records no path of the machine that built it.
             "source": {"model_dir": model_dir.resolve().name, "metrics": source_metrics(model_dir)},
             # `verify` reads these two keys (the float16 table's bounds).
@@ -213,7 +277,9 @@ def export_bundle(
             **({"quantization": half} if half is not None else {}),
         }
         labels = tuple(index_ordered_labels(model))
-        seal_bundle(staging, labels, info, data_file=data_path.name if data_path else None)
+        seal_bundle(
+            staging, labels, info, data_file=data_path.name if data_path else None, explain_file=explain_path.name
+        )
         manifest = Manifest.read(staging)
     logger.info("bundle written to %s", output_dir)
     return manifest

@@ -176,10 +176,11 @@ def seal_bundle(
     model_file: str = MODEL_FILE,
     data_file: str | None = None,
     tokenizer_file: str = TOKENIZER_FILE,
+    explain_file: str | None = None,
 ) -> Manifest:
     """Tie a bundle folder's files together and write its `bundle.json`; returns the manifest.
 
-    The graph's metadata names the labels, the tokenizer's hash and the weights file with its hash, and the
+    Each graph's metadata names the labels, the tokenizer's hash and the weights file with its hash, and the
     manifest hashes every file, so no file of the bundle can be swapped alone.
 
     Args:
@@ -189,10 +190,14 @@ def seal_bundle(
         model_file (`str`, *optional*, defaults to `"model.onnx"`): the graph's file name.
         data_file (`str`, *optional*): the weights' file name; None when the graph holds its weights.
         tokenizer_file (`str`, *optional*, defaults to `"tokenizer.json"`): the tokenizer's file name.
+        explain_file (`str`, *optional*): the explain graph's file name; None when the bundle has none.
     """
     tokenizer_sha256 = sha256_file(folder / tokenizer_file)
     data_sha256 = sha256_file(folder / data_file) if data_file is not None else None
-    write_graph_metadata(folder / model_file, graph_metadata(labels, tokenizer_sha256, data_file, data_sha256))
+    metadata = graph_metadata(labels, tokenizer_sha256, data_file, data_sha256)
+    for graph in (model_file, explain_file):
+        if graph is not None:
+            write_graph_metadata(folder / graph, metadata)
     manifest = Manifest(
         labels=labels,
         model_sha256=sha256_file(folder / model_file),
@@ -201,6 +206,8 @@ def seal_bundle(
         model_file=model_file,
         data_file=data_file,
         tokenizer_file=tokenizer_file,
+        explain_file=explain_file,
+        explain_sha256=sha256_file(folder / explain_file) if explain_file is not None else None,
         info=info,
     )
     manifest.write(folder)

@@ -105,6 +105,19 @@ def half_precision_tables(model: onnx.ModelProto) -> int:
     return converted
 
 
+def store_tables_in_float16(path: Path, destination: Path) -> None:
+    """Write a graph with its tables stored in float16 (`half_precision_tables`).
+
+    Args:
+        path (`Path`): the float ONNX file.
+        destination (`Path`): where the converted graph goes (may be `path`).
+    """
+    model = onnx.load(str(path))
+    logger.info("embedding lookups rewritten as Gather for quantization: %d", row_lookups_as_gathers(model))
+    logger.info("tables stored in float16: %d", half_precision_tables(model))
+    onnx.save(model, str(destination))
+
+
 def quantize_in_place(model_path: Path, tokenizer: Tokenizer, texts: list[str]) -> dict:
     """Store the embedding table in float16 and swap the file in when within bounds; report sizes and agreement.
 
@@ -114,10 +127,7 @@ def quantize_in_place(model_path: Path, tokenizer: Tokenizer, texts: list[str]) 
         texts (`list[str]`): the real reviews to compare on.
     """
     half_path = model_path.with_name(model_path.stem + ".float16.onnx")
-    model = onnx.load(str(model_path))
-    logger.info("embedding lookups rewritten as Gather for quantization: %d", row_lookups_as_gathers(model))
-    logger.info("tables stored in float16: %d", half_precision_tables(model))
-    onnx.save(model, str(half_path))
+    store_tables_in_float16(model_path, half_path)
     comparison = compare_sessions(model_path, half_path, tokenizer, texts)
     kept = comparison.within(HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT)
     report = {

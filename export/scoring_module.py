@@ -42,6 +42,7 @@ class Bag(NamedTuple):
     """A batch's bag as the graph builds it: each n-gram's table row, the rows read, and each review's pooling."""
 
     columns: list[torch.Tensor]  # N x [T]: table row of the n-gram of each size starting at each token
+    weights: list[torch.Tensor]  # N x [T]: 1 where that n-gram is in the bag, else 0
     gathered: list[torch.Tensor]  # N x [T, D]: those rows of the table (zero where no n-gram)
     bags: torch.Tensor  # [T]: review of each token
     scales: torch.Tensor  # [B, 1]: what the pooling multiplies a review's sum by
@@ -80,7 +81,8 @@ class ScoringModule(nn.Module):
         sums = sums.float() * 2.0**-self.fraction_bits  # [B, D]
         counts = self.counts(weights, bags, offsets, ends)  # [B, 1]
         scale_sums = self.model.bag.scale_sums
-        return Bag(columns, gathered, bags, scale_sums(torch.ones_like(counts), counts), scale_sums(sums, counts))
+        scales = scale_sums(torch.ones_like(counts), counts)  # [B, 1]
+        return Bag(columns, weights, gathered, bags, scales, scale_sums(sums, counts))
 
     def pool(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """Each review's pooled rows `[B, D]`."""
@@ -112,7 +114,8 @@ class ExplainModule(ScoringModule):
     After pooling the network is piecewise linear (eval-mode BatchNorm is affine, ReLU a mask), so at a review's
     pooled point the margin of its label, `z_label - mean(z_other)`, moves by `gradient · pooled`, and pooled is
     `scale * sum(rows)`: each row's share, `scale * row · gradient`, is exact, and a review's shares add up to
-    `gradient · pooled`. `rows` names the table row of each share (the padding row where there is no n-gram).
+    `gradient · pooled`. `rows` names the table row of each share, -1 where no n-gram is in the bag (past the
+    review's end, or a repeat that a bag of distinct n-grams drops).
 
     Args:
         model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
@@ -140,7 +143,9 @@ class ExplainModule(ScoringModule):
         gradient = self.margin_gradient(bag.pooled, logits.argmax(dim=-1))  # [B, D]
         per_token = (gradient * bag.scales).index_select(0, bag.bags)  # [T, D]
         evidence = torch.stack([(rows * per_token).sum(dim=1) for rows in bag.gathered], dim=1)  # [T, N]
-        return logits, torch.softmax(logits, dim=-1), evidence, torch.stack(bag.columns, dim=1)
+        kept = zip(bag.columns, bag.weights, strict=True)
+        rows = torch.stack([torch.where(weight > 0, column, -1) for column, weight in kept], dim=1)  # [T, N]
+        return logits, torch.softmax(logits, dim=-1), evidence, rows  # [B, C], [B, C], [T, N], [T, N]
 
     def margin_gradient(self, pooled: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """d(z_label - mean of the other logits) / d pooled `[B, D]`, through each review's ReLU masks.

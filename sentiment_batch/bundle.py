@@ -78,6 +78,7 @@ MEMBERS = (
     Member("model_file", "model_sha256", required=True),
     Member("data_file", "data_sha256", required=False),
     Member("tokenizer_file", "tokenizer_sha256", required=True),
+    Member("explain_file", "explain_sha256", required=False),
 )
 
 
@@ -146,6 +147,9 @@ class Manifest:
         tokenizer_file (`str`): the tokenizer's file name.
         vocab_size (`int | None`): rows of the graph's word table: every token id must be below it. None in
             bundles exported before it was recorded, where the tokenizer's own size bounds its ids.
+        explain_file (`str | None`): the explain graph's file name (same inputs, and each n-gram's share of the
+            label's margin); None in bundles exported before it existed.
+        explain_sha256 (`str | None`): hex SHA-256 of the explain graph.
         format_version (`int`): the bundle format's version.
         info (`dict`): everything else (opset, library versions, parity figures, source metrics, float16 storage);
             written at the top level of `bundle.json`, never needed to score.
@@ -159,6 +163,8 @@ class Manifest:
     data_file: str | None = None
     tokenizer_file: str = TOKENIZER_FILE
     vocab_size: int | None = None
+    explain_file: str | None = None
+    explain_sha256: str | None = None
     format_version: int = FORMAT_VERSION
     info: dict = field(default_factory=dict)
 
@@ -294,6 +300,11 @@ class Bundle:
         return self.path / self.manifest.model_file
 
     @property
+    def explain_path(self) -> Path | None:
+        """The explain graph, or None when the bundle has none."""
+        return None if self.manifest.explain_file is None else self.path / self.manifest.explain_file
+
+    @property
     def data_path(self) -> Path | None:
         """The graph's weights file, or None when the graph holds its weights."""
         return None if self.manifest.data_file is None else self.path / self.manifest.data_file
@@ -366,19 +377,21 @@ def _check_sha256(path: Path, expected: str, key: str) -> None:
         raise UserError(f"{shown(path)} does not match {key} in {MANIFEST_FILE}: the bundle is corrupt or edited")
 
 
-def check_graph_metadata(found: Mapping[str, str], bundle: Bundle) -> None:
+def check_graph_metadata(found: Mapping[str, str], bundle: Bundle, graph: Path | None = None) -> None:
     """Refuse a graph whose `metadata_props` disagree with the manifest (labels, tokenizer, weights file).
 
     Args:
         found (`Mapping[str, str]`): the graph's metadata, as onnxruntime reads it.
         bundle (`Bundle`): the bundle, whose manifest holds the expected values.
+        graph (`Path`, *optional*): the graph file, for the message; defaults to the scoring graph.
     """
+    graph = graph or bundle.model_path
     found = {key: value for key, value in found.items() if key.startswith("sentiment_batch.")}
     expected = bundle.manifest.graph_metadata()
     for key in sorted(expected.keys() | found.keys()):
         if found.get(key) != expected.get(key):
             raise UserError(
-                f"{shown(bundle.model_path.name)} and {MANIFEST_FILE} disagree on {key} (graph: "
+                f"{shown(graph.name)} and {MANIFEST_FILE} disagree on {key} (graph: "
                 f"{_short(found.get(key))}, manifest: {_short(expected.get(key))}): the bundle is corrupt or edited"
             )
 
@@ -398,7 +411,7 @@ def open_session(path: str | Path, options=None):
         raise UserError(f"onnxruntime {ort.__version__} cannot load {shown(path)}: {first_line(error)}") from error
 
 
-def open_bundle_session(bundle: Bundle, options=None):
+def open_bundle_session(bundle: Bundle, options=None, *, explain: bool = False):
     """An onnxruntime session over a bundle's graph that reads weights from the manifest's weights file only, its
     metadata, inputs and outputs checked against the manifest; every refusal is a one-line `UserError`.
 
@@ -408,13 +421,17 @@ def open_bundle_session(bundle: Bundle, options=None):
     Args:
         bundle (`Bundle`): from `load_bundle`.
         options (`onnxruntime.SessionOptions | None`): session options; onnxruntime's defaults when None.
+        explain (`bool`, *optional*, defaults to False): the explain graph instead of the scoring graph.
     """
     import numpy as np
     import onnxruntime as ort
 
+    path = bundle.explain_path if explain else bundle.model_path
+    if path is None:
+        raise UserError(f"bundle {shown(bundle.path)} has no explain graph; export the model again to explain")
     options = options or ort.SessionOptions()
     try:
-        graph = bundle.model_path.read_bytes()
+        graph = path.read_bytes()
         if bundle.data_path is None:
             weights, name = np.zeros(1, dtype=np.uint8), _NO_WEIGHTS_FILE
         else:  # mapped, not read: onnxruntime copies what it needs
@@ -429,28 +446,29 @@ def open_bundle_session(bundle: Bundle, options=None):
         try:
             session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises untyped errors for graphs it cannot load
-            raise _unloadable(bundle, error) from error
-    check_graph_metadata(session.get_modelmeta().custom_metadata_map, bundle)
-    check_graph_io(session, bundle.model_path, bundle.labels)
+            raise _unloadable(bundle, path, error) from error
+    check_graph_metadata(session.get_modelmeta().custom_metadata_map, bundle, path)
+    check_graph_io(session, path, bundle.labels, EXPLAIN_OUTPUT_NAMES if explain else OUTPUT_NAMES)
     return session
 
 
-def _unloadable(bundle: Bundle, error: Exception) -> UserError:
+def _unloadable(bundle: Bundle, path: Path, error: Exception) -> UserError:
     """The one line for a bundle graph onnxruntime refused: weights read from another file, or its own reason."""
     import onnxruntime as ort
 
     other = _OTHER_WEIGHTS.search(str(error))
     if other is None:
-        return UserError(f"onnxruntime {ort.__version__} cannot load {shown(bundle.model_path)}: {first_line(error)}")
+        return UserError(f"onnxruntime {ort.__version__} cannot load {shown(path)}: {first_line(error)}")
     data_file = bundle.manifest.data_file
     where = f"not from {shown(data_file)}" if data_file else f"which {MANIFEST_FILE} does not name"
     return UserError(
-        f"{shown(bundle.model_path.name)} reads its weights from {shown(other.group(1))}, {where}: "
-        "the bundle is corrupt or edited"
+        f"{shown(path.name)} reads its weights from {shown(other.group(1))}, {where}: the bundle is corrupt or edited"
     )
 
 
-def check_graph_io(session, path: Path, labels: tuple[str, ...] | None = None) -> None:
+def check_graph_io(
+    session, path: Path, labels: tuple[str, ...] | None = None, output_names: tuple[str, ...] = OUTPUT_NAMES
+) -> None:
     """Refuse a graph whose inputs and outputs are not the bundle format's, or not one column per label.
 
     Args:
@@ -458,12 +476,14 @@ def check_graph_io(session, path: Path, labels: tuple[str, ...] | None = None) -
         path (`Path`): the graph file, for the message.
         labels (`tuple[str, ...]`, *optional*): the bundle's labels; when given, the outputs' declared width
             must be their number.
+        output_names (`tuple[str, ...]`, *optional*): the outputs the graph must have; the scoring graph's by
+            default, `EXPLAIN_OUTPUT_NAMES` for the explain graph.
     """
     inputs = tuple(node.name for node in session.get_inputs())
     outputs = {node.name: node for node in session.get_outputs()}
-    if inputs != INPUT_NAMES or not set(OUTPUT_NAMES) <= set(outputs):
+    if inputs != INPUT_NAMES or not set(output_names) <= set(outputs):
         raise UserError(
-            f"{shown(path)}: expected inputs {INPUT_NAMES} and outputs {OUTPUT_NAMES}, got {inputs} and "
+            f"{shown(path)}: expected inputs {INPUT_NAMES} and outputs {output_names}, got {inputs} and "
             f"{tuple(outputs)}"
         )
     for name in OUTPUT_NAMES:

@@ -7,12 +7,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 from tqdm import tqdm
 
 from .bundle import Bundle, load_bundle
 from .errors import UserError
+from .explain import EVIDENCE_TYPE, evidence_json
 from .io import CHUNK_ROWS, AtomicWriter, Source, Summary, conform, expand_inputs, file_format, open_source
 from .publish import check_output_path
 from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
@@ -29,6 +31,7 @@ def score_files(
     threads: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    explain: int = 0,
 ) -> Summary:
     """Score CSV/Parquet files into one output file, which appears complete or not at all.
 
@@ -46,21 +49,25 @@ def score_files(
         threads (`int`, *optional*): model batches scored at once; defaults to the CPU count.
         overwrite (`bool`, *optional*, defaults to False): replace an existing output.
         progress (`bool`, *optional*, defaults to True): draw a progress bar on stderr.
+        explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
+            phrases (a list of structs in Parquet, a JSON array in CSV); 0 for none.
     """
     output = Path(output)
-    file_format(output, "output")
+    fmt = file_format(output, "output")
     paths = expand_inputs([os.fspath(path) for path in inputs])
     check_output_path(output, paths, overwrite)
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    added = [field.name for field in added_fields(loaded.labels, column_prefix)]
-    sources = open_sources(paths, text_column, added)
-    schema = pa.schema([*sources[0].schema, *added_fields(loaded.labels, column_prefix)])
+    fields = added_fields(loaded.labels, column_prefix, explain)
+    sources = open_sources(paths, text_column, [field.name for field in fields])
+    if explain and fmt == "csv":  # CSV has no nested columns: the evidence goes as JSON text
+        fields = [field.with_type(pa.string()) if field.type == EVIDENCE_TYPE else field for field in fields]
+    schema = pa.schema([*sources[0].schema, *fields])
     if threads is not None:
         # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
         os.environ.setdefault("RAYON_NUM_THREADS", str(max(threads, 1)))
     writer = AtomicWriter(output, schema, overwrite=overwrite)
     with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
-        summary = stream(scorer, sources, writer, text_column, column_prefix, progress)
+        summary = stream(scorer, sources, writer, Columns(text_column, column_prefix, explain), progress)
     summary.output = str(output)
     return summary
 
@@ -85,17 +92,24 @@ def open_sources(paths: Sequence[Path], text_column: str, added: Sequence[str]) 
     return sources
 
 
+class Columns(NamedTuple):
+    """Which column holds the text, and what to add: the added columns' prefix and phrases of evidence."""
+
+    text: str
+    prefix: str
+    explain: int
+
+
 def stream(
-    scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, text_column: str, prefix: str, progress: bool
+    scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, columns: Columns, progress: bool
 ) -> Summary:
     """Stream every source through the scorer into the writer, chunk by chunk, in order.
 
     Args:
         scorer (`Scorer`): the loaded bundle.
         sources (`Sequence[Source]`): opened inputs.
-        writer (`AtomicWriter`): the open output.
-        text_column (`str`): the column holding the text.
-        prefix (`str`): prefix of the added columns.
+        writer (`AtomicWriter`): the open output; its schema says how evidence is written (nested, or JSON text).
+        columns (`Columns`): the text column and the columns to add.
         progress (`bool`): draw a progress bar on stderr.
     """
     counts = [source.num_rows for source in sources]
@@ -104,11 +118,22 @@ def stream(
     with tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress, file=sys.stderr) as bar:
         for source in sources:
             batches = (conform(batch, sources[0].schema, source.path) for batch in source.batches(CHUNK_ROWS))
-            for scored in scorer.score_batches(batches, text_column, prefix):
-                writer.write(scored)
+            for scored in scorer.score_batches(batches, *columns):
+                writer.write(as_written(scored, writer.schema))
                 summary.rows += scored.num_rows
                 # the error column is the last one and null exactly where the row was scored
                 summary.errors += scored.num_rows - scored.column(scored.num_columns - 1).null_count
                 bar.update(scored.num_rows)
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def as_written(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A scored batch in the output's schema: evidence as JSON text where the output holds it so (CSV)."""
+    if batch.schema.equals(schema):
+        return batch
+    columns = [
+        evidence_json(column) if column.type == EVIDENCE_TYPE and field.type == pa.string() else column
+        for column, field in zip(batch.columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)

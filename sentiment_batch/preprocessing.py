@@ -11,6 +11,7 @@ import json
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -110,6 +111,26 @@ def tokenizer_problem(config: object, vocab_size: int | None = None) -> str | No
 
 def _encode_batch(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     return [encoding.ids for encoding in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def _encode_batch_with_spans(tokenizer: Tokenizer, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+    """`encode_batch`'s ids, and each token's start and end byte in its text's UTF-8 (`[T, 2]` int64).
+
+    The library's offsets count characters of the text as given (it maps them back through normalization).
+    """
+    encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+    spans = [
+        _byte_positions(text)[np.asarray(encoding.offsets, np.int64).reshape(-1, 2)]
+        for text, encoding in zip(texts, encodings, strict=True)
+    ]
+    return [encoding.ids for encoding in encodings], np.concatenate([np.zeros((0, 2), np.int64), *spans])
+
+
+def _byte_positions(text: str) -> np.ndarray:
+    """The byte offset in `text`'s UTF-8 of every character position, the end included."""
+    points = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    widths = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+    return np.concatenate([[0], np.cumsum(widths, dtype=np.int64)])
 
 
 def _offsets(lengths: np.ndarray) -> np.ndarray:
@@ -228,23 +249,28 @@ class _VocabTable:
             pending = np.setdiff1d(pending, placed, assume_unique=True)
             slots[pending] = (slots[pending] + 1) & ((1 << self._bits) - 1)
 
-    def token_ids(self, raw: bytes, classes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Id of every token of the batch and each text's token count: runs of one character class are tokens,
-        looked up in the table (the compiled loop), or in the dict when longer than 16 bytes.
+    def token_ids(
+        self, raw: bytes, classes: np.ndarray, offsets: np.ndarray, spans: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Id of every token of the batch, each text's token count and, with `spans`, each token's start and end
+        byte in its text (`[T, 2]`): runs of one character class are tokens, looked up in the table (the
+        compiled loop), or in the dict when longer than 16 bytes.
 
         Args:
             raw (`bytes`): the normalized texts, concatenated.
             classes (`np.ndarray`): the class of every byte's character (`_normalized_classes`).
             offsets (`np.ndarray`): start of each text in `raw`, then its length.
+            spans (`bool`, *optional*, defaults to False): also return the tokens' byte spans.
         """
         ids = np.empty(len(raw), dtype=np.int64)  # at most one token per byte
         counts = np.empty(len(offsets) - 1, dtype=np.int64)
         long_tokens = np.empty((len(raw) // (_SHORT_TOKEN + 1) + 1, 3), dtype=np.int64)
+        token_spans = np.empty((len(raw), 2), dtype=np.int64) if spans else None
         args = (raw, classes, offsets, self._table, self._bits, self.unk, ids, counts, long_tokens)
-        tokens, long_count = _token_ids.token_ids(*args)  # the GIL is released inside
+        tokens, long_count = _token_ids.token_ids(*args, *([token_spans] if spans else []))  # releases the GIL
         for index, start, end in long_tokens[:long_count].tolist():
             ids[index] = self._word_id(raw[start:end])
-        return ids[:tokens], counts
+        return ids[:tokens], counts, None if token_spans is None else token_spans[:tokens]
 
     def _word_id(self, token: bytes) -> int:
         # Tokens end on character boundaries; surrogateescape keeps anything else from matching a word.
@@ -274,7 +300,7 @@ def _multibyte_flags(raw: bytes, offsets: np.ndarray) -> np.ndarray:
     return flags
 
 
-def _text_bytes(column: pa.Array) -> tuple[bytes, np.ndarray]:
+def text_bytes(column: pa.Array) -> tuple[bytes, np.ndarray]:
     """A large_string column's texts as one bytes object, and each text's start in it, then their length.
 
     Args:
@@ -300,7 +326,7 @@ def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: 
     text = column.filter(other)
     # `<br…>` and four line-break characters as spaces, as many as each has bytes: the tokenizer's Replace writes
     # one space, which gives the same tokens, and the offsets stay put.
-    raw, offsets = _text_bytes(text)
+    raw, offsets = text_bytes(text)
     spaced = _token_ids.line_breaks_to_spaces(raw, offsets)
     text = pa.Array.from_buffers(pa.large_string(), len(text), [None, pa.py_buffer(offsets), pa.py_buffer(spaced)])
     changing = nfkc_texts[~ascii_texts]
@@ -385,34 +411,47 @@ class FastEncoder:
             _ENCODERS[tokenizer] = cls(tokenizer, config) if cls.supports(config) else None
         return _ENCODERS[tokenizer]
 
-    def encode(self, texts: Sequence[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """All ids concatenated (int64) and the start of each text (int64), as `encode` returns them.
+    def encode(self, texts: Sequence[str] | pa.Array, spans: bool = False) -> Encoded:
+        """All ids concatenated (int64), the start of each text (int64) and, with `spans`, each token's byte span.
 
         Args:
             texts (`Sequence[str] | pa.Array`): the reviews, or an Arrow string column of them.
+            spans (`bool`, *optional*, defaults to False): also give each token's start and end byte in its text.
         """
         column = texts.cast(pa.large_string()) if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
         slow, flags = self._text_flags(column)
+        if spans:  # NFKC moves characters; the tokenizers library maps its offsets back to the text as given
+            slow |= flags & _NFKC_BIT != 0
+        fast = self._encode_column(column.filter(pa.array(~slow)), flags[~slow], spans)
+        if fast.moved.any():  # lower-casing changed a text's length, so its spans too (rare): the slow way
+            slow[np.flatnonzero(~slow)[fast.moved]] = True
+            fast = self._encode_column(column.filter(pa.array(~slow)), flags[~slow], spans)
         if not slow.any():
-            ids, lengths = self._encode_column(column, flags)
-            return ids, _offsets(lengths)
-        fast_ids, fast_lengths = self._encode_column(column.filter(pa.array(~slow)), flags[~slow])
-        slow_ids, slow_offsets = flatten(_encode_batch(self._tokenizer, column.filter(pa.array(slow)).to_pylist()))
+            return Encoded(fast.ids, _offsets(fast.lengths), fast.spans)
+        slow_texts = column.filter(pa.array(slow)).to_pylist()
+        if spans:
+            slow_ids, slow_spans = _encode_batch_with_spans(self._tokenizer, slow_texts)
+        else:
+            slow_ids, slow_spans = _encode_batch(self._tokenizer, slow_texts), None
+        slow_flat, slow_offsets = flatten(slow_ids)
         lengths = np.empty(len(slow), dtype=np.int64)
-        lengths[~slow] = fast_lengths
-        lengths[slow] = np.diff(slow_offsets, append=len(slow_ids))
+        lengths[~slow] = fast.lengths
+        lengths[slow] = np.diff(slow_offsets, append=len(slow_flat))
         from_slow = np.repeat(slow, lengths)
         ids = np.empty(len(from_slow), dtype=np.int64)
-        ids[~from_slow] = fast_ids
-        ids[from_slow] = slow_ids
-        return ids, _offsets(lengths)
+        ids[~from_slow], ids[from_slow] = fast.ids, slow_flat
+        token_spans = None
+        if spans:
+            token_spans = np.empty((len(from_slow), 2), dtype=np.int64)
+            token_spans[~from_slow], token_spans[from_slow] = fast.spans, slow_spans
+        return Encoded(ids, _offsets(lengths), token_spans)
 
     def _text_flags(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Which texts the tokenizers library must encode (an added token, or a character pyarrow treats
         otherwise), and per text the OR of its characters' `_char_info` bits above the class (0 when ASCII).
         """
         slow = np.zeros(len(column), dtype=bool)
-        raw, offsets = _text_bytes(column)
+        raw, offsets = text_bytes(column)
         for token in self._added:
             # A search of the whole buffer spares the per-text search in almost every batch; its first byte
             # alone (memchr, several times faster than the whole token) rules most batches out.
@@ -422,13 +461,33 @@ class FastEncoder:
         flags = _multibyte_flags(raw, offsets)
         return slow | (flags & _UNSAFE_BIT != 0), flags
 
-    def _encode_column(self, column: pa.Array, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and token count of each text, for texts the pyarrow kernels handle exactly like tokenizers."""
+    def _encode_column(self, column: pa.Array, flags: np.ndarray, spans: bool = False) -> _Part:
+        """Ids and token count of each text (and spans), for texts the pyarrow kernels handle exactly like
+        tokenizers; `moved` marks texts whose normalization changed their byte length (their spans would not
+        point into them), always none without `spans`."""
         ascii_texts = flags == 0
         text = _normalize_non_ascii(column, ascii_texts, flags & _NFKC_BIT != 0)
-        raw, offsets = _text_bytes(text)
+        raw, offsets = text_bytes(text)
+        moved = np.zeros(len(column), dtype=bool)
+        if spans and not ascii_texts.all():
+            moved = np.diff(offsets) != np.diff(text_bytes(column)[1])
         raw, classes = _normalized_classes(raw, offsets, ascii_texts)
-        return self._table.token_ids(raw, classes, offsets)
+        return _Part(*self._table.token_ids(raw, classes, offsets, spans), moved)
+
+
+class Encoded(NamedTuple):
+    """A batch in the model's input form, and where each token is in its text."""
+
+    ids: np.ndarray  # [T] int64, every text's ids concatenated
+    offsets: np.ndarray  # [B] int64, where each text starts in ids
+    spans: np.ndarray | None  # [T, 2] int64, each token's start and end byte in its text's UTF-8; None unless asked
+
+
+class _Part(NamedTuple):
+    ids: np.ndarray
+    lengths: np.ndarray
+    spans: np.ndarray | None
+    moved: np.ndarray
 
 
 _ENCODERS: weakref.WeakKeyDictionary[Tokenizer, FastEncoder | None] = weakref.WeakKeyDictionary()
@@ -444,7 +503,7 @@ def encode_ids(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     encoder = FastEncoder.of(tokenizer)
     if encoder is None or not len(texts):
         return _encode_batch(tokenizer, texts)
-    ids, offsets = encoder.encode(texts)
+    ids, offsets, _ = encoder.encode(texts)
     return [row.tolist() for row in np.split(ids, offsets[1:])]
 
 
@@ -469,5 +528,19 @@ def encode(tokenizer: Tokenizer, texts: Sequence[str] | pa.Array) -> tuple[np.nd
     """
     encoder = FastEncoder.of(tokenizer)
     if encoder:
-        return encoder.encode(texts)
+        return encoder.encode(texts)[:2]
     return flatten(_encode_batch(tokenizer, texts.to_pylist() if isinstance(texts, pa.Array) else texts))
+
+
+def encode_with_spans(tokenizer: Tokenizer, texts: Sequence[str] | pa.Array) -> Encoded:
+    """`encode`'s ids and offsets, and where each token is: its start and end byte in its text's UTF-8.
+
+    Args:
+        tokenizer (`Tokenizer`): the trained tokenizer.
+        texts (`Sequence[str] | pa.Array`): the reviews, or an Arrow string column of them (no nulls).
+    """
+    encoder = FastEncoder.of(tokenizer)
+    if encoder:
+        return encoder.encode(texts, spans=True)
+    ids, spans = _encode_batch_with_spans(tokenizer, texts.to_pylist() if isinstance(texts, pa.Array) else texts)
+    return Encoded(*flatten(ids), spans)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -15,12 +16,14 @@ import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
 
-from .bundle import PROBABILITIES, Bundle, load_bundle, open_bundle_session
+from .bundle import EVIDENCE, INPUT_NAMES, PROBABILITIES, ROWS, Bundle, load_bundle, open_bundle_session
 from .errors import UserError, UserTypeError, first_line
-from .preprocessing import encode, load_tokenizer
+from .explain import EVIDENCE_TYPE, evidence_lists, top_phrases
+from .preprocessing import encode, encode_with_spans, load_tokenizer
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
 INVALID_UTF8 = "invalid UTF-8"
+EXPLAINED = (PROBABILITIES, EVIDENCE, ROWS)  # what the explain graph gives the scorer
 
 
 def row_error(value: object) -> str | None:
@@ -123,22 +126,36 @@ def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.n
     return errors, ok, pa.array([values[row] for row in np.flatnonzero(ok)], pa.large_string())
 
 
-def added_fields(labels: Sequence[str], prefix: str = "") -> list[pa.Field]:
-    """The columns scoring adds, named and typed: label, score, prob_<label> per class, error.
+def added_fields(labels: Sequence[str], prefix: str = "", explain: int = 0) -> list[pa.Field]:
+    """The columns scoring adds, named and typed: label, score, prob_<label> per class, evidence (when
+    explaining), error (always last).
 
     Args:
         labels (`Sequence[str]`): class names in logit order.
         prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
+        explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 adds no evidence column.
     """
     if not isinstance(prefix, str):
         raise UserTypeError(f"prefix must be a str, got {type(prefix).__name__}")
+    explain = check_explain(explain)
     probabilities = [pa.field(f"{prefix}prob_{label}", pa.float32()) for label in labels]
+    evidence = [pa.field(f"{prefix}evidence", EVIDENCE_TYPE)] if explain else []
     return [
         pa.field(f"{prefix}label", pa.string()),
         pa.field(f"{prefix}score", pa.float32()),
         *probabilities,
+        *evidence,
         pa.field(f"{prefix}error", pa.string()),
     ]
+
+
+def check_explain(explain: object) -> int:
+    """`explain` as an int: the most phrases of evidence per review, 0 for none."""
+    if isinstance(explain, bool) or not isinstance(explain, numbers.Integral):
+        raise UserTypeError(f"explain must be an int (phrases per review, 0 for none), got {type(explain).__name__}")
+    if explain < 0:
+        raise UserError(f"explain must be at least 0 (phrases per review), got {explain}")
+    return int(explain)
 
 
 def _positive_int(name: str, value: object, allow_none: bool = False) -> int | None:
@@ -168,6 +185,7 @@ class _Pending:
     errors: list[str | None]
     ok: np.ndarray
     futures: list[Future]
+    explain: int = 0
 
 
 class Scorer:
@@ -194,6 +212,8 @@ class Scorer:
         self.labels = bundle.labels
         self._tokenizer = load_tokenizer(bundle.tokenizer_path, vocab_size=bundle.manifest.vocab_size)
         self._session = _session(bundle)
+        self._explain_session = None  # opened at the first call that explains
+        self._explain_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
         self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
 
@@ -227,13 +247,15 @@ class Scorer:
             # An error or a signal ends the run: batches not started yet are dropped, not scored first.
             self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def output_names(self, prefix: str = "") -> list[str]:
-        """Names of the columns scoring adds: label, score, prob_<label> per class, error.
+    def output_names(self, prefix: str = "", explain: int = 0) -> list[str]:
+        """Names of the columns scoring adds: label, score, prob_<label> per class, evidence (when explaining),
+        error.
 
         Args:
             prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
+            explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 for no evidence column.
         """
-        return [field.name for field in added_fields(self.labels, prefix)]
+        return [field.name for field in added_fields(self.labels, prefix, explain)]
 
     def probabilities(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
         """Class probabilities (float32 `[len(texts), num_labels]`) of non-blank texts, in model batches.
@@ -245,37 +267,58 @@ class Scorer:
         if not pending.ok.all():
             row = int(np.flatnonzero(~pending.ok)[0])
             raise UserError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
-        return self._collect(pending.futures, len(pending.ok))
+        return self._collect(pending.futures, len(pending.ok))[0]
 
-    def _submit(self, texts: pa.Array) -> list[Future]:
+    def _submit(self, texts: pa.Array, explain: int) -> list[Future]:
         # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
         if not self._finalizer.alive:
             raise UserError("this Scorer is closed; create another one")
         starts = range(0, len(texts), self.batch_size)
-        return [self._pool.submit(self._score, texts[start : start + self.batch_size]) for start in starts]
+        return [self._pool.submit(self._score, texts[start : start + self.batch_size], explain) for start in starts]
 
-    def _collect(self, futures: list[Future], count: int) -> np.ndarray:
+    def _collect(self, futures: list[Future], count: int, explain: int = 0) -> tuple[np.ndarray, pa.Array | None]:
+        """The probabilities of every scored text, and their evidence when explaining."""
         result = np.empty((count, len(self.labels)), dtype=np.float32)
+        evidence = [pa.array([], EVIDENCE_TYPE)]
         for index, future in enumerate(futures):
             start = index * self.batch_size
-            result[start : start + self.batch_size] = future.result()
-        return result
+            result[start : start + self.batch_size], phrases = future.result()
+            evidence.append(phrases)
+        return result, pa.concat_arrays(evidence) if explain else None
 
-    def _score(self, texts: pa.Array) -> np.ndarray:
-        input_ids, offsets = encode(self._tokenizer, texts)
+    def _score(self, texts: pa.Array, explain: int) -> tuple[np.ndarray, pa.Array | None]:
+        """One model batch: its probabilities and, when explaining, each review's `explain` heaviest phrases."""
+        if not explain:
+            return self._run(self._session, self.bundle.model_path, encode(self._tokenizer, texts), len(texts)), None
+        encoded = encode_with_spans(self._tokenizer, texts)
+        session = self._explainer()
+        probs, evidence, rows = self._run(session, self.bundle.explain_path, encoded[:2], len(texts), EXPLAINED)
+        return probs, evidence_lists(texts, *top_phrases(evidence, rows, encoded.spans, encoded.offsets, explain))
+
+    def _run(self, session, path: Path, inputs: tuple, count: int, outputs: tuple = (PROBABILITIES,)):
+        """The graph's outputs for one batch of `count` texts, the probabilities checked for their shape."""
         try:
-            probs = self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
+            results = session.run(list(outputs), dict(zip(INPUT_NAMES, inputs, strict=True)))
         except Exception as error:  # onnxruntime's errors are untyped; a graph that loads may still fail to run
-            raise UserError(f"onnxruntime cannot run {self.bundle.model_path}: {first_line(error)}") from error
-        if probs.shape != (len(texts), len(self.labels)):
+            raise UserError(f"onnxruntime cannot run {path}: {first_line(error)}") from error
+        probs = results[0]
+        if probs.shape != (count, len(self.labels)):
             raise UserError(
-                f"{self.bundle.model_path} gave probabilities of shape {probs.shape} for {len(texts)} "
-                f"texts and {len(self.labels)} labels"
+                f"{path} gave probabilities of shape {probs.shape} for {count} texts and {len(self.labels)} labels"
             )
-        return probs
+        return probs if len(outputs) == 1 else results
 
-    def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray) -> _Pending:
+    def _explainer(self):
+        """The explain graph's session, opened at the first call that explains."""
+        with self._explain_lock:
+            if self._explain_session is None:
+                self._explain_session = _session(self.bundle, explain=True)
+        return self._explain_session
+
+    def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, explain: int = 0) -> _Pending:
         """Check the cells of one column and send its scorable texts to the pool."""
+        if explain and self.bundle.explain_path is None:
+            raise UserError(f"the bundle {self.bundle.path} has no explain graph; export the model again to explain")
         column = _string_column(values) if isinstance(values, (pa.Array, pa.ChunkedArray)) else None
         if column is not None:
             errors, ok = text_errors(column)
@@ -283,83 +326,101 @@ class Scorer:
         else:
             values = values.to_pylist() if isinstance(values, (pa.Array, pa.ChunkedArray)) else values
             errors, ok, texts = python_text_errors(values)
-        return _Pending(errors, ok, self._submit(texts))
+        return _Pending(errors, ok, self._submit(texts, explain), explain)
 
     def _finish(self, pending: _Pending, prefix: str) -> dict[str, pa.Array]:
         """The added columns of a column started with `_start`, once its model batches are done."""
         ok, count = pending.ok, len(pending.ok)
         probs = np.zeros((count, len(self.labels)), dtype=np.float32)
-        probs[ok] = self._collect(pending.futures, int(ok.sum()))
+        probs[ok], evidence = self._collect(pending.futures, int(ok.sum()), pending.explain)
         best = probs.argmax(axis=1)
         missing = ~ok
-        fields = added_fields(self.labels, prefix)
+        fields = added_fields(self.labels, prefix, pending.explain)
         label, score, *prob_fields, error = fields
+        if evidence is not None:  # one list per scored row; the others get none
+            prob_fields.pop()
+            rows = np.full(count, -1, dtype=np.int64)
+            rows[ok] = np.arange(int(ok.sum()))
+            evidence = evidence.take(pa.array(rows, mask=missing))
         columns = [
             pa.array(np.asarray(self.labels, dtype=object)[best], type=label.type, mask=missing),
             pa.array(probs[np.arange(count), best], type=score.type, mask=missing),
             *(pa.array(probs[:, index], type=field.type, mask=missing) for index, field in enumerate(prob_fields)),
+            *([evidence] if evidence is not None else []),
             pa.array(pending.errors, type=error.type),
         ]
         return {field.name: column for field, column in zip(fields, columns, strict=True)}
 
-    def score_values(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, prefix: str = "") -> dict:
+    def score_values(
+        self, values: Sequence[object] | pa.Array | pa.ChunkedArray, prefix: str = "", explain: int = 0
+    ) -> dict:
         """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.
 
         Args:
             values (`Sequence[object] | pa.Array | pa.ChunkedArray`): the text column's cells, any type; an
                 Arrow string column is scored without converting its texts to Python.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence`, each review's `explain` heaviest phrases
+                (`sentiment_batch.explain`); 0 for none.
         """
-        self.output_names(prefix)  # a bad prefix is refused before any work
-        return self._finish(self._start(_texts(values)), prefix)
+        self.output_names(prefix, explain)  # a bad prefix or explain is refused before any work
+        return self._finish(self._start(_texts(values), explain), prefix)
 
-    def predict(self, texts: Iterable[object] | pa.Array | pa.ChunkedArray) -> list[dict]:
+    def predict(self, texts: Iterable[object] | pa.Array | pa.ChunkedArray, explain: int = 0) -> list[dict]:
         """One dict per text: `label`, `score`, `probabilities` ({label: p}) and `error` (None when scored).
+
+        With `explain=K`, each dict also has `evidence`: at most K `{"phrase", "weight"}` entries, heaviest first,
+        where `phrase` is a word, bigram or trigram exactly as it stands in the text and `weight` is its share of
+        the chosen label's logit margin over the others (positive pushes toward the label); None when not scored.
 
         Args:
             texts (`Iterable[object] | pa.Array | pa.ChunkedArray`): the reviews (a list, any iterable, a
                 pandas Series or an Arrow string array); None, blank or non-string ones get an `error`.
+            explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 for none.
         """
-        label, score, *probs, error = (column.to_pylist() for column in self.score_values(texts).values())
-        return [
-            {
-                "label": label[row],
-                "score": score[row],
-                "probabilities": None
-                if error[row]
-                else {name: prob[row] for name, prob in zip(self.labels, probs, strict=True)},
-                "error": error[row],
-            }
-            for row in range(len(label))
-        ]
+        columns = {name: column.to_pylist() for name, column in self.score_values(texts, "", explain).items()}
+        results = []
+        for row, error in enumerate(columns["error"]):
+            probabilities = None if error else {label: columns[f"prob_{label}"][row] for label in self.labels}
+            result = {"label": columns["label"][row], "score": columns["score"][row], "probabilities": probabilities}
+            if explain:
+                result["evidence"] = columns["evidence"][row]
+            results.append({**result, "error": error})
+        return results
 
-    def score_dataframe(self, df: pd.DataFrame, text_column: str = "text", prefix: str = "") -> pd.DataFrame:
+    def score_dataframe(
+        self, df: pd.DataFrame, text_column: str = "text", prefix: str = "", explain: int = 0
+    ) -> pd.DataFrame:
         """A copy of `df`, rows and index unchanged, with the added columns.
 
         Args:
             df (`pd.DataFrame`): the reviews.
             text_column (`str`, *optional*, defaults to "text"): the column holding the text.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
         """
         if not isinstance(df, pd.DataFrame):
             raise UserTypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-        check_columns(list(df.columns), text_column, self.output_names(prefix))
-        columns = self.score_values(df[text_column].tolist(), prefix)
+        check_columns(list(df.columns), text_column, self.output_names(prefix, explain))
+        columns = self.score_values(df[text_column].tolist(), prefix, explain)
         added = {name: column.to_pandas().set_axis(df.index) for name, column in columns.items()}
         return df.assign(**added)
 
-    def score_batch(self, batch: pa.RecordBatch, text_column: str = "text", prefix: str = "") -> pa.RecordBatch:
+    def score_batch(
+        self, batch: pa.RecordBatch, text_column: str = "text", prefix: str = "", explain: int = 0
+    ) -> pa.RecordBatch:
         """`batch` with the added columns appended.
 
         Args:
             batch (`pa.RecordBatch`): the reviews.
             text_column (`str`, *optional*, defaults to "text"): the column holding the text.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
         """
-        return next(self.score_batches([batch], text_column, prefix))
+        return next(self.score_batches([batch], text_column, prefix, explain))
 
     def score_batches(
-        self, batches: Iterable[pa.RecordBatch], text_column: str = "text", prefix: str = ""
+        self, batches: Iterable[pa.RecordBatch], text_column: str = "text", prefix: str = "", explain: int = 0
     ) -> Iterator[pa.RecordBatch]:
         """Score a stream of record batches lazily, one out per one in, in order.
 
@@ -369,8 +430,9 @@ class Scorer:
             batches (`Iterable[pa.RecordBatch]`): the reviews.
             text_column (`str`, *optional*, defaults to "text"): the column holding the text.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
         """
-        added = self.output_names(prefix)
+        added = self.output_names(prefix, explain)
         if isinstance(batches, (pa.RecordBatch, pa.Table)):
             raise UserTypeError(
                 f"batches must be an iterable of RecordBatches, not a {type(batches).__name__}; "
@@ -381,7 +443,7 @@ class Scorer:
             if not isinstance(batch, pa.RecordBatch):
                 raise UserTypeError(f"batches must hold pyarrow RecordBatches, got {type(batch).__name__}")
             check_columns(batch.schema.names, text_column, added)
-            current = (batch, self._start(batch.column(text_column)))
+            current = (batch, self._start(batch.column(text_column), explain))
             if previous is not None:
                 yield self._with_columns(*previous, prefix)
             previous = current
@@ -395,13 +457,13 @@ class Scorer:
         )
 
 
-def _session(bundle: Bundle) -> ort.InferenceSession:
+def _session(bundle: Bundle, explain: bool = False) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # One thread per call: the Scorer runs whole batches side by side instead, so tokenization and
     # the model share every core and no intra-op pool spins while a batch is being tokenized.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    return open_bundle_session(bundle, options)
+    return open_bundle_session(bundle, options, explain=explain)
 
 
 def _texts(texts: object) -> Sequence[object] | pa.Array | pa.ChunkedArray:

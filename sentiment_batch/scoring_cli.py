@@ -42,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="batches tokenized and scored at once, one CPU thread each (default: the CPU count)",
     )
     parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
+    parser.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        metavar="K",
+        help="add an evidence column: each review's K phrases that weigh most toward its label, with their "
+        "weights (Parquet: a list of structs; CSV: a JSON array). Default 0: none",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     spark = parser.add_argument_group("Spark", "score as a Spark job (pip install 'sentiment-batch[spark]')")
     spark.add_argument(
@@ -85,6 +93,7 @@ def run(args: argparse.Namespace) -> Summary:
         "batch_size": args.batch_size,
         "overwrite": args.overwrite,
         "progress": not args.no_progress,
+        "explain": args.explain,
     }
     if args.engine == "spark":
         if args.threads is not None:

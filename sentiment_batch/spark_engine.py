@@ -312,6 +312,7 @@ def score_files(
     progress: bool = True,
     master: str | None = None,
     conf: Mapping[str, str] | None = None,
+    explain: int = 0,
 ) -> Summary:
     """Score files or URIs as a Spark job into a folder of part files; every refusal comes before the job, a failed
     job raises `JobFailed`.
@@ -328,12 +329,15 @@ def score_files(
         progress (`bool`, *optional*, defaults to True): let Spark draw its progress bar.
         master (`str`, *optional*): the master URL; defaults to spark-submit's, else `local[*]`.
         conf (`Mapping[str, str]`, *optional*): Spark settings, over the engine's defaults.
+        explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
+            phrases (an array of structs in Parquet, a JSON array in CSV); 0 for none.
     """
     inputs, output = [os.fspath(value) for value in inputs], os.fspath(output)
     master = resolve_master(master)
     plan = plan_job(inputs, output, overwrite, is_local_master(master)) if master is not None else None
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)  # refused before Spark starts
     from pyspark.errors import AnalysisException
+    from pyspark.sql import functions
 
     from .spark import score
 
@@ -343,8 +347,16 @@ def score_files(
         try:
             df = read_inputs(spark, plan)
             scored = score(
-                df, bundle=loaded, text_column=text_column, column_prefix=column_prefix, batch_size=batch_size
+                df,
+                bundle=loaded,
+                text_column=text_column,
+                column_prefix=column_prefix,
+                batch_size=batch_size,
+                explain=explain,
             )
+            if explain and plan.output_format == "csv":  # CSV has no nested columns: the evidence goes as JSON
+                evidence = f"{column_prefix}evidence"
+                scored = scored.withColumn(evidence, functions.to_json(evidence))
         except AnalysisException as error:
             raise UserError(first_line(error)) from error
         summary = run_job(scored, plan, overwrite)

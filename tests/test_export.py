@@ -32,7 +32,7 @@ from sentiment_batch.preprocessing import load_tokenizer
 # Far longer than any review in the training set (and than IMDb's longest, about 2,500 words).
 UNSEEN_LONG_REVIEW = " ".join(["a wonderful boring film , terrible acting but great score"] * 1_000)
 PARITY_TEXTS = [*VARIED_TEXTS, UNSEEN_LONG_REVIEW, "great", ""]
-BUNDLE_FILES = ["bundle.json", "model.onnx", "model.onnx.data", "tokenizer.json"]
+BUNDLE_FILES = ["bundle.json", "explain.onnx", "model.onnx", "model.onnx.data", "tokenizer.json"]
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +143,12 @@ def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, m
     }
     assert sorted(path.name for path in tiny_bundle.iterdir()) == BUNDLE_FILES
     assert tiny_bundle.stat().st_mode & 0o005 == 0o005  # readable by a scoring service running as another user
+    # The explain graph: hashed, tied to the same labels, tokenizer and weights file, checked at export.
+    assert manifest["explain_file"] == "explain.onnx"
+    assert manifest["explain_sha256"] == hashlib.sha256((tiny_bundle / "explain.onnx").read_bytes()).hexdigest()
+    explain = onnx.load(str(tiny_bundle / "explain.onnx"), load_external_data=False)
+    assert {entry.key: entry.value for entry in explain.metadata_props} == graph
+    assert manifest["explain_parity"]["passed"] and manifest["explain_parity"]["logits_identical"]
 
 
 def test_builtin_parity_texts_cover_the_edge_cases():
@@ -459,3 +465,18 @@ def test_a_review_scores_bit_for_bit_alike_alone_and_in_a_batch_of_2000(tiny_bun
     with Scorer.from_bundle(tiny_bundle, threads=1, batch_size=1) as scorer:
         alone = np.concatenate([scorer.probabilities([text]) for text in texts[:200]])
     assert np.array_equal(alone.view(np.uint32), together[:200].view(np.uint32))
+
+
+def test_the_explain_graph_reads_the_scoring_graphs_weights_from_the_one_file(tiny_bundle):
+    from onnx.external_data_helper import uses_external_data
+
+    def external(name):
+        model = onnx.load(str(tiny_bundle / name), load_external_data=False)
+        places = [{entry.key: entry.value for entry in tensor.external_data} for tensor in model.graph.initializer]
+        return [
+            place for place, tensor in zip(places, model.graph.initializer, strict=True) if uses_external_data(tensor)
+        ]
+
+    table = max(external("model.onnx"), key=lambda place: int(place["length"]))
+    assert table in external("explain.onnx")  # the same bytes of model.onnx.data, not a copy
+    assert {place["location"] for place in external("explain.onnx")} == {"model.onnx.data"}

@@ -10,7 +10,14 @@ from tokenizers import Tokenizer, pre_tokenizers
 
 from helpers import REAL_TARBALL, REVIEWS, VARIED_TEXTS
 from sentiment_batch import preprocessing
-from sentiment_batch.preprocessing import FastEncoder, encode, encode_ids, flatten, load_tokenizer
+from sentiment_batch.preprocessing import (
+    FastEncoder,
+    encode,
+    encode_ids,
+    encode_with_spans,
+    flatten,
+    load_tokenizer,
+)
 from sentiment_batch.train.tokenization import train_tokenizer
 
 GOLDEN = [
@@ -96,6 +103,19 @@ def assert_same_as_tokenizers(tokenizer, texts):
     arrow_ids, arrow_offsets = encode(tokenizer, pa.array(texts, pa.string()))
     np.testing.assert_array_equal(arrow_offsets, want_offsets)
     np.testing.assert_array_equal(arrow_ids, want_ids)
+    assert_spans_as_tokenizers(tokenizer, texts)
+
+
+def assert_spans_as_tokenizers(tokenizer, texts):
+    """`encode_with_spans` puts each token where the tokenizers library does (its character offsets, in bytes)."""
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+    expected = []
+    for text, encoding in zip(texts, encodings, strict=True):
+        byte_at = np.cumsum([0, *(len(char.encode("utf-8")) for char in text)])
+        expected += [(byte_at[start], byte_at[end]) for start, end in encoding.offsets]
+    encoded = encode_with_spans(tokenizer, texts)
+    np.testing.assert_array_equal(encoded.spans, np.array(expected, dtype=np.int64).reshape(-1, 2))
+    np.testing.assert_array_equal(encoded.ids, flatten([encoding.ids for encoding in encodings])[0])
 
 
 @pytest.fixture(scope="module")

@@ -132,6 +132,22 @@ def test_sentiment_udf_in_select_and_sql_equals_score(spark, tiny_bundle):
         assert_same_rows(actual, expected)
 
 
+def test_evidence_on_spark_is_the_single_process_scorers(spark, tiny_bundle):
+    df = spark.createDataFrame(list(enumerate(TEXTS)), "id long, text string").repartition(2)
+    with Scorer.from_bundle(tiny_bundle) as scorer:
+        expected = {index: result["evidence"] for index, result in enumerate(scorer.predict(TEXTS, explain=2))}
+    scored = spark_api.score(df, bundle=tiny_bundle, explain=2)
+    assert scored.columns[-2:] == ["evidence", "error"]
+    rows = {row["id"]: row["evidence"] for row in scored.collect()}
+    as_dicts = {key: None if value is None else [entry.asDict() for entry in value] for key, value in rows.items()}
+    assert as_dicts == expected
+    udf = spark_api.sentiment_udf(tiny_bundle, explain=2)
+    struct = {row["id"]: row["s"]["evidence"] for row in df.select("id", udf("text").alias("s")).collect()}
+    assert {key: None if value is None else [entry.asDict() for entry in value] for key, value in struct.items()} == (
+        expected
+    )
+
+
 def test_executors_refuse_a_shipped_copy_that_is_not_the_drivers(spark, bundle_copy):
     from pyspark import SparkFiles
 
