@@ -41,27 +41,34 @@ def parity_bounds(manifest: Manifest) -> tuple[float, float]:
 
 
 def load_reviews(
-    source: str, split: str, limit: int | None, validation_size: float, seed: int
+    datasets: str | list[str],
+    split: str,
+    limit: int | None,
+    validation_size: float,
+    seed: int,
+    balance_classes: str = "auto",
 ) -> tuple[list[str], np.ndarray]:
-    """Texts and 0/1 labels of one split of a dataset (or several joined by "+"), cut to the first `limit` rows.
+    """Texts and 0/1 labels of one split of the datasets (or several joined by "+"), cut to the first `limit` rows.
 
     Args:
-        source (`str`): anything `train.data.load_splits` reads.
+        datasets (`str | list[str]`): anything `train.splits.load_splits` reads, as given to `train`.
         split (`str`): the split to verify on, e.g. "test", or "train+validation" for all of a labelled train set.
         limit (`int | None`): most rows kept.
         validation_size (`float`): the validation split's size, as given to `train` (share or count).
         seed (`int`): the validation split's seed, as given to `train`.
+        balance_classes (`str`, *optional*, defaults to `"auto"`): class balancing, as given to `train`.
     """
     from datasets import concatenate_datasets
 
-    from sentiment_batch.train.data import (
+    from sentiment_batch.train.splits import (
         load_splits,  # the datasets stack loads only once arguments are known to be valid
     )
 
-    splits = load_splits(source, validation_size, seed)
+    splits = load_splits(datasets, validation_size, seed, balance_classes)
     missing = [name for name in split.split("+") if name not in splits]
     if missing:
-        raise UserError(f"{source} has no {', '.join(map(repr, missing))} split; it has {', '.join(splits)}")
+        names = datasets if isinstance(datasets, str) else " + ".join(datasets)
+        raise UserError(f"{names} has no {', '.join(map(repr, missing))} split; it has {', '.join(splits)}")
     dataset = concatenate_datasets([splits[name] for name in split.split("+")])
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
@@ -136,7 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--bundle", required=True, type=Path, help="bundle folder (from `sentiment-batch export`)")
     parser.add_argument("--model", required=True, type=Path, help="trained model folder the bundle was exported from")
-    parser.add_argument("--dataset", required=True, help="Hub id, aclImdb folder/tarball, or Parquet/CSV/JSONL files")
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        nargs="+",
+        help="Hub id, aclImdb folder/tarball, or Parquet/CSV/JSONL files: the datasets given to `train`",
+    )
     parser.add_argument(
         "--split", default="test", help='split to verify on, or several joined by "+" (default: %(default)s)'
     )
@@ -155,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=42,
         help="seed of that split, as given to `train` (--validation-seed, else --seed; default: %(default)s)",
     )
+    parser.add_argument(
+        "--balance-classes",
+        default="auto",
+        choices=("auto", "true", "false"),
+        help="class balancing of the validation split, as given to `train` (default: %(default)s)",
+    )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per call (%(default)s)")
     return parser
 
@@ -172,12 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     # Bundle and model are checked before the dataset, the slow part, loads.
     bundle, model = load_bundle(args.bundle), load_model(args.model)
-    texts, labels = load_reviews(args.dataset, args.split, args.limit, args.validation_size, args.validation_seed)
+    texts, labels = load_reviews(
+        args.dataset, args.split, args.limit, args.validation_size, args.validation_seed, args.balance_classes
+    )
     report = verify_bundle(bundle, model, texts, labels, args.batch_size)
     report = {
         "bundle": str(args.bundle),
         "model": str(args.model),
-        "dataset": args.dataset,
+        "dataset": args.dataset[0] if len(args.dataset) == 1 else args.dataset,
         "split": args.split,
         **report,
     }

@@ -12,7 +12,18 @@ import pytest
 from helpers import REAL_TARBALL, TINY_ACLIMDB, tiny_review_text
 from sentiment_batch.errors import UserError
 from sentiment_batch.train import data
-from sentiment_batch.train.data import FEATURES, load_splits, load_unlabeled, load_unsupervised
+from sentiment_batch.train.data import load_unlabeled, load_unsupervised, source_name
+from sentiment_batch.train.splits import load_splits
+
+FEATURES = datasets.Features(
+    {
+        "text": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=["negative", "positive"]),
+        "rating": datasets.Value("int32"),
+        "movie_id": datasets.Value("string"),
+        "source": datasets.Value("string"),
+    }
+)
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +53,13 @@ def make_tarball(root: Path, destination: Path) -> Path:
 def expected_rows(split: str) -> list[dict]:
     """TINY_ACLIMDB's labelled reviews of a split, in the promised order: neg then pos, by numeric id."""
     return [
-        {"text": tiny_review_text(split, label, review_id), "label": label_id, "rating": rating, "movie_id": movie}
+        {
+            "text": tiny_review_text(split, label, review_id),
+            "label": label_id,
+            "rating": rating,
+            "movie_id": movie,
+            "source": "imdb",
+        }
         for label_id, label in enumerate(["neg", "pos"])
         for review_id, rating, movie in sorted(TINY_ACLIMDB[split, label])
     ]
@@ -88,7 +105,6 @@ def test_aclimdb_folder_has_schema_ratings_movie_ids_and_sorted_order(aclimdb_fo
     assert set(splits) == {"train", "validation", "test"}
     for split in splits.values():
         assert split.features == FEATURES
-    assert FEATURES["label"].names == ["neg", "pos"]
     assert train_and_validation(splits) == expected_rows("train")
     assert rows(splits["test"]) == expected_rows("test")
     assert [row["text"] for row in rows(splits["train"])] == [
@@ -187,9 +203,10 @@ def test_folder_of_split_files_and_label_names(tmp_path):
     splits = load_splits(str(tmp_path), validation_size=1)
 
     assert set(splits) == {"train", "validation", "test"}
+    name = source_name(str(tmp_path))
     assert rows(splits["test"]) == [
-        {"text": "d", "label": 0, "rating": -1, "movie_id": ""},
-        {"text": "e", "label": 1, "rating": -1, "movie_id": ""},
+        {"text": "d", "label": 0, "rating": -1, "movie_id": "", "source": name},
+        {"text": "e", "label": 1, "rating": -1, "movie_id": "", "source": name},
     ]
     assert sorted(row["label"] for row in rows(splits["train"]) + rows(splits["validation"])) == [0, 1, 1]
 
@@ -238,7 +255,7 @@ def test_hub_dataset_is_normalized(monkeypatch):
     splits = load_splits("stanfordnlp/imdb", validation_size=1)
 
     assert set(splits) == {"train", "validation", "test"}
-    assert rows(splits["test"]) == [{"text": "d", "label": 0, "rating": -1, "movie_id": ""}]
+    assert rows(splits["test"]) == [{"text": "d", "label": 0, "rating": -1, "movie_id": "", "source": "imdb"}]
     assert load_unsupervised("stanfordnlp/imdb")["text"] == ["e"]
 
 

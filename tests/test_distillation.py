@@ -1,6 +1,7 @@
 """Distillation's data side: averaged teacher probabilities, confident reviews, the student's set, held-out texts."""
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from datasets import Dataset
 
@@ -25,20 +26,38 @@ def test_student_set_holds_one_hot_labels_then_the_pseudo_labels():
     labelled = Dataset.from_dict({"input_ids": [[3, 4], [5]], "labels": [1, 0]})
     unlabeled = Dataset.from_dict({"input_ids": [[6], [], [7, 8, 9]]})
     targets = np.array([[0.8, 0.2], [0.5, 0.5], [0.1, 0.9]], dtype=np.float32)
-    student = student_set(labelled, unlabeled, targets, num_labels=2)
+    student = student_set(labelled, None, unlabeled, targets)
     assert student["input_ids"] == [[3, 4], [5], [6], [], [7, 8, 9]]
-    np.testing.assert_allclose(student["labels"], [[0, 1], [1, 0], *targets.tolist()])
+    assert student["labels"] == [[0, 1], [1, 0], *targets.tolist()]  # float32 kept exactly
+
+
+def test_student_set_repeats_weighted_rows_without_copying_them():
+    labelled = Dataset.from_dict({"input_ids": [[3, 4], [5], [6]], "labels": [1, 0, 2]})
+    unlabeled = Dataset.from_dict({"input_ids": [[7]]})
+    targets = np.array([[0.2, 0.3, 0.5]], dtype=np.float32)
+    student = student_set(labelled, np.array([0, 0, 2, 1, 2]), unlabeled, targets)
+    assert student["input_ids"] == [[3, 4], [3, 4], [6], [5], [6], [7]]
+    assert student["labels"][:5] == [[0, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0], [0, 0, 1]]
+    assert student["labels"][5] == targets[0].tolist()
 
 
 def test_held_out_texts_are_never_pseudo_labelled():
     unlabeled = Dataset.from_dict({"text": ["seen in validation", "fresh", "also fresh"]})
     assert without_texts(unlabeled, ["seen in validation", "a test review"])["text"] == ["fresh", "also fresh"]
-    assert without_texts(unlabeled, []) is unlabeled
+    held_out = pa.chunked_array([["a test review"], ["also fresh"]])  # as `LabelledData.held_out` holds them
+    assert without_texts(unlabeled, held_out)["text"] == ["seen in validation", "fresh"]
+    assert without_texts(unlabeled, []) is unlabeled and without_texts(unlabeled, None) is unlabeled
 
 
 @pytest.mark.parametrize(
     ("settings", "match"),
-    [({"num_teachers": -1}, "num_teachers"), ({"min_confidence": 2}, "min_"), ({"student_epochs": 0}, "student_")],
+    [
+        ({"num_teachers": -1}, "num_teachers"),
+        ({"min_confidence": 2}, "min_"),
+        ({"student_epochs": 0}, "student_"),
+        ({"unlabeled": ["none", "auto"]}, "'none' alone"),
+        ({"unlabeled": []}, "'none' alone"),
+    ],
 )
 def test_bad_settings_are_refused(settings, match):
     with pytest.raises(ValueError, match=match):

@@ -41,3 +41,16 @@ def test_metric_loads_offline_in_a_fresh_process(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "'accuracy': 1.0" in result.stdout
+
+
+def test_accuracy_per_source_and_their_mean():
+    logits = np.array([[2.0, -1.0], [0.1, 0.3], [0.5, 0.4], [0.0, 1.0], [1.0, 0.0]])
+    labels = np.array([0, 1, 1, 1, 1])
+    groups = np.array([0, 0, 0, 1, 1])  # apps: 2 of 3 right; hotels: 1 of 2
+    compute = build_compute_metrics(load_metric(), groups, ["apps", "hotels"])
+    metrics = compute(EvalPrediction(predictions=logits, label_ids=labels))
+    assert metrics["accuracy"] == 3 / 5
+    assert metrics["apps_accuracy"] == 2 / 3 and metrics["hotels_accuracy"] == 1 / 2
+    assert metrics["mean_source_accuracy"] == (2 / 3 + 1 / 2) / 2
+    one_source = build_compute_metrics(load_metric(), np.zeros(5, dtype=np.int64), ["apps"])
+    assert "mean_source_accuracy" not in one_source(EvalPrediction(predictions=logits, label_ids=labels))

@@ -1,11 +1,13 @@
 """`sentiment-batch train` end to end: files written, tracking, reproducibility, config files, bad input."""
 
 import json
+import math
 import os
 import subprocess
 import sys
 import tarfile
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -15,6 +17,7 @@ from helpers import REAL_TARBALL, REVIEWS, TINY_ACLIMDB
 from sentiment_batch.cli import main
 from sentiment_batch.publish import TEMP_SUFFIX
 from sentiment_batch.train import train
+from sentiment_batch.train.splits import load_splits
 
 TINY_MODEL_FLAGS = [
     "--vocab_size", "300", "--min_frequency", "1", "--embedding_dim", "8", "--hidden_dims", "8",
@@ -54,8 +57,7 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
     assert not any(name.startswith("checkpoint-") for name in names)
     assert not list(tmp_path.glob(f".model.*{TEMP_SUFFIX}"))  # the staging folder became the model folder
     results = json.loads((output_dir / "all_results.json").read_text())
-    for key in ("eval_accuracy", "eval_f1", "test_accuracy", "test_f1", "test_precision", "test_recall"):
-        assert 0.0 <= results[key] <= 1.0, key
+    assert_saved_metrics_are_the_models(output_dir, results, load_splits(str(aclimdb), 0.25, 42))
     card = (output_dir / "README.md").read_text()
     assert "test_accuracy" in card and str(aclimdb) in card
 
@@ -82,18 +84,42 @@ def test_train_writes_a_complete_model_folder(tmp_path, make_tiny_aclimdb, monke
     assert weights[model.config.pad_token_id] == 0 and weights.min() < 0 < weights.max()
 
 
+def assert_saved_metrics_are_the_models(output_dir, results, splits):
+    """The saved validation and test figures are those of the saved model on those splits."""
+    model = AutoModelForSequenceClassification.from_pretrained(output_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        labels = np.asarray(splits[split]["label"])
+        encoded = tokenizer(list(splits[split]["text"]), add_special_tokens=False, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            predicted = model(encoded["input_ids"], attention_mask=encoded["attention_mask"]).logits.argmax(-1).numpy()
+        true_positives = np.sum((predicted == 1) & (labels == 1))
+        assert results[f"{prefix}_accuracy"] == pytest.approx(np.mean(predicted == labels)), prefix
+        assert results[f"{prefix}_f1"] == pytest.approx(2 * true_positives / (np.sum(predicted) + np.sum(labels)))
+
+
 STUDENT = ("--num_train_epochs", "1", "--student_epochs", "2")
 
 
 def test_distillation_trains_teachers_on_the_unlabelled_reviews(tmp_path, make_tiny_aclimdb, monkeypatch):
+    from sentiment_batch.train import training
+
     monkeypatch.setenv("WANDB_MODE", "offline")
+    teachers = []  # what the teacher phase returned: probabilities on unlabelled and validation reviews, best figures
+    original = training.train_teachers
+    monkeypatch.setattr(training, "train_teachers", lambda *args: teachers.append(original(*args)) or teachers[-1])
     aclimdb = make_tiny_aclimdb(tmp_path, unsup=True)
     output_dir = tmp_path / "student"
     assert train_cli(aclimdb, output_dir, "--validation_size", "0.25", "--num_teachers", "2", *STUDENT) == 0
     results = json.loads((output_dir / "all_results.json").read_text())
     assert results["epoch"] == 2.0  # the student's epochs, not the teachers'
     assert results["teachers"] == 2 and results["unlabeled_reviews"] == len(TINY_ACLIMDB["train", "unsup"])
-    assert 0.0 <= results["teacher_eval_accuracy"] <= 1.0 and 0.0 <= results["teacher_ensemble_eval_accuracy"] <= 1.0
+    [(on_unlabeled, on_validation, best)] = teachers
+    assert [probabilities.shape for probabilities in on_unlabeled] == [(3, 2), (3, 2)]
+    labels = np.asarray(load_splits(str(aclimdb), 0.25, 42)["validation"]["label"])
+    ensemble = np.mean(on_validation, axis=0).argmax(axis=1)
+    assert results["teacher_ensemble_eval_accuracy"] == np.mean(ensemble == labels)
+    assert results["teacher_eval_accuracy"] == np.mean(best) and len(best) == 2
     assert "Distilled: 2 teachers" in (output_dir / "README.md").read_text()
     assert not list(output_dir.glob("teacher-*"))  # the teachers' own folders are gone
     [run] = (output_dir / "wandb").glob("offline-run-*")
@@ -104,9 +130,10 @@ def test_distillation_trains_teachers_on_the_unlabelled_reviews(tmp_path, make_t
 
 def test_without_unlabelled_reviews_the_recipe_is_the_plain_one(tmp_path, make_tiny_aclimdb):
     aclimdb = make_tiny_aclimdb(tmp_path, unsup=True)
-    assert train_cli(aclimdb, tmp_path / "none", "--report_to", "none", "--unlabeled", "none") == 0
+    flags = ("--report_to", "none", "--validation_size", "0.25")
+    assert train_cli(aclimdb, tmp_path / "none", *flags, "--unlabeled", "none") == 0
     plain = make_tiny_aclimdb(tmp_path / "plain")  # the same reviews without train/unsup
-    assert train_cli(plain, tmp_path / "auto", "--report_to", "none") == 0
+    assert train_cli(plain, tmp_path / "auto", *flags) == 0
     first, second = (json.loads((tmp_path / name / "all_results.json").read_text()) for name in ("none", "auto"))
     assert "teachers" not in first and first["eval_loss"] == second["eval_loss"]
     assert "Trained on the labelled training reviews only." in (tmp_path / "none" / "README.md").read_text()
@@ -225,11 +252,104 @@ def test_train_on_a_few_hundred_real_reviews(tmp_path):
 
 def test_validation_seed_carves_the_split_apart_from_the_training_seed(tmp_path, reviews_parquet):
     from sentiment_batch.train.arguments import DataArguments
-    from sentiment_batch.train.data import load_splits
-    from sentiment_batch.train.training import read_splits
+    from sentiment_batch.train.training import read_data
 
     data_args = DataArguments(dataset=str(reviews_parquet), validation_seed=3)
     expected = load_splits(str(reviews_parquet), 0.1, 3)["validation"]["text"]
-    assert read_splits(data_args, seed=11)["validation"]["text"] == expected
-    assert read_splits(DataArguments(dataset=str(reviews_parquet)), seed=3)["validation"]["text"] == expected
+    assert read_data(data_args, seed=11).splits["validation"]["text"] == expected
+    assert read_data(DataArguments(dataset=str(reviews_parquet)), seed=3).splits["validation"]["text"] == expected
     assert load_splits(str(reviews_parquet), 0.1, 11)["validation"]["text"] != expected
+
+
+def separable_reviews(path, per_class: int = 60, seed: int = 0):
+    """Reviews of four words each, drawn from two disjoint word lists: a set any model that learns gets right."""
+    import random
+
+    words = {
+        1: ["good", "great", "superb", "lovely", "fine", "wonderful", "brilliant", "nice"],
+        0: ["bad", "awful", "poor", "dull", "ugly", "weak"],
+    }
+    generator = random.Random(seed)
+    rows = [
+        {"text": " ".join(generator.choices(words[label], k=4)), "label": label}
+        for _ in range(per_class)
+        for label in (0, 1)
+    ]
+    pd.DataFrame(rows).to_parquet(path)
+    return path
+
+
+def test_training_learns_a_separable_set(tmp_path):
+    # No naive Bayes start (feature_weighting off) and no calibration: only the gradient steps can bring the loss
+    # down from about log(2), where an untrained model starts.
+    dataset = separable_reviews(tmp_path / "separable.parquet")
+    settings = {"feature_weighting": False, "calibrate": False, "validation_size": 0.25, "report_to": "none"}
+    settings.update(num_buckets=256, vocab_size=100, min_frequency=1, per_device_train_batch_size=8, num_train_epochs=4)
+    metrics = train(dataset, tmp_path / "model", learning_rate=0.1, **settings)
+    assert metrics["eval_accuracy"] == 1.0
+    assert metrics["eval_loss"] < 0.5 * math.log(2), metrics["eval_loss"]
+    untrained = train(dataset, tmp_path / "untrained", learning_rate=1e-9, **settings)
+    assert untrained["eval_loss"] > 0.9 * math.log(2)  # the same run without learning stays where it starts
+
+
+def write_aclimdb(root, per_class: int, unsup: int):
+    """An aclImdb folder of `per_class` train reviews per class, one movie each, and `unsup` unlabelled ones."""
+    texts = {"pos": "a wonderful moving film, superb acting", "neg": "a dull boring film, awful acting"}
+    for label, text in texts.items():
+        (root / "train" / label).mkdir(parents=True)
+        for n in range(per_class):
+            (root / "train" / label / f"{n}_{8 if label == 'pos' else 2}.txt").write_text(f"{text} {label}{n}")
+        urls = [f"http://www.imdb.com/title/tt{n:07d}{label == 'pos':d}/usercomments" for n in range(per_class)]
+        (root / "train" / f"urls_{label}.txt").write_text("\n".join(urls) + "\n")
+    (root / "train" / "unsup").mkdir()
+    for n in range(unsup):
+        (root / "train" / "unsup" / f"{n}_0.txt").write_text(f"an unlabelled film review {n}")
+    return root
+
+
+def test_several_sources_train_with_per_source_metrics_calibration_and_licences(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    aclimdb = write_aclimdb(tmp_path / "aclImdb", per_class=20, unsup=5)
+    rows = [
+        {"text": f"{source} {word} {n}", "label": label, "source": source}
+        for source, counts in {"shop": (12, 36), "hotel": (30, 20)}.items()
+        for label, word, count in zip(
+            ("negative", "positive"), ("broken refund", "lovely perfect"), counts, strict=True
+        )
+        for n in range(count)
+    ]
+    shop = tmp_path / "reviews.parquet"
+    pd.DataFrame(rows).to_parquet(shop)
+    licences = tmp_path / "licences.yaml"
+    licences.write_text("shop: CC0-1.0\nimdb: research only\n")
+    output_dir = tmp_path / "model"
+    flags = ["--dataset", str(aclimdb), str(shop), "--dataset-weights", "2", "1", "--validation-size", "0.25"]
+    flags += ["--source-licences", str(licences), "--num-teachers", "1", "--num_train_epochs", "1"]
+    assert main(["train", *flags, "--output", str(output_dir), *TINY_MODEL_FLAGS[:-4]]) == 0
+
+    results = json.loads((output_dir / "all_results.json").read_text())
+    sources = ("imdb", "hotel", "shop")
+    accuracies = [results[f"eval_{source}_accuracy"] for source in sources]
+    assert results["eval_mean_source_accuracy"] == pytest.approx(sum(accuracies) / 3)
+    for name in ("ece", "ece_uncalibrated", *(f"{source}_ece" for source in sources), "mean_source_ece"):
+        assert f"eval_{name}" in results, name
+    config = json.loads((output_dir / "config.json").read_text())
+    assert config["calibration_temperature"] == results["temperature"] != 1.0
+    card = (output_dir / "README.md").read_text()
+    source_rows = [
+        line.split("|") for line in card.splitlines() if line.startswith(tuple(f"| {s} | `" for s in sources))
+    ]
+    left_out = {cells[1].strip(): int(cells[9]) for cells in source_rows}
+    assert left_out["shop"] >= 36 - 2 * 12 and left_out["hotel"] > 0  # balancing cut the larger classes
+    assert results["unlabeled_reviews"] == 5 + sum(left_out.values())  # IMDb's unsup and what balancing left out
+
+    assert "| shop | " in card and "CC0-1.0" in card and "| hotel | " in card and "not given" in card
+    imdb_row = next(line for line in card.splitlines() if line.startswith("| imdb | `"))
+    kept, weight, training = (cell.strip() for cell in imdb_row.split("|")[4:7])
+    assert weight == "2" and int(training.replace(",", "")) == 2 * int(kept.replace(",", ""))
+    assert "Validation split, per source" in card and "| **mean** |" in card
+    assert f"temperature of {config['calibration_temperature']:.4f}" in card
+    [run] = (output_dir / "wandb").glob("offline-run-*")
+    log = next(run.glob("*.wandb")).read_bytes()
+    for key in (b"eval/imdb_accuracy", b"eval/mean_source_accuracy", b"final/eval_shop_ece"):
+        assert key in log, key

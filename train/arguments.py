@@ -14,6 +14,7 @@ from sentiment_batch.errors import UserError
 from .configuration import config_defaults
 from .data import DEFAULT_HUB_DATASET
 from .distillation import DistillationArguments
+from .splits import AUTO, balance_setting
 
 
 def config_field(name: str, help: str):
@@ -26,24 +27,68 @@ def config_field(name: str, help: str):
 
 @dataclass
 class DataArguments:
-    dataset: str = field(
-        default=DEFAULT_HUB_DATASET,
+    dataset: list[str] = field(
+        default_factory=lambda: [DEFAULT_HUB_DATASET],
         metadata={
-            "help": "Hub id, aclImdb folder, aclImdb_v1.tar.gz-shaped tarball, or parquet/csv/jsonl file(s) "
-            "with text and label columns."
+            "help": "One or more datasets: Hub id, aclImdb folder, aclImdb_v1.tar.gz-shaped tarball, or parquet/csv/"
+            "jsonl file(s) with text and label columns (and optionally source). Each source gets its own validation "
+            "split and accuracy."
         },
     )
+    dataset_weights: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "One weight per dataset (default 1 each): how many times each of its training rows is used, "
+            "after balancing; 0.5 uses a seeded half."
+        },
+    )
+    balance_classes: str = field(
+        default=AUTO,
+        metadata={
+            "help": "Cut each source's classes to its smallest class's count (training and validation): auto (when "
+            "there is more than one source), true or false."
+        },
+    )
+    max_rows_per_source: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "Most training rows of each source, after balancing: one cap for every dataset, or one per "
+            "dataset (0: no cap)."
+        },
+    )
+    source_licences: str | None = field(
+        default=None,
+        metadata={"help": "JSON/YAML file mapping source names to their licences, listed in the model card."},
+    )
     validation_size: float = field(
-        default=0.1, metadata={"help": "Validation share of train (0-1) or row count; grouped by movie when known."}
+        default=0.1,
+        metadata={"help": "Validation share of each source (0-1) or row count; grouped by movie when known."},
     )
     validation_seed: int | None = field(
-        default=None, metadata={"help": "Seed of the validation split; defaults to the training seed (--seed)."}
+        default=None,
+        metadata={"help": "Seed of the validation split and the balancing; defaults to the training seed (--seed)."},
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "Keep only this many training rows."})
     overwrite: bool = field(
         default=False,
         metadata={"help": "Replace an existing output folder.", "aliases": ["--overwrite_output_dir"]},
     )
+
+    def __post_init__(self):
+        # A config file may give one dataset (or weight, or cap) as a plain value.
+        self.dataset = _as_list(self.dataset)
+        self.dataset_weights = _as_list(self.dataset_weights)
+        self.max_rows_per_source = _as_list(self.max_rows_per_source)
+        self.balance_classes = balance_setting(self.balance_classes)
+        if not self.dataset:
+            raise UserError("no dataset given")
+
+
+def _as_list(value) -> list | None:
+    """None, or the value as a list: a config file may give one value where a list is meant."""
+    if value is None or isinstance(value, list):
+        return value
+    return list(value) if isinstance(value, tuple) else [value]
 
 
 @dataclass
@@ -62,6 +107,10 @@ class ModelArguments:
     feature_dropout: float = config_field("feature_dropout", "Share of bag entries dropped while training.")
     distinct_ngrams: bool = config_field(
         "distinct_ngrams", "Count each word and n-gram once per review (binarized features)."
+    )
+    calibrate: bool = field(
+        default=True,
+        metadata={"help": "Fit a temperature on validation after training, so probabilities are calibrated."},
     )
 
 
@@ -109,20 +158,39 @@ def build_parser() -> HfArgumentParser:
     return parser
 
 
-def read_config(path: str) -> dict:
-    """The arguments held in a JSON or YAML config file."""
+def read_config(path: str, what: str = "config file", holding: str = "argument names to values") -> dict:
+    """The mapping held in a JSON or YAML file: the arguments of a config file, by default.
+
+    Args:
+        path (`str`): the file.
+        what (`str`, *optional*): what the file is, for the messages.
+        holding (`str`, *optional*): what the mapping maps, for the messages.
+    """
     import yaml
 
     if not Path(path).is_file():
-        raise UserError(f"config file {path} does not exist")
+        raise UserError(f"{what} {path} does not exist")
     try:
         with open(path, encoding="utf-8") as file:
             values = json.load(file) if path.endswith(".json") else yaml.safe_load(file)
     except (OSError, ValueError, yaml.YAMLError) as error:
-        raise UserError(f"cannot read config file {path}: {' '.join(str(error).split())}") from error
+        raise UserError(f"cannot read {what} {path}: {' '.join(str(error).split())}") from error
     if not isinstance(values, dict):
-        raise UserError(f"config file {path} must hold a mapping of argument names to values")
+        raise UserError(f"{what} {path} must hold a mapping of {holding}")
     return values
+
+
+def read_licences(source_licences: str | dict | None) -> dict[str, str]:
+    """Each source's licence, from a JSON/YAML file (or a config file's own mapping) of source names to licences.
+
+    Args:
+        source_licences (`str | dict | None`): the file, the mapping, or None for none.
+    """
+    if source_licences is None:
+        return {}
+    if not isinstance(source_licences, dict):
+        source_licences = read_config(str(source_licences), "licence file", "source names to licences")
+    return {str(name): str(licence) for name, licence in source_licences.items()}
 
 
 def arguments_from_dict(values: dict) -> tuple:

@@ -49,6 +49,9 @@ class SentimentBagConfig(PretrainedConfig):
             Standard deviation of the normal init of Linear layers; table rows start uniform in ±1/dim.
         pad_token_id (`int`, *optional*, defaults to 0):
             The padding row: it stands for "no n-gram here" and stays zero.
+        calibration_temperature (`float`, *optional*, defaults to 1.0):
+            Every logit is divided by it, so that the probabilities are calibrated; training runs at 1.0 and
+            `sentiment-batch train` sets the value fitted on the validation split afterwards.
     """
 
     model_type = "sentiment-bag"
@@ -69,6 +72,7 @@ class SentimentBagConfig(PretrainedConfig):
         sparse_embeddings: bool = True,
         initializer_range: float = 0.02,
         pad_token_id: int = 0,
+        calibration_temperature: float = 1.0,
         **kwargs,
     ):
         kwargs.setdefault("id2label", DEFAULT_ID2LABEL)
@@ -86,9 +90,13 @@ class SentimentBagConfig(PretrainedConfig):
         self.distinct_ngrams = distinct_ngrams
         self.sparse_embeddings = sparse_embeddings
         self.initializer_range = initializer_range
+        # Not `temperature`: transformers reads that name as a text-generation setting.
+        self.calibration_temperature = calibration_temperature
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         if self.ngram_size < 1:
             raise ValueError(f"ngram_size must be at least 1, got {self.ngram_size}")
+        if not self.calibration_temperature > 0:
+            raise ValueError(f"calibration_temperature must be positive, got {self.calibration_temperature}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         # The hash keeps h < num_buckets, so h * multiplier + token id must fit in int64.

@@ -1,24 +1,27 @@
-"""Load IMDb-shaped reviews (Hub id, aclImdb folder or tarball, Parquet/CSV/JSONL files) as `datasets` splits."""
+"""Read labelled and unlabelled reviews (Hub id, aclImdb folder or tarball, Parquet/CSV/JSONL files) as `datasets`."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
-import random
 import re
 import socket
 import tarfile
 import zlib
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from datasets.exceptions import DatasetGenerationError
+from datasets.table import InMemoryTable
 from huggingface_hub.constants import ENDPOINT as HUB_ENDPOINT
 from tqdm.auto import tqdm
 
@@ -41,8 +44,15 @@ FEATURES = Features(
 # aclImdb reviews carry their split so that one archive pass serves train and test.
 ACLIMDB_FEATURES = Features({"split": Value("string"), **FEATURES})
 UNSUPERVISED_FEATURES = Features({"text": Value("string")})
-
-LABEL_IDS = {0: 0, 1: 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
+# Every labelled split, whatever its origin; "label" keeps the source's own type until the run's labels are known.
+SOURCE_COLUMN = "source"
+LABELLED_FEATURES = {
+    "text": Value("string"),
+    "label": Value("string"),
+    "rating": Value("int32"),
+    "movie_id": Value("string"),
+    SOURCE_COLUMN: Value("string"),
+}
 FILE_BUILDERS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json"}
 FILE_SPLITS = ("train", "test")
 # Matched on the path's tail so that any top folder name (or none) in a tarball works.
@@ -59,28 +69,45 @@ class NoReviewsError(UserError):
     """An aclImdb source holds none of the requested reviews (raised inside a generator, which cannot be empty)."""
 
 
-def load_splits(source: str, validation_size: float = 0.1, seed: int = 42) -> DatasetDict:
-    """Load labelled reviews as `train`, `validation` (carved from train) and, when the source has one, `test`.
+def read_labelled(source: str) -> DatasetDict:
+    """One dataset argument's labelled reviews: `train`, and `test` when the source has one, labels as written.
 
     Args:
         source (`str`): a Hub dataset id, an aclImdb folder (or its parent), an aclImdb tarball, a Parquet/CSV/JSONL
             file (the train split) or a folder of `train.*`/`test.*` files.
-        validation_size (`float`): share of train (0 < x < 1) or number of reviews (>= 1) held out for validation;
-            grouped by movie when movie ids are known, so that no movie is on both sides.
-        seed (`int`): seed of the validation split.
 
     Returns:
-        `datasets.DatasetDict`: columns text, label (ClassLabel neg/pos), rating (-1 unknown), movie_id ("" unknown).
+        `datasets.DatasetDict`: columns text, label (as written, or a `ClassLabel`), rating (-1 unknown), movie_id
+        ("" unknown) and source (the file's `source` column, else `source_name(source)`).
     """
     splits = _load_labelled(source)
     if "train" not in splits:
         raise UserError(f"{source} has no train split")
-    train, validation = _carve_validation(splits["train"], validation_size, seed)
-    result = DatasetDict({"train": train, "validation": validation})
-    if "test" in splits:
-        result["test"] = splits["test"]
-    logger.info("loaded %s: %s", source, ", ".join(f"{name} {len(split):,}" for name, split in result.items()))
-    return result
+    name = source_name(source)
+    return DatasetDict({split: _normalized(dataset, f"{source}[{split}]", name) for split, dataset in splits.items()})
+
+
+def source_name(source: str) -> str:
+    """A dataset argument's short name, used for its metrics: "imdb" for aclImdb, else the file or folder name.
+
+    Args:
+        source (`str`): the dataset argument.
+    """
+    path = Path(source).expanduser()
+    if not path.exists():
+        name = source.rstrip("/").rsplit("/", 1)[-1]
+    elif _is_aclimdb(path):
+        name = "imdb"
+    else:
+        name = path.name
+        for suffix in (*TARBALL_SUFFIXES, *FILE_BUILDERS):
+            name = name.removesuffix(suffix)
+    return safe_name(name)
+
+
+def safe_name(name: str) -> str:
+    """`name` with every character other than letters, digits, `.`, `_` and `-` turned into `_` (metric keys)."""
+    return re.sub(r"[^\w.-]", "_", name.strip()) or "_"
 
 
 def load_unsupervised(source: str) -> Dataset | None:
@@ -104,35 +131,47 @@ def load_unsupervised(source: str) -> Dataset | None:
         return None
 
 
-def load_unlabeled(source: str, unlabeled: str = AUTO) -> Dataset | None:
+def load_unlabeled(sources: str | Sequence[str], unlabeled: str | Sequence[str] = (AUTO,)) -> Dataset | None:
     """The unlabelled reviews to distil with, as one `text` column with no blank texts.
 
     Args:
-        source (`str`): the labelled dataset, as given to `load_splits`.
-        unlabeled (`str`, *optional*, defaults to `"auto"`): `"auto"` for the source's own unlabelled reviews
-            (aclImdb `train/unsup`, the Hub's `unsupervised` split; none for other sources), `"none"`, or a
-            Parquet/CSV/JSONL file or folder of them with a `text` column, or an aclImdb folder or tarball.
+        sources (`str | Sequence[str]`): the labelled datasets, as given to `read_labelled`.
+        unlabeled (`str | Sequence[str]`, *optional*, defaults to `("auto",)`): `"auto"` for the sources' own
+            unlabelled reviews (aclImdb `train/unsup`, the Hub's `unsupervised` split; none for other sources),
+            `"none"` alone, and any Parquet/CSV/JSONL files or folders of them with a `text` column, or aclImdb
+            folders or tarballs.
 
     Returns:
         `datasets.Dataset | None`: the texts, or None when there are none to use.
     """
-    if unlabeled == NONE:
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    unlabeled = [unlabeled] if isinstance(unlabeled, str) else list(unlabeled)
+    if unlabeled == [NONE]:
         return None
-    if unlabeled == AUTO:
-        texts = load_unsupervised(source)
-    else:
-        path = Path(unlabeled).expanduser()
-        if not path.exists():
-            raise UserError(f"unlabelled reviews {unlabeled} do not exist")
-        texts = load_unsupervised(str(path)) if _is_aclimdb(path) else _load_texts(path)
-        if texts is None:
-            raise UserError(f"{unlabeled} holds no unlabelled reviews")
+    parts = []
+    for item in unlabeled:
+        if item == AUTO:
+            parts += [texts for source in sources if (texts := load_unsupervised(source)) is not None]
+        else:
+            parts.append(_load_unlabeled_path(item))
+    if not parts:
+        return None
+    texts = parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+    return texts.filter(has_text, batched=True, desc="dropping blank unlabelled reviews")
+
+
+def _load_unlabeled_path(unlabeled: str) -> Dataset:
+    path = Path(unlabeled).expanduser()
+    if not path.exists():
+        raise UserError(f"unlabelled reviews {unlabeled} do not exist")
+    texts = load_unsupervised(str(path)) if _is_aclimdb(path) else _load_texts(path)
     if texts is None:
-        return None
-    return texts.filter(_has_text, batched=True, desc="dropping blank unlabelled reviews")
+        raise UserError(f"{unlabeled} holds no unlabelled reviews")
+    return texts
 
 
-def _has_text(batch: dict) -> list[bool]:
+def has_text(batch: dict) -> list[bool]:
+    """`Dataset.filter` function: which reviews of a batch hold text (not blank)."""
     return [isinstance(text, str) and not text.isspace() and bool(text) for text in batch["text"]]
 
 
@@ -154,10 +193,10 @@ def _load_labelled(source: str) -> DatasetDict:
     path = Path(source).expanduser()
     if not path.exists():
         hub = _load_hub(source)
-        return DatasetDict({name: _normalized(hub[name], f"{source}[{name}]") for name in FILE_SPLITS if name in hub})
+        return DatasetDict({name: hub[name] for name in FILE_SPLITS if name in hub})
     if _is_aclimdb(path):
         return _load_aclimdb(path)
-    return DatasetDict({split: _load_file(file) for split, file in _split_files(path).items()})
+    return DatasetDict({split: _read_table(file) for split, file in _split_files(path).items()})
 
 
 def _load_hub(source: str) -> DatasetDict:
@@ -344,10 +383,6 @@ def _split_files(path: Path) -> dict[str, Path]:
     return splits
 
 
-def _load_file(file: Path) -> Dataset:
-    return _normalized(_read_table(file), str(file))
-
-
 def _read_table(file: Path) -> Dataset:
     """A Parquet/CSV/JSONL file as it is, any problem (an empty file too) in one line."""
     builder = FILE_BUILDERS.get(file.suffix.lower())
@@ -370,83 +405,81 @@ def _has_no_rows(file: Path) -> bool:
         return sum(1 for line in itertools.islice(handle, header_lines + 1) if line.strip()) <= header_lines
 
 
-def _normalized(dataset: Dataset, origin: str) -> Dataset:
-    """Bring a text/label table to FEATURES, keeping rating and movie_id columns when present."""
+def _normalized(dataset: Dataset, origin: str, name: str) -> Dataset:
+    """The columns text, label (as it is), rating, movie_id and source of a labelled table, column by column."""
     missing = [column for column in ("text", "label") if column not in dataset.column_names]
     if missing:
         found = ", ".join(dataset.column_names) or "none"
         raise UserError(f"{origin} lacks column(s) {', '.join(missing)}; columns found: {found}")
     if len(dataset) == 0:
         raise UserError(f"{origin} holds no reviews")
-    label_ids = _label_ids(dataset["label"], origin)
-    return dataset.map(
-        _to_schema,
-        batched=True,
-        fn_kwargs={"label_ids": label_ids},
-        features=FEATURES,
-        remove_columns=dataset.column_names,
-        desc="normalizing labels",
-    )
-
-
-def _label_ids(labels: Iterable, origin: str) -> dict:
-    """Map each distinct label value to its class id, or name the values that are no label."""
-
-    def label_id(value: object) -> int | None:
-        key = value.strip().lower() if isinstance(value, str) else value
-        return LABEL_IDS.get(key) if isinstance(key, (int, str)) else None
-
-    # Keyed by repr: a column of mixed JSON values may hold unhashable ones.
-    values = {repr(value): value for value in labels}
-    bad = sorted(key for key, value in values.items() if label_id(value) is None)
-    if bad:
-        raise UserError(f"{origin} has labels {', '.join(bad[:10])}; expected 0/1 or neg/pos (negative/positive)")
-    return {value: label_id(value) for value in values.values()}
-
-
-def _to_schema(batch: dict[str, list], label_ids: dict) -> dict[str, list]:
-    count = len(batch["text"])
-    ratings = batch.get("rating", [None] * count)
-    movie_ids = batch.get("movie_id", [None] * count)
-    return {
-        "text": [text or "" for text in batch["text"]],
-        "label": [label_ids[label] for label in batch["label"]],
-        "rating": [-1 if rating is None else int(rating) for rating in ratings],
-        "movie_id": [str(movie_id or "") for movie_id in movie_ids],
+    table = dataset.with_format("arrow")[:]
+    count = table.num_rows
+    try:
+        text = pc.fill_null(pc.cast(table["text"], pa.string()), "")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise UserError(f"{origin}: its text column holds {table['text'].type} values, not text") from None
+    columns = {
+        "text": text,
+        "label": table["label"],
+        "rating": _per_value(table["rating"], _rating, pa.int32()) if "rating" in table.column_names else None,
+        "movie_id": _strings(table["movie_id"]) if "movie_id" in table.column_names else None,
+        "source": _per_value(_strings(table["source"]), lambda value: safe_name(value or name), pa.string())
+        if SOURCE_COLUMN in table.column_names
+        else None,
     }
+    defaults = {"rating": (-1, pa.int32()), "movie_id": ("", pa.string()), "source": (name, pa.string())}
+    for column, (value, kind) in defaults.items():
+        if columns[column] is None:
+            columns[column] = pa.repeat(pa.scalar(value, kind), count)
+    features = Features({**LABELLED_FEATURES, "label": dataset.features["label"]})
+    return Dataset(InMemoryTable(pa.table(columns)), info=datasets.DatasetInfo(features=features))
 
 
-def _carve_validation(train: Dataset, validation_size: float, seed: int) -> tuple[Dataset, Dataset]:
-    """Split off validation by whole movies (a seeded shuffle of movies taken until the share is reached)."""
-    target = _validation_count(validation_size, len(train))
-    movie_ids = train.data.column("movie_id").to_pylist()
-    if not any(movie_ids):
-        logger.warning(
-            "no movie ids: validation is a random split, which shares movies with train and reads optimistic"
-        )
-    rows_by_group = defaultdict(list)
-    for row, movie_id in enumerate(movie_ids):
-        # A review of an unknown movie is a group of its own, which makes this a plain random split.
-        rows_by_group[movie_id, -1 if movie_id else row].append(row)
-    groups = sorted(rows_by_group)
-    random.Random(seed).shuffle(groups)
-    validation_rows = []
-    for group in groups:
-        if len(validation_rows) >= target:
-            break
-        validation_rows.extend(rows_by_group[group])
-    held_out = set(validation_rows)
-    if len(held_out) == len(train):
-        raise UserError(f"validation_size {validation_size} leaves no training reviews ({len(train)} in train)")
-    train_rows = [row for row in range(len(train)) if row not in held_out]
-    return train.select(train_rows), train.select(sorted(validation_rows))
+def _strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column as strings, "" where missing."""
+    try:
+        return pc.fill_null(pc.cast(column, pa.string()), "")
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _per_value(column, lambda value: "" if value is None else str(value), pa.string())
 
 
-def _validation_count(validation_size: float, train_size: int) -> int:
-    if 0 < validation_size < 1:
-        return max(1, round(validation_size * train_size))
-    if validation_size >= 1 and float(validation_size).is_integer() and validation_size < train_size:
-        return int(validation_size)
-    raise UserError(
-        f"validation_size must be a fraction in (0, 1) or a whole count in [1, {train_size}), got {validation_size}"
-    )
+def _per_value(column: pa.ChunkedArray, function: Callable, kind: pa.DataType) -> pa.Array:
+    """`function` of every value of a column, computed once per distinct value (a column has few)."""
+    values, positions = distinct_values(column)
+    return pa.array([function(value) for value in values], kind).take(pa.array(positions))
+
+
+def distinct_values(column: pa.ChunkedArray) -> tuple[list, np.ndarray]:
+    """The distinct values of a column, and each row's index among them (int64 `[N]`).
+
+    Arrow finds them where it can; a column of mixed JSON values is read value by value. Values Arrow cannot
+    match (NaN) count as None.
+
+    Args:
+        column (`pa.ChunkedArray`): the column.
+    """
+    try:
+        values = pc.unique(column)
+        positions = pc.fill_null(pc.index_in(column, value_set=values), len(values))
+        return [*values.to_pylist(), None], positions.to_numpy().astype(np.int64)
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        keys: dict[str, int] = {}
+        items = column.to_pylist()
+        if getattr(column.type, "extension_name", None) == "arrow.json":  # mixed JSON values, stored as JSON text
+            items = [None if item is None else json.loads(item) for item in items]
+        positions = np.asarray([keys.setdefault(repr(item), len(keys)) for item in items], dtype=np.int64)
+        values = list({repr(item): item for item in items}.values())
+        return values, positions
+
+
+def _rating(value: object) -> int:
+    """A review's rating as an integer, -1 when it is none (missing, not a whole number, out of range)."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return -1
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
+        return -1
+    return int(value) if abs(value) < 1 << 31 else -1

@@ -7,25 +7,30 @@ set of labelled reviews (their one-hot labels) and pseudo-labelled ones (the tea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import datasets
 import numpy as np
-from datasets import Dataset, Sequence, Value, concatenate_datasets
+import pyarrow as pa
+import pyarrow.compute as pc
+from datasets import Dataset, Value, concatenate_datasets
 
 from sentiment_batch.errors import UserError
 
-from .data import AUTO
+from .data import AUTO, NONE
 
-PROBABILITIES = Sequence(Value("float32"))
+PROBABILITIES = datasets.Sequence(Value("float32"))
 
 
 @dataclass
 class DistillationArguments:
-    unlabeled: str = field(
-        default=AUTO,
+    unlabeled: list[str] = field(
+        default_factory=lambda: [AUTO],
         metadata={
-            "help": "Unlabelled reviews to distil with: 'auto' (the dataset's own: aclImdb train/unsup, the Hub's "
-            "unsupervised split), a Parquet/CSV/JSONL file or folder with a text column, or 'none' (no teachers)."
+            "help": "Unlabelled reviews to distil with: 'auto' (the datasets' own: aclImdb train/unsup, the Hub's "
+            "unsupervised split, and the training reviews class balancing leaves out), Parquet/CSV/JSONL files or "
+            "folders with a text column (with or without 'auto'), or 'none' (no teachers)."
         },
     )
     num_teachers: int = field(
@@ -45,6 +50,9 @@ class DistillationArguments:
     )
 
     def __post_init__(self):
+        self.unlabeled = [self.unlabeled] if isinstance(self.unlabeled, str) else list(self.unlabeled)
+        if not self.unlabeled or (NONE in self.unlabeled and len(self.unlabeled) > 1):
+            raise UserError(f"unlabeled takes 'none' alone, or 'auto' and/or paths; got {' '.join(self.unlabeled)}")
         if self.num_teachers < 0:
             raise UserError(f"num_teachers must be at least 0, got {self.num_teachers}")
         if not 0.0 <= self.min_confidence <= 1.0:
@@ -53,15 +61,18 @@ class DistillationArguments:
             raise UserError(f"student_epochs must be positive, got {self.student_epochs}")
 
 
-def without_texts(unlabeled: Dataset, held_out: list[str]) -> Dataset:
+def without_texts(unlabeled: Dataset, held_out: pa.Array | pa.ChunkedArray | Sequence[str] | None) -> Dataset:
     """The unlabelled reviews less any whose text is also a held-out (validation or test) review.
 
     Args:
         unlabeled (`datasets.Dataset`): the unlabelled reviews (`text`).
-        held_out (`list[str]`): the texts the student must never learn from.
+        held_out (`pa.Array | Sequence[str] | None`): the texts the student must never learn from.
     """
-    held_out = set(held_out)
-    kept = [row for row, text in enumerate(unlabeled["text"]) if text not in held_out]
+    if held_out is None or len(held_out) == 0:
+        return unlabeled
+    texts = unlabeled.with_format("arrow")[:]["text"]
+    seen = pc.is_in(texts, value_set=pa.array(held_out, pa.string()) if isinstance(held_out, list) else held_out)
+    kept = np.flatnonzero(~seen.to_numpy(zero_copy_only=False))
     return unlabeled if len(kept) == len(unlabeled) else unlabeled.select(kept)
 
 
@@ -86,18 +97,28 @@ def pseudo_labels(
     return targets.astype(np.float32), kept
 
 
-def student_set(labelled: Dataset, unlabeled: Dataset, targets: np.ndarray, num_labels: int) -> Dataset:
+def student_set(labelled: Dataset, rows: np.ndarray | None, unlabeled: Dataset, targets: np.ndarray) -> Dataset:
     """Labelled reviews with one-hot targets followed by the pseudo-labelled ones: `input_ids` and `labels` rows.
 
     Args:
-        labelled (`datasets.Dataset`): tokenized labelled reviews (`input_ids`, class-id `labels`).
+        labelled (`datasets.Dataset`): tokenized labelled reviews (`input_ids`, class-id `labels`), each once.
+        rows (`np.ndarray | None`): the labelled training set as rows of `labelled`, repeats included; None: each
+            row once.
         unlabeled (`datasets.Dataset`): tokenized unlabelled reviews kept (`input_ids`), in `targets`' order.
-        targets (`np.ndarray`): their class probabilities, `[len(unlabeled), num_labels]`.
-        num_labels (`int`): classes.
+        targets (`np.ndarray`): their class probabilities, `[len(unlabeled), classes]`.
     """
-    one_hot = np.eye(num_labels, dtype=np.float32)[np.asarray(labelled["labels"])]
-    parts = [
-        labelled.select_columns(["input_ids"]).add_column("labels", one_hot.tolist()),
-        unlabeled.select_columns(["input_ids"]).add_column("labels", targets.tolist()),
-    ]
-    return concatenate_datasets([part.cast_column("labels", PROBABILITIES) for part in parts])
+    num_labels = targets.shape[1]
+    one_hot = np.eye(num_labels, dtype=np.float32)[np.asarray(labelled["labels"])]  # [N, C]
+    labelled = labelled.select_columns(["input_ids"]).add_column("labels", _probability_lists(one_hot))
+    labelled = labelled.cast_column("labels", PROBABILITIES)
+    if rows is not None:
+        labelled = labelled.select(rows)  # an index mapping: repeated rows are not copied
+    unlabeled = unlabeled.select_columns(["input_ids"]).add_column("labels", _probability_lists(targets))
+    return concatenate_datasets([labelled, unlabeled.cast_column("labels", PROBABILITIES)])
+
+
+def _probability_lists(probabilities: np.ndarray) -> pa.ListArray:
+    """Rows of a `[N, C]` float32 array as an Arrow list column, without a Python list per row."""
+    count, width = probabilities.shape
+    values = pa.array(np.ascontiguousarray(probabilities, dtype=np.float32).reshape(-1))
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, count * width + 1, width, dtype=np.int32)), values)

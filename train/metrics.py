@@ -51,16 +51,40 @@ def load_metric() -> evaluate.Metric:
     return evaluate.load(__file__)
 
 
-def build_compute_metrics(metric: evaluate.Metric):
-    """A `compute_metrics` for Trainer: scalar metrics of the argmax predictions (no confusion matrix).
+def source_accuracies(
+    predictions: np.ndarray, references: np.ndarray, groups: np.ndarray, names: list[str]
+) -> dict[str, float]:
+    """Accuracy of each source (`<source>_accuracy`) and their mean (`mean_source_accuracy`).
+
+    Args:
+        predictions (`np.ndarray`): predicted class ids `[N]`.
+        references (`np.ndarray`): true class ids `[N]`.
+        groups (`np.ndarray`): each row's source id `[N]`, an index into `names`.
+        names (`list[str]`): the source names.
+    """
+    correct = np.bincount(groups, weights=predictions == references, minlength=len(names))
+    rows = np.bincount(groups, minlength=len(names))
+    accuracies = {f"{name}_accuracy": float(correct[i] / rows[i]) for i, name in enumerate(names) if rows[i]}
+    return {**accuracies, "mean_source_accuracy": float(np.mean(list(accuracies.values())))}
+
+
+def build_compute_metrics(metric: evaluate.Metric, groups: np.ndarray | None = None, names: list[str] | None = None):
+    """A `compute_metrics` for Trainer: scalar metrics of the argmax predictions (no confusion matrix), and with
+    several sources each one's accuracy and their mean.
 
     Args:
         metric (`evaluate.Metric`): from `load_metric()`.
+        groups (`np.ndarray`, *optional*): each evaluated row's source id, an index into `names`.
+        names (`list[str]`, *optional*): the source names; per-source figures only with two or more.
     """
 
     def compute_metrics(eval_prediction) -> dict[str, float]:
         logits, labels = eval_prediction.predictions, eval_prediction.label_ids
-        scores = metric.compute(predictions=np.argmax(logits, axis=-1), references=labels)
-        return {name: value for name, value in scores.items() if name != "confusion_matrix"}
+        predictions = np.argmax(logits, axis=-1)
+        scores = metric.compute(predictions=predictions, references=labels)
+        scores = {name: value for name, value in scores.items() if name != "confusion_matrix"}
+        if groups is not None and names is not None and len(names) > 1:
+            scores.update(source_accuracies(predictions, np.asarray(labels), groups, names))
+        return scores
 
     return compute_metrics

@@ -21,11 +21,13 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Data
 
-- Source: `{dataset}`
+- Datasets: {datasets}
 - Splits: {split_sizes}
-- The validation split is carved from train ({grouping}) and selects the checkpoint; the test split,
-  when present, is only reported.
+- Each source's validation split is carved from its training reviews ({grouping}){balancing}; the
+  validation split selects the checkpoint{selection} and fits the temperature. The test split, when present,
+  is only reported.
 
+{sources}
 ## Recipe
 
 {recipe}
@@ -38,7 +40,7 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Metrics
 
-| metric | value |
+{per_source}{calibration}| metric | value |
 |---|---|
 {metric_rows}
 
@@ -76,40 +78,117 @@ def recipe(settings: dict, metrics: dict) -> str:
     )
 
 
+SOURCE_ROWS = (
+    ("labelled", "labelled"),
+    ("train", "kept"),
+    ("weight", "weight"),
+    ("weighted", "training rows"),
+    ("validation", "validation"),
+    ("test", "test"),
+    ("surplus", "left out"),
+)
+
+
+def sources_table(data, licences: dict[str, str]) -> str:
+    """Every source with its rows: labelled (training part before balancing), kept (after balancing and the cap),
+    its weight and the training rows it gives, validation and test rows, and those left out (distilled from).
+
+    Args:
+        data (`LabelledData`): the run's data.
+        licences (`dict[str, str]`): licence of each source name, when known.
+    """
+    columns = [title for _, title in SOURCE_ROWS] + (["licence"] if licences else [])
+    lines = [
+        f"| source | from | {' | '.join(columns)} |",
+        "|---|---|" + "---:|" * len(SOURCE_ROWS) + "---|" * bool(licences),
+    ]
+    for source in data.sources:
+        values = {**source.rows, "weight": source.weight}
+        cells = [f"{values[key]:g}" if key == "weight" else f"{values.get(key, 0):,}" for key, _ in SOURCE_ROWS]
+        cells += [licences.get(source.name, "not given")] if licences else []
+        lines.append(f"| {source.name} | `{source.origin}` | {' | '.join(cells)} |")
+    return "\n".join(lines) + "\n"
+
+
+def per_source_table(metrics: dict, data) -> str:
+    """Validation rows, accuracy and expected calibration error of each source, and their mean."""
+    if len(data.sources) < 2:
+        return ""
+    lines = [
+        "Validation split, per source (ECE: expected calibration error, 15 bins, at the fitted temperature and "
+        "without it):",
+        "",
+        "| source | rows | accuracy | ECE | ECE uncalibrated |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for source in data.sources:
+        name = source.name
+        if f"eval_{name}_accuracy" not in metrics:
+            continue
+        lines.append(
+            f"| {name} | {source.rows['validation']:,} | {metrics[f'eval_{name}_accuracy']:.4f} | "
+            f"{metrics.get(f'eval_{name}_ece', float('nan')):.4f} | "
+            f"{metrics.get(f'eval_{name}_ece_uncalibrated', float('nan')):.4f} |"
+        )
+    lines.append(
+        f"| **mean** | | {metrics['eval_mean_source_accuracy']:.4f} | {metrics.get('eval_mean_source_ece', 0):.4f} | "
+        f"{metrics.get('eval_mean_source_ece_uncalibrated', 0):.4f} |"
+    )
+    return "\n".join(lines) + "\n\n"
+
+
+def calibration_note(config, metrics: dict) -> str:
+    """The temperature and what it did to the validation split's calibration error."""
+    if "eval_ece" not in metrics:
+        return ""
+    return (
+        f"Logits are divided by a temperature of {config.calibration_temperature:.4f} (`calibration_temperature` in "
+        "`config.json`, inside the exported graph too): validation ECE "
+        f"{metrics['eval_ece']:.4f}, {metrics['eval_ece_uncalibrated']:.4f} without it.\n\n"
+    )
+
+
 def write_model_card(
     output_dir: str | Path,
     model_name: str,
     config,
-    dataset: str,
-    split_sizes: dict[str, int],
+    data,
     settings: dict,
     metrics: dict,
+    licences: dict[str, str] | None = None,
 ) -> None:
-    """Write README.md with data, settings and metrics.
+    """Write README.md with data, sources, settings and metrics.
 
     Args:
         output_dir (`str | Path`): the folder to write to.
         model_name (`str`): the model folder's final name, for the usage lines.
         config (`SentimentBagConfig`): the trained model's config.
-        dataset (`str`): the `--dataset` the model was trained on.
-        split_sizes (`dict[str, int]`): rows per split.
+        data (`LabelledData`): the run's labelled data (`splits.load_labelled`).
         settings (`dict`): the arguments that shaped the run.
         metrics (`dict`): the final metrics (`all_results.json`).
+        licences (`dict[str, str]`, *optional*): each source's licence, listed beside it.
     """
     blocks = [f"[Linear {width} → BatchNorm → ReLU → Dropout]" for width in config.hidden_dims]
     mlp = " → ".join(blocks) or "no hidden layer"
     rows = "\n".join(f"| {name} | {value:.4f} |" for name, value in sorted(metrics.items()) if isinstance(value, float))
+    origins = list(dict.fromkeys(source.origin for source in data.sources))
+    several = len(data.sources) > 1
     text = TEMPLATE.format(
-        dataset_tag="stanfordnlp/imdb" if "imdb" in dataset.lower() else "custom",
+        dataset_tag="stanfordnlp/imdb" if any("imdb" in origin.lower() for origin in origins) else "custom",
         model_type=config.model_type,
         pooling=config.pooling,
         mlp=mlp,
         labels=", ".join(config.id2label.values()),
-        dataset=dataset,
-        split_sizes=", ".join(f"{name} {size:,}" for name, size in split_sizes.items()),
-        grouping="grouped by movie where movie ids are known",
+        datasets=", ".join(f"`{origin}`" for origin in origins),
+        split_sizes=", ".join(f"{name} {len(split):,}" for name, split in data.splits.items()),
+        grouping="grouped by movie where movie ids are known, else a seeded random split",
+        balancing=", then each class cut to the smallest class's count" if data.balanced else "",
+        selection=" (on the mean accuracy over sources)" if several else "",
+        sources=sources_table(data, licences or {}),
         recipe=recipe(settings, metrics),
         settings=json.dumps(settings, indent=2, default=str),
+        per_source=per_source_table(metrics, data),
+        calibration=calibration_note(config, metrics),
         metric_rows=rows,
         output_name=model_name,
     )

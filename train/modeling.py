@@ -333,6 +333,6 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
                 (soft targets); either gives a cross-entropy loss.
         """
         features = self.bag(input_ids, offsets, attention_mask).features  # [B, H]
-        logits = self.classifier(features)  # [B, num_labels]
+        logits = self.classifier(features) / self.config.calibration_temperature  # [B, num_labels]
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)

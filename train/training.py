@@ -7,26 +7,32 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
+from datasets import Dataset, DatasetDict, concatenate_datasets
 from tokenizers import Tokenizer
-from transformers import Trainer, set_seed
+from transformers import set_seed
 
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import encode_ids
 from sentiment_batch.publish import check_output, staged_folder
 
 from . import tracking
-from .arguments import ModelArguments, arguments_from_dict, parse_arguments
+from .arguments import ModelArguments, arguments_from_dict, parse_arguments, read_licences
 from .configuration import SentimentBagConfig, config_defaults
-from .data import load_splits, load_unlabeled
+from .data import AUTO, has_text, load_unlabeled
 from .distillation import pseudo_labels, student_set, without_texts
+from .evaluation import evaluate_and_save, fit_model_temperature, metrics_for
+from .labels import LabelSet
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
 from .naive_bayes import log_count_ratios
+from .splits import LabelledData, check_learnable, load_labelled
 from .tokenization import PAD_TOKEN, save_tokenizer, train_tokenizer
 from .trainer import bag_batches, class_probabilities, make_trainer
 
@@ -76,99 +82,124 @@ def fit_tokenizer(train_split, model_args: ModelArguments) -> Tokenizer:
     return train_tokenizer(batches, model_args.vocab_size, model_args.min_frequency, length=len(train_split))
 
 
-def build_model(model_args: ModelArguments, tokenizer: Tokenizer) -> SentimentBagForSequenceClassification:
-    """A fresh model sized to the tokenizer's vocabulary, with every other config value from `model_args`."""
+def build_model(
+    model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet
+) -> SentimentBagForSequenceClassification:
+    """A fresh model sized to the tokenizer's vocabulary and the classes, every other config value from `model_args`."""
     settings = {name: getattr(model_args, name) for name in config_defaults() if hasattr(model_args, name)}
     settings.update(vocab_size=tokenizer.get_vocab_size(), pad_token_id=tokenizer.token_to_id(PAD_TOKEN))
-    return SentimentBagForSequenceClassification(SentimentBagConfig(**settings))
+    id2label = dict(enumerate(labels.names))
+    return SentimentBagForSequenceClassification(SentimentBagConfig(**settings, id2label=id2label))
 
 
-def evaluate_and_save(trainer: Trainer, encoded, train_result, distilled: dict) -> tuple[dict, object]:
-    """Final validation and test metrics into the HF metrics files; returns them and the reported split's output.
-
-    The distillation's figures (`distilled`: teachers, unlabelled reviews, the teachers' validation accuracy)
-    go with the training metrics.
-    """
-    metrics = {**train_result.metrics, **distilled}
-    trainer.save_metrics("train", metrics)
-    reported = None
-    for split, prefix in (("validation", "eval"), ("test", "test")):
-        if split not in encoded:
-            continue
-        reported = trainer.predict(encoded[split], metric_key_prefix=prefix)
-        trainer.log(reported.metrics)
-        trainer.log_metrics(prefix, reported.metrics)
-        trainer.save_metrics(prefix, reported.metrics)
-        metrics.update(reported.metrics)
-    return metrics, reported
-
-
-def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labelled, seed: int):
+def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, labelled, seed: int):
     """A fresh model, its table started from the naive Bayes ratios of the labelled reviews when it weighs rows."""
-    model = build_model(model_args, tokenizer)
+    model = build_model(model_args, tokenizer, labels)
     if model.config.feature_weighting:
         ratios = log_count_ratios(bag_batches(labelled), model.config)
         model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
     return model
 
 
-def train_teachers(distill_args, model_args, training_args, tokenizer, encoded, unlabeled, processing_class):
+def train_teachers(distill_args, model_args, training_args, tokenizer, run, unlabeled, processing_class):
     """Train the teachers on the labelled reviews, as the plain recipe trains a model, one seed each.
 
     Returns:
         `tuple[list[np.ndarray], list[np.ndarray], list[float]]`: each teacher's class probabilities on the
-        unlabelled and on the validation reviews, and its validation accuracy.
+        unlabelled and on the validation reviews, and its best validation figure (`metric_for_best_model`).
     """
     on_unlabeled, on_validation, accuracies = [], [], []
+    validation = run.encoded["validation"]
     for index in range(distill_args.num_teachers):
         seed = training_args.seed + index
         teacher_args = dataclasses.replace(
             training_args, seed=seed, output_dir=str(Path(training_args.output_dir) / f"teacher-{index}"), report_to=[]
         )
         set_seed(seed)
-        teacher = new_model(model_args, tokenizer, encoded["train"], seed)
+        teacher = new_model(model_args, tokenizer, run.data.labels, run.training, seed)
         callbacks = [tracking.PhaseLogger(f"teacher_{index}")] if "wandb" in training_args.report_to else None
         trainer = make_trainer(
-            teacher, teacher_args, encoded["train"], encoded["validation"], processing_class, callbacks
+            teacher, teacher_args, run.training, validation, processing_class, callbacks, run.compute_metrics
         )
         trainer.train()
         teacher.eval()
         on_unlabeled.append(class_probabilities(teacher, unlabeled))
-        on_validation.append(class_probabilities(teacher, encoded["validation"]))
+        on_validation.append(class_probabilities(teacher, validation))
         accuracies.append(trainer.state.best_metric)
         shutil.rmtree(teacher_args.output_dir, ignore_errors=True)
     return on_unlabeled, on_validation, accuracies
 
 
-def distil(distill_args, model_args, training_args, tokenizer, splits, encoded, unlabeled, processing_class):
+def distil(distill_args, model_args, training_args, tokenizer, run, unlabeled, processing_class):
     """The student's training set (labelled plus pseudo-labelled reviews) and the figures of the teacher phase."""
-    held_out = [text for name in ("validation", "test") if name in splits for text in splits[name]["text"]]
-    unlabeled = tokenize_texts(without_texts(unlabeled, held_out), tokenizer).select_columns(["input_ids"])
+    unlabeled = tokenize_texts(without_texts(unlabeled, run.data.held_out), tokenizer).select_columns(["input_ids"])
     on_unlabeled, on_validation, accuracies = train_teachers(
-        distill_args, model_args, training_args, tokenizer, encoded, unlabeled, processing_class
+        distill_args, model_args, training_args, tokenizer, run, unlabeled, processing_class
     )
     targets, kept = pseudo_labels(on_unlabeled, distill_args.soft_targets, distill_args.min_confidence)
-    num_labels = targets.shape[1]
-    student = student_set(encoded["train"], unlabeled.select(kept), targets, num_labels)
+    student = student_set(run.encoded["train"], run.data.train_rows, unlabeled.select(kept), targets)
     ensemble = np.mean(on_validation, axis=0).argmax(axis=1)
     report = {
         "teachers": distill_args.num_teachers,
         "unlabeled_reviews": len(kept),
         "teacher_eval_accuracy": float(np.mean(accuracies)),
-        "teacher_ensemble_eval_accuracy": float(np.mean(ensemble == np.asarray(encoded["validation"]["labels"]))),
+        "teacher_ensemble_eval_accuracy": float(np.mean(ensemble == np.asarray(run.encoded["validation"]["labels"]))),
     }
     logger.info("distillation: %s", report)
     tracking.log_phase("teachers", report)
     return student, report
 
 
-def read_splits(data_args, seed: int):
-    """The labelled splits (validation carved with `validation_seed`, else `seed`), train cut to `max_train_samples`."""
+def read_data(data_args, seed: int) -> LabelledData:
+    """The labelled splits (validation carved and classes balanced with `validation_seed`, else `seed`), the
+    training rows cut to `max_train_samples`; refused when a model cannot learn and be validated on them."""
     validation_seed = seed if data_args.validation_seed is None else data_args.validation_seed
-    splits = load_splits(data_args.dataset, data_args.validation_size, validation_seed)
+    data = load_labelled(
+        data_args.dataset,
+        data_args.validation_size,
+        validation_seed,
+        weights=data_args.dataset_weights,
+        balance_classes=data_args.balance_classes,
+        max_rows_per_source=data_args.max_rows_per_source,
+    )
     if data_args.max_train_samples is not None:
-        splits["train"] = splits["train"].shuffle(seed=seed).select(range(data_args.max_train_samples))
-    return splits
+        data.sample_training_rows(data_args.max_train_samples, seed)
+    check_learnable(data)
+    return data
+
+
+def unlabeled_texts(data_args, distill_args, data: LabelledData):
+    """Every unlabelled review to distil with: the `unlabeled` setting's, and with `auto` the training reviews
+    class balancing and the cap left out."""
+    texts = load_unlabeled(data_args.dataset, distill_args.unlabeled)
+    if AUTO not in distill_args.unlabeled or data.surplus is None:
+        return texts
+    surplus = data.surplus.filter(has_text, batched=True, desc="dropping blank left-out reviews")
+    return surplus if texts is None else concatenate_datasets([texts, surplus])
+
+
+@dataclass
+class Run:
+    """A run's labelled data, its tokenized splits, the training set (repeats included) and the validation metrics."""
+
+    data: LabelledData
+    encoded: DatasetDict
+    training: Dataset
+    compute_metrics: Callable
+
+
+def prepare_run(data: LabelledData, tokenizer: Tokenizer) -> Run:
+    """Tokenize the splits and lay out the training set and the validation metrics of a run."""
+    encoded = tokenize_splits(data.splits, tokenizer)
+    training = encoded["train"] if data.train_rows is None else encoded["train"].select(data.train_rows)
+    return Run(data, encoded, training, metrics_for(data.splits["validation"]))
+
+
+def selection_metric(training_args, data: LabelledData):
+    """The training arguments, selecting checkpoints on the mean accuracy over sources when there are several."""
+    if len(data.sources) > 1 and training_args.metric_for_best_model in ("accuracy", "eval_accuracy"):
+        return dataclasses.replace(training_args, metric_for_best_model="mean_source_accuracy")
+    return training_args
 
 
 def run_settings(data_args, model_args, distill_args, training_args) -> dict:
@@ -182,31 +213,39 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
     """Everything between parsed arguments and a finished model in `training_args.output_dir`; returns the metrics."""
     staging = Path(training_args.output_dir)
     set_seed(training_args.seed)
-    splits = read_splits(data_args, training_args.seed)
-    unlabeled = load_unlabeled(data_args.dataset, distill_args.unlabeled) if distill_args.num_teachers else None
-    tokenizer = fit_tokenizer(splits["train"], model_args)
-    encoded = tokenize_splits(splits, tokenizer)
+    data = read_data(data_args, training_args.seed)
+    licences = read_licences(data_args.source_licences)
+    unlabeled = unlabeled_texts(data_args, distill_args, data) if distill_args.num_teachers else None
+    tokenizer = fit_tokenizer(data.splits["train"], model_args)
+    run = prepare_run(data, tokenizer)
+    training_args = selection_metric(training_args, data)
     processing_class = save_tokenizer(tokenizer, staging)
     settings = run_settings(data_args, model_args, distill_args, training_args)
-    train_dataset, distilled = encoded["train"], {}
+    train_dataset, distilled = run.training, {}
     if unlabeled is not None:
         if "wandb" in training_args.report_to:
             tracking.start_run(training_args.run_name, settings)
         train_dataset, distilled = distil(
-            distill_args, model_args, training_args, tokenizer, splits, encoded, unlabeled, processing_class
+            distill_args, model_args, training_args, tokenizer, run, unlabeled, processing_class
         )
         training_args = dataclasses.replace(training_args, num_train_epochs=distill_args.student_epochs)
         set_seed(training_args.seed)
     # The naive Bayes counts come from every review the model learns from, pseudo-labelled ones by their targets.
-    model = new_model(model_args, tokenizer, train_dataset, training_args.seed)
-    trainer = make_trainer(model, training_args, train_dataset, encoded["validation"], processing_class)
+    model = new_model(model_args, tokenizer, data.labels, train_dataset, training_args.seed)
+    trainer = make_trainer(
+        model, training_args, train_dataset, run.encoded["validation"], processing_class, None, run.compute_metrics
+    )
     train_result = trainer.train()
+    if model_args.calibrate:
+        model.config.calibration_temperature = fit_model_temperature(
+            trainer, run.encoded["validation"], data.splits["validation"]
+        )
     trainer.save_model(str(staging))
     for checkpoint in staging.glob("checkpoint-*"):  # the best one is loaded and saved above
         shutil.rmtree(checkpoint)
-    metrics, reported = evaluate_and_save(trainer, encoded, train_result, distilled)
-    sizes = {name: len(split) for name, split in splits.items()}
-    write_model_card(staging, output_dir.name, model.config, data_args.dataset, sizes, settings, metrics)
+    train_metrics = {**train_result.metrics, **distilled, "temperature": model.config.calibration_temperature}
+    metrics, reported = evaluate_and_save(trainer, data.splits, run.encoded, train_metrics)
+    write_model_card(staging, output_dir.name, model.config, data, settings, metrics, licences)
     if "wandb" in training_args.report_to:
         labels = list(model.config.id2label.values())
         tracking.log_final_results(metrics, reported.predictions.argmax(-1), reported.label_ids, labels)
@@ -229,15 +268,16 @@ def train_from_arguments(data_args, model_args, distill_args, training_args) -> 
     return metrics
 
 
-def train(dataset: str, output_dir: str | Path, **settings) -> dict:
+def train(dataset: str | os.PathLike | Sequence[str | os.PathLike], output_dir: str | Path, **settings) -> dict:
     """Train a model on labelled reviews and save it, the Hugging Face way, in `output_dir`.
 
     As fastText's `train_supervised`: the data and plain keyword settings, each with the CLI's default.
     The folder appears complete or not at all.
 
     Args:
-        dataset (`str`): a Hub id, an aclImdb folder (or its parent) or tarball, or Parquet/CSV/JSONL file(s)
-            with `text` and `label` columns.
+        dataset (`str | os.PathLike | Sequence`): a Hub id, an aclImdb folder (or its parent) or tarball, or
+            Parquet/CSV/JSONL file(s) with `text` and `label` columns (and optionally `source`); or a list of them,
+            each a source of its own (`dataset_weights`, `balance_classes` and `max_rows_per_source` mix them).
         output_dir (`str | Path`): the model folder to write; it must not exist unless `overwrite=True`.
         **settings: any `sentiment-batch train` setting by its name: model settings (`embedding_dim`,
             `hidden_dims`, `distinct_ngrams`, ...), data settings (`validation_size`, `overwrite`, ...),
@@ -248,11 +288,12 @@ def train(dataset: str, output_dir: str | Path, **settings) -> dict:
         `dict`: the final metrics (`eval_accuracy`, `eval_f1`, ... and `test_*` when the data has a test split),
         as saved in `all_results.json`.
     """
-    if not isinstance(dataset, (str, os.PathLike)):
-        raise TypeError(f"dataset must be a str or Path, got {type(dataset).__name__}")
+    datasets = [dataset] if isinstance(dataset, (str, os.PathLike)) else dataset
+    if not isinstance(datasets, Sequence) or not all(isinstance(item, (str, os.PathLike)) for item in datasets):
+        raise TypeError(f"dataset must be a str or Path, or a list of them, got {type(dataset).__name__}")
     if not isinstance(output_dir, (str, os.PathLike)):
         raise TypeError(f"output_dir must be a str or Path, got {type(output_dir).__name__}")
-    values = {**settings, "dataset": str(dataset), "output_dir": str(output_dir)}
+    values = {**settings, "dataset": [str(item) for item in datasets], "output_dir": str(output_dir)}
     return train_from_arguments(*arguments_from_dict(values))
 
 
@@ -265,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(sys.argv[2:] if argv is None else list(argv))
     metrics = train_from_arguments(*arguments)
     training_args = arguments[-1]
-    summary = ", ".join(f"{name} {metrics[name]:.4f}" for name in ("eval_accuracy", "test_accuracy") if name in metrics)
+    names = ("eval_accuracy", "eval_mean_source_accuracy", "test_accuracy")
+    summary = ", ".join(f"{name} {metrics[name]:.4f}" for name in names if name in metrics)
     print(f"Model saved to {training_args.output_dir} ({summary})")
     return 0

@@ -48,10 +48,10 @@ def write_splits(dataset: str, work: Path) -> str:
     """Write train, validation and eval (test if the source has one, else validation) as Parquet; name the eval split.
 
     Args:
-        dataset (`str`): any source `train.data.load_splits` reads.
+        dataset (`str`): any source `train.splits.load_splits` reads.
         work (`Path`): folder for the Parquet files.
     """
-    from sentiment_batch.train.data import load_splits
+    from sentiment_batch.train.splits import load_splits
 
     splits = load_splits(dataset)
     eval_split = "test" if "test" in splits else "validation"

@@ -71,7 +71,7 @@ def prepare(dataset: str, folder: Path) -> None:
     """Tokenize each seed's split with a tokenizer fitted on its training part; one .npz per seed."""
     from sentiment_batch.preprocessing import encode
     from sentiment_batch.train.arguments import ModelArguments
-    from sentiment_batch.train.data import load_splits
+    from sentiment_batch.train.splits import load_splits
     from sentiment_batch.train.tokenization import PAD_TOKEN
     from sentiment_batch.train.training import fit_tokenizer
 
