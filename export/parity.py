@@ -187,7 +187,7 @@ def reference_evidence(model: torch.nn.Module, input_ids: np.ndarray, offsets: n
     ids, offsets = torch.from_numpy(input_ids), torch.from_numpy(offsets)
     rows, weights, bags = ngram_rows(ids, offsets, exact.config)  # [T, N] each, [T]
     pooled = exact.bag.bag_pool(ids, offsets).detach().requires_grad_()  # [B, D]
-    logits = exact.classifier(exact.bag.mlp(pooled))  # [B, C]
+    logits = exact.classify(exact.bag.mlp(pooled))  # [B, C]
     num_labels = logits.shape[1]
     labelled = logits.gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1)  # [B]
     margins = (num_labels * labelled - logits.sum(dim=1)) / (num_labels - 1)  # [B]

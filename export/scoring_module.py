@@ -100,8 +100,8 @@ class ScoringModule(nn.Module):
         return (lengths - sizes + 1).clamp(min=0).sum(dim=1, keepdim=True).float()  # [B, 1]
 
     def head(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Logits `[B, num_labels]` of pooled reviews `[B, D]`: the model's MLP and classifier."""
-        return self.model.classifier(self.model.bag.mlp(pooled))
+        """Logits `[B, num_labels]` of pooled reviews `[B, D]`: the model's MLP and calibrated classifier."""
+        return self.model.classify(self.model.bag.mlp(pooled))
 
     def forward(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self.head(self.pool(input_ids, offsets))  # [B, num_labels]
@@ -162,6 +162,7 @@ class ExplainModule(ScoringModule):
         weight = self.model.classifier.weight  # [C, H]
         num_labels = weight.shape[0]
         gradient = (num_labels * weight.index_select(0, labels) - weight.sum(dim=0)) / (num_labels - 1)  # [B, H]
+        gradient = gradient / self.config.calibration_temperature
         for affine, mask in zip(reversed(self.affine_weights), reversed(masks), strict=True):
             gradient = (gradient * mask) @ affine  # [B, H_previous]
         return gradient

@@ -114,12 +114,12 @@ def exact_pool(model, ids, offsets):
 
 
 def test_one_forward_for_training_and_inference(model):
-    assert torch.equal(model(IDS, OFFSETS).logits, model.classifier(model.bag.mlp(model.bag.bag_pool(IDS, OFFSETS))))
+    assert torch.equal(model(IDS, OFFSETS).logits, model.classify(model.bag.mlp(model.bag.bag_pool(IDS, OFFSETS))))
     model.train()
     torch.manual_seed(1)
     training_logits = model(IDS, OFFSETS).logits
     torch.manual_seed(1)
-    assert torch.equal(training_logits, model.classifier(model.bag.mlp(model.bag.bag_pool(IDS, OFFSETS))))
+    assert torch.equal(training_logits, model.classify(model.bag.mlp(model.bag.bag_pool(IDS, OFFSETS))))
 
 
 def test_empty_review_pools_to_zero(model):

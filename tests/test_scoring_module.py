@@ -13,7 +13,13 @@ from sentiment_batch.train.modeling import bag_index, ngram_columns, review_ends
 def make_model(distinct: bool) -> SentimentBagForSequenceClassification:
     torch.manual_seed(0)
     config = SentimentBagConfig(
-        vocab_size=50, embedding_dim=8, hidden_dims=[16, 8], ngram_size=3, num_buckets=32, distinct_ngrams=distinct
+        vocab_size=50,
+        embedding_dim=8,
+        hidden_dims=[16, 8],
+        ngram_size=3,
+        num_buckets=32,
+        distinct_ngrams=distinct,
+        calibration_temperature=1.7,  # a calibrated model: the graphs divide the logits as forward does
     )
     model = SentimentBagForSequenceClassification(config).eval()
     model.bag.init_from_naive_bayes(torch.randn(config.num_embeddings) * 3)
@@ -111,7 +117,7 @@ def test_evidence_is_each_rows_exact_share_of_the_label_margin(distinct):
     assert torch.equal(rows, expected_rows) and (rows == -1).any()
     # The shares of a review add up to its margin's first-order change: gradient · pooled.
     pooled = ScoringModule(model).pool(ids, offsets).detach().requires_grad_()
-    head = model.classifier(model.bag.mlp(pooled))
+    head = model.classify(model.bag.mlp(pooled))
     label = head.argmax(dim=1, keepdim=True)
     margins = 2 * head.gather(1, label).squeeze(1) - head.sum(dim=1)
     (gradient,) = torch.autograd.grad(margins.sum(), pooled)

@@ -332,7 +332,14 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             labels (`torch.Tensor`, *optional*): class ids `[batch]`, or class probabilities `[batch, num_labels]`
                 (soft targets); either gives a cross-entropy loss.
         """
-        features = self.bag(input_ids, offsets, attention_mask).features  # [B, H]
-        logits = self.classifier(features) / self.config.calibration_temperature  # [B, num_labels]
+        logits = self.classify(self.bag(input_ids, offsets, attention_mask).features)  # [B, num_labels]
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits `[B, num_labels]` of the bag's features `[B, H]`, divided by the calibration temperature.
+
+        Args:
+            features (`torch.Tensor` of shape `[B, H]`): `SentimentBagModel`'s output.
+        """
+        return self.classifier(features) / self.config.calibration_temperature
