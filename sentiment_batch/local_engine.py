@@ -12,10 +12,21 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from .bundle import Bundle, load_bundle
-from .errors import UserError
-from .io import CHUNK_ROWS, AtomicWriter, Source, Summary, conform, expand_inputs, file_format, open_source
+from .console import BestEffort
+from .errors import UserError, shown
+from .io import (
+    CHUNK_ROWS,
+    AtomicWriter,
+    Source,
+    Summary,
+    conform,
+    expand_inputs,
+    file_format,
+    open_source,
+    unified_schema,
+)
 from .publish import check_output_path
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
 
 
 def score_files(
@@ -29,11 +40,13 @@ def score_files(
     threads: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    encoding: str | None = None,
 ) -> Summary:
     """Score CSV/Parquet files into one output file, which appears complete or not at all.
 
-    Everything that can be checked without the model is checked first: the inputs, the bundle (every file
-    hashed), and that the output can be created (its temporary file is); only then is the model loaded.
+    Everything that can be checked without the model is checked first: the inputs (their columns and types),
+    the bundle (every file hashed), and that the output can be created (its temporary file is); only then is the
+    model loaded. The output holds every input column, its type widened only where no value changes.
 
     Args:
         inputs (`Sequence[str | os.PathLike]`): CSV or Parquet files or globs, read in order.
@@ -46,6 +59,7 @@ def score_files(
         threads (`int`, *optional*): model batches scored at once; defaults to the CPU count.
         overwrite (`bool`, *optional*, defaults to False): replace an existing output.
         progress (`bool`, *optional*, defaults to True): draw a progress bar on stderr.
+        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
     """
     output = Path(output)
     file_format(output, "output")
@@ -53,46 +67,57 @@ def score_files(
     check_output_path(output, paths, overwrite)
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     added = [field.name for field in added_fields(loaded.labels, column_prefix)]
-    sources = open_sources(paths, text_column, added)
-    schema = pa.schema([*sources[0].schema, *added_fields(loaded.labels, column_prefix)])
+    sources = open_sources(paths, text_column, added, encoding)
+    columns = unified_schema(sources)
+    schema = pa.schema([*columns, *added_fields(loaded.labels, column_prefix)])
     if threads is not None:
         # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
         os.environ.setdefault("RAYON_NUM_THREADS", str(max(threads, 1)))
     writer = AtomicWriter(output, schema, overwrite=overwrite)
     with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
-        summary = stream(scorer, sources, writer, text_column, column_prefix, progress)
+        summary = stream(scorer, sources, columns, writer, text_column, column_prefix, progress)
     summary.output = str(output)
     return summary
 
 
-def open_sources(paths: Sequence[Path], text_column: str, added: Sequence[str]) -> list[Source]:
+def open_sources(
+    paths: Sequence[Path], text_column: str, added: Sequence[str], encoding: str | None = None
+) -> list[Source]:
     """Open every input before writing anything; all must have the text column and the same column names.
 
     Args:
         paths (`Sequence[Path]`): the input files.
         text_column (`str`): the column holding the text.
         added (`Sequence[str]`): the names scoring adds, which must not exist already.
+        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
     """
-    sources = [open_source(path) for path in paths]
+    sources = [open_source(path, encoding) for path in paths]
     first = sources[0]
     for source in sources:
-        check_columns(source.schema.names, text_column, added, where=str(source.path))
+        check_columns(source.schema.names, text_column, added, where=shown(source.path))
         if source.schema.names != first.schema.names:
             raise UserError(
-                f"{source.path} has columns {source.schema.names}, but {first.path} has {first.schema.names}; "
-                "all inputs must have the same columns"
+                f"{shown(source.path)} has columns {source.schema.names}, but {shown(first.path)} has "
+                f"{first.schema.names}; all inputs must have the same columns"
             )
     return sources
 
 
 def stream(
-    scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, text_column: str, prefix: str, progress: bool
+    scorer: Scorer,
+    sources: Sequence[Source],
+    columns: pa.Schema,
+    writer: AtomicWriter,
+    text_column: str,
+    prefix: str,
+    progress: bool,
 ) -> Summary:
     """Stream every source through the scorer into the writer, chunk by chunk, in order.
 
     Args:
         scorer (`Scorer`): the loaded bundle.
         sources (`Sequence[Source]`): opened inputs.
+        columns (`pa.Schema`): the inputs' columns as the output has them (`unified_schema`).
         writer (`AtomicWriter`): the open output.
         text_column (`str`): the column holding the text.
         prefix (`str`): prefix of the added columns.
@@ -101,11 +126,13 @@ def stream(
     counts = [source.num_rows for source in sources]
     total = None if None in counts else sum(counts)
     summary, start = Summary(files=len(sources)), time.perf_counter()
-    with tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress, file=sys.stderr) as bar:
+    # Best effort: a closed or broken stderr drops the bar, never the run.
+    bar = tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress, file=BestEffort(sys.stderr))
+    with bar:
         for source in sources:
-            batches = (conform(batch, sources[0].schema, source.path) for batch in source.batches(CHUNK_ROWS))
+            batches = (conform(batch, columns, source.path) for batch in source.batches(CHUNK_ROWS, text_column))
             for scored in scorer.score_batches(batches, text_column, prefix):
-                writer.write(scored)
+                writer.write(writable(scored, text_column))
                 summary.rows += scored.num_rows
                 # the error column is the last one and null exactly where the row was scored
                 summary.errors += scored.num_rows - scored.column(scored.num_columns - 1).null_count

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import local_engine, spark_engine
+from .console import say
 from .errors import UserError
 from .io import Summary
 from .scorer import DEFAULT_BATCH_SIZE
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="batches tokenized and scored at once, one CPU thread each (default: the CPU count)",
     )
     parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
+    parser.add_argument(
+        "--encoding", default=None, help="encoding of the CSV inputs, e.g. latin-1 or cp1252 (default: UTF-8)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     spark = parser.add_argument_group("Spark", "score as a Spark job (pip install 'sentiment-batch[spark]')")
     spark.add_argument(
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> Summary:
         "batch_size": args.batch_size,
         "overwrite": args.overwrite,
         "progress": not args.no_progress,
+        "encoding": args.encoding,
     }
     if args.engine == "spark":
         if args.threads is not None:
@@ -107,5 +112,5 @@ def main(argv: list[str] | None = None) -> int:
         logger.warning("--model is now --bundle in score; --model will go in a later release")
         args.bundle = args.bundle or args.legacy_bundle
     summary = run(args)
-    print(summary.line(), file=sys.stderr)
+    say(summary.line())
     return 0

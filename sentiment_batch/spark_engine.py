@@ -248,12 +248,13 @@ def _log_settings(settings: dict[str, str]) -> Iterator[dict[str, str]]:
         yield {**settings, _JAVA_OPTIONS: f"-Dlog4j2.configurationFile={handle.name} {options}".strip()}
 
 
-def read_inputs(spark, plan: Plan):
+def read_inputs(spark, plan: Plan, encoding: str | None = None):
     """The inputs as one DataFrame; CSV cells are all text and never null, as in the local engine."""
     uris = [location.uri for location in plan.inputs]
     if plan.input_format == "parquet":
         return spark.read.parquet(*uris)
-    return spark.read.options(**CSV_READ).csv(uris).na.fill("")
+    options = {**CSV_READ, **({"encoding": encoding} if encoding else {})}
+    return spark.read.options(**options).csv(uris).na.fill("")
 
 
 def write_output(df, plan: Plan, overwrite: bool) -> None:
@@ -312,6 +313,7 @@ def score_files(
     progress: bool = True,
     master: str | None = None,
     conf: Mapping[str, str] | None = None,
+    encoding: str | None = None,
 ) -> Summary:
     """Score files or URIs as a Spark job into a folder of part files; every refusal comes before the job, a failed
     job raises `JobFailed`.
@@ -328,6 +330,7 @@ def score_files(
         progress (`bool`, *optional*, defaults to True): let Spark draw its progress bar.
         master (`str`, *optional*): the master URL; defaults to spark-submit's, else `local[*]`.
         conf (`Mapping[str, str]`, *optional*): Spark settings, over the engine's defaults.
+        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
     """
     inputs, output = [os.fspath(value) for value in inputs], os.fspath(output)
     master = resolve_master(master)
@@ -341,7 +344,7 @@ def score_files(
     with spark_session(master, dict(conf or {}), progress=progress) as spark:
         plan = plan or plan_job(inputs, output, overwrite, is_local_master(spark.sparkContext.master))
         try:
-            df = read_inputs(spark, plan)
+            df = read_inputs(spark, plan, encoding)
             scored = score(
                 df, bundle=loaded, text_column=text_column, column_prefix=column_prefix, batch_size=batch_size
             )
