@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +15,18 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .bundle import PROBABILITIES, Bundle, load_bundle, open_bundle_session
-from .errors import UserError, UserTypeError, first_line
+from .errors import UserError, UserTypeError, first_line, shown
+from .io import encodable, undecodable_cells
 from .preprocessing import encode, load_tokenizer
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
 INVALID_UTF8 = "invalid UTF-8"
+# A text the tokenizer leaves no token of (only `<br />` and white space): nothing for the model to read.
+NO_WORDS = "no words to score"
+CLOSED = "this Scorer is closed; create another one"
 
 
 def row_error(value: object) -> str | None:
@@ -81,28 +87,7 @@ def invalid_utf8(column: pa.Array) -> np.ndarray:
         column.validate(full=True)
         return np.zeros(len(column), dtype=bool)
     except pa.ArrowInvalid:
-        return _undecodable_cells(column)
-
-
-def _undecodable_cells(column: pa.Array) -> np.ndarray:
-    """Which cells of a string column Python's strict UTF-8 decoder refuses."""
-    invalid = np.zeros(len(column), dtype=bool)
-    for row, value in enumerate(column.cast(pa.large_binary()).to_pylist()):
-        if value is not None:
-            try:
-                value.decode("utf-8")
-            except UnicodeDecodeError:
-                invalid[row] = True
-    return invalid
-
-
-def _encodable(text: str) -> bool:
-    """Whether a Python string can be written as UTF-8 (a lone surrogate cannot)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+        return undecodable_cells(column)
 
 
 def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.ndarray, pa.Array]:
@@ -118,9 +103,25 @@ def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.n
     except UnicodeEncodeError:  # a lone surrogate somewhere: find it, the other texts are scored
         pass
     for row in np.flatnonzero(ok).tolist():
-        if not _encodable(values[row]):
+        if not encodable(values[row]):
             errors[row], ok[row] = INVALID_UTF8, False
     return errors, ok, pa.array([values[row] for row in np.flatnonzero(ok)], pa.large_string())
+
+
+def writable(scored: pa.RecordBatch, text_column: str) -> pa.RecordBatch:
+    """A scored batch as a file may hold it: each text cell that was not UTF-8 (its row's error says so) decoded
+    with U+FFFD for every bad byte sequence, so the output holds text only.
+
+    Args:
+        scored (`pa.RecordBatch`): from `Scorer.score_batches`; its last column is the error column.
+        text_column (`str`): the text column.
+    """
+    if not pc.any(pc.equal(scored.column(scored.num_columns - 1), INVALID_UTF8)).as_py():
+        return scored
+    index = scored.schema.get_field_index(text_column)
+    raw = scored.column(index).cast(pa.large_binary()).to_pylist()
+    text = [None if value is None else value.decode("utf-8", "replace") for value in raw]
+    return scored.set_column(index, scored.schema.field(index), pa.array(text, scored.schema.field(index).type))
 
 
 def added_fields(labels: Sequence[str], prefix: str = "") -> list[pa.Field]:
@@ -174,7 +175,8 @@ class Scorer:
     """Scores reviews with one bundle; safe to share between threads.
 
     The ONNX session and tokenizer are read-only. Model batches run on the scorer's own thread pool,
-    `threads` wide; `close()` (or a `with` block) stops it, as does garbage collection.
+    `threads` wide; `close()` (or a `with` block) stops it, as does garbage collection. A call running while
+    another thread closes the scorer either finishes or raises `ValueError` ("this Scorer is closed").
     """
 
     def __init__(self, bundle: Bundle, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
@@ -196,6 +198,8 @@ class Scorer:
         self._session = _session(bundle)
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
         self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
+        self._closed = False
+        self._lock = threading.Lock()  # submitting and closing never interleave
 
     @classmethod
     def from_bundle(
@@ -213,19 +217,23 @@ class Scorer:
         return cls(load_bundle(path), threads=threads, batch_size=batch_size)
 
     def close(self) -> None:
-        """Stop the thread pool and wait for its threads; the scorer cannot score afterwards."""
-        if self._finalizer.detach() is not None:
-            self._pool.shutdown(wait=True)
+        """Stop the thread pool once the batches already sent are scored; the scorer cannot score afterwards."""
+        self._stop(cancel=False)
+
+    def _stop(self, cancel: bool) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._finalizer.detach()
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
 
     def __enter__(self) -> Scorer:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.close()
-        elif self._finalizer.detach() is not None:
-            # An error or a signal ends the run: batches not started yet are dropped, not scored first.
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        # An error or a signal ends the run: batches not started yet are dropped, not scored first.
+        self._stop(cancel=exc_type is not None)
 
     def output_names(self, prefix: str = "") -> list[str]:
         """Names of the columns scoring adds: label, score, prob_<label> per class, error.
@@ -242,37 +250,46 @@ class Scorer:
             texts (`Sequence[str] | pa.Array`): non-blank strings, or an Arrow string column of them.
         """
         pending = self._start(_texts(texts))
-        if not pending.ok.all():
-            row = int(np.flatnonzero(~pending.ok)[0])
-            raise UserError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
-        return self._collect(pending.futures, len(pending.ok))
+        if pending.ok.all():
+            probs, wordless = self._collect(pending.futures, len(pending.ok))
+            if not wordless.any():
+                return probs
+            pending.errors[int(np.flatnonzero(wordless)[0])] = NO_WORDS
+        row = next(row for row, error in enumerate(pending.errors) if error is not None)
+        raise UserError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
 
     def _submit(self, texts: pa.Array) -> list[Future]:
         # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
-        if not self._finalizer.alive:
-            raise UserError("this Scorer is closed; create another one")
         starts = range(0, len(texts), self.batch_size)
-        return [self._pool.submit(self._score, texts[start : start + self.batch_size]) for start in starts]
+        with self._lock:
+            if self._closed:
+                raise UserError(CLOSED)
+            return [self._pool.submit(self._score, texts[start : start + self.batch_size]) for start in starts]
 
-    def _collect(self, futures: list[Future], count: int) -> np.ndarray:
-        result = np.empty((count, len(self.labels)), dtype=np.float32)
+    def _collect(self, futures: list[Future], count: int) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities of every text sent, and which texts had no token to score."""
+        probs = np.empty((count, len(self.labels)), dtype=np.float32)
+        wordless = np.empty(count, dtype=bool)
         for index, future in enumerate(futures):
             start = index * self.batch_size
-            result[start : start + self.batch_size] = future.result()
-        return result
+            try:
+                probs[start : start + self.batch_size], wordless[start : start + self.batch_size] = future.result()
+            except CancelledError:  # another thread closed the scorer on its way out of an error
+                raise UserError(CLOSED) from None
+        return probs, wordless
 
-    def _score(self, texts: pa.Array) -> np.ndarray:
+    def _score(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         input_ids, offsets = encode(self._tokenizer, texts)
         try:
             probs = self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
         except Exception as error:  # onnxruntime's errors are untyped; a graph that loads may still fail to run
-            raise UserError(f"onnxruntime cannot run {self.bundle.model_path}: {first_line(error)}") from error
+            raise UserError(f"onnxruntime cannot run {shown(self.bundle.model_path)}: {first_line(error)}") from error
         if probs.shape != (len(texts), len(self.labels)):
             raise UserError(
-                f"{self.bundle.model_path} gave probabilities of shape {probs.shape} for {len(texts)} "
+                f"{shown(self.bundle.model_path)} gave probabilities of shape {probs.shape} for {len(texts)} "
                 f"texts and {len(self.labels)} labels"
             )
-        return probs
+        return probs, np.diff(offsets, append=len(input_ids)) == 0
 
     def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray) -> _Pending:
         """Check the cells of one column and send its scorable texts to the pool."""
@@ -289,7 +306,10 @@ class Scorer:
         """The added columns of a column started with `_start`, once its model batches are done."""
         ok, count = pending.ok, len(pending.ok)
         probs = np.zeros((count, len(self.labels)), dtype=np.float32)
-        probs[ok] = self._collect(pending.futures, int(ok.sum()))
+        rows = np.flatnonzero(ok)
+        probs[rows], wordless = self._collect(pending.futures, len(rows))
+        for row in rows[wordless].tolist():
+            pending.errors[row], ok[row] = NO_WORDS, False
         best = probs.argmax(axis=1)
         missing = ~ok
         fields = added_fields(self.labels, prefix)
