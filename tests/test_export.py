@@ -446,3 +446,46 @@ def test_scores_are_identical_across_runs_with_default_threads(tiny_bundle):
     texts = PARITY_TEXTS * 30
     runs = [score_texts(onnx_scorer(session), load_tokenizer(tiny_bundle), texts, len(texts)) for _ in range(3)]
     assert all(np.array_equal(runs[0], run) for run in runs[1:])
+
+
+def truncate_weights(model_dir):
+    path = model_dir / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:2000])
+
+
+def edit_config(**changes):
+    def edit(model_dir):
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        (model_dir / "config.json").write_text(json.dumps({**config, **changes}), encoding="utf-8")
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (truncate_weights, "cannot load the model in .*: Error while deserializing header"),
+        (edit_config(embedding_dim=4), r"config.json does not match the weights \(2 mismatched keys"),
+        (edit_config(hidden_dims=[16, 16]), r"config.json does not match the weights \(7 missing keys"),
+        (edit_config(ngram_size=0), "cannot load the model in .*: ngram_size must be at least 1"),
+        (lambda folder: (folder / "config.json").write_text("[1, 2]"), "model type None .* cannot be exported"),
+    ],
+    ids=["truncated-weights", "embedding-dim", "hidden-dims", "bad-setting", "config-not-an-object"],
+)
+def test_export_and_verify_answer_a_damaged_model_folder_in_one_line(
+    tiny_model_dir, tiny_bundle, tmp_path, capsys, damage, match
+):
+    import re
+
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "damaged")
+    damage(model_dir)
+    code, stderr = run_export_cli(capsys, "--model", model_dir, "--output", tmp_path / "bundle")
+    assert_refused(code, stderr)
+    assert re.search(match, stderr.splitlines()[-1]) and "Traceback" not in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["damaged"]
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("text,label\ngreat,1\nawful,0\n", encoding="utf-8")
+    code = cli_main(["verify", "--bundle", str(tiny_bundle), "--model", str(model_dir), "--dataset", str(reviews)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert re.search(match, captured.err.strip().splitlines()[-1]) and "Traceback" not in captured.err
