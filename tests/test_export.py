@@ -350,12 +350,29 @@ def write_reviews(path, texts):
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".csv", ".parquet"])
-def test_export_cli_float16_checks_agreement_on_the_reviews_given(tiny_model_dir, tmp_path, capsys, suffix):
+def test_reviews_files_give_their_non_blank_reviews(tmp_path, suffix):
+    from sentiment_batch.export.sample import read_texts
+
+    texts = made_up_reviews(20)
+    path = write_reviews(tmp_path / f"texts{suffix}", [*texts[:10], "", "  ", *texts[10:]])
+    assert read_texts(path, "review") == texts
+
+
+def test_export_cli_float16_checks_agreement_on_the_reviews_given(tiny_model_dir, tmp_path, capsys):
     texts = made_up_reviews(1000)
-    texts_file = write_reviews(tmp_path / f"texts{suffix}", [*texts[:500], "", *texts[500:]])  # a blank one, left out
+    texts_file = write_reviews(tmp_path / "texts.csv", [*texts[:500], "", *texts[500:]])  # a blank one, left out
     output = tmp_path / "half_bundle"
-    args = ["--model", tiny_model_dir, "--output", output, "--texts", texts_file, "--float16"]
-    args += [] if suffix == ".txt" else ["--text-column", "review"]
+    args = [
+        "--model",
+        tiny_model_dir,
+        "--output",
+        output,
+        "--texts",
+        texts_file,
+        "--float16",
+        "--text-column",
+        "review",
+    ]
     assert cli_main(["export", *map(str, args)]) == 0
     printed = capsys.readouterr().out
     assert "float16:" in printed and "on 1,000 reviews" in printed and "kept float16" in printed
@@ -387,10 +404,12 @@ def test_float16_refuses_fewer_than_1000_reviews_in_one_line(tiny_model_dir, tmp
     assert "0 given" in stderr
 
 
-def test_the_python_quantize_argument_still_works_with_a_warning(tiny_model_dir, tmp_path):
-    with pytest.warns(FutureWarning, match="float16"):
-        manifest = export_bundle(tiny_model_dir, tmp_path / "bundle", quantize=True, texts=made_up_reviews(1000))
-    assert manifest.info["quantized"] is True
+def test_the_python_quantize_argument_is_float16_with_a_warning(tiny_model_dir, tmp_path):
+    from sentiment_batch.errors import UserError
+
+    with pytest.warns(FutureWarning, match="float16"), pytest.raises(UserError, match="at least 1,000 real reviews"):
+        export_bundle(tiny_model_dir, tmp_path / "bundle", quantize=True, texts=made_up_reviews(10))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_checks_parity_on_a_datasets_validation_split(tiny_model_dir, tmp_path, capsys, make_tiny_aclimdb):

@@ -357,8 +357,8 @@ def test_a_review_with_no_words_left_gets_an_error(scorer, text):
 def test_close_from_another_thread_during_predict_finishes_the_call_or_says_closed(tiny_bundle):
     import threading
 
-    texts = TEXTS * 20
-    for attempt in range(30):
+    texts = TEXTS * 8
+    for attempt in range(15):
         scorer = Scorer.from_bundle(tiny_bundle, threads=2, batch_size=1)
         expected = scorer.predict(texts[:3])
         outcome = []
