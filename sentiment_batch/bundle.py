@@ -37,6 +37,12 @@ INPUT_NAMES = ("input_ids", "offsets")
 LOGITS = "logits"
 PROBABILITIES = "probabilities"
 OUTPUT_NAMES = (LOGITS, PROBABILITIES)
+# The explain graph (`explain.onnx`, optional): the same outputs, then each n-gram's share of its review's label
+# margin and the n-gram's table row, one per token and n-gram size.
+EXPLAIN_FILE = "explain.onnx"
+EVIDENCE = "evidence"
+ROWS = "rows"
+EXPLAIN_OUTPUT_NAMES = (*OUTPUT_NAMES, EVIDENCE, ROWS)
 DEFAULT_BUNDLE_NAME = "default_bundle"  # package data of `sentiment_batch`
 # Keys of the graph's `metadata_props` that tie it to the rest of the bundle.
 GRAPH_LABELS = "sentiment_batch.labels"

@@ -508,3 +508,20 @@ def test_export_and_verify_answer_a_damaged_model_folder_in_one_line(
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     assert re.search(match, captured.err.strip().splitlines()[-1]) and "Traceback" not in captured.err
+
+
+def test_a_review_scores_bit_for_bit_alike_alone_and_in_a_batch_of_2000(tiny_bundle):
+    from sentiment_batch import Scorer
+
+    words = ["good", "bad", "great", "awful", "film", "plot", "not", "very", "<br />", "!", ",", "."]
+    generator = np.random.default_rng(0)
+    texts = []
+    while len(texts) < 2_000:
+        text = " ".join(generator.choice(words, size=generator.integers(1, 400)))
+        if text.replace("<br />", "").strip():  # only line breaks: no words to score, an error row
+            texts.append(text)
+    with Scorer.from_bundle(tiny_bundle, threads=2, batch_size=2_000) as scorer:
+        together = scorer.probabilities(texts)
+    with Scorer.from_bundle(tiny_bundle, threads=1, batch_size=1) as scorer:
+        alone = np.concatenate([scorer.probabilities([text]) for text in texts[:200]])
+    assert np.array_equal(alone.view(np.uint32), together[:200].view(np.uint32))

@@ -53,12 +53,8 @@ def assert_same_rows(actual: dict, expected: dict) -> None:
     for key, row in expected.items():
         got = actual[key]
         assert list(got) == list(row)
-        assert (got["label"], got["error"]) == (row["label"], row["error"]), key
-        for name in ("score", "prob_negative", "prob_positive"):
-            if row[name] is None:
-                assert got[name] is None, (key, name)
-            else:
-                assert abs(got[name] - row[name]) <= 1e-5, (key, name)
+        # Bit for bit: a review's probabilities do not depend on its partition or Arrow batch.
+        assert got == row, key
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
