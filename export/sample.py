@@ -45,10 +45,10 @@ def dataset_texts(source: str, split: str) -> list[str]:
     """The reviews of one split of a dataset `train` reads, its validation split carved as `train` carves it by default.
 
     Args:
-        source (`str`): anything `train.data.load_splits` reads.
+        source (`str`): anything `train.splits.load_splits` reads.
         split (`str`): the split, e.g. "validation" or "test".
     """
-    from sentiment_batch.train.data import load_splits  # the datasets stack loads only when asked for
+    from sentiment_batch.train.splits import load_splits  # the datasets stack loads only when asked for
 
     splits = load_splits(source)
     if split not in splits:

@@ -9,15 +9,17 @@ SENTIMENT_BATCH_TRACEBACK=1).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 
 from . import __version__
-from .console import say
+from .console import BestEffort, say
 from .errors import UserError, UserTypeError, first_line, shown
 from .publish import OutputExistsError
 
@@ -99,6 +101,39 @@ def stop_on_signals() -> dict[int, object]:
     return previous
 
 
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold the stop signals back while the block runs, then take any that came meanwhile.
+
+    Imports run here: a signal handled inside an extension module's initialisation (onnxruntime's, say) would turn
+    into `ImportError: initialization failed` instead of a clean stop.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # not on Windows
+        yield
+        return
+    held = {signal.SIGINT, *stop_signals()}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a signal held back is handled here
+
+
+def standard_streams() -> None:
+    """Give a closed standard stream (`2>&-`) /dev/null, so no file the run opens takes its descriptor (a library
+    writing to stderr would write into it) and what is written there goes nowhere."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115 (lives as long as the process)
+
+
 def restore_signals(previous: dict[int, object]) -> None:
     """Put back the handlers `stop_on_signals` replaced (the CLI may run inside another program, e.g. tests)."""
     for number, handler in previous.items():
@@ -157,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"sentiment-batch: unknown command {command!r}\n\n{usage()}")
         return EXIT_USER_ERROR
     debug = options["debug"] or bool(os.environ.get(DEBUG_VARIABLE))
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    standard_streams()
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=BestEffort(sys.stderr)
+    )
     logging.getLogger("sentiment_batch").setLevel(logging.INFO)  # our progress lines, not every library's
     previous = stop_on_signals()
     try:
@@ -176,7 +214,9 @@ def run_command(command: str, argv: list[str], debug: bool) -> int:
     """
     prefix = f"sentiment-batch {command}"
     try:
-        return importlib.import_module(COMMANDS[command][0]).main(argv)
+        with signals_held():
+            module = importlib.import_module(COMMANDS[command][0])
+        return module.main(argv)
     except ModuleNotFoundError as error:
         if error.name in SPARK_MODULES:
             say(f"{prefix}: {error.name} is missing; install the spark extra: {SPARK_EXTRA}")

@@ -13,11 +13,22 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from .bundle import Bundle, load_bundle
-from .errors import UserError
+from .console import BestEffort
+from .errors import UserError, shown
 from .explain import EVIDENCE_TYPE, evidence_json
-from .io import CHUNK_ROWS, AtomicWriter, Source, Summary, conform, expand_inputs, file_format, open_source
+from .io import (
+    CHUNK_ROWS,
+    AtomicWriter,
+    Source,
+    Summary,
+    conform,
+    expand_inputs,
+    file_format,
+    open_source,
+    unified_schema,
+)
 from .publish import check_output_path
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
 
 
 def score_files(
@@ -31,12 +42,14 @@ def score_files(
     threads: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    encoding: str | None = None,
     explain: int = 0,
 ) -> Summary:
     """Score CSV/Parquet files into one output file, which appears complete or not at all.
 
-    Everything that can be checked without the model is checked first: the inputs, the bundle (every file
-    hashed), and that the output can be created (its temporary file is); only then is the model loaded.
+    Everything that can be checked without the model is checked first: the inputs (their columns and types),
+    the bundle (every file hashed), and that the output can be created (its temporary file is); only then is the
+    model loaded. The output holds every input column, its type widened only where no value changes.
 
     Args:
         inputs (`Sequence[str | os.PathLike]`): CSV or Parquet files or globs, read in order.
@@ -49,6 +62,7 @@ def score_files(
         threads (`int`, *optional*): model batches scored at once; defaults to the CPU count.
         overwrite (`bool`, *optional*, defaults to False): replace an existing output.
         progress (`bool`, *optional*, defaults to True): draw a progress bar on stderr.
+        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
         explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
             phrases (a list of structs in Parquet, a JSON array in CSV); 0 for none.
     """
@@ -58,36 +72,41 @@ def score_files(
     check_output_path(output, paths, overwrite)
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     fields = added_fields(loaded.labels, column_prefix, explain)
-    sources = open_sources(paths, text_column, [field.name for field in fields])
+    sources = open_sources(paths, text_column, [field.name for field in fields], encoding)
+    inputs_schema = unified_schema(sources)
     if explain and fmt == "csv":  # CSV has no nested columns: the evidence goes as JSON text
         fields = [field.with_type(pa.string()) if field.type == EVIDENCE_TYPE else field for field in fields]
-    schema = pa.schema([*sources[0].schema, *fields])
+    schema = pa.schema([*inputs_schema, *fields])
     if threads is not None:
         # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
         os.environ.setdefault("RAYON_NUM_THREADS", str(max(threads, 1)))
     writer = AtomicWriter(output, schema, overwrite=overwrite)
     with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
-        summary = stream(scorer, sources, writer, Columns(text_column, column_prefix, explain), progress)
+        columns = Columns(text_column, column_prefix, explain)
+        summary = stream(scorer, sources, inputs_schema, writer, columns, progress)
     summary.output = str(output)
     return summary
 
 
-def open_sources(paths: Sequence[Path], text_column: str, added: Sequence[str]) -> list[Source]:
+def open_sources(
+    paths: Sequence[Path], text_column: str, added: Sequence[str], encoding: str | None = None
+) -> list[Source]:
     """Open every input before writing anything; all must have the text column and the same column names.
 
     Args:
         paths (`Sequence[Path]`): the input files.
         text_column (`str`): the column holding the text.
         added (`Sequence[str]`): the names scoring adds, which must not exist already.
+        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
     """
-    sources = [open_source(path) for path in paths]
+    sources = [open_source(path, encoding) for path in paths]
     first = sources[0]
     for source in sources:
-        check_columns(source.schema.names, text_column, added, where=str(source.path))
+        check_columns(source.schema.names, text_column, added, where=shown(source.path))
         if source.schema.names != first.schema.names:
             raise UserError(
-                f"{source.path} has columns {source.schema.names}, but {first.path} has {first.schema.names}; "
-                "all inputs must have the same columns"
+                f"{shown(source.path)} has columns {source.schema.names}, but {shown(first.path)} has "
+                f"{first.schema.names}; all inputs must have the same columns"
             )
     return sources
 
@@ -101,13 +120,19 @@ class Columns(NamedTuple):
 
 
 def stream(
-    scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, columns: Columns, progress: bool
+    scorer: Scorer,
+    sources: Sequence[Source],
+    inputs_schema: pa.Schema,
+    writer: AtomicWriter,
+    columns: Columns,
+    progress: bool,
 ) -> Summary:
     """Stream every source through the scorer into the writer, chunk by chunk, in order.
 
     Args:
         scorer (`Scorer`): the loaded bundle.
         sources (`Sequence[Source]`): opened inputs.
+        inputs_schema (`pa.Schema`): the inputs' columns as the output has them (`unified_schema`).
         writer (`AtomicWriter`): the open output; its schema says how evidence is written (nested, or JSON text).
         columns (`Columns`): the text column and the columns to add.
         progress (`bool`): draw a progress bar on stderr.
@@ -115,11 +140,14 @@ def stream(
     counts = [source.num_rows for source in sources]
     total = None if None in counts else sum(counts)
     summary, start = Summary(files=len(sources)), time.perf_counter()
-    with tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress, file=sys.stderr) as bar:
+    # Best effort: a closed or broken stderr drops the bar, never the run.
+    bar = tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress, file=BestEffort(sys.stderr))
+    with bar:
         for source in sources:
-            batches = (conform(batch, sources[0].schema, source.path) for batch in source.batches(CHUNK_ROWS))
+            chunks = source.batches(CHUNK_ROWS, columns.text)
+            batches = (conform(batch, inputs_schema, source.path) for batch in chunks)
             for scored in scorer.score_batches(batches, *columns):
-                writer.write(as_written(scored, writer.schema))
+                writer.write(as_written(writable(scored, columns.text), writer.schema))
                 summary.rows += scored.num_rows
                 # the error column is the last one and null exactly where the row was scored
                 summary.errors += scored.num_rows - scored.column(scored.num_columns - 1).null_count

@@ -7,7 +7,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,14 +15,19 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .bundle import EVIDENCE, INPUT_NAMES, PROBABILITIES, ROWS, Bundle, load_bundle, open_bundle_session
-from .errors import UserError, UserTypeError, first_line
+from .errors import UserError, UserTypeError, first_line, shown
 from .explain import EVIDENCE_TYPE, evidence_lists, top_phrases
+from .io import encodable, undecodable_cells
 from .preprocessing import encode, encode_with_spans, load_tokenizer
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
 INVALID_UTF8 = "invalid UTF-8"
+# A text the tokenizer leaves no token of (only `<br />` and white space): nothing for the model to read.
+NO_WORDS = "no words to score"
+CLOSED = "this Scorer is closed; create another one"
 EXPLAINED = (PROBABILITIES, EVIDENCE, ROWS)  # what the explain graph gives the scorer
 
 
@@ -84,28 +89,7 @@ def invalid_utf8(column: pa.Array) -> np.ndarray:
         column.validate(full=True)
         return np.zeros(len(column), dtype=bool)
     except pa.ArrowInvalid:
-        return _undecodable_cells(column)
-
-
-def _undecodable_cells(column: pa.Array) -> np.ndarray:
-    """Which cells of a string column Python's strict UTF-8 decoder refuses."""
-    invalid = np.zeros(len(column), dtype=bool)
-    for row, value in enumerate(column.cast(pa.large_binary()).to_pylist()):
-        if value is not None:
-            try:
-                value.decode("utf-8")
-            except UnicodeDecodeError:
-                invalid[row] = True
-    return invalid
-
-
-def _encodable(text: str) -> bool:
-    """Whether a Python string can be written as UTF-8 (a lone surrogate cannot)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+        return undecodable_cells(column)
 
 
 def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.ndarray, pa.Array]:
@@ -121,9 +105,25 @@ def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.n
     except UnicodeEncodeError:  # a lone surrogate somewhere: find it, the other texts are scored
         pass
     for row in np.flatnonzero(ok).tolist():
-        if not _encodable(values[row]):
+        if not encodable(values[row]):
             errors[row], ok[row] = INVALID_UTF8, False
     return errors, ok, pa.array([values[row] for row in np.flatnonzero(ok)], pa.large_string())
+
+
+def writable(scored: pa.RecordBatch, text_column: str) -> pa.RecordBatch:
+    """A scored batch as a file may hold it: each text cell that was not UTF-8 (its row's error says so) decoded
+    with U+FFFD for every bad byte sequence, so the output holds text only.
+
+    Args:
+        scored (`pa.RecordBatch`): from `Scorer.score_batches`; its last column is the error column.
+        text_column (`str`): the text column.
+    """
+    if not pc.any(pc.equal(scored.column(scored.num_columns - 1), INVALID_UTF8)).as_py():
+        return scored
+    index = scored.schema.get_field_index(text_column)
+    raw = scored.column(index).cast(pa.large_binary()).to_pylist()
+    text = [None if value is None else value.decode("utf-8", "replace") for value in raw]
+    return scored.set_column(index, scored.schema.field(index), pa.array(text, scored.schema.field(index).type))
 
 
 def added_fields(labels: Sequence[str], prefix: str = "", explain: int = 0) -> list[pa.Field]:
@@ -192,7 +192,8 @@ class Scorer:
     """Scores reviews with one bundle; safe to share between threads.
 
     The ONNX session and tokenizer are read-only. Model batches run on the scorer's own thread pool,
-    `threads` wide; `close()` (or a `with` block) stops it, as does garbage collection.
+    `threads` wide; `close()` (or a `with` block) stops it, as does garbage collection. A call running while
+    another thread closes the scorer either finishes or raises `ValueError` ("this Scorer is closed").
     """
 
     def __init__(self, bundle: Bundle, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
@@ -216,6 +217,8 @@ class Scorer:
         self._explain_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
         self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
+        self._closed = False
+        self._lock = threading.Lock()  # submitting and closing never interleave
 
     @classmethod
     def from_bundle(
@@ -233,19 +236,23 @@ class Scorer:
         return cls(load_bundle(path), threads=threads, batch_size=batch_size)
 
     def close(self) -> None:
-        """Stop the thread pool and wait for its threads; the scorer cannot score afterwards."""
-        if self._finalizer.detach() is not None:
-            self._pool.shutdown(wait=True)
+        """Stop the thread pool once the batches already sent are scored; the scorer cannot score afterwards."""
+        self._stop(cancel=False)
+
+    def _stop(self, cancel: bool) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._finalizer.detach()
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
 
     def __enter__(self) -> Scorer:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.close()
-        elif self._finalizer.detach() is not None:
-            # An error or a signal ends the run: batches not started yet are dropped, not scored first.
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        # An error or a signal ends the run: batches not started yet are dropped, not scored first.
+        self._stop(cancel=exc_type is not None)
 
     def output_names(self, prefix: str = "", explain: int = 0) -> list[str]:
         """Names of the columns scoring adds: label, score, prob_<label> per class, evidence (when explaining),
@@ -264,49 +271,70 @@ class Scorer:
             texts (`Sequence[str] | pa.Array`): non-blank strings, or an Arrow string column of them.
         """
         pending = self._start(_texts(texts))
-        if not pending.ok.all():
-            row = int(np.flatnonzero(~pending.ok)[0])
-            raise UserError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
-        return self._collect(pending.futures, len(pending.ok))[0]
+        if pending.ok.all():
+            probs, wordless, _ = self._collect(pending.futures, len(pending.ok))
+            if not wordless.any():
+                return probs
+            pending.errors[int(np.flatnonzero(wordless)[0])] = NO_WORDS
+        row = next(row for row, error in enumerate(pending.errors) if error is not None)
+        raise UserError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
 
     def _submit(self, texts: pa.Array, explain: int) -> list[Future]:
         # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
-        if not self._finalizer.alive:
-            raise UserError("this Scorer is closed; create another one")
         starts = range(0, len(texts), self.batch_size)
-        return [self._pool.submit(self._score, texts[start : start + self.batch_size], explain) for start in starts]
+        with self._lock:
+            if self._closed:
+                raise UserError(CLOSED)
+            return [self._pool.submit(self._score, texts[start : start + self.batch_size], explain) for start in starts]
 
-    def _collect(self, futures: list[Future], count: int, explain: int = 0) -> tuple[np.ndarray, pa.Array | None]:
-        """The probabilities of every scored text, and their evidence when explaining."""
-        result = np.empty((count, len(self.labels)), dtype=np.float32)
+    def _collect(
+        self, futures: list[Future], count: int, explain: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+        """Probabilities of every text sent, which texts had no token to score, and their evidence when
+        explaining."""
+        probs = np.empty((count, len(self.labels)), dtype=np.float32)
+        wordless = np.empty(count, dtype=bool)
         evidence = [pa.array([], EVIDENCE_TYPE)]
         for index, future in enumerate(futures):
             start = index * self.batch_size
-            result[start : start + self.batch_size], phrases = future.result()
+            try:
+                probs[start : start + self.batch_size], wordless[start : start + self.batch_size], phrases = (
+                    future.result()
+                )
+            except CancelledError:  # another thread closed the scorer on its way out of an error
+                raise UserError(CLOSED) from None
             evidence.append(phrases)
-        return result, pa.concat_arrays(evidence) if explain else None
+        return probs, wordless, pa.concat_arrays(evidence) if explain else None
 
-    def _score(self, texts: pa.Array, explain: int) -> tuple[np.ndarray, pa.Array | None]:
-        """One model batch: its probabilities and, when explaining, each review's `explain` heaviest phrases."""
+    def _score(self, texts: pa.Array, explain: int) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+        """One model batch: its probabilities, which texts had no token, and when explaining each review's
+        `explain` heaviest phrases."""
         if not explain:
-            return self._run(self._session, self.bundle.model_path, encode(self._tokenizer, texts), len(texts)), None
+            input_ids, offsets = encode(self._tokenizer, texts)
+            probs = self._run(self._session, self.bundle.model_path, (input_ids, offsets), len(texts))[0]
+            return probs, np.diff(offsets, append=len(input_ids)) == 0, None
         encoded = encode_with_spans(self._tokenizer, texts)
-        session = self._explainer()
-        probs, evidence, rows = self._run(session, self.bundle.explain_path, encoded[:2], len(texts), EXPLAINED)
-        return probs, evidence_lists(texts, *top_phrases(evidence, rows, encoded.spans, encoded.offsets, explain))
+        graph = self.bundle.explain_path
+        probs, evidence, rows = self._run(self._explainer(), graph, encoded[:2], len(texts), EXPLAINED)
+        wordless = np.diff(encoded.offsets, append=len(encoded.ids)) == 0
+        return (
+            probs,
+            wordless,
+            evidence_lists(texts, *top_phrases(evidence, rows, encoded.spans, encoded.offsets, explain)),
+        )
 
-    def _run(self, session, path: Path, inputs: tuple, count: int, outputs: tuple = (PROBABILITIES,)):
-        """The graph's outputs for one batch of `count` texts, the probabilities checked for their shape."""
+    def _run(self, session, path: Path, inputs: tuple, count: int, outputs: tuple = (PROBABILITIES,)) -> list:
+        """The graph's outputs for one batch of `count` texts, the probabilities (first) checked for their shape."""
         try:
             results = session.run(list(outputs), dict(zip(INPUT_NAMES, inputs, strict=True)))
         except Exception as error:  # onnxruntime's errors are untyped; a graph that loads may still fail to run
-            raise UserError(f"onnxruntime cannot run {path}: {first_line(error)}") from error
-        probs = results[0]
-        if probs.shape != (count, len(self.labels)):
+            raise UserError(f"onnxruntime cannot run {shown(path)}: {first_line(error)}") from error
+        if results[0].shape != (count, len(self.labels)):
             raise UserError(
-                f"{path} gave probabilities of shape {probs.shape} for {count} texts and {len(self.labels)} labels"
+                f"{shown(path)} gave probabilities of shape {results[0].shape} for {count} texts and "
+                f"{len(self.labels)} labels"
             )
-        return probs if len(outputs) == 1 else results
+        return results
 
     def _explainer(self):
         """The explain graph's session, opened at the first call that explains."""
@@ -318,7 +346,9 @@ class Scorer:
     def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, explain: int = 0) -> _Pending:
         """Check the cells of one column and send its scorable texts to the pool."""
         if explain and self.bundle.explain_path is None:
-            raise UserError(f"the bundle {self.bundle.path} has no explain graph; export the model again to explain")
+            raise UserError(
+                f"the bundle {shown(self.bundle.path)} has no explain graph; export the model again to explain"
+            )
         column = _string_column(values) if isinstance(values, (pa.Array, pa.ChunkedArray)) else None
         if column is not None:
             errors, ok = text_errors(column)
@@ -332,16 +362,19 @@ class Scorer:
         """The added columns of a column started with `_start`, once its model batches are done."""
         ok, count = pending.ok, len(pending.ok)
         probs = np.zeros((count, len(self.labels)), dtype=np.float32)
-        probs[ok], evidence = self._collect(pending.futures, int(ok.sum()), pending.explain)
+        rows = np.flatnonzero(ok)
+        probs[rows], wordless, evidence = self._collect(pending.futures, len(rows), pending.explain)
+        for row in rows[wordless].tolist():
+            pending.errors[row], ok[row] = NO_WORDS, False
         best = probs.argmax(axis=1)
         missing = ~ok
         fields = added_fields(self.labels, prefix, pending.explain)
         label, score, *prob_fields, error = fields
-        if evidence is not None:  # one list per scored row; the others get none
+        if evidence is not None:  # one list per text sent; rows not scored get none
             prob_fields.pop()
-            rows = np.full(count, -1, dtype=np.int64)
-            rows[ok] = np.arange(int(ok.sum()))
-            evidence = evidence.take(pa.array(rows, mask=missing))
+            sent = np.full(count, -1, dtype=np.int64)
+            sent[rows] = np.arange(len(rows))
+            evidence = evidence.take(pa.array(sent, mask=missing))
         columns = [
             pa.array(np.asarray(self.labels, dtype=object)[best], type=label.type, mask=missing),
             pa.array(probs[np.arange(count), best], type=score.type, mask=missing),

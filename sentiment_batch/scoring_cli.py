@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import local_engine, spark_engine
+from .console import say
 from .errors import UserError
 from .io import Summary
 from .scorer import DEFAULT_BATCH_SIZE
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="batches tokenized and scored at once, one CPU thread each (default: the CPU count)",
     )
     parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
+    parser.add_argument(
+        "--encoding", default=None, help="encoding of the CSV inputs, e.g. latin-1 or cp1252 (default: UTF-8)"
+    )
     parser.add_argument(
         "--explain",
         type=int,
@@ -93,6 +97,7 @@ def run(args: argparse.Namespace) -> Summary:
         "batch_size": args.batch_size,
         "overwrite": args.overwrite,
         "progress": not args.no_progress,
+        "encoding": args.encoding,
         "explain": args.explain,
     }
     if args.engine == "spark":
@@ -116,5 +121,5 @@ def main(argv: list[str] | None = None) -> int:
         logger.warning("--model is now --bundle in score; --model will go in a later release")
         args.bundle = args.bundle or args.legacy_bundle
     summary = run(args)
-    print(summary.line(), file=sys.stderr)
+    say(summary.line())
     return 0

@@ -26,7 +26,7 @@ from pyspark.sql.types import StructField, StructType
 
 from .bundle import Bundle, default_bundle_path, load_bundle
 from .errors import UserError, UserTypeError
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
 
 ARCHIVE_PREFIX = "sentiment-batch-bundle-"
 _TEXT = "text"  # the UDF's one input column, named for `Scorer.score_batches`
@@ -256,7 +256,8 @@ def _score_batches(
     batches: Iterator[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """`score`'s function for `mapInArrow`: one partition's batches, scored in order."""
-    yield from worker_scorer(shipped, batch_size).score_batches(batches, text_column, prefix, explain)
+    for scored in worker_scorer(shipped, batch_size).score_batches(batches, text_column, prefix, explain):
+        yield writable(scored, text_column)
 
 
 def _score_arrays(

@@ -248,12 +248,13 @@ def _log_settings(settings: dict[str, str]) -> Iterator[dict[str, str]]:
         yield {**settings, _JAVA_OPTIONS: f"-Dlog4j2.configurationFile={handle.name} {options}".strip()}
 
 
-def read_inputs(spark, plan: Plan):
+def read_inputs(spark, plan: Plan, encoding: str | None = None):
     """The inputs as one DataFrame; CSV cells are all text and never null, as in the local engine."""
     uris = [location.uri for location in plan.inputs]
     if plan.input_format == "parquet":
         return spark.read.parquet(*uris)
-    return spark.read.options(**CSV_READ).csv(uris).na.fill("")
+    options = {**CSV_READ, **({"encoding": encoding} if encoding else {})}
+    return spark.read.options(**options).csv(uris).na.fill("")
 
 
 def write_output(df, plan: Plan, overwrite: bool) -> None:
@@ -312,6 +313,7 @@ def score_files(
     progress: bool = True,
     master: str | None = None,
     conf: Mapping[str, str] | None = None,
+    encoding: str | None = None,
     explain: int = 0,
 ) -> Summary:
     """Score files or URIs as a Spark job into a folder of part files; every refusal comes before the job, a failed
@@ -329,6 +331,7 @@ def score_files(
         progress (`bool`, *optional*, defaults to True): let Spark draw its progress bar.
         master (`str`, *optional*): the master URL; defaults to spark-submit's, else `local[*]`.
         conf (`Mapping[str, str]`, *optional*): Spark settings, over the engine's defaults.
+        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
         explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
             phrases (an array of structs in Parquet, a JSON array in CSV); 0 for none.
     """
@@ -345,7 +348,7 @@ def score_files(
     with spark_session(master, dict(conf or {}), progress=progress) as spark:
         plan = plan or plan_job(inputs, output, overwrite, is_local_master(spark.sparkContext.master))
         try:
-            df = read_inputs(spark, plan)
+            df = read_inputs(spark, plan, encoding)
             scored = score(
                 df,
                 bundle=loaded,

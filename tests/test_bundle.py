@@ -361,3 +361,108 @@ def test_malformed_manifest_fields(bundle_copy, change, match):
 def test_manifest_without_a_required_key(bundle_copy, key):
     drop_manifest_keys(bundle_copy, key)
     assert_one_line_error(bundle_copy, f"{key} missing")
+
+
+def reseal(folder):
+    """Rehash the graph in the manifest, as a forger editing the graph would."""
+    edit_manifest(folder, model_sha256=sha256_file(folder / "model.onnx"))
+
+
+def point_weights_at(folder, location):
+    import onnx
+
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    for tensor in model.graph.initializer:
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = location
+    onnx.save(model, str(folder / "model.onnx"))
+    reseal(folder)
+
+
+def test_a_graph_reading_weights_from_another_file_is_refused(bundle_copy):
+    """The other file holds edited weights; every file the manifest names still matches its hash."""
+    data = bytearray((bundle_copy / "model.onnx.data").read_bytes())
+    data[-4:] = b"\x00\x00\x80\x7f"  # an infinite weight
+    (bundle_copy / "other.bin").write_bytes(bytes(data))
+    point_weights_at(bundle_copy, "other.bin")
+    assert_session_refused(bundle_copy, "reads its weights from other.bin, not from model.onnx.data")
+    for location in ("../bundle_copy/model.onnx.data", str(bundle_copy / "model.onnx.data")):
+        point_weights_at(bundle_copy, location)
+        assert_session_refused(bundle_copy, "reads its weights from .*, not from model.onnx.data")
+
+
+def graph_with_a_subgraph(folder, location):
+    """A bundle graph of the right inputs, outputs and metadata whose only weight sits in an `If` branch, stored in
+    `location` (None: inside the graph)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.external_data_helper import set_external_data
+
+    weights = numpy_helper.from_array(np.full((1, 2), 0.5, np.float32), "w")
+    if location is not None:
+        (folder / location).write_bytes(weights.raw_data)
+        set_external_data(weights, location, 0, len(weights.raw_data))
+        weights.ClearField("raw_data")
+    branch = helper.make_graph(
+        [helper.make_node("Identity", ["w"], ["t"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1, 2])],
+        [weights],
+    )
+    other = helper.make_graph(
+        [helper.make_node("Constant", [], ["e"], value=numpy_helper.from_array(np.zeros((1, 2), np.float32)))],
+        "else",
+        [],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, [1, 2])],
+    )
+    nodes = [
+        helper.make_node("Constant", [], ["yes"], value=numpy_helper.from_array(np.array(True))),
+        helper.make_node("If", ["yes"], ["logits"], then_branch=branch, else_branch=other),
+        helper.make_node("Softmax", ["logits"], ["probabilities"]),
+    ]
+    inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["n"]) for name in ("input_ids", "offsets")]
+    outputs = [
+        helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, 2]) for name in ("logits", "probabilities")
+    ]
+    model = helper.make_model(
+        helper.make_graph(nodes, "g", inputs, outputs), opset_imports=[helper.make_opsetid("", 18)]
+    )
+    for key, value in Manifest.read(folder).graph_metadata().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(folder / "model.onnx"))
+    reseal(folder)
+
+
+@pytest.mark.parametrize("location", ["other.bin", "model.onnx.data"])
+def test_weights_in_a_subgraph_come_from_nowhere_but_the_manifests_file(bundle_copy, location):
+    graph_with_a_subgraph(bundle_copy, None)
+    open_bundle_session(load_bundle(bundle_copy))  # the same graph with its weight inside it loads
+    graph_with_a_subgraph(bundle_copy, location)
+    assert_session_refused(bundle_copy, "cannot load", verify_sha256=False)
+
+
+def test_a_forged_tokenizer_id_is_refused_in_one_line_with_bounded_memory(bundle_copy, tmp_path):
+    """Every hash and the graph's metadata agree: only the tokenizer's id is out of the graph's table."""
+    import subprocess
+    import sys
+
+    tokenizer = json.loads((bundle_copy / "tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer["model"]["vocab"]["great"] = 2_000_000_000
+    (bundle_copy / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    tokenizer_sha256 = sha256_file(bundle_copy / "tokenizer.json")
+    set_graph_metadata(bundle_copy, **{GRAPH_TOKENIZER_SHA256: tokenizer_sha256})
+    edit_manifest(bundle_copy, tokenizer_sha256=tokenizer_sha256)
+    (tmp_path / "in.csv").write_text("text\ngreat film\n")
+    command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(tmp_path / "in.csv"), "--output"]
+    command += [str(tmp_path / "out.csv"), "--bundle", str(bundle_copy), "--no-progress"]
+    wrapper = "import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
+    wrapper += "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)"
+    result = subprocess.run([sys.executable, "-c", wrapper, *command], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot load the tokenizer" in line and "token id 2000000000 is not between 0 and" in line
+    assert int(result.stdout) < 600 * 1024  # kB: well under the 7.9 GB a table that high would take
+    assert not (tmp_path / "out.csv").exists()

@@ -215,3 +215,54 @@ def test_the_library_raises_only_its_own_error_types():
         if re.search(r"raise (ValueError|TypeError)\b", line)
     ]
     assert plain == []
+
+
+# `sentiment-batch` as a real process that pauses while the command's modules import (onnxruntime's turn), writing
+# its PID to ANNOUNCE_FILE, then goes on once GO_FILE exists; a signal sent during the pause must wait for it.
+# Usage: python -c PAUSING_IMPORT ANNOUNCE_FILE GO_FILE score ARGS...
+PAUSING_IMPORT = """
+import os, sys, time
+from pathlib import Path
+
+announce, go = Path(sys.argv[1]), Path(sys.argv[2])
+
+
+class PauseAtOnnxruntime:
+    def find_spec(self, name, path=None, target=None):
+        if name == "onnxruntime" and not announce.exists():
+            announce.write_text(str(os.getpid()))
+            while not go.exists():
+                time.sleep(0.01)
+        return None
+
+
+sys.meta_path.insert(0, PauseAtOnnxruntime())
+from sentiment_batch import cli
+
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("signum", [15, 2], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_during_start_up_waits_for_the_imports_then_stops_cleanly(tmp_path, tiny_bundle, signum):
+    import subprocess
+    import sys
+    import time
+
+    from helpers import wait_for_file
+
+    (tmp_path / "in.csv").write_text("id,text\n1,great\n")
+    announce, go = tmp_path / "importing", tmp_path / "go"
+    command = [sys.executable, "-c", PAUSING_IMPORT, str(announce), str(go), "score", str(tmp_path / "in.csv")]
+    command += ["--bundle", str(tiny_bundle), "--output", str(tmp_path / "out.csv"), "--no-progress"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    wait_for_file(announce, process)
+    process.send_signal(signum)
+    time.sleep(0.5)
+    assert process.poll() is None  # held back while onnxruntime imports
+    go.write_text("")
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum
+    name = "interrupted" if signum == 2 else "stopped by SIGTERM"
+    assert err.strip().splitlines() == [f"sentiment-batch score: {name}"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["go", "importing", "in.csv"]

@@ -356,12 +356,29 @@ def write_reviews(path, texts):
 
 
 @pytest.mark.parametrize("suffix", [".txt", ".csv", ".parquet"])
-def test_export_cli_float16_checks_agreement_on_the_reviews_given(tiny_model_dir, tmp_path, capsys, suffix):
+def test_reviews_files_give_their_non_blank_reviews(tmp_path, suffix):
+    from sentiment_batch.export.sample import read_texts
+
+    texts = made_up_reviews(20)
+    path = write_reviews(tmp_path / f"texts{suffix}", [*texts[:10], "", "  ", *texts[10:]])
+    assert read_texts(path, "review") == texts
+
+
+def test_export_cli_float16_checks_agreement_on_the_reviews_given(tiny_model_dir, tmp_path, capsys):
     texts = made_up_reviews(1000)
-    texts_file = write_reviews(tmp_path / f"texts{suffix}", [*texts[:500], "", *texts[500:]])  # a blank one, left out
+    texts_file = write_reviews(tmp_path / "texts.csv", [*texts[:500], "", *texts[500:]])  # a blank one, left out
     output = tmp_path / "half_bundle"
-    args = ["--model", tiny_model_dir, "--output", output, "--texts", texts_file, "--float16"]
-    args += [] if suffix == ".txt" else ["--text-column", "review"]
+    args = [
+        "--model",
+        tiny_model_dir,
+        "--output",
+        output,
+        "--texts",
+        texts_file,
+        "--float16",
+        "--text-column",
+        "review",
+    ]
     assert cli_main(["export", *map(str, args)]) == 0
     printed = capsys.readouterr().out
     assert "float16:" in printed and "on 1,000 reviews" in printed and "kept float16" in printed
@@ -393,14 +410,16 @@ def test_float16_refuses_fewer_than_1000_reviews_in_one_line(tiny_model_dir, tmp
     assert "0 given" in stderr
 
 
-def test_the_python_quantize_argument_still_works_with_a_warning(tiny_model_dir, tmp_path):
-    with pytest.warns(FutureWarning, match="float16"):
-        manifest = export_bundle(tiny_model_dir, tmp_path / "bundle", quantize=True, texts=made_up_reviews(1000))
-    assert manifest.info["quantized"] is True
+def test_the_python_quantize_argument_is_float16_with_a_warning(tiny_model_dir, tmp_path):
+    from sentiment_batch.errors import UserError
+
+    with pytest.warns(FutureWarning, match="float16"), pytest.raises(UserError, match="at least 1,000 real reviews"):
+        export_bundle(tiny_model_dir, tmp_path / "bundle", quantize=True, texts=made_up_reviews(10))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_checks_parity_on_a_datasets_validation_split(tiny_model_dir, tmp_path, capsys, make_tiny_aclimdb):
-    from sentiment_batch.train.data import load_splits
+    from sentiment_batch.train.splits import load_splits
 
     dataset = make_tiny_aclimdb(tmp_path)
     output = tmp_path / "bundle"
@@ -454,12 +473,59 @@ def test_scores_are_identical_across_runs_with_default_threads(tiny_bundle):
     assert all(np.array_equal(runs[0], run) for run in runs[1:])
 
 
+def truncate_weights(model_dir):
+    path = model_dir / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:2000])
+
+
+def edit_config(**changes):
+    def edit(model_dir):
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        (model_dir / "config.json").write_text(json.dumps({**config, **changes}), encoding="utf-8")
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (truncate_weights, "cannot load the model in .*: Error while deserializing header"),
+        (edit_config(embedding_dim=4), r"config.json does not match the weights \(2 mismatched keys"),
+        (edit_config(hidden_dims=[16, 16]), r"config.json does not match the weights \(7 missing keys"),
+        (edit_config(ngram_size=0), "cannot load the model in .*: ngram_size must be at least 1"),
+        (lambda folder: (folder / "config.json").write_text("[1, 2]"), "model type None .* cannot be exported"),
+    ],
+    ids=["truncated-weights", "embedding-dim", "hidden-dims", "bad-setting", "config-not-an-object"],
+)
+def test_export_and_verify_answer_a_damaged_model_folder_in_one_line(
+    tiny_model_dir, tiny_bundle, tmp_path, capsys, damage, match
+):
+    import re
+
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "damaged")
+    damage(model_dir)
+    code, stderr = run_export_cli(capsys, "--model", model_dir, "--output", tmp_path / "bundle")
+    assert_refused(code, stderr)
+    assert re.search(match, stderr.splitlines()[-1]) and "Traceback" not in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["damaged"]
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("text,label\ngreat,1\nawful,0\n", encoding="utf-8")
+    code = cli_main(["verify", "--bundle", str(tiny_bundle), "--model", str(model_dir), "--dataset", str(reviews)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert re.search(match, captured.err.strip().splitlines()[-1]) and "Traceback" not in captured.err
+
+
 def test_a_review_scores_bit_for_bit_alike_alone_and_in_a_batch_of_2000(tiny_bundle):
     from sentiment_batch import Scorer
 
     words = ["good", "bad", "great", "awful", "film", "plot", "not", "very", "<br />", "!", ",", "."]
     generator = np.random.default_rng(0)
-    texts = [" ".join(generator.choice(words, size=generator.integers(1, 400))) for _ in range(2_000)]
+    texts = []
+    while len(texts) < 2_000:
+        text = " ".join(generator.choice(words, size=generator.integers(1, 400)))
+        if text.replace("<br />", "").strip():  # only line breaks: no words to score, an error row
+            texts.append(text)
     with Scorer.from_bundle(tiny_bundle, threads=2, batch_size=2_000) as scorer:
         together = scorer.probabilities(texts)
     with Scorer.from_bundle(tiny_bundle, threads=1, batch_size=1) as scorer:

@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--imdb", type=Path, default=IMDB_TAR, help="aclImdb_train.tar.gz")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random words")
     args = parser.parse_args()
-    from sentiment_batch.train.data import load_splits
+    from sentiment_batch.train.splits import load_splits
 
     validation = load_splits(str(args.imdb), 0.1, 42)["validation"].shuffle(seed=args.seed)
     texts = list(validation.select(range(min(args.reviews, len(validation))))["text"])
