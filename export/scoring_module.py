@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from sentiment_batch.train.modeling import ngram_columns, review_ends, segment_sum
+from sentiment_batch.train.modeling import ngram_columns, review_ends
 
 # Prefix sums run over at most this many tokens per call (a batch of 2**31 int64 ids alone needs 16 GiB).
 MAX_TOKENS_BITS = 31
@@ -79,7 +79,7 @@ class ScoringModule(nn.Module):
         # index_select exports to Gather; fancy indexing becomes the much slower GatherND.
         sums = prefix.index_select(0, ends) - prefix.index_select(0, offsets)  # [B, D] int64, exact
         sums = sums.float() * 2.0**-self.fraction_bits  # [B, D]
-        counts = self.counts(weights, bags, offsets, ends)  # [B, 1]
+        counts = self.counts(weights, offsets, ends)  # [B, 1]
         scale_sums = self.model.bag.scale_sums
         scales = scale_sums(torch.ones_like(counts), counts)  # [B, 1]
         return Bag(columns, weights, gathered, bags, scales, scale_sums(sums, counts))
@@ -88,12 +88,11 @@ class ScoringModule(nn.Module):
         """Each review's pooled rows `[B, D]`."""
         return self.bag(input_ids, offsets).pooled
 
-    def counts(
-        self, weights: list[torch.Tensor], bags: torch.Tensor, offsets: torch.Tensor, ends: torch.Tensor
-    ) -> torch.Tensor:
+    def counts(self, weights: list[torch.Tensor], offsets: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """Each review's bag entries `[B, 1]` (whole numbers, exact in float32)."""
-        if self.config.distinct_ngrams:  # the entries left once repeats are dropped
-            return segment_sum(sum(weights), bags, offsets.shape[0]).unsqueeze(1)  # [B, 1]
+        if self.config.distinct_ngrams:  # the entries left once repeats are dropped, by prefix sums (no scatter)
+            prefix = nn.functional.pad(sum(weights).long().cumsum(0), (1, 0))  # [T+1]
+            return (prefix.index_select(0, ends) - prefix.index_select(0, offsets)).float().unsqueeze(1)  # [B, 1]
         # Without repeats dropped, a review of L tokens has max(L - n + 1, 0) n-grams of each size n: no scatter.
         lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
         sizes = torch.arange(1, self.config.ngram_size + 1, device=lengths.device)  # [N]
