@@ -546,3 +546,22 @@ def test_the_explain_graph_reads_the_scoring_graphs_weights_from_the_one_file(ti
     table = max(external("model.onnx"), key=lambda place: int(place["length"]))
     assert table in external("explain.onnx")  # the same bytes of model.onnx.data, not a copy
     assert {place["location"] for place in external("explain.onnx")} == {"model.onnx.data"}
+
+
+def test_negation_scopes_export_with_parity(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    import sentiment_batch.train  # noqa: F401  (registers the Auto classes)
+    from sentiment_batch.train.tokenization import negation_ids
+
+    cues, ends = negation_ids(load_tokenizer(tiny_model_dir))
+    settings = {"negation_window": 3, "negation_cue_ids": cues or [5], "scope_end_ids": ends}
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, **settings).eval()
+    model.save_pretrained(tmp_path / "model")
+    shutil.copy(tiny_model_dir / "tokenizer.json", tmp_path / "model")
+    manifest = export_bundle(tmp_path / "model", tmp_path / "bundle")
+    assert manifest.info["parity"]["passed"] and manifest.info["explain_parity"]["passed"]
+    texts = [*PARITY_TEXTS, "not great, but not bad at all. Never boring!"]
+    for batch_size in (1, len(texts)):
+        reference, candidate = pytorch_and_onnx_logits(model, tmp_path / "bundle", texts, batch_size)
+        np.testing.assert_allclose(candidate, reference, rtol=0, atol=MAX_LOGIT_DIFF)

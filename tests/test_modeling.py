@@ -290,3 +290,37 @@ def test_text_classification_pipeline_answers_like_the_bundle(tiny_model_dir, ti
     for answer, probs in zip(answers, expected, strict=True):
         by_label = {entry["label"]: entry["score"] for entry in answer}
         assert by_label == pytest.approx({"negative": probs[0], "positive": probs[1]}, abs=1e-5)
+
+
+def negation_config(window: int = 3) -> SentimentBagConfig:
+    # ids: 5 "not" (a cue), 9 "," (a scope end), the others words.
+    return SentimentBagConfig(
+        vocab_size=50, ngram_size=2, num_buckets=32, negation_window=window, negation_cue_ids=[5], scope_end_ids=[9]
+    )
+
+
+def test_words_after_a_negation_cue_read_their_own_rows_until_the_scope_ends():
+    from sentiment_batch.train.modeling import negation_scope
+
+    config = negation_config()
+    # Reviews: "not 11 12 13 14", "11 not , 12", and "13" right after a review ending in "not".
+    ids = torch.tensor([5, 11, 12, 13, 14, 11, 5, 9, 12, 5, 13])
+    offsets = torch.tensor([0, 5, 9, 10])
+    scoped = negation_scope(ids, bag_index(offsets, len(ids)), config)
+    assert scoped.tolist() == [False, True, True, True, False, False, False, True, False, False, False]
+    rows = ngram_rows(ids, offsets, config).rows[:, 0]
+    multiplier = config.ngram_hash_multiplier
+    assert rows[1].item() == (11 * multiplier + 50) % 32 + 50  # "11" negated: a bigram of 11 and the id 50
+    assert rows[5].item() == 11 and rows[0].item() == 5  # outside a scope, and the cue itself: words as they are
+    assert torch.equal(ngram_rows(ids, offsets, negation_config(window=0)).rows[:, 0], ids)
+
+
+def test_negation_scopes_survive_save_and_load(tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    model = SentimentBagForSequenceClassification(negation_config()).eval()
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert (loaded.config.negation_window, loaded.config.negation_cue_ids, loaded.config.scope_end_ids) == (3, [5], [9])
+    ids, offsets = torch.tensor([5, 11, 12, 13, 14]), torch.tensor([0])
+    torch.testing.assert_close(loaded(ids, offsets).logits, model(ids, offsets).logits, rtol=0, atol=1e-9)

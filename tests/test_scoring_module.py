@@ -20,6 +20,9 @@ def make_model(distinct: bool) -> SentimentBagForSequenceClassification:
         num_buckets=32,
         distinct_ngrams=distinct,
         calibration_temperature=1.7,  # a calibrated model: the graphs divide the logits as forward does
+        negation_window=2,  # and negation scopes: their rows come from the same n-gram code
+        negation_cue_ids=[3, 7],
+        scope_end_ids=[4],
     )
     model = SentimentBagForSequenceClassification(config).eval()
     model.bag.init_from_naive_bayes(torch.randn(config.num_embeddings) * 3)

@@ -89,7 +89,13 @@ def ngram_columns(input_ids: torch.Tensor, offsets: torch.Tensor, config: Sentim
     bags = bag_index(offsets, num_tokens)  # [T]
     padded_ids = nn.functional.pad(input_ids, (0, extra))  # [T+n-1]
     padded_bags = nn.functional.pad(bags, (0, extra), value=-1)  # [T+n-1]
-    rows, weights = [input_ids], [torch.ones(num_tokens, dtype=torch.float32, device=input_ids.device)]
+    words = input_ids
+    if config.negation_window:
+        # A word in a negation scope hashes like a bigram of itself and the id one past the vocabulary: a
+        # bigram's second id is always below it, so the two never meet before the bucketing.
+        negated = _bucket(input_ids * config.ngram_hash_multiplier + config.vocab_size, config) + config.vocab_size
+        words = torch.where(negation_scope(input_ids, bags, config), negated, input_ids)  # [T]
+    rows, weights = [words], [torch.ones(num_tokens, dtype=torch.float32, device=input_ids.device)]
     hashed = input_ids  # [T]
     for n in range(2, config.ngram_size + 1):
         # The n-gram's hash extends the (n-1)-gram's by one word.
@@ -100,6 +106,28 @@ def ngram_columns(input_ids: torch.Tensor, offsets: torch.Tensor, config: Sentim
     if config.distinct_ngrams:
         rows, weights = distinct_columns(rows, offsets, bags, config.pad_token_id)
     return Ngrams(rows, weights, bags)
+
+
+def negation_scope(input_ids: torch.Tensor, bags: torch.Tensor, config: SentimentBagConfig) -> torch.Tensor:
+    """Which tokens follow a negation cue of their review within `negation_window` tokens, no scope end between.
+
+    Args:
+        input_ids (`torch.LongTensor` of shape `[T]`): all reviews' token ids, concatenated.
+        bags (`torch.LongTensor` of shape `[T]`): review of every token (`bag_index`).
+        config (`SentimentBagConfig`): gives negation_window, negation_cue_ids and scope_end_ids.
+    """
+    roles = torch.zeros(config.vocab_size, dtype=torch.int8, device=input_ids.device)  # 1 cue, 2 scope end
+    roles[torch.tensor(config.negation_cue_ids, dtype=torch.long, device=input_ids.device)] = 1
+    roles[torch.tensor(config.scope_end_ids, dtype=torch.long, device=input_ids.device)] = 2
+    token_roles = roles.index_select(0, input_ids)  # [T]; index_select exports to Gather, indexing to GatherND
+    scoped = torch.zeros_like(input_ids, dtype=torch.bool)  # [T]
+    open_scope = torch.ones_like(scoped)  # no scope end met yet, looking back
+    for distance in range(1, config.negation_window + 1):
+        before = nn.functional.pad(token_roles, (distance, 0))[: input_ids.shape[0]]  # [T] role `distance` back
+        same_review = nn.functional.pad(bags, (distance, 0), value=-1)[: input_ids.shape[0]] == bags  # [T]
+        scoped |= (before == 1) & same_review & open_scope
+        open_scope &= before != 2
+    return scoped
 
 
 def distinct_columns(

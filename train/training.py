@@ -33,7 +33,7 @@ from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
 from .naive_bayes import log_count_ratios
 from .splits import LabelledData, check_learnable, load_labelled
-from .tokenization import PAD_TOKEN, save_tokenizer, train_tokenizer
+from .tokenization import PAD_TOKEN, negation_ids, save_tokenizer, train_tokenizer
 from .trainer import bag_batches, class_probabilities, make_trainer
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def build_model(
     """A fresh model sized to the tokenizer's vocabulary and the classes, every other config value from `model_args`."""
     settings = {name: getattr(model_args, name) for name in config_defaults() if hasattr(model_args, name)}
     settings.update(vocab_size=tokenizer.get_vocab_size(), pad_token_id=tokenizer.token_to_id(PAD_TOKEN))
+    if settings.get("negation_window"):
+        settings["negation_cue_ids"], settings["scope_end_ids"] = negation_ids(tokenizer)
     id2label = dict(enumerate(labels.names))
     return SentimentBagForSequenceClassification(SentimentBagConfig(**settings, id2label=id2label))
 
