@@ -333,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--texts", type=Path, help=".txt (one review per line), .csv or .parquet file of reviews (see --text-column)"
     )
     choice.add_argument(
-        "--dataset", help="a dataset `train` reads (aclImdb folder or tarball, files, Hub id): its --split"
+        "--dataset",
+        nargs="+",
+        help="the dataset(s) `train` read (aclImdb folder or tarball, files, Hub id): their --split",
     )
     sample.add_argument("--text-column", default="text", help="column of --texts' CSV/Parquet (default: text)")
     sample.add_argument(

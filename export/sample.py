@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -41,16 +42,18 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     return texts
 
 
-def dataset_texts(source: str, split: str) -> list[str]:
-    """The reviews of one split of a dataset `train` reads, its validation split carved as `train` carves it by default.
+def dataset_texts(sources: str | Sequence[str], split: str) -> list[str]:
+    """The reviews of one split of the datasets `train` reads, its validation split carved as `train` carves it by
+    default.
 
     Args:
-        source (`str`): anything `train.splits.load_splits` reads.
+        sources (`str | Sequence[str]`): anything `train.splits.load_splits` reads: one dataset or several.
         split (`str`): the split, e.g. "validation" or "test".
     """
     from sentiment_batch.train.splits import load_splits  # the datasets stack loads only when asked for
 
-    splits = load_splits(source)
+    splits = load_splits(sources)
     if split not in splits:
-        raise UserError(f"{source} has no {split!r} split; it has {', '.join(splits)}")
+        named = sources if isinstance(sources, str) else " ".join(sources)
+        raise UserError(f"{named} has no {split!r} split; it has {', '.join(splits)}")
     return [text for text in splits[split]["text"] if text.strip()]
