@@ -9,18 +9,22 @@ import logging
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import onnx
 import onnxruntime
 import torch
 import transformers
+from safetensors import SafetensorError
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
+from transformers.utils import logging as hf_logging
 
-from sentiment_batch.bundle import MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
-from sentiment_batch.errors import UserError
+from sentiment_batch.bundle import EXPLAIN_FILE, MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
+from sentiment_batch.errors import UserError, cannot, first_line, shown
 from sentiment_batch.preprocessing import load_tokenizer
 from sentiment_batch.publish import check_output, staged_folder
 from sentiment_batch.train import SentimentBagConfig
@@ -32,8 +36,23 @@ from .onnx_graph import (
     move_weights_to_data_file,
     seal_bundle,
 )
-from .parity import MAX_LOGIT_DIFF, builtin_texts, check_parity, read_texts
-from .quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in_place
+from .parity import (
+    MANY_BATCH_SIZE,
+    MAX_LOGIT_DIFF,
+    builtin_texts,
+    check_explain_parity,
+    check_parity,
+    onnx_scorer,
+    score_texts,
+)
+from .quantize import (
+    HALF_MAX_LOGIT_DIFF,
+    HALF_MIN_LABEL_AGREEMENT,
+    MIN_FLOAT16_SAMPLE,
+    quantize_in_place,
+    store_tables_in_float16,
+)
+from .sample import dataset_texts, read_texts
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +60,8 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "all_results.json"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 KNOWN_MODEL_TYPES = (SentimentBagConfig.model_type,)
+# What `from_pretrained(output_loading_info=True)` reports of weights and config that do not fit each other.
+LOADING_PROBLEMS = ("missing_keys", "unexpected_keys", "mismatched_keys")
 PREPROCESSING = {
     "tokenizer": TOKENIZER_FILE,
     "add_special_tokens": False,
@@ -56,29 +77,53 @@ def read_model_config(model_dir: Path) -> dict:
     """
     config_path = model_dir / CONFIG_FILE
     if not config_path.is_file():
-        raise UserError(f"{model_dir} is not a trained model folder (no {CONFIG_FILE})")
+        raise UserError(f"{shown(model_dir)} is not a trained model folder (no {CONFIG_FILE})")
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise UserError(f"{config_path} is not valid JSON: {error}") from error
-    model_type = config.get("model_type")
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON
+        raise UserError(f"{shown(config_path)} is not valid JSON: {first_line(error)}") from error
+    except OSError as error:
+        raise cannot("read", config_path, error) from error
+    model_type = config.get("model_type") if isinstance(config, dict) else None
     if model_type not in KNOWN_MODEL_TYPES:
-        raise UserError(f"model type {model_type!r} in {model_dir} cannot be exported; known: {KNOWN_MODEL_TYPES}")
+        raise UserError(
+            f"model type {model_type!r} in {shown(model_dir)} cannot be exported; known: {KNOWN_MODEL_TYPES}"
+        )
     if not any((model_dir / name).is_file() for name in WEIGHT_FILES):
-        raise UserError(f"{model_dir} has no weights ({', '.join(WEIGHT_FILES)})")
+        raise UserError(f"{shown(model_dir)} has no weights ({', '.join(WEIGHT_FILES)})")
     if not (model_dir / TOKENIZER_FILE).is_file():
-        raise UserError(f"{model_dir} has no {TOKENIZER_FILE}")
+        raise UserError(f"{shown(model_dir)} has no {TOKENIZER_FILE}")
     return config
 
 
 def load_model(model_dir: Path) -> torch.nn.Module:
-    """The trained model in eval mode (importing `sentiment_batch.train` registered its Auto classes).
+    """The trained model in eval mode (importing `sentiment_batch.train` registered its Auto classes); a folder
+    whose weights cannot be read, or do not match its config.json, is a one-line `UserError`.
 
     Args:
         model_dir (`Path`): the Hugging Face model folder.
     """
     read_model_config(model_dir)
-    return AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its multi-line load report; the mismatch is said in one line below
+    try:
+        model, found = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, output_loading_info=True, ignore_mismatched_sizes=True
+        )
+    # A damaged folder: safetensors' own error for a truncated file, ValueError/RuntimeError/KeyError/OSError
+    # from transformers and the config's checks.
+    except (SafetensorError, ValueError, RuntimeError, KeyError, OSError) as error:
+        raise UserError(f"cannot load the model in {shown(model_dir)}: {first_line(error)}") from error
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    problems = [f"{len(found[key])} {key.replace('_', ' ')}" for key in LOADING_PROBLEMS if found.get(key)]
+    if problems:
+        first = sorted(str(next(iter(found[key]))) for key in LOADING_PROBLEMS if found.get(key))[0]
+        raise UserError(
+            f"{shown(model_dir / CONFIG_FILE)} does not match the weights ({', '.join(problems)}, e.g. {first}); "
+            "the folder is damaged or edited"
+        )
+    return model.eval()
 
 
 def check_output_dir(output_dir: Path, model_dir: Path, overwrite: bool) -> None:
@@ -150,6 +195,49 @@ def export_checked_graph(
     return parity, export_seconds
 
 
+def export_explain_graph(
+    model: torch.nn.Module, tokenizer: Tokenizer, texts: list[str], explain_path: Path, model_path: Path, opset: int
+) -> dict:
+    """Write the explain graph and return its parity report; raise when it disagrees with the autograd reference
+    or its logits differ from the scoring graph's in any bit.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
+        tokenizer (`Tokenizer`): its tokenizer.
+        texts (`list[str]`): the parity reviews.
+        explain_path (`Path`): where explain.onnx goes.
+        model_path (`Path`): the scoring graph, already exported.
+        opset (`int`): ONNX opset of the graph.
+    """
+    export_onnx(model, explain_path, opset, explain=True)
+    parity = check_explain_parity(model, open_session(explain_path), open_session(model_path), tokenizer, texts)
+    if not parity["passed"]:
+        raise UserError(
+            f"the explain graph disagrees with PyTorch (max |Δevidence| {parity['max_abs_evidence_diff']:.3g}, "
+            f"allowed {parity['max_evidence_diff_allowed']:g}; logits identical to the scoring graph's: "
+            f"{parity['logits_identical']}); bundle not written"
+        )
+    return parity
+
+
+def store_explain_in_float16(explain_path: Path, model_path: Path, tokenizer: Tokenizer, texts: list[str]) -> None:
+    """Store the explain graph's table in float16 as the scoring graph's is, and check their logits stay equal.
+
+    Args:
+        explain_path (`Path`): the explain graph, rewritten in place.
+        model_path (`Path`): the scoring graph, its table already in float16.
+        tokenizer (`Tokenizer`): the model's tokenizer.
+        texts (`list[str]`): the reviews to compare on.
+    """
+    store_tables_in_float16(explain_path, explain_path)
+    explain, scoring = onnx_scorer(open_session(explain_path)), onnx_scorer(open_session(model_path))
+    batch_size = min(max(len(texts), 1), MANY_BATCH_SIZE)
+    if not np.array_equal(
+        score_texts(explain, tokenizer, texts, batch_size), score_texts(scoring, tokenizer, texts, batch_size)
+    ):
+        raise UserError("the float16 explain graph's logits differ from the scoring graph's; bundle not written")
+
+
 def export_bundle(
     model_dir: str | Path,
     output_dir: str | Path,
@@ -157,50 +245,70 @@ def export_bundle(
     opset: int = DEFAULT_OPSET,
     texts: Sequence[str] | None = None,
     overwrite: bool = False,
-    quantize: bool = False,
+    float16: bool = False,
+    quantize: bool | None = None,
 ) -> Manifest:
     """Export a trained model folder to a bundle and return its manifest.
 
-    The bundle holds model.onnx (the graph), model.onnx.data (its weights, memory-mapped by onnxruntime),
-    tokenizer.json and bundle.json.
-
+    The bundle holds model.onnx (the graph), model.onnx.data (its weights), tokenizer.json and bundle.json.
     Nothing is written at `output_dir` unless every check passes (parity included).
 
     Args:
         model_dir (`str | Path`): the trained Hugging Face model folder.
         output_dir (`str | Path`): the bundle folder to create.
         opset (`int`, *optional*, defaults to 18): ONNX opset of the graph.
-        texts (`Sequence[str]`, *optional*): parity reviews; defaults to a built-in varied set.
+        texts (`Sequence[str]`, *optional*): real reviews; PyTorch parity is checked on them and on a built-in
+            set of edge cases, and with `float16` they are the sample its agreement is measured on.
         overwrite (`bool`, *optional*, defaults to False): replace an existing `output_dir`.
-        quantize (`bool`, *optional*, defaults to False): try a float16 embedding table, kept only within the
-            bounds of `sentiment_batch.export.quantize`.
+        float16 (`bool`, *optional*, defaults to False): store the embedding table in float16 (half the file),
+            kept only within the bounds of `sentiment_batch.export.quantize` on at least 1,000 `texts`.
+        quantize (`bool`, *optional*): the former name of `float16`.
     """
+    if quantize is not None:
+        warnings.warn("export_bundle(quantize=...) is now float16=...", FutureWarning, stacklevel=2)
+        float16 = float16 or quantize
     model_dir, output_dir = Path(model_dir), Path(output_dir)
+    sample = [] if texts is None else list(texts)
+    if float16 and len(sample) < MIN_FLOAT16_SAMPLE:
+        raise UserError(
+            f"float16 storage is checked against float32 on at least {MIN_FLOAT16_SAMPLE:,} real reviews; "
+            f"{len(sample):,} given"
+        )
     check_opset_writable(opset)
     check_output_dir(output_dir, model_dir, overwrite)
     model = load_model(model_dir)
-    tokenizer = load_tokenizer(model_dir)
-    texts = builtin_texts() if texts is None else list(texts)
-    if not texts:
-        raise UserError("no parity texts given; pass at least one review")
+    tokenizer = load_tokenizer(model_dir, vocab_size=model.config.vocab_size)
     with staged_folder(output_dir, overwrite=overwrite) as staging:
         model_path = staging / MODEL_FILE
-        parity, export_seconds = export_checked_graph(model, tokenizer, texts, model_path, opset)
-        quantization = quantize_in_place(model_path, tokenizer, texts) if quantize else None
-        data_path = move_weights_to_data_file(model_path)
+        parity, export_seconds = export_checked_graph(model, tokenizer, builtin_texts() + sample, model_path, opset)
+        parity_texts = builtin_texts() + sample
+        explain_path = staging / EXPLAIN_FILE
+        explain_parity = export_explain_graph(model, tokenizer, parity_texts, explain_path, model_path, opset)
+        half = quantize_in_place(model_path, tokenizer, sample) if float16 else None
+        if half and half["kept"]:
+            store_explain_in_float16(explain_path, model_path, tokenizer, parity_texts)
+        data_path = move_weights_to_data_file(model_path, explain_path)
         shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
         info = {
+            # A key the runtime reads (`Manifest.vocab_size`), written at the top level with the others.
+            "vocab_size": model.config.vocab_size,
             "preprocessing": PREPROCESSING,
             "opset": opset,
             "versions": library_versions(),
             "parity": parity,
-            "source": {"model_dir": str(model_dir.resolve()), "metrics": source_metrics(model_dir)},
-            "quantized": bool(quantization and quantization["kept"]),
+            "explain_parity": explain_parity,
+            # The folder's name only: a bundle records no path of the machine that built it.
+            "source": {"model_dir": model_dir.resolve().name, "metrics": source_metrics(model_dir)},
+            # `verify` reads these two keys (the float16 table's bounds).
+            "quantized": bool(half and half["kept"]),
             "export_seconds": round(export_seconds, 3),
-            **({"quantization": quantization} if quantization is not None else {}),
+            **({"quantization": half} if half is not None else {}),
         }
         labels = tuple(index_ordered_labels(model))
-        manifest = seal_bundle(staging, labels, info, data_file=data_path.name if data_path else None)
+        seal_bundle(
+            staging, labels, info, data_file=data_path.name if data_path else None, explain_file=explain_path.name
+        )
+        manifest = Manifest.read(staging)
     logger.info("bundle written to %s", output_dir)
     return manifest
 
@@ -215,17 +323,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, type=Path, help="trained Hugging Face model folder")
     parser.add_argument("--output", "--bundle", required=True, type=Path, help="bundle folder to create")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (default: %(default)s)")
-    parser.add_argument(
-        "--texts", type=Path, help="parity reviews, one per line (default: a built-in varied set, edge cases included)"
+    sample = parser.add_argument_group(
+        "reviews",
+        "real reviews: parity is checked on them besides built-in edge cases, and --float16 needs "
+        f"at least {MIN_FLOAT16_SAMPLE:,}",
+    )
+    choice = sample.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--texts", type=Path, help=".txt (one review per line), .csv or .parquet file of reviews (see --text-column)"
+    )
+    choice.add_argument(
+        "--dataset",
+        nargs="+",
+        help="the dataset(s) `train` read (aclImdb folder or tarball, files, Hub id): their --split",
+    )
+    sample.add_argument("--text-column", default="text", help="column of --texts' CSV/Parquet (default: text)")
+    sample.add_argument(
+        "--split", default="validation", help="split of --dataset, carved as `train` does (default: %(default)s)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     parser.add_argument(
-        "--quantize",
+        "--float16",
         action="store_true",
-        help="float16 embedding table (half the file); kept only if labels agree with the float32 model on "
-        f"≥ {HALF_MIN_LABEL_AGREEMENT * 100:g}%% of the parity reviews and max |Δlogit| ≤ {HALF_MAX_LOGIT_DIFF:g}, "
-        "otherwise the float model is kept",
+        help="store the embedding table in float16 (half the file); kept only if labels agree with float32 on "
+        f"≥ {HALF_MIN_LABEL_AGREEMENT * 100:g}%% of the reviews and max |Δlogit| ≤ {HALF_MAX_LOGIT_DIFF:g}, "
+        "otherwise the float32 table is kept",
     )
+    parser.add_argument("--quantize", dest="float16", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -243,13 +367,13 @@ def summary_lines(manifest: Manifest, output_dir: Path) -> list[str]:
         f"parity: {parity['texts']} reviews at batch sizes {parity['batch_sizes']}, "
         f"max |Δlogit| {parity['max_abs_logit_diff']:.3g}, label agreement {parity['label_agreement']:.4f}",
     ]
-    quantization = info.get("quantization")
-    if quantization:
-        verdict = "kept float16" if quantization["kept"] else "outside bounds, kept float32"
+    half = info.get("quantization")
+    if half:
+        verdict = "kept float16" if half["kept"] else "outside bounds, kept float32"
         lines.append(
-            f"quantize: {quantization['float_bytes']:,} → {quantization['quantized_bytes']:,} bytes, "
-            f"label agreement {quantization['label_agreement']:.4f}, "
-            f"max |Δlogit| {quantization['max_abs_logit_diff']:.3g} vs float: {verdict}"
+            f"float16: {half['float_bytes']:,} → {half['quantized_bytes']:,} bytes, on {half['rows']:,} reviews "
+            f"label agreement {half['label_agreement']:.4f}, max |Δlogit| {half['max_abs_logit_diff']:.3g} vs "
+            f"float32: {verdict}"
         )
     return lines
 
@@ -268,11 +392,15 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
     quiet_exporter_logs()
-    if args.texts is not None and not args.texts.is_file():
-        raise UserError(f"--texts {args.texts} is not a file")
-    texts = read_texts(args.texts) if args.texts is not None else None
+    texts = None
+    if args.texts is not None:
+        texts = read_texts(args.texts, args.text_column)
+        if not texts:
+            raise UserError(f"{shown(args.texts)} holds no reviews")
+    elif args.dataset is not None:
+        texts = dataset_texts(args.dataset, args.split)
     manifest = export_bundle(
-        args.model, args.output, opset=args.opset, texts=texts, overwrite=args.overwrite, quantize=args.quantize
+        args.model, args.output, opset=args.opset, texts=texts, overwrite=args.overwrite, float16=args.float16
     )
     print("\n".join(summary_lines(manifest, args.output)))
     return 0

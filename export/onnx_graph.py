@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import warnings
 from pathlib import Path
@@ -14,6 +13,7 @@ from torch import nn
 
 from sentiment_batch.bundle import (
     DATA_FILE,
+    EXPLAIN_OUTPUT_NAMES,
     INPUT_NAMES,
     MODEL_FILE,
     OUTPUT_NAMES,
@@ -24,6 +24,8 @@ from sentiment_batch.bundle import (
 )
 from sentiment_batch.errors import UserError
 
+from .scoring_module import ExplainModule, ScoringModule
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 18
@@ -33,44 +35,6 @@ PAGE_BYTES = 4096
 # Tracing example: three reviews, the middle one empty, so no dimension is specialised to 0 or 1.
 EXAMPLE_IDS = [2, 3, 4, 5, 6, 7, 8]
 EXAMPLE_OFFSETS = [0, 3, 3]
-
-
-class OnnxScoringModule(nn.Module):
-    """The model's inference path (its eval-mode `forward` on flat ids) plus a softmax, as one exportable module.
-
-    In eval mode the model pools with `segment_pool`, written for export: gathers and block prefix sums with
-    float64 carries, no scatter with repeated indices (onnxruntime's threaded ScatterND add races,
-    onnxruntime#18048), so exported and eager logits agree on batches and reviews of any size.
-
-    Args:
-        model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = with_folded_feature_weights(model)
-
-    def forward(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self.model(input_ids=input_ids, offsets=offsets).logits  # [B, num_labels]
-        return logits, torch.softmax(logits, dim=-1)
-
-
-def with_folded_feature_weights(model: nn.Module) -> nn.Module:
-    """The model itself, or a copy whose table rows already hold their fixed feature weights.
-
-    The graph then reads one table instead of multiplying two on every run; each folded row is the
-    same float32 product the model computes, so logits do not change.
-
-    Args:
-        model (`SentimentBagForSequenceClassification`): the trained model.
-    """
-    if model.bag.feature_weights is None:
-        return model
-    folded = copy.deepcopy(model)
-    with torch.no_grad():
-        folded.bag.embeddings.weight.copy_(model.bag.scaled_table())
-    folded.bag.feature_weights = None
-    return folded
 
 
 def max_writable_opset() -> int:
@@ -112,29 +76,32 @@ def check_fits_one_file(model: nn.Module) -> None:
         )
 
 
-def export_onnx(model: nn.Module, path: Path, opset: int) -> None:
-    """Export the scoring graph with the dynamo exporter into one self-contained file, then check it.
+def export_onnx(model: nn.Module, path: Path, opset: int, explain: bool = False) -> None:
+    """Export the scoring graph (or the explain graph) with the dynamo exporter into one self-contained file.
 
     Args:
         model (`SentimentBagForSequenceClassification`): the trained model, in eval mode.
-        path (`Path`): where model.onnx goes.
+        path (`Path`): where the graph goes.
         opset (`int`): the ONNX opset to write.
+        explain (`bool`, *optional*, defaults to False): the explain graph (`ExplainModule`, whose outputs add
+            `evidence` and `rows`) instead of the scoring graph.
     """
     check_fits_one_file(model)
+    module, output_names = (ExplainModule, EXPLAIN_OUTPUT_NAMES) if explain else (ScoringModule, OUTPUT_NAMES)
     example = (torch.tensor(EXAMPLE_IDS, dtype=torch.long), torch.tensor(EXAMPLE_OFFSETS, dtype=torch.long))
     dynamic_shapes = {"input_ids": {0: torch.export.Dim("tokens")}, "offsets": {0: torch.export.Dim("batch")}}
-    logger.info("exporting to ONNX (opset %d) with the dynamo exporter", opset)
+    logger.info("exporting %s to ONNX (opset %d) with the dynamo exporter", path.name, opset)
     with torch.no_grad(), warnings.catch_warnings():
         # torch.export's own use of a deprecated pytree API; nothing the caller can act on.
         warnings.filterwarnings("ignore", message=".*LeafSpec.*", category=FutureWarning)
         torch.onnx.export(
-            OnnxScoringModule(model).eval(),
+            module(model).eval(),
             example,
             str(path),
             dynamo=True,
             opset_version=opset,
             input_names=list(INPUT_NAMES),
-            output_names=list(OUTPUT_NAMES),
+            output_names=list(output_names),
             dynamic_shapes=dynamic_shapes,
             external_data=False,
             verbose=False,
@@ -148,31 +115,41 @@ def export_onnx(model: nn.Module, path: Path, opset: int) -> None:
     onnx.checker.check_model(str(path), full_check=True)
 
 
-def move_weights_to_data_file(model_path: Path) -> Path | None:
+def move_weights_to_data_file(model_path: Path, *other_graphs: Path) -> Path | None:
     """Move every initializer of a page or more into the bundle's weights file, each at a page-aligned offset.
 
     onnxruntime then maps the weights from that file instead of parsing and copying them out of the
-    protobuf, so a session opens in a fraction of the time. Returns the data file, or None when no
-    initializer is that large (the model file stays self-contained).
+    protobuf, so a session opens in a fraction of the time. The other graphs (the explain graph) share the file:
+    an initializer whose bytes are already in it points there, so the weights are stored and read once. Returns
+    the data file, or None when no initializer is that large (the graphs stay self-contained).
 
     Args:
         model_path (`Path`): a self-contained ONNX file, rewritten to reference the data file.
+        *other_graphs (`Path`): more self-contained ONNX files beside it, rewritten likewise.
     """
-    model = onnx.load(str(model_path))
-    large = [tensor for tensor in model.graph.initializer if len(tensor.raw_data) >= PAGE_BYTES]
-    if not large:
+    graphs = [(path, onnx.load(str(path))) for path in (model_path, *other_graphs)]
+    if not any(_large_initializers(model) for _, model in graphs):
         return None
     data_path = model_path.with_name(DATA_FILE)
+    written: dict[bytes, tuple[int, int]] = {}  # tensor bytes → (offset, length) in the data file
     with data_path.open("wb") as data:
-        for tensor in large:
-            offset = -(-data.tell() // PAGE_BYTES) * PAGE_BYTES
-            data.write(bytes(offset - data.tell()))
-            data.write(tensor.raw_data)
-            set_external_data(tensor, data_path.name, offset, len(tensor.raw_data))
-            tensor.ClearField("raw_data")
-    onnx.save(model, str(model_path))
-    onnx.checker.check_model(str(model_path), full_check=True)
+        for _, model in graphs:
+            for tensor in _large_initializers(model):
+                if tensor.raw_data not in written:
+                    offset = -(-data.tell() // PAGE_BYTES) * PAGE_BYTES
+                    data.write(bytes(offset - data.tell()))
+                    data.write(tensor.raw_data)
+                    written[tensor.raw_data] = (offset, len(tensor.raw_data))
+                set_external_data(tensor, data_path.name, *written[tensor.raw_data])
+                tensor.ClearField("raw_data")
+    for path, model in graphs:
+        onnx.save(model, str(path))
+        onnx.checker.check_model(str(path), full_check=True)
     return data_path
+
+
+def _large_initializers(model: onnx.ModelProto) -> list[onnx.TensorProto]:
+    return [tensor for tensor in model.graph.initializer if len(tensor.raw_data) >= PAGE_BYTES]
 
 
 def write_graph_metadata(model_path: Path, metadata: dict[str, str]) -> None:
@@ -199,10 +176,11 @@ def seal_bundle(
     model_file: str = MODEL_FILE,
     data_file: str | None = None,
     tokenizer_file: str = TOKENIZER_FILE,
+    explain_file: str | None = None,
 ) -> Manifest:
     """Tie a bundle folder's files together and write its `bundle.json`; returns the manifest.
 
-    The graph's metadata names the labels, the tokenizer's hash and the weights file with its hash, and the
+    Each graph's metadata names the labels, the tokenizer's hash and the weights file with its hash, and the
     manifest hashes every file, so no file of the bundle can be swapped alone.
 
     Args:
@@ -212,10 +190,14 @@ def seal_bundle(
         model_file (`str`, *optional*, defaults to `"model.onnx"`): the graph's file name.
         data_file (`str`, *optional*): the weights' file name; None when the graph holds its weights.
         tokenizer_file (`str`, *optional*, defaults to `"tokenizer.json"`): the tokenizer's file name.
+        explain_file (`str`, *optional*): the explain graph's file name; None when the bundle has none.
     """
     tokenizer_sha256 = sha256_file(folder / tokenizer_file)
     data_sha256 = sha256_file(folder / data_file) if data_file is not None else None
-    write_graph_metadata(folder / model_file, graph_metadata(labels, tokenizer_sha256, data_file, data_sha256))
+    metadata = graph_metadata(labels, tokenizer_sha256, data_file, data_sha256)
+    for graph in (model_file, explain_file):
+        if graph is not None:
+            write_graph_metadata(folder / graph, metadata)
     manifest = Manifest(
         labels=labels,
         model_sha256=sha256_file(folder / model_file),
@@ -224,6 +206,8 @@ def seal_bundle(
         model_file=model_file,
         data_file=data_file,
         tokenizer_file=tokenizer_file,
+        explain_file=explain_file,
+        explain_sha256=sha256_file(folder / explain_file) if explain_file is not None else None,
         info=info,
     )
     manifest.write(folder)

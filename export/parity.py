@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from tokenizers import Tokenizer
 from tqdm.auto import tqdm
 
-from sentiment_batch.bundle import INPUT_NAMES, LOGITS
+from sentiment_batch.bundle import EVIDENCE, INPUT_NAMES, LOGITS
 from sentiment_batch.preprocessing import encode
 
 MAX_LOGIT_DIFF = 1e-4
@@ -51,16 +52,20 @@ def read_texts(path: str | Path) -> list[str]:
 
 
 def torch_scorer(model: torch.nn.Module) -> BatchScorer:
-    """Logits of the model's own eval-mode `forward` (its `segment_pool` pooling), the reference for parity.
+    """Logits of the model's own eval-mode `forward`, computed in float64: the reference for parity.
+
+    float64, because `nn.EmbeddingBag`'s float32 sums drift on long reviews (thousands of repeated n-grams)
+    by more than the bound; the graph's sums are exact, so both are held to the model's exact answer.
 
     Args:
         model (`SentimentBagForSequenceClassification`): the model, in eval mode.
     """
+    exact = copy.deepcopy(model).double()
 
     def score(input_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            output = model(input_ids=torch.from_numpy(input_ids), offsets=torch.from_numpy(offsets))
-        return output.logits.float().numpy()
+            output = exact(input_ids=torch.from_numpy(input_ids), offsets=torch.from_numpy(offsets))
+        return output.logits.numpy()
 
     return score
 
@@ -137,6 +142,11 @@ class LogitComparison:
         return self.max_abs_logit_diff <= max_logit_diff and self.label_agreement >= min_label_agreement
 
 
+def parity_batch_sizes(texts: Sequence[str]) -> list[int]:
+    """One review at a time, and all of them (up to `MANY_BATCH_SIZE`) per batch."""
+    return sorted({1, min(len(texts), MANY_BATCH_SIZE)})
+
+
 def check_parity(
     model: torch.nn.Module, session: ort.InferenceSession, tokenizer: Tokenizer, texts: Sequence[str]
 ) -> dict:
@@ -148,12 +158,74 @@ def check_parity(
         tokenizer (`Tokenizer`): the model's tokenizer.
         texts (`Sequence[str]`): the parity reviews, at least one.
     """
-    batch_sizes = sorted({1, min(len(texts), MANY_BATCH_SIZE)})
+    batch_sizes = parity_batch_sizes(texts)
+    reference, candidate = torch_scorer(model), onnx_scorer(session)
     references, candidates = [], []
     for batch_size in batch_sizes:
-        references.append(score_texts(torch_scorer(model), tokenizer, texts, batch_size))
-        candidates.append(score_texts(onnx_scorer(session), tokenizer, texts, batch_size))
+        references.append(score_texts(reference, tokenizer, texts, batch_size))
+        candidates.append(score_texts(candidate, tokenizer, texts, batch_size))
     comparison = LogitComparison.of(np.concatenate(references), np.concatenate(candidates))
     report = {"texts": len(texts), "batch_sizes": batch_sizes, **asdict(comparison)}
     del report["rows"]
     return {**report, "max_logit_diff_allowed": MAX_LOGIT_DIFF, "passed": comparison.within(MAX_LOGIT_DIFF, 1.0)}
+
+
+def reference_evidence(model: torch.nn.Module, input_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Each n-gram's share of its review's label margin `[T, ngram_size]`, by autograd on the float64 model.
+
+    The reference for the explain graph, computed another way: the margin's gradient at the pooled point from
+    autograd, times each n-gram's row of the table and its review's pooling scale.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the model, in eval mode.
+        input_ids (`np.ndarray`): flat token ids.
+        offsets (`np.ndarray`): start of each review.
+    """
+    from sentiment_batch.train.modeling import ngram_rows, segment_sum
+
+    exact = copy.deepcopy(model).double()
+    ids, offsets = torch.from_numpy(input_ids), torch.from_numpy(offsets)
+    rows, weights, bags = ngram_rows(ids, offsets, exact.config)  # [T, N] each, [T]
+    pooled = exact.bag.bag_pool(ids, offsets).detach().requires_grad_()  # [B, D]
+    logits = exact.classify(exact.bag.mlp(pooled))  # [B, C]
+    num_labels = logits.shape[1]
+    labelled = logits.gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1)  # [B]
+    margins = (num_labels * labelled - logits.sum(dim=1)) / (num_labels - 1)  # [B]
+    (gradient,) = torch.autograd.grad(margins.sum(), pooled)  # [B, D]; reviews are independent in eval mode
+    counts = segment_sum(weights.sum(dim=1), bags, offsets.shape[0]).unsqueeze(1)  # [B, 1]
+    scales = exact.bag.scale_sums(torch.ones_like(counts), counts)  # [B, 1]
+    table = exact.bag.scaled_table().detach()  # [R, D]
+    shares = (table[rows] * (gradient * scales)[bags].unsqueeze(1)).sum(dim=2)  # [T, N]
+    return (shares * (weights > 0)).numpy()
+
+
+def check_explain_parity(
+    model: torch.nn.Module,
+    explain_session: ort.InferenceSession,
+    scoring_session: ort.InferenceSession,
+    tokenizer: Tokenizer,
+    texts: Sequence[str],
+) -> dict:
+    """The explain graph against the autograd reference, and its logits against the scoring graph's, bit for bit.
+
+    Args:
+        model (`SentimentBagForSequenceClassification`): the model, in eval mode.
+        explain_session (`ort.InferenceSession`): a session over the explain graph.
+        scoring_session (`ort.InferenceSession`): a session over the scoring graph.
+        tokenizer (`Tokenizer`): the model's tokenizer.
+        texts (`Sequence[str]`): the parity reviews, at least one.
+    """
+    largest, identical = 0.0, True
+    for batch_size in parity_batch_sizes(texts):
+        for batch in chunks(texts, batch_size):
+            inputs = dict(zip(INPUT_NAMES, encode(tokenizer, batch), strict=True))
+            logits, evidence = explain_session.run([LOGITS, EVIDENCE], inputs)
+            expected = reference_evidence(model, *inputs.values())
+            largest = max(largest, float(np.abs(evidence - expected).max(initial=0.0)))
+            identical &= np.array_equal(logits, scoring_session.run([LOGITS], inputs)[0])
+    return {
+        "max_abs_evidence_diff": largest,
+        "logits_identical": bool(identical),
+        "max_evidence_diff_allowed": MAX_LOGIT_DIFF,
+        "passed": identical and largest <= MAX_LOGIT_DIFF,
+    }

@@ -26,6 +26,7 @@ from sentiment_batch.bundle import (
     check_format_version,
     check_labels,
     load_bundle,
+    open_bundle_session,
     read_manifest_json,
     sha256_file,
 )
@@ -103,7 +104,7 @@ def upgrade_bundle(bundle_dir: str | Path, output_dir: str | Path, *, overwrite:
             data_file=old.data_file,
             tokenizer_file=old.tokenizer_file,
         )
-        load_bundle(staging)  # the result must pass the loader's checks before it is published
+        open_bundle_session(load_bundle(staging))  # the result must pass the loader's checks before it is published
     logger.info("upgraded bundle written to %s", output_dir)
     return manifest
 

@@ -1,9 +1,9 @@
 /* The tokenizer's per-byte loops over a batch, compiled and without the GIL.
  *
- * Each function is the compiled form of a numpy/pyarrow step of preprocessing.py, on the same bytes and tables,
- * so both paths give identical ids: text_flags of _multibyte_flags, line_breaks_to_spaces of the `<br…>`
- * replacement in _normalize_non_ascii, normalized_classes of _normalized_classes, token_ids of _token_spans +
- * _VocabTable.lookup. Optional at build time; preprocessing falls back to numpy.
+ * Each function is one step of preprocessing.FastEncoder, on its bytes and tables: text_flags for
+ * _multibyte_flags, line_breaks_to_spaces for the `<br…>` replacement in _normalize_non_ascii, normalized_classes
+ * for _normalized_classes, token_ids for _VocabTable.token_ids. Optional at build time; without it preprocessing
+ * hands every text to the tokenizers library, which gives the same ids.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -112,19 +112,20 @@ static int valid_offsets(const Py_buffer *offsets, Py_ssize_t length, const char
     return texts >= 0;
 }
 
-/* token_ids(raw, classes, offsets, table, bits, unk, ids, counts, long_tokens) -> (tokens, long tokens)
+/* token_ids(raw, classes, offsets, table, bits, unk, ids, counts, long_tokens[, spans]) -> (tokens, long tokens)
  *
  * raw: the normalized texts' bytes; classes: one byte per byte (0 space, 1 word, 2 other);
  * offsets: int64 start of each text, then the end. A token is a run of one non-zero class inside a text.
  * Writes every token's id to ids (int64), each text's token count to counts (int64), and for tokens over
- * 16 bytes (id left -1) the triple (token index, start, end) to long_tokens (int64).
+ * 16 bytes (id left -1) the triple (token index, start, end) to long_tokens (int64). When spans is given, each
+ * token's start and end byte, counted from its text's start, go there (int64 pairs).
  */
 static PyObject *token_ids(PyObject *self, PyObject *args) {
-    Py_buffer raw, classes, offsets, table, ids, counts, long_tokens;
+    Py_buffer raw, classes, offsets, table, ids, counts, long_tokens, spans = {0};
     int bits;
     long long unk;
-    if (!PyArg_ParseTuple(args, "y*y*y*y*iLw*w*w*", &raw, &classes, &offsets, &table, &bits, &unk, &ids, &counts,
-                          &long_tokens))
+    if (!PyArg_ParseTuple(args, "y*y*y*y*iLw*w*w*|w*", &raw, &classes, &offsets, &table, &bits, &unk, &ids, &counts,
+                          &long_tokens, &spans))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t texts = offsets.len / 8 - 1;
@@ -136,11 +137,12 @@ static PyObject *token_ids(PyObject *self, PyObject *args) {
     }
     if (!valid_offsets(&offsets, raw.len, "token_ids")) goto done;
     if (!writable(&ids, raw.len, 8, "ids") || !writable(&counts, texts, 8, "counts")) goto done;
+    if (spans.buf != NULL && !writable(&spans, 2 * raw.len, 8, "spans")) goto done;
     Py_ssize_t tokens = 0, long_count = 0;
     int overflow = 0;
     Py_BEGIN_ALLOW_THREADS;
     const uint8_t *text = raw.buf, *kind = classes.buf;
-    int64_t *out = ids.buf, *per_text = counts.buf, *long_out = long_tokens.buf;
+    int64_t *out = ids.buf, *per_text = counts.buf, *long_out = long_tokens.buf, *span_out = spans.buf;
     for (Py_ssize_t i = 0; i < texts && !overflow; i++) {
         Py_ssize_t before = tokens, position = bounds[i], end = bounds[i + 1];
         while (position < end) {
@@ -148,6 +150,10 @@ static PyObject *token_ids(PyObject *self, PyObject *args) {
             Py_ssize_t start = position;
             while (position < end && kind[position] == current) position++;
             if (current == 0) continue;
+            if (span_out != NULL) {
+                span_out[2 * tokens] = start - bounds[i];
+                span_out[2 * tokens + 1] = position - bounds[i];
+            }
             Py_ssize_t length = position - start;
             if (length <= SHORT_TOKEN) {
                 out[tokens] = lookup(text + start, length, table.buf, bits, unk);
@@ -178,6 +184,7 @@ done:
     PyBuffer_Release(&ids);
     PyBuffer_Release(&counts);
     PyBuffer_Release(&long_tokens);
+    if (spans.buf != NULL) PyBuffer_Release(&spans);
     return result;
 }
 

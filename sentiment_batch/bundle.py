@@ -1,28 +1,29 @@
 """The bundle format: an exported model folder that the runtime scores with, and its `bundle.json` manifest.
 
 A bundle holds the ONNX graph (`model.onnx`, flat `input_ids` + `offsets` in, `logits` + `probabilities`
-out), its weights (`model.onnx.data`, page-aligned so onnxruntime maps them), the tokenizer
-(`tokenizer.json`) and the manifest. The exporter writes bundles, the scorer, parity check and `verify`
-read them; all of them take the names and the manifest from here.
+out), its weights (`model.onnx.data`, page-aligned), the tokenizer (`tokenizer.json`) and the manifest. The
+exporter writes bundles, the scorer, parity check and `verify` read them; all of them take the names and the
+manifest from here.
 
-A bundle is verified as a whole: the manifest holds the SHA-256 of every file the runtime reads, and the
-graph's own metadata (`metadata_props`) repeats the labels, the tokenizer's hash and the weights file's
-name and hash. Editing any one file, the manifest included, is therefore refused: a file no longer matches
-its hash, or the manifest no longer matches the graph.
+A bundle is verified as a whole: the manifest holds the SHA-256 of every file the runtime reads (`MEMBERS`), and
+the graph's own metadata (`metadata_props`) repeats the labels, the tokenizer's hash and the weights file's name
+and hash. `load_bundle` hashes every file; `open_bundle_session` then has onnxruntime read the graph's metadata
+and its weights from the manifest's weights file only. Editing any one file, the manifest included, is therefore
+refused: a file no longer matches its hash, or the manifest no longer matches the graph.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
 
-from .errors import UserError, cannot, first_line
+from .errors import UserError, cannot, first_line, shown
 
 MANIFEST_FILE = "bundle.json"
 MODEL_FILE = "model.onnx"
@@ -36,6 +37,12 @@ INPUT_NAMES = ("input_ids", "offsets")
 LOGITS = "logits"
 PROBABILITIES = "probabilities"
 OUTPUT_NAMES = (LOGITS, PROBABILITIES)
+# The explain graph (`explain.onnx`, optional): the same outputs, then each n-gram's share of its review's label
+# margin and the n-gram's table row, one per token and n-gram size.
+EXPLAIN_FILE = "explain.onnx"
+EVIDENCE = "evidence"
+ROWS = "rows"
+EXPLAIN_OUTPUT_NAMES = (*OUTPUT_NAMES, EVIDENCE, ROWS)
 DEFAULT_BUNDLE_NAME = "default_bundle"  # package data of `sentiment_batch`
 # Keys of the graph's `metadata_props` that tie it to the rest of the bundle.
 GRAPH_LABELS = "sentiment_batch.labels"
@@ -43,10 +50,36 @@ GRAPH_TOKENIZER_SHA256 = "sentiment_batch.tokenizer_sha256"
 GRAPH_DATA_FILE = "sentiment_batch.data_file"
 GRAPH_DATA_SHA256 = "sentiment_batch.data_sha256"
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few kB; anything near this is not one
-MAX_LABELS = 1000
-MAX_LABEL_CHARS = 100
 _HASH_CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# onnxruntime reads external weights from its in-memory table only, and anything else from this folder: none.
+_NO_WEIGHTS_FILE = "\0"
+_EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"
+_OTHER_WEIGHTS = re.compile(r"External file: (.*?) not found from the table")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One file of a bundle as the manifest names it: the keys of its name and of its hash.
+
+    Args:
+        file_key (`str`): the manifest key holding the file's name.
+        hash_key (`str`): the manifest key holding its hex SHA-256.
+        required (`bool`): whether every bundle has it.
+    """
+
+    file_key: str
+    hash_key: str
+    required: bool
+
+
+# Every file the runtime reads besides the manifest; a bundle's optional files have a name and hash or neither.
+MEMBERS = (
+    Member("model_file", "model_sha256", required=True),
+    Member("data_file", "data_sha256", required=False),
+    Member("tokenizer_file", "tokenizer_sha256", required=True),
+    Member("explain_file", "explain_sha256", required=False),
+)
 
 
 def _short(value: object, limit: int = 60) -> str:
@@ -55,39 +88,29 @@ def _short(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        repeated = next(key for key in keys if keys.count(key) > 1)
-        raise UserError(f"key {_short(repeated)} appears more than once")
-    return dict(pairs)
-
-
 def read_manifest_json(folder: Path) -> dict:
-    """`bundle.json`'s top-level object, read defensively: size-capped, one value per key, no deep nesting.
+    """`bundle.json`'s top-level object, read with a size cap.
 
     Args:
         folder (`Path`): the bundle folder.
     """
     path = folder / MANIFEST_FILE
     if not path.is_file():
-        raise UserError(f"{folder} is not a bundle: {MANIFEST_FILE} is missing")
+        raise UserError(f"{shown(folder)} is not a bundle: {MANIFEST_FILE} is missing")
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_MANIFEST_BYTES + 1)
     except OSError as error:
         raise cannot("read", path, error) from error
     if len(raw) > MAX_MANIFEST_BYTES:
-        raise UserError(f"{path} is larger than {MAX_MANIFEST_BYTES} bytes: it is not a bundle manifest")
+        raise UserError(f"{shown(path)} is larger than {MAX_MANIFEST_BYTES} bytes: it is not a bundle manifest")
     try:
-        values = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_keys)
-    except UserError as error:
-        raise UserError(f"{path}: {error}") from error
+        values = json.loads(raw.decode("utf-8"))
     # RecursionError: nesting too deep to parse; ValueError: JSON errors, integers too long to convert.
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise UserError(f"{path} is not valid JSON: {first_line(error)}") from error
+        raise UserError(f"{shown(path)} is not valid JSON: {first_line(error)}") from error
     if not isinstance(values, dict):
-        raise UserError(f"{path} must hold a JSON object")
+        raise UserError(f"{shown(path)} must hold a JSON object")
     return values
 
 
@@ -102,10 +125,12 @@ def check_format_version(path: Path, version: object) -> None:
         return
     if type(version) is int and version in UPGRADABLE_FORMAT_VERSIONS:
         raise UserError(
-            f"{path}: format_version {version} is not verified as a whole (tokenizer unhashed, labels not tied "
-            "to the graph); export the model again, or upgrade the bundle with `sentiment-batch upgrade`"
+            f"{shown(path)}: format_version {version} is not verified as a whole (tokenizer unhashed, labels not "
+            "tied to the graph); export the model again, or upgrade the bundle with `sentiment-batch upgrade`"
         )
-    raise UserError(f"{path}: unknown format_version {_short(version)} (this runtime reads {READABLE_FORMAT_VERSIONS})")
+    raise UserError(
+        f"{shown(path)}: unknown format_version {_short(version)} (this runtime reads {READABLE_FORMAT_VERSIONS})"
+    )
 
 
 @dataclass(frozen=True)
@@ -120,8 +145,13 @@ class Manifest:
         model_file (`str`): the graph's file name.
         data_file (`str | None`): the weights' file name; None when the graph holds its weights.
         tokenizer_file (`str`): the tokenizer's file name.
+        vocab_size (`int | None`): rows of the graph's word table: every token id must be below it. None in
+            bundles exported before it was recorded, where the tokenizer's own size bounds its ids.
+        explain_file (`str | None`): the explain graph's file name (same inputs, and each n-gram's share of the
+            label's margin); None in bundles exported before it existed.
+        explain_sha256 (`str | None`): hex SHA-256 of the explain graph.
         format_version (`int`): the bundle format's version.
-        info (`dict`): everything else (opset, library versions, parity figures, source metrics, quantization);
+        info (`dict`): everything else (opset, library versions, parity figures, source metrics, float16 storage);
             written at the top level of `bundle.json`, never needed to score.
     """
 
@@ -132,6 +162,9 @@ class Manifest:
     model_file: str = MODEL_FILE
     data_file: str | None = None
     tokenizer_file: str = TOKENIZER_FILE
+    vocab_size: int | None = None
+    explain_file: str | None = None
+    explain_sha256: str | None = None
     format_version: int = FORMAT_VERSION
     info: dict = field(default_factory=dict)
 
@@ -145,15 +178,22 @@ class Manifest:
         path = folder / MANIFEST_FILE
         values = read_manifest_json(folder)
         check_format_version(path, values.get("format_version"))
-        missing = [name for name in _REQUIRED_KEYS if name not in values]
+        required = ["labels"] + [key for member in MEMBERS if member.required for key in member_keys(member)]
+        missing = [name for name in required if name not in values]
         if missing:
-            raise UserError(f"{path}: {', '.join(missing)} missing")
-        if ("data_file" in values) != ("data_sha256" in values):
-            raise UserError(f"{path}: data_file and data_sha256 go together; one of them is missing")
+            raise UserError(f"{shown(path)}: {', '.join(missing)} missing")
+        for member in MEMBERS:
+            if (member.file_key in values) != (member.hash_key in values):
+                raise UserError(f"{shown(path)}: {member.file_key} and {member.hash_key} go together; one is missing")
         known = {name: values.pop(name) for name in MANIFEST_KEYS if name in values}
         manifest = cls(**{**known, "labels": check_labels(path, known["labels"])}, info=values)
         manifest.check(path)
         return manifest
+
+    def members(self) -> list[tuple[Member, str, str]]:
+        """Every file the bundle has besides the manifest: (member, its name, its hash)."""
+        found = [(member, getattr(self, member.file_key), getattr(self, member.hash_key)) for member in MEMBERS]
+        return [(member, name, sha256) for member, name, sha256 in found if name is not None or sha256 is not None]
 
     def check(self, path: Path) -> None:
         """Raise a one-line `UserError` unless every field the runtime reads has the right type.
@@ -161,19 +201,24 @@ class Manifest:
         Args:
             path (`Path`): the manifest, for the message.
         """
-        names = {"model_file": self.model_file, "tokenizer_file": self.tokenizer_file}
-        hashes = {"model_sha256": self.model_sha256, "tokenizer_sha256": self.tokenizer_sha256}
-        if self.data_file is not None or self.data_sha256 is not None:
-            names["data_file"], hashes["data_sha256"] = self.data_file, self.data_sha256
-        for key, name in names.items():
+        members = self.members()
+        for member, name, sha256 in members:
             valid = isinstance(name, str) and 0 < len(name) <= 255 and name.isprintable() and name not in (".", "..")
             if not valid or Path(name).name != name or name == MANIFEST_FILE:
-                raise UserError(f"{path}: {key} must be a file name inside the bundle, got {_short(name)}")
-        if len(set(names.values())) != len(names):
-            raise UserError(f"{path}: {', '.join(names)} must name different files")
-        for key, value in hashes.items():
-            if not isinstance(value, str) or not _SHA256.fullmatch(value):
-                raise UserError(f"{path}: {key} must be a lowercase hex SHA-256, got {_short(value)}")
+                raise UserError(
+                    f"{shown(path)}: {member.file_key} must be a file name inside the bundle, got {_short(name)}"
+                )
+            if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+                raise UserError(
+                    f"{shown(path)}: {member.hash_key} must be a lowercase hex SHA-256, got {_short(sha256)}"
+                )
+        if len({name for _, name, _ in members}) != len(members):
+            raise UserError(
+                f"{shown(path)}: {', '.join(member.file_key for member, _, _ in members)} must name different files"
+            )
+        vocab_size = self.vocab_size
+        if vocab_size is not None and (type(vocab_size) is not int or vocab_size < 1):
+            raise UserError(f"{shown(path)}: vocab_size must be a positive integer, got {_short(vocab_size)}")
 
     def graph_metadata(self) -> dict[str, str]:
         """The `metadata_props` the bundle's graph must carry (see `graph_metadata`)."""
@@ -195,18 +240,13 @@ class Manifest:
         (folder / MANIFEST_FILE).write_text(self.to_json(), encoding="utf-8")
 
 
+def member_keys(member: Member) -> tuple[str, str]:
+    """The manifest keys of one member: its file name's and its hash's."""
+    return member.file_key, member.hash_key
+
+
 # The keys of bundle.json that the runtime reads; the others (parity, versions, source) inform people.
-MANIFEST_KEYS = (
-    "format_version",
-    "labels",
-    "model_file",
-    "model_sha256",
-    "data_file",
-    "data_sha256",
-    "tokenizer_file",
-    "tokenizer_sha256",
-)
-_REQUIRED_KEYS = ("labels", "model_file", "model_sha256", "tokenizer_file", "tokenizer_sha256")
+MANIFEST_KEYS = ("format_version", "labels", *(key for member in MEMBERS for key in member_keys(member)), "vocab_size")
 
 
 def graph_metadata(
@@ -227,23 +267,17 @@ def graph_metadata(
 
 
 def check_labels(path: Path, labels: object) -> tuple[str, ...]:
-    """`labels` as a tuple, when it is a list of 2 to `MAX_LABELS` distinct, short, printable names.
+    """`labels` as a tuple, when it is a list of at least 2 distinct, non-empty, printable names.
 
     Args:
         path (`Path`): where the labels come from, for the message.
         labels (`object`): the value read.
     """
-    valid = (
-        isinstance(labels, list)
-        and 2 <= len(labels) <= MAX_LABELS
-        and all(
-            isinstance(label, str) and 0 < len(label) <= MAX_LABEL_CHARS and label.isprintable() for label in labels
-        )
-    )
-    if not valid or len(set(labels)) != len(labels):
+    valid = isinstance(labels, list) and all(isinstance(label, str) and label.isprintable() for label in labels)
+    if not valid or len(labels) < 2 or "" in labels or len(set(labels)) != len(labels):
         raise UserError(
-            f"{path}: labels must be a list of 2 to {MAX_LABELS} distinct printable names of at most "
-            f"{MAX_LABEL_CHARS} characters, got {_short(labels)}"
+            f"{shown(path)}: labels must be a list of at least 2 distinct, non-empty, printable names, "
+            f"got {_short(labels)}"
         )
     return tuple(labels)
 
@@ -266,6 +300,11 @@ class Bundle:
         return self.path / self.manifest.model_file
 
     @property
+    def explain_path(self) -> Path | None:
+        """The explain graph, or None when the bundle has none."""
+        return None if self.manifest.explain_file is None else self.path / self.manifest.explain_file
+
+    @property
     def data_path(self) -> Path | None:
         """The graph's weights file, or None when the graph holds its weights."""
         return None if self.manifest.data_file is None else self.path / self.manifest.data_file
@@ -277,14 +316,14 @@ class Bundle:
 
     @property
     def files(self) -> tuple[Path, ...]:
-        """Every file of the bundle: the manifest, the graph, its weights (when separate) and the tokenizer."""
-        members = (self.path / MANIFEST_FILE, self.model_path, self.data_path, self.tokenizer_path)
-        return tuple(member for member in members if member is not None)
+        """Every file of the bundle: the manifest, then each member (graph, weights when separate, tokenizer)."""
+        return (self.path / MANIFEST_FILE, *(self.path / name for _, name, _ in self.manifest.members()))
 
     def sha256(self) -> str:
         """One hex SHA-256 for the whole bundle: its manifest's, which holds every other file's hash.
 
-        For a bundle loaded with `verify_sha256=True` it names every byte the scorer reads.
+        For a bundle loaded with `verify_sha256=True` and scored through `open_bundle_session` it names every byte
+        the scorer reads.
         """
         return sha256_file(self.path / MANIFEST_FILE)
 
@@ -310,29 +349,22 @@ def sha256_file(path: Path) -> str:
 def load_bundle(path: str | Path | None = None, *, verify_sha256: bool = True) -> Bundle:
     """Validate a bundle folder as a whole, without loading its model; every problem is a one-line `UserError`.
 
+    The graph's own metadata is checked against the manifest when its session opens (`open_bundle_session`).
+
     Args:
         path (`str | Path | None`): the bundle folder; None for the default bundle shipped with the package.
-        verify_sha256 (`bool`): check every file against the manifest's hashes. The graph's metadata is
-            checked against the manifest either way.
+        verify_sha256 (`bool`): check every file against the manifest's hashes.
     """
     folder = default_bundle_path() if path is None else Path(path)
     if not folder.is_dir():
-        raise UserError(f"bundle folder {folder} does not exist or is not a folder")
+        raise UserError(f"bundle folder {shown(folder)} does not exist or is not a folder")
     bundle = Bundle(folder, Manifest.read(folder))
-    manifest = bundle.manifest
-    members = [
-        ("model_file", bundle.model_path, "model_sha256", manifest.model_sha256),
-        ("tokenizer_file", bundle.tokenizer_path, "tokenizer_sha256", manifest.tokenizer_sha256),
-    ]
-    if bundle.data_path is not None:
-        members.append(("data_file", bundle.data_path, "data_sha256", manifest.data_sha256))
-    for key, member, _, _ in members:
-        if not member.is_file():
-            raise UserError(f"bundle {folder} is incomplete: {member.name} ({key}) is missing")
-    if verify_sha256:
-        for _, member, key, expected in members:
-            _check_sha256(member, expected, key)
-    check_graph_metadata(bundle.model_path, manifest)
+    for member, name, sha256 in bundle.manifest.members():
+        file = folder / name
+        if not file.is_file():
+            raise UserError(f"bundle {shown(folder)} is incomplete: {shown(name)} ({member.file_key}) is missing")
+        if verify_sha256:
+            _check_sha256(file, sha256, member.hash_key)
     return bundle
 
 
@@ -342,104 +374,26 @@ def _check_sha256(path: Path, expected: str, key: str) -> None:
     except OSError as error:
         raise cannot("read", path, error) from error
     if actual != expected:
-        raise UserError(f"{path} does not match {key} in {MANIFEST_FILE}: the bundle is corrupt or edited")
+        raise UserError(f"{shown(path)} does not match {key} in {MANIFEST_FILE}: the bundle is corrupt or edited")
 
 
-def check_graph_metadata(model_path: Path, manifest: Manifest) -> None:
+def check_graph_metadata(found: Mapping[str, str], bundle: Bundle, graph: Path | None = None) -> None:
     """Refuse a graph whose `metadata_props` disagree with the manifest (labels, tokenizer, weights file).
 
     Args:
-        model_path (`Path`): the ONNX file.
-        manifest (`Manifest`): the bundle's manifest.
+        found (`Mapping[str, str]`): the graph's metadata, as onnxruntime reads it.
+        bundle (`Bundle`): the bundle, whose manifest holds the expected values.
+        graph (`Path`, *optional*): the graph file, for the message; defaults to the scoring graph.
     """
-    found = {key: value for key, value in read_graph_metadata(model_path).items() if key.startswith("sentiment_batch.")}
-    expected = manifest.graph_metadata()
+    graph = graph or bundle.model_path
+    found = {key: value for key, value in found.items() if key.startswith("sentiment_batch.")}
+    expected = bundle.manifest.graph_metadata()
     for key in sorted(expected.keys() | found.keys()):
         if found.get(key) != expected.get(key):
             raise UserError(
-                f"{model_path.name} and {MANIFEST_FILE} disagree on {key} (graph: {_short(found.get(key))}, "
-                f"manifest: {_short(expected.get(key))}): the bundle is corrupt or edited"
+                f"{shown(graph.name)} and {MANIFEST_FILE} disagree on {key} (graph: "
+                f"{_short(found.get(key))}, manifest: {_short(expected.get(key))}): the bundle is corrupt or edited"
             )
-
-
-# ModelProto.metadata_props; StringStringEntryProto.key and .value (onnx.proto).
-_MODEL_METADATA_PROPS = 14
-_ENTRY_KEY, _ENTRY_VALUE = 1, 2
-_LENGTH_DELIMITED = 2
-
-
-def read_graph_metadata(path: Path) -> dict[str, str]:
-    """The `metadata_props` of an ONNX file, read straight from its protobuf (no onnx, no session).
-
-    Only the top-level fields are walked; the graph itself, weights and all, is skipped over unread.
-
-    Args:
-        path (`Path`): the ONNX file.
-    """
-    metadata: dict[str, str] = {}
-    try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            while handle.tell() < size:
-                number, payload = _next_field(handle, size)
-                if number == _MODEL_METADATA_PROPS and payload is not None:
-                    entry = _entry_fields(payload)
-                    metadata[entry.get(_ENTRY_KEY, "")] = entry.get(_ENTRY_VALUE, "")
-    except OSError as error:
-        raise cannot("read", path, error) from error
-    except (ValueError, UnicodeDecodeError) as error:
-        raise UserError(f"{path} is not an ONNX model: {first_line(error)}") from error
-    return metadata
-
-
-def _varint(read) -> int:
-    value = 0
-    for shift in range(0, 64, 7):
-        byte = read(1)
-        if not byte:
-            raise ValueError("truncated varint")
-        value |= (byte[0] & 0x7F) << shift
-        if byte[0] < 0x80:
-            return value
-    raise ValueError("varint longer than 10 bytes")
-
-
-def _next_field(handle: BinaryIO, size: int) -> tuple[int, bytes | None]:
-    """The next top-level field's number, and its bytes when it is a metadata entry (else skipped)."""
-    key = _varint(handle.read)
-    number, wire_type = key >> 3, key & 7
-    if wire_type == 0:
-        _varint(handle.read)
-        return number, None
-    skip = {1: 8, 5: 4}.get(wire_type)
-    if wire_type == _LENGTH_DELIMITED:
-        skip = _varint(handle.read)
-    if skip is None or handle.tell() + skip > size:
-        raise ValueError(f"malformed protobuf field {number}")
-    if wire_type == _LENGTH_DELIMITED and number == _MODEL_METADATA_PROPS:
-        return number, handle.read(skip)
-    handle.seek(skip, os.SEEK_CUR)
-    return number, None
-
-
-def _entry_fields(payload: bytes) -> dict[int, str]:
-    """The string fields of one StringStringEntryProto."""
-    fields, position = {}, 0
-
-    def read(count: int) -> bytes:
-        nonlocal position
-        position += count
-        return payload[position - count : position]
-
-    while position < len(payload):
-        key = _varint(read)
-        if key & 7 != _LENGTH_DELIMITED:
-            raise ValueError("malformed metadata entry")
-        length = _varint(read)
-        if position + length > len(payload):
-            raise ValueError("malformed metadata entry")
-        fields[key >> 3] = read(length).decode("utf-8")
-    return fields
 
 
 def open_session(path: str | Path, options=None):
@@ -454,10 +408,67 @@ def open_session(path: str | Path, options=None):
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises untyped errors for graphs it cannot load
-        raise UserError(f"onnxruntime {ort.__version__} cannot load {path}: {first_line(error)}") from error
+        raise UserError(f"onnxruntime {ort.__version__} cannot load {shown(path)}: {first_line(error)}") from error
 
 
-def check_graph_io(session, path: Path, labels: tuple[str, ...] | None = None) -> None:
+def open_bundle_session(bundle: Bundle, options=None, *, explain: bool = False):
+    """An onnxruntime session over a bundle's graph that reads weights from the manifest's weights file only, its
+    metadata, inputs and outputs checked against the manifest; every refusal is a one-line `UserError`.
+
+    The graph goes to onnxruntime as bytes with the weights file as its one in-memory external file, and an empty
+    folder for any other: a graph whose weights point anywhere else, subgraphs included, does not load.
+
+    Args:
+        bundle (`Bundle`): from `load_bundle`.
+        options (`onnxruntime.SessionOptions | None`): session options; onnxruntime's defaults when None.
+        explain (`bool`, *optional*, defaults to False): the explain graph instead of the scoring graph.
+    """
+    import numpy as np
+    import onnxruntime as ort
+
+    path = bundle.explain_path if explain else bundle.model_path
+    if path is None:
+        raise UserError(f"bundle {shown(bundle.path)} has no explain graph; export the model again to explain")
+    options = options or ort.SessionOptions()
+    try:
+        graph = path.read_bytes()
+        if bundle.data_path is None:
+            weights, name = np.zeros(1, dtype=np.uint8), _NO_WEIGHTS_FILE
+        else:  # mapped, not read: onnxruntime copies what it needs
+            weights, name = np.memmap(bundle.data_path, dtype=np.uint8, mode="r"), bundle.manifest.data_file
+    except OSError as error:
+        raise cannot("read", bundle.path, error) from error
+    except ValueError as error:  # numpy cannot map an empty file
+        raise UserError(f"{shown(bundle.data_path)} is empty: it holds no weights") from error
+    options.add_external_initializers_from_files_in_memory([name], [weights], [len(weights)])
+    with tempfile.TemporaryDirectory(prefix="sentiment-batch-no-weights-") as empty:
+        options.add_session_config_entry(_EXTERNAL_DATA_FOLDER, empty)
+        try:
+            session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises untyped errors for graphs it cannot load
+            raise _unloadable(bundle, path, error) from error
+    check_graph_metadata(session.get_modelmeta().custom_metadata_map, bundle, path)
+    check_graph_io(session, path, bundle.labels, EXPLAIN_OUTPUT_NAMES if explain else OUTPUT_NAMES)
+    return session
+
+
+def _unloadable(bundle: Bundle, path: Path, error: Exception) -> UserError:
+    """The one line for a bundle graph onnxruntime refused: weights read from another file, or its own reason."""
+    import onnxruntime as ort
+
+    other = _OTHER_WEIGHTS.search(str(error))
+    if other is None:
+        return UserError(f"onnxruntime {ort.__version__} cannot load {shown(path)}: {first_line(error)}")
+    data_file = bundle.manifest.data_file
+    where = f"not from {shown(data_file)}" if data_file else f"which {MANIFEST_FILE} does not name"
+    return UserError(
+        f"{shown(path.name)} reads its weights from {shown(other.group(1))}, {where}: the bundle is corrupt or edited"
+    )
+
+
+def check_graph_io(
+    session, path: Path, labels: tuple[str, ...] | None = None, output_names: tuple[str, ...] = OUTPUT_NAMES
+) -> None:
     """Refuse a graph whose inputs and outputs are not the bundle format's, or not one column per label.
 
     Args:
@@ -465,15 +476,18 @@ def check_graph_io(session, path: Path, labels: tuple[str, ...] | None = None) -
         path (`Path`): the graph file, for the message.
         labels (`tuple[str, ...]`, *optional*): the bundle's labels; when given, the outputs' declared width
             must be their number.
+        output_names (`tuple[str, ...]`, *optional*): the outputs the graph must have; the scoring graph's by
+            default, `EXPLAIN_OUTPUT_NAMES` for the explain graph.
     """
     inputs = tuple(node.name for node in session.get_inputs())
     outputs = {node.name: node for node in session.get_outputs()}
-    if inputs != INPUT_NAMES or not set(OUTPUT_NAMES) <= set(outputs):
+    if inputs != INPUT_NAMES or not set(output_names) <= set(outputs):
         raise UserError(
-            f"{path}: expected inputs {INPUT_NAMES} and outputs {OUTPUT_NAMES}, got {inputs} and {tuple(outputs)}"
+            f"{shown(path)}: expected inputs {INPUT_NAMES} and outputs {output_names}, got {inputs} and "
+            f"{tuple(outputs)}"
         )
     for name in OUTPUT_NAMES:
         shape = outputs[name].shape
         width = shape[-1] if shape else None
         if labels is not None and isinstance(width, int) and width != len(labels):
-            raise UserError(f"{path}: {name} has {width} columns but the bundle has {len(labels)} labels")
+            raise UserError(f"{shown(path)}: {name} has {width} columns but the bundle has {len(labels)} labels")

@@ -1,12 +1,17 @@
-"""The one text → token-id path shared by training, export and scoring."""
+"""The one text → token-id path shared by training, export and scoring.
+
+`tokenizer.json` defines the ids. For the pipeline `train.tokenization.new_tokenizer` builds, `FastEncoder` computes
+the same ids as `Tokenizer.encode_batch` over a whole batch at once (pyarrow and the compiled loops of
+`_token_ids.c`); any other pipeline, or an install without the compiled loops, goes through `encode_batch`.
+"""
 
 from __future__ import annotations
 
 import json
-import re
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -14,11 +19,11 @@ import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
 from .bundle import TOKENIZER_FILE
-from .errors import UserError, first_line
+from .errors import UserError, cannot, first_line, shown
 
-try:  # the compiled per-byte loops (_token_ids.c); the numpy paths below give the same ids
+try:  # the compiled per-byte loops (_token_ids.c)
     from . import _token_ids
-except ImportError:  # built without a C compiler
+except ImportError:  # built without a C compiler: the tokenizers library encodes every text
     _token_ids = None
 
 # The pipeline `train.tokenization.new_tokenizer` builds; only it has the pyarrow fast path below.
@@ -35,12 +40,6 @@ KNOWN_PRE_TOKENIZER = {"type": "Whitespace"}
 # Oniguruma's Unicode \s and \w as tokenizers matches them, spelled out because RE2's are ASCII-only.
 _SPACE = r"\t-\r \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}"
 _WORD = r"\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}\x{1F150}-\x{1F169}\x{1F170}-\x{1F189}"
-# The tokenizer's `<br…>`, plus four line breaks: turning those into " " up front changes no token (they are
-# whitespace, neither compose nor match `<br…>` differently) and lets NFKC leave only ASCII whitespace.
-_LINE_BREAK = rf"<br[{_SPACE}]*/?>|[\x{{85}}\x{{1680}}\x{{2028}}\x{{2029}}]"
-# The same `<br…>` in ASCII text, found with Python's re on the batch's bytes.
-_ASCII_LINE_BREAK = re.compile(rb"<br[\t-\r ]*/?>")
-_ASCII_LOWER = bytes.maketrans(bytes(range(65, 91)), bytes(range(97, 123)))
 # Characters utf8proc and Rust normalize or classify differently (other Unicode versions, full vs simple case
 # mapping of İ), plus U+0307 that NFKC composes into İ; texts holding one take the tokenizers path.
 _MISMATCHED = (
@@ -52,23 +51,86 @@ _ASSIGNED = r"\p{L}\p{M}\p{N}\p{P}\p{S}\p{Z}\p{Cc}\p{Cf}\p{Co}"
 _UNSAFE = rf"[^{_ASSIGNED}]|[{_MISMATCHED}]"
 
 
-def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load `tokenizer.json` from a file or from the folder holding it.
+def load_tokenizer(path: str | Path, vocab_size: int | None = None) -> Tokenizer:
+    """Load `tokenizer.json` from a file or from the folder holding it, checked before the tokenizers library
+    builds anything (`tokenizer_problem`); every problem is a one-line `UserError`.
 
     Args:
         path (`str | Path`): the file, or a model/bundle folder containing it.
+        vocab_size (`int`, *optional*): rows of the model's word table, which every id must stay below;
+            defaults to the tokenizer's own number of tokens.
     """
     path = Path(path)
     if path.is_dir():
         path = path / TOKENIZER_FILE
     try:
-        return Tokenizer.from_file(str(path))
-    except Exception as error:  # the Rust library raises plain Exceptions for unreadable and malformed files
-        raise UserError(f"cannot load the tokenizer {path}: {first_line(error)}") from error
+        text = path.read_bytes().decode("utf-8")
+        config = json.loads(text)
+    except OSError as error:
+        raise cannot("read", path, error) from error
+    # RecursionError: nesting too deep to parse; ValueError: not UTF-8, not JSON.
+    except (ValueError, RecursionError) as error:
+        raise UserError(f"cannot load the tokenizer {shown(path)}: {first_line(error)}") from error
+    problem = tokenizer_problem(config, vocab_size)
+    if problem:
+        raise UserError(f"cannot load the tokenizer {shown(path)}: {problem}")
+    try:
+        tokenizer = Tokenizer.from_str(text)
+    except Exception as error:  # the Rust library raises plain Exceptions for malformed files
+        raise UserError(f"cannot load the tokenizer {shown(path)}: {first_line(error)}") from error
+    _ENCODERS[tokenizer] = FastEncoder(tokenizer, config) if FastEncoder.supports(config) else None
+    return tokenizer
+
+
+def tokenizer_problem(config: object, vocab_size: int | None = None) -> str | None:
+    """What makes a parsed `tokenizer.json` unfit for a bundle, or None: it must be a word-level tokenizer whose
+    unknown token is in its vocabulary and whose every id (added tokens too) is below `vocab_size`.
+
+    Args:
+        config (`object`): the parsed JSON.
+        vocab_size (`int`, *optional*): rows of the model's word table; defaults to the tokenizer's own number of
+            tokens, which bounds its ids all the same.
+    """
+    model = config.get("model") if isinstance(config, dict) else None
+    if not isinstance(model, dict) or not isinstance(model.get("vocab"), dict):
+        return "it has no word vocabulary (model.vocab)"
+    if model.get("type") != "WordLevel":
+        return f"its model is {model.get('type')!r}, not the WordLevel model a bundle's tokenizer has"
+    vocab, unknown = model["vocab"], model.get("unk_token")
+    if not isinstance(unknown, str) or unknown not in vocab:
+        return f"its unknown token {unknown!r} is not in its vocabulary"
+    added = config.get("added_tokens") or []
+    if not isinstance(added, list) or not all(isinstance(token, dict) for token in added):
+        return "added_tokens must be a list of tokens"
+    bound = vocab_size if vocab_size is not None else len(vocab) + len(added)
+    for value in [*vocab.values(), *(token.get("id") for token in added)]:
+        if type(value) is not int or not 0 <= value < bound:
+            return f"token id {value!r} is not between 0 and {bound - 1}, the rows of the model's word table"
+    return None
 
 
 def _encode_batch(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     return [encoding.ids for encoding in tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def _encode_batch_with_spans(tokenizer: Tokenizer, texts: Sequence[str]) -> tuple[list[list[int]], np.ndarray]:
+    """`encode_batch`'s ids, and each token's start and end byte in its text's UTF-8 (`[T, 2]` int64).
+
+    The library's offsets count characters of the text as given (it maps them back through normalization).
+    """
+    encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+    spans = [
+        _byte_positions(text)[np.asarray(encoding.offsets, np.int64).reshape(-1, 2)]
+        for text, encoding in zip(texts, encodings, strict=True)
+    ]
+    return [encoding.ids for encoding in encodings], np.concatenate([np.zeros((0, 2), np.int64), *spans])
+
+
+def _byte_positions(text: str) -> np.ndarray:
+    """The byte offset in `text`'s UTF-8 of every character position, the end included."""
+    points = np.frombuffer(text.encode("utf-32-le"), np.uint32)
+    widths = 1 + (points >= 0x80) + (points >= 0x800) + (points >= 0x10000)
+    return np.concatenate([[0], np.cumsum(widths, dtype=np.int64)])
 
 
 def _offsets(lengths: np.ndarray) -> np.ndarray:
@@ -102,8 +164,6 @@ _UNKNOWN = 255
 # in milliseconds on every call, far too slow to repeat per batch. Threads may fill it at once; writes agree.
 _CHAR_INFO = np.full(0x110000, _UNKNOWN, dtype=np.uint8)
 _CHAR_INFO[:128] = _char_info([chr(point) for point in range(128)])
-# Bytes of multi-byte characters read 2 until `_byte_classes` looks their characters up.
-_BYTE_CLASSES = bytes(_CHAR_INFO[:128]) + b"\x02" * 128
 
 
 def _code_points(data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,13 +188,6 @@ def _info(codepoints: np.ndarray) -> np.ndarray:
     return info
 
 
-def _byte_classes(raw: bytes) -> np.ndarray:
-    """The class of the character each byte of valid UTF-8 belongs to."""
-    classes = np.frombuffer(raw.translate(_BYTE_CLASSES), np.uint8).copy()
-    _set_multibyte_classes(raw, classes)
-    return classes
-
-
 def _set_multibyte_classes(raw: bytes, classes: np.ndarray) -> None:
     """Give every byte of the multi-byte characters of valid UTF-8 its character's class."""
     leads, width, codepoints = _code_points(np.frombuffer(raw, np.uint8))
@@ -143,26 +196,8 @@ def _set_multibyte_classes(raw: bytes, classes: np.ndarray) -> None:
         classes[leads[width > k] + k] = lead_classes[width > k]
 
 
-def _token_spans(classes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Byte start and end of every token of the batch, and each text's token count: `\\w+|[^\\w\\s]+` on UTF-8.
-
-    Args:
-        classes (`np.ndarray`): the class of every byte's character (`_byte_classes`).
-        offsets (`np.ndarray`): start of each text in the bytes, then their length.
-    """
-    run_start = np.ones(len(classes), dtype=bool)
-    run_start[1:] = classes[1:] != classes[:-1]
-    run_start[offsets[:-1][offsets[:-1] < len(classes)]] = True  # no token spans two texts
-    starts = np.flatnonzero(run_start)
-    ends = np.append(starts[1:], len(classes))
-    token = classes[starts] != 0
-    starts, ends = starts[token], ends[token]
-    return starts, ends, np.diff(np.searchsorted(starts, offsets))
-
-
 _LOW_BYTES = np.array([(1 << (8 * count)) - 1 for count in range(9)], dtype=np.uint64)
 _SHORT_TOKEN = 16  # bytes; the first and last 8 of a token this long spell it out entirely
-_VECTOR_PROBES = 3  # rounds of linear probing in numpy; the few tokens left go through a dict
 
 
 def _token_keys(raw: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -186,13 +221,13 @@ def _slots(lengths: np.ndarray, first: np.ndarray, last: np.ndarray, bits: int) 
 
 
 class _VocabTable:
-    """Token bytes → id with numpy: an open-addressing table on exact keys for tokens of up to 16 bytes,
+    """Token bytes → id for the compiled loop: an open-addressing table on exact keys for tokens of up to 16 bytes,
     a dict for longer ones (rare), so every lookup is exact, with no per-token Python on common tokens.
     """
 
     def __init__(self, vocab: dict[str, int], unk: int):
         self.unk = unk
-        self._words = vocab  # for long tokens, and the few short ones still probing after a few rounds
+        self._words = vocab  # for tokens longer than 16 bytes
         # Every word's UTF-8 bytes at once through Arrow: no Python per word (this runs at every start-up).
         words = pa.array(list(vocab), pa.large_string())
         offsets = np.frombuffer(words.buffers()[1], np.int64, count=len(words) + 1)
@@ -214,63 +249,32 @@ class _VocabTable:
             pending = np.setdiff1d(pending, placed, assume_unique=True)
             slots[pending] = (slots[pending] + 1) & ((1 << self._bits) - 1)
 
-    def token_ids(self, raw: bytes, classes: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Id of every token of the batch and each text's token count (`_token_spans`, then `lookup`).
+    def token_ids(
+        self, raw: bytes, classes: np.ndarray, offsets: np.ndarray, spans: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Id of every token of the batch, each text's token count and, with `spans`, each token's start and end
+        byte in its text (`[T, 2]`): runs of one character class are tokens, looked up in the table (the
+        compiled loop), or in the dict when longer than 16 bytes.
 
         Args:
             raw (`bytes`): the normalized texts, concatenated.
-            classes (`np.ndarray`): the class of every byte's character (`_byte_classes`).
+            classes (`np.ndarray`): the class of every byte's character (`_normalized_classes`).
             offsets (`np.ndarray`): start of each text in `raw`, then its length.
+            spans (`bool`, *optional*, defaults to False): also return the tokens' byte spans.
         """
-        if _token_ids is None:
-            starts, ends, counts = _token_spans(classes, offsets)
-            return self.lookup(raw, starts, ends), counts
         ids = np.empty(len(raw), dtype=np.int64)  # at most one token per byte
         counts = np.empty(len(offsets) - 1, dtype=np.int64)
         long_tokens = np.empty((len(raw) // (_SHORT_TOKEN + 1) + 1, 3), dtype=np.int64)
+        token_spans = np.empty((len(raw), 2), dtype=np.int64) if spans else None
         args = (raw, classes, offsets, self._table, self._bits, self.unk, ids, counts, long_tokens)
-        tokens, long_count = _token_ids.token_ids(*args)  # the GIL is released inside
+        tokens, long_count = _token_ids.token_ids(*args, *([token_spans] if spans else []))  # releases the GIL
         for index, start, end in long_tokens[:long_count].tolist():
             ids[index] = self._word_id(raw[start:end])
-        return ids[:tokens], counts
-
-    def lookup(self, raw: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-        """Id of every token `raw[starts[i]:ends[i]]`; unknown tokens get the [UNK] id.
-
-        Args:
-            raw (`bytes`): the normalized texts, concatenated.
-            starts (`np.ndarray`): first byte of each token.
-            ends (`np.ndarray`): one past its last byte.
-        """
-        lengths, first, last = _token_keys(raw, starts, ends)
-        # First probe on every token at once; tokens over 16 bytes match no slot's length and go to the dict.
-        slots = _slots(lengths, first, last, self._bits)
-        found = np.take(self._table, slots, axis=0)  # [n, 3]; take is several times faster than [slots]
-        same = _same_keys(found, lengths, first, last)
-        result = np.where(same, (found[:, 2] >> np.uint64(8)).astype(np.int64), self.unk)
-        pending = np.flatnonzero((found[:, 2] != 0) & ~same)  # an empty slot: not in the vocabulary
-        slots = slots[pending]
-        for _ in range(_VECTOR_PROBES - 1):
-            slots = (slots + 1) & ((1 << self._bits) - 1)
-            found = np.take(self._table, slots, axis=0)
-            same = _same_keys(found, lengths[pending], first[pending], last[pending])
-            result[pending[same]] = (found[same, 2] >> np.uint64(8)).astype(np.int64)
-            keep = (found[:, 2] != 0) & ~same
-            pending, slots = pending[keep], slots[keep]
-        # Tokens longer than 16 bytes, and the rare ones still probing: one dict lookup each.
-        for index in np.union1d(pending, np.flatnonzero(lengths > _SHORT_TOKEN)):
-            result[index] = self._word_id(raw[starts[index] : ends[index]])
-        return result
+        return ids[:tokens], counts, None if token_spans is None else token_spans[:tokens]
 
     def _word_id(self, token: bytes) -> int:
         # Tokens end on character boundaries; surrogateescape keeps anything else from matching a word.
         return self._words.get(token.decode("utf-8", "surrogateescape"), self.unk)
-
-
-def _same_keys(found: np.ndarray, lengths: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    """Whether each table row holds exactly the token with these keys."""
-    same = (found[:, 0] == first) & (found[:, 1] == last)
-    return same & ((found[:, 2] & np.uint64(0xFF)) == lengths.astype(np.uint64))
 
 
 def _packed(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -286,9 +290,9 @@ def _multibyte_flags(raw: bytes, offsets: np.ndarray) -> np.ndarray:
         offsets (`np.ndarray`): start of each text in `raw`, then its length.
     """
     flags = np.zeros(len(offsets) - 1, dtype=np.uint8)
-    if _token_ids is not None and not _token_ids.text_flags(raw, offsets, _CHAR_INFO, flags):
+    if not _token_ids.text_flags(raw, offsets, _CHAR_INFO, flags):
         return flags
-    # No compiled loop, or characters never met before (looked up and cached here).
+    # Characters never met before: looked up and cached here.
     leads, _, codepoints = _code_points(np.frombuffer(raw, np.uint8))
     info = (_info(codepoints) & ~np.uint8(3)) | np.uint8(_NON_ASCII_BIT)
     flags[:] = 0
@@ -296,7 +300,7 @@ def _multibyte_flags(raw: bytes, offsets: np.ndarray) -> np.ndarray:
     return flags
 
 
-def _text_bytes(column: pa.Array) -> tuple[bytes, np.ndarray]:
+def text_bytes(column: pa.Array) -> tuple[bytes, np.ndarray]:
     """A large_string column's texts as one bytes object, and each text's start in it, then their length.
 
     Args:
@@ -320,12 +324,11 @@ def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: 
         return column
     other = pa.array(~ascii_texts)
     text = column.filter(other)
-    if _token_ids is None:
-        text = pc.replace_substring_regex(text, _LINE_BREAK, " ")
-    else:  # the same, as spaces as long as each line break: RE2 is slow here, and offsets stay put
-        raw, offsets = _text_bytes(text)
-        spaced = _token_ids.line_breaks_to_spaces(raw, offsets)
-        text = pa.Array.from_buffers(pa.large_string(), len(text), [None, pa.py_buffer(offsets), pa.py_buffer(spaced)])
+    # `<br…>` and four line-break characters as spaces, as many as each has bytes: the tokenizer's Replace writes
+    # one space, which gives the same tokens, and the offsets stay put.
+    raw, offsets = text_bytes(text)
+    spaced = _token_ids.line_breaks_to_spaces(raw, offsets)
+    text = pa.Array.from_buffers(pa.large_string(), len(text), [None, pa.py_buffer(offsets), pa.py_buffer(spaced)])
     changing = nfkc_texts[~ascii_texts]
     if changing.any():
         text = pc.replace_with_mask(text, pa.array(changing), pc.utf8_normalize(text.filter(changing), "NFKC"))
@@ -335,35 +338,27 @@ def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: 
 def _normalized_classes(raw: bytes, offsets: np.ndarray, ascii_texts: np.ndarray) -> tuple[bytes, np.ndarray]:
     """Lower-cased bytes and their character classes, `<br…>` of the ASCII texts read as whitespace.
 
-    Replacing a line break by one space or blanking all of it gives the same tokens, and neither bytes.translate
-    nor re needs pyarrow's copies. Non-ASCII texts come already normalized: lower-casing them again changes
-    nothing, and their `<br…>` (none left but those NFKC made, which stay) are not touched.
+    Blanking a line break gives the same tokens as replacing it by one space. Non-ASCII texts come already
+    normalized: lower-casing them again changes nothing, and their `<br…>` (none left but those NFKC made, which
+    stay) are not touched.
 
     Args:
         raw (`bytes`): the texts, concatenated.
         offsets (`np.ndarray`): start of each text in `raw`, then its length.
         ascii_texts (`np.ndarray`): which texts are ASCII (so still as read).
     """
-    if _token_ids is not None:
-        classes = np.empty(len(raw), dtype=np.uint8)
-        raw, unknown = _token_ids.normalized_classes(raw, offsets, ascii_texts, _CHAR_INFO, classes)
-        if unknown:  # characters never met before: look them up (and cache them) the numpy way
-            _set_multibyte_classes(raw, classes)
-        return raw, classes
-    breaks = np.array([match.span() for match in _ASCII_LINE_BREAK.finditer(raw)], dtype=np.int64).reshape(-1, 2)
-    raw = raw.translate(_ASCII_LOWER)
-    classes = _byte_classes(raw)
-    text = np.searchsorted(offsets, breaks[:, 0], side="right") - 1
-    # A match that runs into the next text joined two texts' bytes: not a line break of either.
-    breaks = breaks[ascii_texts[text] & (breaks[:, 1] <= offsets[text + 1])]
-    if len(breaks):
-        widths = breaks[:, 1] - breaks[:, 0]
-        classes[np.repeat(breaks[:, 0] - _offsets(widths), widths) + np.arange(widths.sum())] = 0
+    classes = np.empty(len(raw), dtype=np.uint8)
+    raw, unknown = _token_ids.normalized_classes(raw, offsets, ascii_texts, _CHAR_INFO, classes)
+    if unknown:  # characters never met before: look them up (and cache them)
+        _set_multibyte_classes(raw, classes)
     return raw, classes
 
 
 class FastEncoder:
-    """`encode_batch`'s ids for the known pipeline, computed over the whole batch at once (pyarrow, numpy, C)."""
+    """`encode_batch`'s ids for the known pipeline, computed over the whole batch at once (pyarrow, numpy and the
+    compiled loops); texts it cannot take (an added token, a character the libraries treat otherwise) go through
+    `encode_batch` itself.
+    """
 
     def __init__(self, tokenizer: Tokenizer, config: dict):
         """Cache the vocabulary; use `FastEncoder.of` rather than this.
@@ -377,68 +372,86 @@ class FastEncoder:
         vocab = config["model"]["vocab"]
         self._table = _VocabTable(vocab, vocab[config["model"]["unk_token"]])
         # Added tokens are split out of the raw text before normalization, so texts holding one go the slow way.
-        self._added = [token["content"] for token in config["added_tokens"]]
+        self._added = [token["content"] for token in config.get("added_tokens") or []]
 
     @staticmethod
     def supports(config: dict) -> bool:
-        """Whether a tokenizer's JSON is exactly the pipeline the fast path reproduces.
+        """Whether the compiled loops are built and a tokenizer's JSON is exactly the pipeline they reproduce.
 
         Args:
-            config (`dict`): `json.loads(tokenizer.to_str())`.
+            config (`dict`): the tokenizer's parsed JSON, as `tokenizers` loaded it.
         """
-        model = config["model"]
+        model = config.get("model") or {}
+        added = config.get("added_tokens") or []
         # No post_processor check: ids are always encoded without special tokens, which is all one adds
         # (saving through transformers attaches an empty TemplateProcessing).
         return (
-            config["normalizer"] == KNOWN_NORMALIZER
-            and config["pre_tokenizer"] == KNOWN_PRE_TOKENIZER
-            and config["truncation"] is None
-            and config["padding"] is None
-            and model["type"] == "WordLevel"
-            and model["unk_token"] in model["vocab"]
-            and not any(token["normalized"] for token in config["added_tokens"])
+            _token_ids is not None
+            and config.get("normalizer") == KNOWN_NORMALIZER
+            and config.get("pre_tokenizer") == KNOWN_PRE_TOKENIZER
+            and config.get("truncation") is None
+            and config.get("padding") is None
+            and model.get("type") == "WordLevel"
+            and model.get("unk_token") in (model.get("vocab") or {})
+            and not any(token.get("normalized") for token in added)
         )
 
     @classmethod
     def of(cls, tokenizer: Tokenizer) -> FastEncoder | None:
-        """The tokenizer's encoder, built once, or None when its pipeline is not the known one.
+        """The tokenizer's encoder, built once, or None when its pipeline is not the known one or the compiled
+        loops are not built.
 
         Args:
             tokenizer (`Tokenizer`): the trained tokenizer.
         """
-        if tokenizer not in _ENCODERS:
+        if _token_ids is None:
+            return None
+        if tokenizer not in _ENCODERS:  # `load_tokenizer` fills this from the file it parsed anyway
             config = json.loads(tokenizer.to_str())
             _ENCODERS[tokenizer] = cls(tokenizer, config) if cls.supports(config) else None
         return _ENCODERS[tokenizer]
 
-    def encode(self, texts: Sequence[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        """All ids concatenated (int64) and the start of each text (int64), as `encode` returns them.
+    def encode(self, texts: Sequence[str] | pa.Array, spans: bool = False) -> Encoded:
+        """All ids concatenated (int64), the start of each text (int64) and, with `spans`, each token's byte span.
 
         Args:
             texts (`Sequence[str] | pa.Array`): the reviews, or an Arrow string column of them.
+            spans (`bool`, *optional*, defaults to False): also give each token's start and end byte in its text.
         """
         column = texts.cast(pa.large_string()) if isinstance(texts, pa.Array) else pa.array(texts, pa.large_string())
         slow, flags = self._text_flags(column)
+        if spans:  # NFKC moves characters; the tokenizers library maps its offsets back to the text as given
+            slow |= flags & _NFKC_BIT != 0
+        fast = self._encode_column(column.filter(pa.array(~slow)), flags[~slow], spans)
+        if fast.moved.any():  # lower-casing changed a text's length, so its spans too (rare): the slow way
+            slow[np.flatnonzero(~slow)[fast.moved]] = True
+            fast = self._encode_column(column.filter(pa.array(~slow)), flags[~slow], spans)
         if not slow.any():
-            ids, lengths = self._encode_column(column, flags)
-            return ids, _offsets(lengths)
-        fast_ids, fast_lengths = self._encode_column(column.filter(pa.array(~slow)), flags[~slow])
-        slow_ids, slow_offsets = flatten(_encode_batch(self._tokenizer, column.filter(pa.array(slow)).to_pylist()))
+            return Encoded(fast.ids, _offsets(fast.lengths), fast.spans)
+        slow_texts = column.filter(pa.array(slow)).to_pylist()
+        if spans:
+            slow_ids, slow_spans = _encode_batch_with_spans(self._tokenizer, slow_texts)
+        else:
+            slow_ids, slow_spans = _encode_batch(self._tokenizer, slow_texts), None
+        slow_flat, slow_offsets = flatten(slow_ids)
         lengths = np.empty(len(slow), dtype=np.int64)
-        lengths[~slow] = fast_lengths
-        lengths[slow] = np.diff(slow_offsets, append=len(slow_ids))
+        lengths[~slow] = fast.lengths
+        lengths[slow] = np.diff(slow_offsets, append=len(slow_flat))
         from_slow = np.repeat(slow, lengths)
         ids = np.empty(len(from_slow), dtype=np.int64)
-        ids[~from_slow] = fast_ids
-        ids[from_slow] = slow_ids
-        return ids, _offsets(lengths)
+        ids[~from_slow], ids[from_slow] = fast.ids, slow_flat
+        token_spans = None
+        if spans:
+            token_spans = np.empty((len(from_slow), 2), dtype=np.int64)
+            token_spans[~from_slow], token_spans[from_slow] = fast.spans, slow_spans
+        return Encoded(ids, _offsets(lengths), token_spans)
 
     def _text_flags(self, column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """Which texts the tokenizers library must encode (an added token, or a character pyarrow treats
         otherwise), and per text the OR of its characters' `_char_info` bits above the class (0 when ASCII).
         """
         slow = np.zeros(len(column), dtype=bool)
-        raw, offsets = _text_bytes(column)
+        raw, offsets = text_bytes(column)
         for token in self._added:
             # A search of the whole buffer spares the per-text search in almost every batch; its first byte
             # alone (memchr, several times faster than the whole token) rules most batches out.
@@ -448,13 +461,33 @@ class FastEncoder:
         flags = _multibyte_flags(raw, offsets)
         return slow | (flags & _UNSAFE_BIT != 0), flags
 
-    def _encode_column(self, column: pa.Array, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and token count of each text, for texts the pyarrow kernels handle exactly like tokenizers."""
+    def _encode_column(self, column: pa.Array, flags: np.ndarray, spans: bool = False) -> _Part:
+        """Ids and token count of each text (and spans), for texts the pyarrow kernels handle exactly like
+        tokenizers; `moved` marks texts whose normalization changed their byte length (their spans would not
+        point into them), always none without `spans`."""
         ascii_texts = flags == 0
         text = _normalize_non_ascii(column, ascii_texts, flags & _NFKC_BIT != 0)
-        raw, offsets = _text_bytes(text)
+        raw, offsets = text_bytes(text)
+        moved = np.zeros(len(column), dtype=bool)
+        if spans and not ascii_texts.all():
+            moved = np.diff(offsets) != np.diff(text_bytes(column)[1])
         raw, classes = _normalized_classes(raw, offsets, ascii_texts)
-        return self._table.token_ids(raw, classes, offsets)
+        return _Part(*self._table.token_ids(raw, classes, offsets, spans), moved)
+
+
+class Encoded(NamedTuple):
+    """A batch in the model's input form, and where each token is in its text."""
+
+    ids: np.ndarray  # [T] int64, every text's ids concatenated
+    offsets: np.ndarray  # [B] int64, where each text starts in ids
+    spans: np.ndarray | None  # [T, 2] int64, each token's start and end byte in its text's UTF-8; None unless asked
+
+
+class _Part(NamedTuple):
+    ids: np.ndarray
+    lengths: np.ndarray
+    spans: np.ndarray | None
+    moved: np.ndarray
 
 
 _ENCODERS: weakref.WeakKeyDictionary[Tokenizer, FastEncoder | None] = weakref.WeakKeyDictionary()
@@ -470,7 +503,7 @@ def encode_ids(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:
     encoder = FastEncoder.of(tokenizer)
     if encoder is None or not len(texts):
         return _encode_batch(tokenizer, texts)
-    ids, offsets = encoder.encode(texts)
+    ids, offsets, _ = encoder.encode(texts)
     return [row.tolist() for row in np.split(ids, offsets[1:])]
 
 
@@ -495,5 +528,19 @@ def encode(tokenizer: Tokenizer, texts: Sequence[str] | pa.Array) -> tuple[np.nd
     """
     encoder = FastEncoder.of(tokenizer)
     if encoder:
-        return encoder.encode(texts)
+        return encoder.encode(texts)[:2]
     return flatten(_encode_batch(tokenizer, texts.to_pylist() if isinstance(texts, pa.Array) else texts))
+
+
+def encode_with_spans(tokenizer: Tokenizer, texts: Sequence[str] | pa.Array) -> Encoded:
+    """`encode`'s ids and offsets, and where each token is: its start and end byte in its text's UTF-8.
+
+    Args:
+        tokenizer (`Tokenizer`): the trained tokenizer.
+        texts (`Sequence[str] | pa.Array`): the reviews, or an Arrow string column of them (no nulls).
+    """
+    encoder = FastEncoder.of(tokenizer)
+    if encoder:
+        return encoder.encode(texts, spans=True)
+    ids, spans = _encode_batch_with_spans(tokenizer, texts.to_pylist() if isinstance(texts, pa.Array) else texts)
+    return Encoded(*flatten(ids), spans)

@@ -11,13 +11,16 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import UserError, cannot
+from .errors import UserError, cannot, shown
 
 TEMP_SUFFIX = ".sentiment-batch.tmp"
+# The longest file name most file systems take, in bytes; the temporary's name must fit it too.
+_NAME_MAX = 255
+_RANDOM_CHARS = 8  # what tempfile puts between prefix and suffix
 _FILE_MODE = 0o666
 _FOLDER_MODE = 0o777
 
@@ -37,9 +40,36 @@ def check_output(path: Path, *, overwrite: bool, folder: bool) -> None:
     if not path.exists() and not path.is_symlink():
         return
     if path.is_dir() != folder:
-        raise UserError(f"{path} exists and is {'a file' if folder else 'a folder'}; choose another path")
+        raise UserError(f"{shown(path)} exists and is {'a file' if folder else 'a folder'}; choose another path")
     if not overwrite:
-        raise OutputExistsError(f"{path} already exists and replacing it was not asked for")
+        raise OutputExistsError(f"{shown(path)} already exists and replacing it was not asked for")
+
+
+def check_output_path(output: Path, inputs: Sequence[Path], overwrite: bool, *, folder: bool = False) -> None:
+    """Fail early on an output whose folder is missing, that exists (unless `overwrite`), or that is also an input.
+
+    Args:
+        output (`Path`): the output file (or, for the Spark engine, folder).
+        inputs (`Sequence[Path]`): the input paths.
+        overwrite (`bool`): whether an existing output may be replaced.
+        folder (`bool`, *optional*, defaults to False): whether the output is a folder of part files.
+    """
+    if not output.parent.is_dir():
+        raise UserError(f"output folder {shown(output.parent)} does not exist")
+    if any(output.resolve() == path.resolve() for path in inputs):
+        raise UserError(f"output {shown(output)} is also an input; write to another {'folder' if folder else 'file'}")
+    check_output(output, overwrite=overwrite, folder=folder)
+
+
+def temp_prefix(path: Path) -> str:
+    """`.NAME.`, NAME cut so that the hidden temporary's whole name still fits in 255 bytes.
+
+    Args:
+        path (`Path`): the file or folder to publish.
+    """
+    name = os.fsencode(path.name)
+    room = _NAME_MAX - len(TEMP_SUFFIX) - _RANDOM_CHARS - 2
+    return f".{os.fsdecode(name[:room])}."
 
 
 def _masked(mode: int) -> int:
@@ -65,7 +95,7 @@ def staged_file(path: Path, *, overwrite: bool = False) -> Iterator[BinaryIO]:
         overwrite (`bool`): whether an existing file at `path` may be replaced.
     """
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, temp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as error:
         raise cannot("write", path, error) from error
     temp = Path(temp)
@@ -90,7 +120,7 @@ def _publish_file(temp: Path, path: Path, overwrite: bool) -> None:
     if overwrite:
         os.replace(temp, path)
         return
-    appeared = OutputExistsError(f"{path} appeared while it was being written; the new output was not published")
+    appeared = OutputExistsError(f"{shown(path)} appeared while it was being written; the new output was not published")
     try:
         os.link(temp, path)  # fails, unlike a rename, where something appeared at `path` meanwhile
     except FileExistsError:
@@ -114,7 +144,7 @@ def staged_folder(path: Path, *, overwrite: bool = False) -> Iterator[Path]:
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+        staging = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent))
         staging.chmod(_masked(_FOLDER_MODE))  # mkdtemp makes it private; outputs are meant to be shared
     except OSError as error:
         raise cannot("write", path, error) from error
@@ -133,7 +163,7 @@ def _publish_folder(staging: Path, path: Path, overwrite: bool) -> None:
     if not path.exists():
         staging.rename(path)
         return
-    retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent))
+    retired = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=TEMP_SUFFIX, dir=path.parent))
     path.rename(retired / path.name)
     staging.rename(path)
     shutil.rmtree(retired, ignore_errors=True)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numbers
 import os
+import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,13 +15,20 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from .bundle import PROBABILITIES, Bundle, check_graph_io, load_bundle, open_session
-from .errors import UserError, first_line
-from .preprocessing import encode, load_tokenizer
+from .bundle import EVIDENCE, INPUT_NAMES, PROBABILITIES, ROWS, Bundle, load_bundle, open_bundle_session
+from .errors import UserError, UserTypeError, first_line, shown
+from .explain import EVIDENCE_TYPE, evidence_lists, top_phrases
+from .io import encodable, undecodable_cells
+from .preprocessing import encode, encode_with_spans, load_tokenizer
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
 INVALID_UTF8 = "invalid UTF-8"
+# A text the tokenizer leaves no token of (only `<br />` and white space): nothing for the model to read.
+NO_WORDS = "no words to score"
+CLOSED = "this Scorer is closed; create another one"
+EXPLAINED = (PROBABILITIES, EVIDENCE, ROWS)  # what the explain graph gives the scorer
 
 
 def row_error(value: object) -> str | None:
@@ -81,28 +89,7 @@ def invalid_utf8(column: pa.Array) -> np.ndarray:
         column.validate(full=True)
         return np.zeros(len(column), dtype=bool)
     except pa.ArrowInvalid:
-        return _undecodable_cells(column)
-
-
-def _undecodable_cells(column: pa.Array) -> np.ndarray:
-    """Which cells of a string column Python's strict UTF-8 decoder refuses."""
-    invalid = np.zeros(len(column), dtype=bool)
-    for row, value in enumerate(column.cast(pa.large_binary()).to_pylist()):
-        if value is not None:
-            try:
-                value.decode("utf-8")
-            except UnicodeDecodeError:
-                invalid[row] = True
-    return invalid
-
-
-def _encodable(text: str) -> bool:
-    """Whether a Python string can be written as UTF-8 (a lone surrogate cannot)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+        return undecodable_cells(column)
 
 
 def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.ndarray, pa.Array]:
@@ -118,36 +105,66 @@ def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.n
     except UnicodeEncodeError:  # a lone surrogate somewhere: find it, the other texts are scored
         pass
     for row in np.flatnonzero(ok).tolist():
-        if not _encodable(values[row]):
+        if not encodable(values[row]):
             errors[row], ok[row] = INVALID_UTF8, False
     return errors, ok, pa.array([values[row] for row in np.flatnonzero(ok)], pa.large_string())
 
 
-def added_fields(labels: Sequence[str], prefix: str = "") -> list[pa.Field]:
-    """The columns scoring adds, named and typed: label, score, prob_<label> per class, error.
+def writable(scored: pa.RecordBatch, text_column: str) -> pa.RecordBatch:
+    """A scored batch as a file may hold it: each text cell that was not UTF-8 (its row's error says so) decoded
+    with U+FFFD for every bad byte sequence, so the output holds text only.
+
+    Args:
+        scored (`pa.RecordBatch`): from `Scorer.score_batches`; its last column is the error column.
+        text_column (`str`): the text column.
+    """
+    if not pc.any(pc.equal(scored.column(scored.num_columns - 1), INVALID_UTF8)).as_py():
+        return scored
+    index = scored.schema.get_field_index(text_column)
+    raw = scored.column(index).cast(pa.large_binary()).to_pylist()
+    text = [None if value is None else value.decode("utf-8", "replace") for value in raw]
+    return scored.set_column(index, scored.schema.field(index), pa.array(text, scored.schema.field(index).type))
+
+
+def added_fields(labels: Sequence[str], prefix: str = "", explain: int = 0) -> list[pa.Field]:
+    """The columns scoring adds, named and typed: label, score, prob_<label> per class, evidence (when
+    explaining), error (always last).
 
     Args:
         labels (`Sequence[str]`): class names in logit order.
         prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
+        explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 adds no evidence column.
     """
     if not isinstance(prefix, str):
-        raise TypeError(f"prefix must be a str, got {type(prefix).__name__}")
+        raise UserTypeError(f"prefix must be a str, got {type(prefix).__name__}")
+    explain = check_explain(explain)
     probabilities = [pa.field(f"{prefix}prob_{label}", pa.float32()) for label in labels]
+    evidence = [pa.field(f"{prefix}evidence", EVIDENCE_TYPE)] if explain else []
     return [
         pa.field(f"{prefix}label", pa.string()),
         pa.field(f"{prefix}score", pa.float32()),
         *probabilities,
+        *evidence,
         pa.field(f"{prefix}error", pa.string()),
     ]
+
+
+def check_explain(explain: object) -> int:
+    """`explain` as an int: the most phrases of evidence per review, 0 for none."""
+    if isinstance(explain, bool) or not isinstance(explain, numbers.Integral):
+        raise UserTypeError(f"explain must be an int (phrases per review, 0 for none), got {type(explain).__name__}")
+    if explain < 0:
+        raise UserError(f"explain must be at least 0 (phrases per review), got {explain}")
+    return int(explain)
 
 
 def _positive_int(name: str, value: object, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        raise UserTypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
+        raise UserError(f"{name} must be at least 1, got {value}")
     return int(value)
 
 
@@ -168,13 +185,15 @@ class _Pending:
     errors: list[str | None]
     ok: np.ndarray
     futures: list[Future]
+    explain: int = 0
 
 
 class Scorer:
     """Scores reviews with one bundle; safe to share between threads.
 
     The ONNX session and tokenizer are read-only. Model batches run on the scorer's own thread pool,
-    `threads` wide; `close()` (or a `with` block) stops it, as does garbage collection.
+    `threads` wide; `close()` (or a `with` block) stops it, as does garbage collection. A call running while
+    another thread closes the scorer either finishes or raises `ValueError` ("this Scorer is closed").
     """
 
     def __init__(self, bundle: Bundle, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
@@ -187,15 +206,19 @@ class Scorer:
             batch_size (`int`, *optional*, defaults to 256): reviews per model call.
         """
         if not isinstance(bundle, Bundle):
-            raise TypeError(f"bundle must be a Bundle (from load_bundle), got {type(bundle).__name__}")
+            raise UserTypeError(f"bundle must be a Bundle (from load_bundle), got {type(bundle).__name__}")
         self.batch_size = _positive_int("batch_size", batch_size)
         self.threads = _positive_int("threads", threads, allow_none=True) or os.cpu_count() or 1
         self.bundle = bundle
         self.labels = bundle.labels
-        self._tokenizer = load_tokenizer(bundle.tokenizer_path)
+        self._tokenizer = load_tokenizer(bundle.tokenizer_path, vocab_size=bundle.manifest.vocab_size)
         self._session = _session(bundle)
+        self._explain_session = None  # opened at the first call that explains
+        self._explain_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
         self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
+        self._closed = False
+        self._lock = threading.Lock()  # submitting and closing never interleave
 
     @classmethod
     def from_bundle(
@@ -209,31 +232,37 @@ class Scorer:
             batch_size (`int`, *optional*, defaults to 256): reviews per model call.
         """
         if path is not None and not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
+            raise UserTypeError(f"path must be a str or Path, got {type(path).__name__}")
         return cls(load_bundle(path), threads=threads, batch_size=batch_size)
 
     def close(self) -> None:
-        """Stop the thread pool and wait for its threads; the scorer cannot score afterwards."""
-        if self._finalizer.detach() is not None:
-            self._pool.shutdown(wait=True)
+        """Stop the thread pool once the batches already sent are scored; the scorer cannot score afterwards."""
+        self._stop(cancel=False)
+
+    def _stop(self, cancel: bool) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._finalizer.detach()
+        self._pool.shutdown(wait=True, cancel_futures=cancel)
 
     def __enter__(self) -> Scorer:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
-        if exc_type is None:
-            self.close()
-        elif self._finalizer.detach() is not None:
-            # An error or a signal ends the run: batches not started yet are dropped, not scored first.
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        # An error or a signal ends the run: batches not started yet are dropped, not scored first.
+        self._stop(cancel=exc_type is not None)
 
-    def output_names(self, prefix: str = "") -> list[str]:
-        """Names of the columns scoring adds: label, score, prob_<label> per class, error.
+    def output_names(self, prefix: str = "", explain: int = 0) -> list[str]:
+        """Names of the columns scoring adds: label, score, prob_<label> per class, evidence (when explaining),
+        error.
 
         Args:
             prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
+            explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 for no evidence column.
         """
-        return [field.name for field in added_fields(self.labels, prefix)]
+        return [field.name for field in added_fields(self.labels, prefix, explain)]
 
     def probabilities(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
         """Class probabilities (float32 `[len(texts), num_labels]`) of non-blank texts, in model batches.
@@ -242,40 +271,84 @@ class Scorer:
             texts (`Sequence[str] | pa.Array`): non-blank strings, or an Arrow string column of them.
         """
         pending = self._start(_texts(texts))
-        if not pending.ok.all():
-            row = int(np.flatnonzero(~pending.ok)[0])
-            raise ValueError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
-        return self._collect(pending.futures, len(pending.ok))
+        if pending.ok.all():
+            probs, wordless, _ = self._collect(pending.futures, len(pending.ok))
+            if not wordless.any():
+                return probs
+            pending.errors[int(np.flatnonzero(wordless)[0])] = NO_WORDS
+        row = next(row for row, error in enumerate(pending.errors) if error is not None)
+        raise UserError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
 
-    def _submit(self, texts: pa.Array) -> list[Future]:
+    def _submit(self, texts: pa.Array, explain: int) -> list[Future]:
         # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
-        if not self._finalizer.alive:
-            raise ValueError("this Scorer is closed; create another one")
         starts = range(0, len(texts), self.batch_size)
-        return [self._pool.submit(self._score, texts[start : start + self.batch_size]) for start in starts]
+        with self._lock:
+            if self._closed:
+                raise UserError(CLOSED)
+            return [self._pool.submit(self._score, texts[start : start + self.batch_size], explain) for start in starts]
 
-    def _collect(self, futures: list[Future], count: int) -> np.ndarray:
-        result = np.empty((count, len(self.labels)), dtype=np.float32)
+    def _collect(
+        self, futures: list[Future], count: int, explain: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+        """Probabilities of every text sent, which texts had no token to score, and their evidence when
+        explaining."""
+        probs = np.empty((count, len(self.labels)), dtype=np.float32)
+        wordless = np.empty(count, dtype=bool)
+        evidence = [pa.array([], EVIDENCE_TYPE)]
         for index, future in enumerate(futures):
             start = index * self.batch_size
-            result[start : start + self.batch_size] = future.result()
-        return result
+            try:
+                probs[start : start + self.batch_size], wordless[start : start + self.batch_size], phrases = (
+                    future.result()
+                )
+            except CancelledError:  # another thread closed the scorer on its way out of an error
+                raise UserError(CLOSED) from None
+            evidence.append(phrases)
+        return probs, wordless, pa.concat_arrays(evidence) if explain else None
 
-    def _score(self, texts: pa.Array) -> np.ndarray:
-        input_ids, offsets = encode(self._tokenizer, texts)
+    def _score(self, texts: pa.Array, explain: int) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
+        """One model batch: its probabilities, which texts had no token, and when explaining each review's
+        `explain` heaviest phrases."""
+        if not explain:
+            input_ids, offsets = encode(self._tokenizer, texts)
+            probs = self._run(self._session, self.bundle.model_path, (input_ids, offsets), len(texts))[0]
+            return probs, np.diff(offsets, append=len(input_ids)) == 0, None
+        encoded = encode_with_spans(self._tokenizer, texts)
+        graph = self.bundle.explain_path
+        probs, evidence, rows = self._run(self._explainer(), graph, encoded[:2], len(texts), EXPLAINED)
+        wordless = np.diff(encoded.offsets, append=len(encoded.ids)) == 0
+        return (
+            probs,
+            wordless,
+            evidence_lists(texts, *top_phrases(evidence, rows, encoded.spans, encoded.offsets, explain)),
+        )
+
+    def _run(self, session, path: Path, inputs: tuple, count: int, outputs: tuple = (PROBABILITIES,)) -> list:
+        """The graph's outputs for one batch of `count` texts, the probabilities (first) checked for their shape."""
         try:
-            probs = self._session.run([PROBABILITIES], {"input_ids": input_ids, "offsets": offsets})[0]
+            results = session.run(list(outputs), dict(zip(INPUT_NAMES, inputs, strict=True)))
         except Exception as error:  # onnxruntime's errors are untyped; a graph that loads may still fail to run
-            raise UserError(f"onnxruntime cannot run {self.bundle.model_path}: {first_line(error)}") from error
-        if probs.shape != (len(texts), len(self.labels)):
+            raise UserError(f"onnxruntime cannot run {shown(path)}: {first_line(error)}") from error
+        if results[0].shape != (count, len(self.labels)):
             raise UserError(
-                f"{self.bundle.model_path} gave probabilities of shape {probs.shape} for {len(texts)} "
-                f"texts and {len(self.labels)} labels"
+                f"{shown(path)} gave probabilities of shape {results[0].shape} for {count} texts and "
+                f"{len(self.labels)} labels"
             )
-        return probs
+        return results
 
-    def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray) -> _Pending:
+    def _explainer(self):
+        """The explain graph's session, opened at the first call that explains."""
+        with self._explain_lock:
+            if self._explain_session is None:
+                self._explain_session = _session(self.bundle, explain=True)
+        return self._explain_session
+
+    def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, explain: int = 0) -> _Pending:
         """Check the cells of one column and send its scorable texts to the pool."""
+        if explain and self.bundle.explain_path is None:
+            raise UserError(
+                f"the bundle {shown(self.bundle.path)} has no explain graph; export the model again to explain"
+            )
         column = _string_column(values) if isinstance(values, (pa.Array, pa.ChunkedArray)) else None
         if column is not None:
             errors, ok = text_errors(column)
@@ -283,83 +356,104 @@ class Scorer:
         else:
             values = values.to_pylist() if isinstance(values, (pa.Array, pa.ChunkedArray)) else values
             errors, ok, texts = python_text_errors(values)
-        return _Pending(errors, ok, self._submit(texts))
+        return _Pending(errors, ok, self._submit(texts, explain), explain)
 
     def _finish(self, pending: _Pending, prefix: str) -> dict[str, pa.Array]:
         """The added columns of a column started with `_start`, once its model batches are done."""
         ok, count = pending.ok, len(pending.ok)
         probs = np.zeros((count, len(self.labels)), dtype=np.float32)
-        probs[ok] = self._collect(pending.futures, int(ok.sum()))
+        rows = np.flatnonzero(ok)
+        probs[rows], wordless, evidence = self._collect(pending.futures, len(rows), pending.explain)
+        for row in rows[wordless].tolist():
+            pending.errors[row], ok[row] = NO_WORDS, False
         best = probs.argmax(axis=1)
         missing = ~ok
-        fields = added_fields(self.labels, prefix)
+        fields = added_fields(self.labels, prefix, pending.explain)
         label, score, *prob_fields, error = fields
+        if evidence is not None:  # one list per text sent; rows not scored get none
+            prob_fields.pop()
+            sent = np.full(count, -1, dtype=np.int64)
+            sent[rows] = np.arange(len(rows))
+            evidence = evidence.take(pa.array(sent, mask=missing))
         columns = [
             pa.array(np.asarray(self.labels, dtype=object)[best], type=label.type, mask=missing),
             pa.array(probs[np.arange(count), best], type=score.type, mask=missing),
             *(pa.array(probs[:, index], type=field.type, mask=missing) for index, field in enumerate(prob_fields)),
+            *([evidence] if evidence is not None else []),
             pa.array(pending.errors, type=error.type),
         ]
         return {field.name: column for field, column in zip(fields, columns, strict=True)}
 
-    def score_values(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, prefix: str = "") -> dict:
+    def score_values(
+        self, values: Sequence[object] | pa.Array | pa.ChunkedArray, prefix: str = "", explain: int = 0
+    ) -> dict:
         """The added columns for one column of values; unscorable rows get nulls and a reason in `error`.
 
         Args:
             values (`Sequence[object] | pa.Array | pa.ChunkedArray`): the text column's cells, any type; an
                 Arrow string column is scored without converting its texts to Python.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence`, each review's `explain` heaviest phrases
+                (`sentiment_batch.explain`); 0 for none.
         """
-        self.output_names(prefix)  # a bad prefix is refused before any work
-        return self._finish(self._start(_texts(values)), prefix)
+        self.output_names(prefix, explain)  # a bad prefix or explain is refused before any work
+        return self._finish(self._start(_texts(values), explain), prefix)
 
-    def predict(self, texts: Iterable[object] | pa.Array | pa.ChunkedArray) -> list[dict]:
+    def predict(self, texts: Iterable[object] | pa.Array | pa.ChunkedArray, explain: int = 0) -> list[dict]:
         """One dict per text: `label`, `score`, `probabilities` ({label: p}) and `error` (None when scored).
+
+        With `explain=K`, each dict also has `evidence`: at most K `{"phrase", "weight"}` entries, heaviest first,
+        where `phrase` is a word, bigram or trigram exactly as it stands in the text and `weight` is its share of
+        the chosen label's logit margin over the others (positive pushes toward the label); None when not scored.
 
         Args:
             texts (`Iterable[object] | pa.Array | pa.ChunkedArray`): the reviews (a list, any iterable, a
                 pandas Series or an Arrow string array); None, blank or non-string ones get an `error`.
+            explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 for none.
         """
-        label, score, *probs, error = (column.to_pylist() for column in self.score_values(texts).values())
-        return [
-            {
-                "label": label[row],
-                "score": score[row],
-                "probabilities": None
-                if error[row]
-                else {name: prob[row] for name, prob in zip(self.labels, probs, strict=True)},
-                "error": error[row],
-            }
-            for row in range(len(label))
-        ]
+        columns = {name: column.to_pylist() for name, column in self.score_values(texts, "", explain).items()}
+        results = []
+        for row, error in enumerate(columns["error"]):
+            probabilities = None if error else {label: columns[f"prob_{label}"][row] for label in self.labels}
+            result = {"label": columns["label"][row], "score": columns["score"][row], "probabilities": probabilities}
+            if explain:
+                result["evidence"] = columns["evidence"][row]
+            results.append({**result, "error": error})
+        return results
 
-    def score_dataframe(self, df: pd.DataFrame, text_column: str = "text", prefix: str = "") -> pd.DataFrame:
+    def score_dataframe(
+        self, df: pd.DataFrame, text_column: str = "text", prefix: str = "", explain: int = 0
+    ) -> pd.DataFrame:
         """A copy of `df`, rows and index unchanged, with the added columns.
 
         Args:
             df (`pd.DataFrame`): the reviews.
             text_column (`str`, *optional*, defaults to "text"): the column holding the text.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
         """
         if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-        check_columns(list(df.columns), text_column, self.output_names(prefix))
-        columns = self.score_values(df[text_column].tolist(), prefix)
+            raise UserTypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+        check_columns(list(df.columns), text_column, self.output_names(prefix, explain))
+        columns = self.score_values(df[text_column].tolist(), prefix, explain)
         added = {name: column.to_pandas().set_axis(df.index) for name, column in columns.items()}
         return df.assign(**added)
 
-    def score_batch(self, batch: pa.RecordBatch, text_column: str = "text", prefix: str = "") -> pa.RecordBatch:
+    def score_batch(
+        self, batch: pa.RecordBatch, text_column: str = "text", prefix: str = "", explain: int = 0
+    ) -> pa.RecordBatch:
         """`batch` with the added columns appended.
 
         Args:
             batch (`pa.RecordBatch`): the reviews.
             text_column (`str`, *optional*, defaults to "text"): the column holding the text.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
         """
-        return next(self.score_batches([batch], text_column, prefix))
+        return next(self.score_batches([batch], text_column, prefix, explain))
 
     def score_batches(
-        self, batches: Iterable[pa.RecordBatch], text_column: str = "text", prefix: str = ""
+        self, batches: Iterable[pa.RecordBatch], text_column: str = "text", prefix: str = "", explain: int = 0
     ) -> Iterator[pa.RecordBatch]:
         """Score a stream of record batches lazily, one out per one in, in order.
 
@@ -369,19 +463,20 @@ class Scorer:
             batches (`Iterable[pa.RecordBatch]`): the reviews.
             text_column (`str`, *optional*, defaults to "text"): the column holding the text.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
         """
-        added = self.output_names(prefix)
+        added = self.output_names(prefix, explain)
         if isinstance(batches, (pa.RecordBatch, pa.Table)):
-            raise TypeError(
+            raise UserTypeError(
                 f"batches must be an iterable of RecordBatches, not a {type(batches).__name__}; "
                 "use score_batch for one batch, or table.to_batches()"
             )
         previous = None
         for batch in batches:
             if not isinstance(batch, pa.RecordBatch):
-                raise TypeError(f"batches must hold pyarrow RecordBatches, got {type(batch).__name__}")
+                raise UserTypeError(f"batches must hold pyarrow RecordBatches, got {type(batch).__name__}")
             check_columns(batch.schema.names, text_column, added)
-            current = (batch, self._start(batch.column(text_column)))
+            current = (batch, self._start(batch.column(text_column), explain))
             if previous is not None:
                 yield self._with_columns(*previous, prefix)
             previous = current
@@ -395,23 +490,21 @@ class Scorer:
         )
 
 
-def _session(bundle: Bundle) -> ort.InferenceSession:
+def _session(bundle: Bundle, explain: bool = False) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # One thread per call: the Scorer runs whole batches side by side instead, so tokenization and
     # the model share every core and no intra-op pool spins while a batch is being tokenized.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    session = open_session(bundle.model_path, options)
-    check_graph_io(session, bundle.model_path, bundle.labels)
-    return session
+    return open_bundle_session(bundle, options, explain=explain)
 
 
 def _texts(texts: object) -> Sequence[object] | pa.Array | pa.ChunkedArray:
     """A column of texts as a sequence of cells; a lone string or a table is refused rather than iterated."""
     if isinstance(texts, (str, bytes)):
-        raise TypeError("texts must be a collection of texts, not a single string; wrap it in a list")
+        raise UserTypeError("texts must be a collection of texts, not a single string; wrap it in a list")
     if isinstance(texts, (pd.DataFrame, pa.Table, pa.RecordBatch, Mapping)):
-        raise TypeError(
+        raise UserTypeError(
             f"texts must be a column of texts, not a {type(texts).__name__}; "
             "use score_dataframe or score_batches for tables"
         )
@@ -420,7 +513,7 @@ def _texts(texts: object) -> Sequence[object] | pa.Array | pa.ChunkedArray:
     if isinstance(texts, pd.Series):
         return texts.tolist()
     if not isinstance(texts, Iterable):
-        raise TypeError(f"texts must be an iterable of texts, got {type(texts).__name__}")
+        raise UserTypeError(f"texts must be an iterable of texts, got {type(texts).__name__}")
     return list(texts)
 
 
@@ -434,7 +527,7 @@ def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str]
         where (`str`): names the input in the message.
     """
     if not isinstance(text_column, str):
-        raise TypeError(f"text_column must be a str, got {type(text_column).__name__}")
+        raise UserTypeError(f"text_column must be a str, got {type(text_column).__name__}")
     columns = list(columns)
     if text_column not in columns:
         raise UserError(f"{where} has no column {text_column!r}; its columns are {columns}")

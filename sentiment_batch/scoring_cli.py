@@ -1,42 +1,20 @@
-"""`sentiment-batch score`: score CSV/Parquet files of reviews with an ONNX bundle, streaming in chunks."""
+"""`sentiment-batch score`: parse the options and hand them to the local or the Spark engine."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-from tqdm import tqdm
-
-from .bundle import load_bundle
+from . import local_engine, spark_engine
+from .console import say
 from .errors import UserError
-from .io import CHUNK_ROWS, AtomicWriter, Source, conform, expand_inputs, file_format, open_source
-from .publish import check_output
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
+from .io import Summary
+from .scorer import DEFAULT_BATCH_SIZE
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Summary:
-    """What a run did, for the closing line."""
-
-    rows: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-
-    def line(self, files: int, output: str | Path) -> str:
-        rate = self.rows / self.seconds if self.seconds > 0 else 0.0
-        return (
-            f"scored {self.rows} rows from {files} file(s) into {output}: "
-            f"{self.errors} errors, {self.seconds:.2f} s, {rate:,.0f} rows/s"
-        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,6 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="batches tokenized and scored at once, one CPU thread each (default: the CPU count)",
     )
     parser.add_argument("--column-prefix", default="", help="prefix for the added columns, if names clash")
+    parser.add_argument(
+        "--encoding", default=None, help="encoding of the CSV inputs, e.g. latin-1 or cp1252 (default: UTF-8)"
+    )
+    parser.add_argument(
+        "--explain",
+        type=int,
+        default=0,
+        metavar="K",
+        help="add an evidence column: each review's K phrases that weigh most toward its label, with their "
+        "weights (Parquet: a list of structs; CSV: a JSON array). Default 0: none",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     spark = parser.add_argument_group("Spark", "score as a Spark job (pip install 'sentiment-batch[spark]')")
     spark.add_argument(
@@ -80,84 +69,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_sources(paths: Sequence[Path], text_column: str, added: Sequence[str]) -> list[Source]:
-    """Open every input before writing anything; all must have the text column and the same column names.
+def parse_conf(pairs: Sequence[str]) -> dict[str, str]:
+    """`--conf KEY=VALUE` options as a dict, later ones winning.
 
     Args:
-        paths (`Sequence[Path]`): the input files.
-        text_column (`str`): the column holding the text.
-        added (`Sequence[str]`): the names scoring adds, which must not exist already.
+        pairs (`Sequence[str]`): the options' values.
     """
-    sources = [open_source(path) for path in paths]
-    first = sources[0]
-    for source in sources:
-        check_columns(source.schema.names, text_column, added, where=str(source.path))
-        if source.schema.names != first.schema.names:
-            raise UserError(
-                f"{source.path} has columns {source.schema.names}, but {first.path} has {first.schema.names}; "
-                "all inputs must have the same columns"
-            )
-    return sources
+    conf = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--conf takes KEY=VALUE, got {pair!r}")
+        conf[key.strip()] = value
+    return conf
 
 
-def check_output_path(output: Path, inputs: Sequence[Path], overwrite: bool, *, folder: bool = False) -> None:
-    """Fail early on an output with an unknown extension, a missing folder, that exists, or that is also an input.
+def run(args: argparse.Namespace) -> Summary:
+    """Score with the engine the options name; options that only the other engine takes are refused.
 
     Args:
-        output (`Path`): the output file (or, for the Spark engine, folder).
-        inputs (`Sequence[Path]`): the input paths.
-        overwrite (`bool`): whether an existing output may be replaced.
-        folder (`bool`, *optional*, defaults to False): whether the output is a folder of part files.
+        args (`argparse.Namespace`): the parsed options.
     """
-    file_format(output, "output")
-    if not output.parent.is_dir():
-        raise UserError(f"output folder {output.parent} does not exist")
-    if any(output.resolve() == path.resolve() for path in inputs):
-        raise UserError(f"output {output} is also an input; write to another {'folder' if folder else 'file'}")
-    check_output(output, overwrite=overwrite, folder=folder)
-
-
-def score_files(scorer: Scorer, sources: Sequence[Source], writer: AtomicWriter, args: argparse.Namespace) -> Summary:
-    """Stream every source through the scorer into the writer, chunk by chunk, in order.
-
-    Args:
-        scorer (`Scorer`): the loaded bundle.
-        sources (`Sequence[Source]`): opened inputs.
-        writer (`AtomicWriter`): the open output.
-        args (`argparse.Namespace`): parsed options (text_column, column_prefix, no_progress).
-    """
-    counts = [source.num_rows for source in sources]
-    total = None if None in counts else sum(counts)
-    summary, start = Summary(), time.perf_counter()
-    with tqdm(total=total, unit=" rows", unit_scale=True, disable=args.no_progress, file=sys.stderr) as progress:
-        for source in sources:
-            batches = (conform(batch, sources[0].schema, source.path) for batch in source.batches(CHUNK_ROWS))
-            for scored in scorer.score_batches(batches, args.text_column, args.column_prefix):
-                writer.write(scored)
-                summary.rows += scored.num_rows
-                # the error column is the last one and null exactly where the row was scored
-                summary.errors += scored.num_rows - scored.column(scored.num_columns - 1).null_count
-                progress.update(scored.num_rows)
-    summary.seconds = time.perf_counter() - start
-    return summary
-
-
-def output_schema(labels: Sequence[str], input_schema: pa.Schema, prefix: str) -> pa.Schema:
-    """The input's fields followed by the ones scoring adds.
-
-    Args:
-        labels (`Sequence[str]`): the bundle's labels.
-        input_schema (`pa.Schema`): the first input's schema.
-        prefix (`str`): prefix of the added names.
-    """
-    return pa.schema([*input_schema, *added_fields(labels, prefix)])
+    common = {
+        "bundle": args.bundle,
+        "text_column": args.text_column,
+        "column_prefix": args.column_prefix,
+        "batch_size": args.batch_size,
+        "overwrite": args.overwrite,
+        "progress": not args.no_progress,
+        "encoding": args.encoding,
+        "explain": args.explain,
+    }
+    if args.engine == "spark":
+        if args.threads is not None:
+            raise UserError("--threads is for --engine local; Spark gives each task spark.task.cpus threads")
+        conf = parse_conf(args.conf)
+        return spark_engine.score_files(args.inputs, args.output, master=args.master, conf=conf, **common)
+    if args.master is not None or args.conf:
+        raise UserError("--master and --conf are for --engine spark")
+    return local_engine.score_files(args.inputs, args.output, threads=args.threads, **common)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run `sentiment-batch score`; bad input raises `UserError`, which the dispatcher reports and exits 2.
-
-    Everything that can be checked without the model is checked first: the inputs, the bundle (every file
-    hashed), and that the output can be created (its temporary file is); only then is the model loaded.
 
     Args:
         argv (`list[str]`, *optional*): the arguments after `score`; defaults to `sys.argv[2:]`.
@@ -166,24 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.legacy_bundle is not None:
         logger.warning("--model is now --bundle in score; --model will go in a later release")
         args.bundle = args.bundle or args.legacy_bundle
-    if args.engine == "spark":
-        from .spark_cli import run  # pyspark loads only here
-
-        return run(args)
-    if args.master is not None or args.conf:
-        raise UserError("--master and --conf are for --engine spark")
-    args.output = Path(args.output)
-    paths = expand_inputs(args.inputs)
-    check_output_path(args.output, paths, args.overwrite)
-    bundle = load_bundle(args.bundle)
-    added = [field.name for field in added_fields(bundle.labels, args.column_prefix)]
-    sources = open_sources(paths, args.text_column, added)
-    schema = output_schema(bundle.labels, sources[0].schema, args.column_prefix)
-    if args.threads is not None:
-        # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
-        os.environ.setdefault("RAYON_NUM_THREADS", str(max(args.threads, 1)))
-    writer = AtomicWriter(args.output, schema, overwrite=args.overwrite)
-    with writer, Scorer(bundle, threads=args.threads, batch_size=args.batch_size) as scorer:
-        summary = score_files(scorer, sources, writer, args)
-    print(summary.line(len(sources), args.output), file=sys.stderr)
+    summary = run(args)
+    say(summary.line())
     return 0

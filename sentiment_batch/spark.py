@@ -25,8 +25,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
 from .bundle import Bundle, default_bundle_path, load_bundle
-from .errors import UserError
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns
+from .errors import UserError, UserTypeError
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
 
 ARCHIVE_PREFIX = "sentiment-batch-bundle-"
 _TEXT = "text"  # the UDF's one input column, named for `Scorer.score_batches`
@@ -61,8 +61,10 @@ def score(
     text_column: str = "text",
     column_prefix: str = "",
     batch_size: int = DEFAULT_BATCH_SIZE,
+    explain: int = 0,
 ) -> DataFrame:
-    """`df` with the columns scoring adds: label, score, prob_<label> per class and error, as the CLI has them.
+    """`df` with the columns scoring adds: label, score, prob_<label> per class, evidence (with `explain`) and
+    error, as the CLI has them.
 
     Rows that cannot be scored (null, empty, whitespace-only or non-string text) get nulls and the reason in
     `error`. Lazy, like any transformation; the bundle and the columns are checked at once, on the driver.
@@ -75,17 +77,22 @@ def score(
         text_column (`str`, *optional*, defaults to "text"): the column holding the text.
         column_prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
         batch_size (`int`, *optional*, defaults to 256): reviews per model call.
+        explain (`int`, *optional*, defaults to 0): add `evidence`, each review's `explain` heaviest phrases
+            (see `Scorer.predict`); 0 for none.
     """
     if not isinstance(df, DataFrame):
-        raise TypeError(f"df must be a pyspark DataFrame, got {type(df).__name__}")
-    shipped, fields = _prepare(df.sparkSession, bundle, column_prefix, batch_size)
+        raise UserTypeError(f"df must be a pyspark DataFrame, got {type(df).__name__}")
+    shipped, fields = _prepare(df.sparkSession, bundle, column_prefix, batch_size, explain)
     _check_columns(df, text_column, [field.name for field in fields])
-    function = partial(_score_batches, shipped, text_column, column_prefix, batch_size)
+    function = partial(_score_batches, shipped, text_column, column_prefix, batch_size, explain)
     return df.mapInArrow(function, StructType([*df.schema.fields, *fields]))
 
 
-def sentiment_udf(bundle: str | os.PathLike | Bundle | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE):
-    """A vectorized UDF from a text column to a struct of label, score, prob_<label> per class and error.
+def sentiment_udf(
+    bundle: str | os.PathLike | Bundle | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE, explain: int = 0
+):
+    """A vectorized UDF from a text column to a struct of label, score, prob_<label> per class, evidence (with
+    `explain`) and error.
 
     `df.select("id", sentiment_udf()("review").alias("sentiment"))`, or in SQL after
     `spark.udf.register("sentiment", sentiment_udf())`. Needs an active SparkSession.
@@ -93,12 +100,15 @@ def sentiment_udf(bundle: str | os.PathLike | Bundle | None = None, *, batch_siz
     Args:
         bundle (`str | os.PathLike | Bundle`, *optional*): see `score`; defaults to the bundle inside the package.
         batch_size (`int`, *optional*, defaults to 256): reviews per model call.
+        explain (`int`, *optional*, defaults to 0): phrases of evidence per review (see `score`); 0 for none.
     """
-    shipped, fields = _prepare(SparkSession.active(), bundle, "", batch_size)
-    return _udf(shipped, StructType(fields), batch_size)
+    shipped, fields = _prepare(SparkSession.active(), bundle, "", batch_size, explain)
+    return _udf(shipped, StructType(fields), batch_size, explain)
 
 
-def _udf(shipped: ShippedBundle, return_type: StructType, batch_size: int, *, arrow: bool | None = None):
+def _udf(
+    shipped: ShippedBundle, return_type: StructType, batch_size: int, explain: int = 0, *, arrow: bool | None = None
+):
     """An Arrow UDF where pyspark has them (4.1 and later), else a pandas one; `arrow` forces the choice."""
     from pyspark.sql import functions
 
@@ -107,24 +117,27 @@ def _udf(shipped: ShippedBundle, return_type: StructType, batch_size: int, *, ar
     if arrow:
 
         def sentiment(texts: Iterator[pa.Array]) -> Iterator[pa.Array]:
-            return _score_arrays(shipped, batch_size, texts)
+            return _score_arrays(shipped, batch_size, explain, texts)
 
         return functions.arrow_udf(sentiment, return_type)
 
     def sentiment(texts: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
-        return _score_series(shipped, batch_size, texts)
+        return _score_series(shipped, batch_size, explain, texts)
 
     return functions.pandas_udf(sentiment, return_type)
 
 
 def _prepare(
-    spark: SparkSession, bundle: str | os.PathLike | None, prefix: str, batch_size: int
+    spark: SparkSession, bundle: str | os.PathLike | None, prefix: str, batch_size: int, explain: int
 ) -> tuple[ShippedBundle, list[StructField]]:
     """Check and ship the bundle, and type the added fields: every refusal comes before any job."""
     shipped, loaded = _check_and_ship(spark, bundle)
+    fields = _fields(added_fields(loaded.labels, prefix, explain))
     # A driver-side scorer opens the graph (one onnxruntime cannot load is refused here) and checks the options.
-    Scorer(loaded, threads=1, batch_size=batch_size).close()
-    return shipped, _fields(added_fields(loaded.labels, prefix))
+    with Scorer(loaded, threads=1, batch_size=batch_size) as scorer:
+        if explain:
+            scorer.predict([_TEXT], explain=explain)  # and the explain graph, when asked for
+    return shipped, fields
 
 
 def ship_bundle(spark: SparkSession, bundle: str | os.PathLike | Bundle | None = None) -> ShippedBundle:
@@ -141,7 +154,7 @@ def _check_and_ship(spark: SparkSession, bundle: str | os.PathLike | Bundle | No
     if isinstance(bundle, Bundle):  # already checked by `load_bundle`
         return _ship(spark, bundle), bundle
     if bundle is not None and not isinstance(bundle, (str, os.PathLike)):
-        raise TypeError(f"bundle must be a str, Path or Bundle, got {type(bundle).__name__}")
+        raise UserTypeError(f"bundle must be a str, Path or Bundle, got {type(bundle).__name__}")
     loaded = load_bundle(bundle)  # a missing, incomplete or corrupt bundle is a one-line UserError
     return _ship(spark, loaded), loaded
 
@@ -235,23 +248,33 @@ def _load_checked(shipped: ShippedBundle, threads: int, batch_size: int) -> Scor
 
 
 def _score_batches(
-    shipped: ShippedBundle, text_column: str, prefix: str, batch_size: int, batches: Iterator[pa.RecordBatch]
+    shipped: ShippedBundle,
+    text_column: str,
+    prefix: str,
+    batch_size: int,
+    explain: int,
+    batches: Iterator[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """`score`'s function for `mapInArrow`: one partition's batches, scored in order."""
-    yield from worker_scorer(shipped, batch_size).score_batches(batches, text_column, prefix)
+    for scored in worker_scorer(shipped, batch_size).score_batches(batches, text_column, prefix, explain):
+        yield writable(scored, text_column)
 
 
-def _score_arrays(shipped: ShippedBundle, batch_size: int, arrays: Iterator[pa.Array]) -> Iterator[pa.Array]:
+def _score_arrays(
+    shipped: ShippedBundle, batch_size: int, explain: int, arrays: Iterator[pa.Array]
+) -> Iterator[pa.Array]:
     """The Arrow UDF: text arrays in, struct arrays of the added columns out."""
     scorer = worker_scorer(shipped, batch_size)
     batches = (pa.RecordBatch.from_arrays([array], [_TEXT]) for array in arrays)
-    for scored in scorer.score_batches(batches, _TEXT):
-        yield pa.StructArray.from_arrays(scored.columns[1:], names=scorer.output_names())
+    for scored in scorer.score_batches(batches, _TEXT, explain=explain):
+        yield pa.StructArray.from_arrays(scored.columns[1:], names=scorer.output_names(explain=explain))
 
 
-def _score_series(shipped: ShippedBundle, batch_size: int, series: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+def _score_series(
+    shipped: ShippedBundle, batch_size: int, explain: int, series: Iterator[pd.Series]
+) -> Iterator[pd.DataFrame]:
     """The pandas UDF, for pyspark before 4.1: text Series in, DataFrames of the added columns out."""
     scorer = worker_scorer(shipped, batch_size)
     for texts in series:
-        columns = scorer.score_values(texts.tolist())
+        columns = scorer.score_values(texts.tolist(), explain=explain)
         yield pd.DataFrame({name: column.to_pandas() for name, column in columns.items()})

@@ -4,6 +4,7 @@ import pytest
 
 from sentiment_batch import __version__
 from sentiment_batch.cli import COMMANDS, Stopped, error_line, main, stop_signals
+from sentiment_batch.errors import UserError, UserTypeError
 from sentiment_batch.publish import OutputExistsError
 
 
@@ -130,3 +131,138 @@ def test_signal_handlers_are_restored_after_an_in_process_run(capsys):
     with pytest.raises(SystemExit):
         main(["score", "--help"])
     assert {number: signal.getsignal(number) for number in before} == before
+
+
+def score_raising(monkeypatch, error):
+    from sentiment_batch import local_engine
+
+    def fail(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(local_engine, "score_files", fail)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UserError("the reviews file is odd"),
+        UserTypeError("threads must be an int"),
+        PermissionError(13, "Permission denied", "in.csv"),
+    ],
+)
+def test_expected_errors_are_one_line_and_exit_2(monkeypatch, capsys, error):
+    score_raising(monkeypatch, error)
+    assert main(["score", "in.csv", "--output", "out.csv"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("sentiment-batch score: error: ") and "internal error" not in line
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ValueError("operands could not be broadcast together"), KeyError("label"), TypeError("'NoneType' object")],
+)
+def test_anything_else_is_a_bug_in_one_line_with_exit_1(monkeypatch, capsys, error):
+    score_raising(monkeypatch, error)
+    assert main(["score", "in.csv", "--output", "out.csv"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("sentiment-batch score: internal error (a bug in sentiment-batch")
+    assert type(error).__name__ in line and "--debug" in line
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_debug_prints_the_traceback_in_a_real_process(tmp_path, how):
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom sentiment_batch import cli, local_engine\n"
+        "def fail(*args, **kwargs):\n    raise ValueError('inside numpy')\n"
+        "local_engine.score_files = fail\nsys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    args = ["--debug"] if how == "flag" else []
+    env = {**os.environ, "SENTIMENT_BATCH_TRACEBACK": "1" if how == "variable" else ""}
+    command = [sys.executable, "-c", code, *args, "score", "in.csv", "--output", "out.csv"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):" and "ValueError: inside numpy" in lines
+    assert lines[-1].startswith("sentiment-batch score: internal error")
+    quiet = subprocess.run(
+        command[:3] + command[3 + len(args) :],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "SENTIMENT_BATCH_TRACEBACK": ""},
+        cwd=tmp_path,
+    )
+    assert quiet.returncode == 1 and len(quiet.stderr.strip().splitlines()) == 1
+
+
+def test_the_library_raises_only_its_own_error_types():
+    """Every ValueError/TypeError the runtime and the export code raise is a UserError/UserTypeError (or says why
+    not): a plain one is a bug's, reported as such by the CLI."""
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    files = [*(repo / "sentiment_batch").glob("*.py")]
+    files += [repo / "export" / name for name in ("exporter.py", "quantize.py", "upgrade.py", "sample.py")]
+    plain = [
+        f"{path.name}: {line.strip()}"
+        for path in files
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.search(r"raise (ValueError|TypeError)\b", line)
+    ]
+    assert plain == []
+
+
+# `sentiment-batch` as a real process that pauses while the command's modules import (onnxruntime's turn), writing
+# its PID to ANNOUNCE_FILE, then goes on once GO_FILE exists; a signal sent during the pause must wait for it.
+# Usage: python -c PAUSING_IMPORT ANNOUNCE_FILE GO_FILE score ARGS...
+PAUSING_IMPORT = """
+import os, sys, time
+from pathlib import Path
+
+announce, go = Path(sys.argv[1]), Path(sys.argv[2])
+
+
+class PauseAtOnnxruntime:
+    def find_spec(self, name, path=None, target=None):
+        if name == "onnxruntime" and not announce.exists():
+            announce.write_text(str(os.getpid()))
+            while not go.exists():
+                time.sleep(0.01)
+        return None
+
+
+sys.meta_path.insert(0, PauseAtOnnxruntime())
+from sentiment_batch import cli
+
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("signum", [15, 2], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_during_start_up_waits_for_the_imports_then_stops_cleanly(tmp_path, tiny_bundle, signum):
+    import subprocess
+    import sys
+    import time
+
+    from helpers import wait_for_file
+
+    (tmp_path / "in.csv").write_text("id,text\n1,great\n")
+    announce, go = tmp_path / "importing", tmp_path / "go"
+    command = [sys.executable, "-c", PAUSING_IMPORT, str(announce), str(go), "score", str(tmp_path / "in.csv")]
+    command += ["--bundle", str(tiny_bundle), "--output", str(tmp_path / "out.csv"), "--no-progress"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    wait_for_file(announce, process)
+    process.send_signal(signum)
+    time.sleep(0.5)
+    assert process.poll() is None  # held back while onnxruntime imports
+    go.write_text("")
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signum
+    name = "interrupted" if signum == 2 else "stopped by SIGTERM"
+    assert err.strip().splitlines() == [f"sentiment-batch score: {name}"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["go", "importing", "in.csv"]

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from helpers import VARIED_TEXTS, save_self_contained
-from sentiment_batch.bundle import load_bundle
+from sentiment_batch.bundle import load_bundle, open_session
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.export.exporter import export_bundle
 from sentiment_batch.export.onnx_graph import PAGE_BYTES, move_weights_to_data_file
@@ -28,12 +28,11 @@ from sentiment_batch.export.parity import (
 )
 from sentiment_batch.export.quantize import HALF_MAX_LOGIT_DIFF, HALF_MIN_LABEL_AGREEMENT, quantize_in_place
 from sentiment_batch.preprocessing import load_tokenizer
-from sentiment_batch.scorer import open_session
 
 # Far longer than any review in the training set (and than IMDb's longest, about 2,500 words).
 UNSEEN_LONG_REVIEW = " ".join(["a wonderful boring film , terrible acting but great score"] * 1_000)
 PARITY_TEXTS = [*VARIED_TEXTS, UNSEEN_LONG_REVIEW, "great", ""]
-BUNDLE_FILES = ["bundle.json", "model.onnx", "model.onnx.data", "tokenizer.json"]
+BUNDLE_FILES = ["bundle.json", "explain.onnx", "model.onnx", "model.onnx.data", "tokenizer.json"]
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +129,8 @@ def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, m
     assert manifest["parity"]["texts"] == len(builtin_texts())
     assert manifest["parity"]["label_agreement"] == 1.0
     assert 0 <= manifest["parity"]["max_abs_logit_diff"] <= MAX_LOGIT_DIFF
-    assert manifest["source"] == {"model_dir": str(tiny_model_dir.resolve()), "metrics": {}}
+    assert manifest["source"] == {"model_dir": tiny_model_dir.name, "metrics": {}}  # no path of this machine
+    assert manifest["vocab_size"] == json.loads((tiny_model_dir / "config.json").read_text())["vocab_size"]
     assert manifest["quantized"] is False
     assert manifest["data_file"] == "model.onnx.data"
     assert manifest["data_sha256"] == hashlib.sha256((tiny_bundle / "model.onnx.data").read_bytes()).hexdigest()
@@ -143,6 +143,12 @@ def test_manifest_records_files_labels_and_parity(tiny_bundle, tiny_model_dir, m
     }
     assert sorted(path.name for path in tiny_bundle.iterdir()) == BUNDLE_FILES
     assert tiny_bundle.stat().st_mode & 0o005 == 0o005  # readable by a scoring service running as another user
+    # The explain graph: hashed, tied to the same labels, tokenizer and weights file, checked at export.
+    assert manifest["explain_file"] == "explain.onnx"
+    assert manifest["explain_sha256"] == hashlib.sha256((tiny_bundle / "explain.onnx").read_bytes()).hexdigest()
+    explain = onnx.load(str(tiny_bundle / "explain.onnx"), load_external_data=False)
+    assert {entry.key: entry.value for entry in explain.metadata_props} == graph
+    assert manifest["explain_parity"]["passed"] and manifest["explain_parity"]["logits_identical"]
 
 
 def test_builtin_parity_texts_cover_the_edge_cases():
@@ -326,29 +332,108 @@ def test_quantize_keeps_the_float_model_outside_the_bounds(tiny_bundle, tmp_path
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
-def test_export_cli_with_texts_and_quantize_writes_a_float16_bundle(tiny_model_dir, tmp_path, capsys):
-    output, texts_file = tmp_path / "half_bundle", tmp_path / "texts.txt"
-    texts_file.write_text("\n".join(["great", "", UNSEEN_LONG_REVIEW, "awful <br /> 😀"]) + "\n", encoding="utf-8")
-    args = ["--model", tiny_model_dir, "--output", output, "--texts", texts_file, "--quantize"]
+def made_up_reviews(count: int) -> list[str]:
+    """`count` distinct reviews of the conftest's words (written here, not taken from a dataset)."""
+    import random
+
+    from helpers import REVIEWS
+
+    words = " ".join(text for text, _ in REVIEWS).split()
+    rng = random.Random(0)
+    return [f"{index} " + " ".join(rng.choices(words, k=rng.randrange(1, 40))) for index in range(count)]
+
+
+def write_reviews(path, texts):
+    import pandas as pd
+
+    if path.suffix == ".txt":
+        path.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    elif path.suffix == ".csv":
+        pd.DataFrame({"id": range(len(texts)), "review": texts}).to_csv(path, index=False)
+    else:
+        pd.DataFrame({"id": range(len(texts)), "review": texts}).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".txt", ".csv", ".parquet"])
+def test_reviews_files_give_their_non_blank_reviews(tmp_path, suffix):
+    from sentiment_batch.export.sample import read_texts
+
+    texts = made_up_reviews(20)
+    path = write_reviews(tmp_path / f"texts{suffix}", [*texts[:10], "", "  ", *texts[10:]])
+    assert read_texts(path, "review") == texts
+
+
+def test_export_cli_float16_checks_agreement_on_the_reviews_given(tiny_model_dir, tmp_path, capsys):
+    texts = made_up_reviews(1000)
+    texts_file = write_reviews(tmp_path / "texts.csv", [*texts[:500], "", *texts[500:]])  # a blank one, left out
+    output = tmp_path / "half_bundle"
+    args = [
+        "--model",
+        tiny_model_dir,
+        "--output",
+        output,
+        "--texts",
+        texts_file,
+        "--float16",
+        "--text-column",
+        "review",
+    ]
     assert cli_main(["export", *map(str, args)]) == 0
     printed = capsys.readouterr().out
-    assert "quantize:" in printed and "kept float16" in printed
+    assert "float16:" in printed and "on 1,000 reviews" in printed and "kept float16" in printed
     manifest = json.loads((output / "bundle.json").read_text(encoding="utf-8"))
-    assert manifest["quantized"] is True
-    assert manifest["parity"]["texts"] == manifest["quantization"]["rows"] == 4
+    assert manifest["quantized"] is True and manifest["quantization"]["rows"] == 1000
+    assert manifest["parity"]["texts"] == len(builtin_texts()) + 1000  # the edge cases and the reviews
     # The tiny float16 table is under a page, so it stays in model.onnx: the bundle has no data file.
     assert "data_file" not in manifest and not (output / "model.onnx.data").exists()
     keys = {entry.key for entry in onnx.load(str(output / "model.onnx")).metadata_props}
     assert keys == {"sentiment_batch.labels", "sentiment_batch.tokenizer_sha256"}
     assert load_bundle(output).labels == ("negative", "positive")
     graph = onnx.load(str(output / "model.onnx"))
-    del graph.metadata_props[:]  # added after quantizing: they tie the graph to the bundle's other files
+    del graph.metadata_props[:]  # added after the float16 table: they tie the graph to the bundle's other files
     assert manifest["quantization"]["quantized_bytes"] == graph.ByteSize()
     assert manifest["model_sha256"] == hashlib.sha256((output / "model.onnx").read_bytes()).hexdigest()
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["half_bundle", "texts.txt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["half_bundle", texts_file.name]
 
 
-@pytest.mark.parametrize("content", [None, ""], ids=["missing", "empty"])
+@pytest.mark.parametrize("flag", ["--float16", "--quantize"])
+def test_float16_refuses_fewer_than_1000_reviews_in_one_line(tiny_model_dir, tmp_path, capsys, flag):
+    texts_file = write_reviews(tmp_path / "texts.txt", made_up_reviews(999))
+    args = ["--model", tiny_model_dir, "--output", tmp_path / "bundle", "--texts", texts_file, flag]
+    code, stderr = run_export_cli(capsys, *args)
+    assert_refused(code, stderr)
+    assert "at least 1,000 real reviews; 999 given" in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["texts.txt"]
+    code, stderr = run_export_cli(capsys, "--model", tiny_model_dir, "--output", tmp_path / "bundle", flag)
+    assert_refused(code, stderr)
+    assert "0 given" in stderr
+
+
+def test_the_python_quantize_argument_is_float16_with_a_warning(tiny_model_dir, tmp_path):
+    from sentiment_batch.errors import UserError
+
+    with pytest.warns(FutureWarning, match="float16"), pytest.raises(UserError, match="at least 1,000 real reviews"):
+        export_bundle(tiny_model_dir, tmp_path / "bundle", quantize=True, texts=made_up_reviews(10))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_checks_parity_on_a_datasets_validation_split(tiny_model_dir, tmp_path, capsys, make_tiny_aclimdb):
+    from sentiment_batch.train.splits import load_splits
+
+    dataset = make_tiny_aclimdb(tmp_path)
+    output = tmp_path / "bundle"
+    args = ["--model", tiny_model_dir, "--output", output, "--dataset", dataset]
+    assert cli_main(["export", *map(str, args)]) == 0
+    validation = load_splits(str(dataset))["validation"]
+    manifest = json.loads((output / "bundle.json").read_text(encoding="utf-8"))
+    assert manifest["parity"]["texts"] == len(builtin_texts()) + len(validation) > len(builtin_texts())
+    code, stderr = run_export_cli(capsys, *args[:3], tmp_path / "other", "--dataset", dataset, "--split", "nope")
+    assert_refused(code, stderr)
+    assert "has no 'nope' split" in stderr
+
+
+@pytest.mark.parametrize("content", [None, "", "\n  \n"], ids=["missing", "empty", "blank"])
 def test_refuses_a_texts_file_without_reviews(tiny_model_dir, tmp_path, capsys, content):
     texts_file = tmp_path / "texts.txt"
     if content is not None:
@@ -363,7 +448,7 @@ def test_overwrite_replaces_an_existing_bundle(tiny_model_dir, tiny_bundle, tmp_
     (output / "stale.txt").write_text("from an older export", encoding="utf-8")
     manifest = export_bundle(tiny_model_dir, output, overwrite=True, texts=["great", ""])
     assert sorted(path.name for path in output.iterdir()) == BUNDLE_FILES
-    assert manifest.info["parity"]["texts"] == 2
+    assert manifest.info["parity"]["texts"] == len(builtin_texts()) + 2
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bundle"]
 
 
@@ -386,3 +471,97 @@ def test_scores_are_identical_across_runs_with_default_threads(tiny_bundle):
     texts = PARITY_TEXTS * 30
     runs = [score_texts(onnx_scorer(session), load_tokenizer(tiny_bundle), texts, len(texts)) for _ in range(3)]
     assert all(np.array_equal(runs[0], run) for run in runs[1:])
+
+
+def truncate_weights(model_dir):
+    path = model_dir / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:2000])
+
+
+def edit_config(**changes):
+    def edit(model_dir):
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        (model_dir / "config.json").write_text(json.dumps({**config, **changes}), encoding="utf-8")
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("damage", "match"),
+    [
+        (truncate_weights, "cannot load the model in .*: Error while deserializing header"),
+        (edit_config(embedding_dim=4), r"config.json does not match the weights \(2 mismatched keys"),
+        (edit_config(hidden_dims=[16, 16]), r"config.json does not match the weights \(7 missing keys"),
+        (edit_config(ngram_size=0), "cannot load the model in .*: ngram_size must be at least 1"),
+        (lambda folder: (folder / "config.json").write_text("[1, 2]"), "model type None .* cannot be exported"),
+    ],
+    ids=["truncated-weights", "embedding-dim", "hidden-dims", "bad-setting", "config-not-an-object"],
+)
+def test_export_and_verify_answer_a_damaged_model_folder_in_one_line(
+    tiny_model_dir, tiny_bundle, tmp_path, capsys, damage, match
+):
+    import re
+
+    model_dir = shutil.copytree(tiny_model_dir, tmp_path / "damaged")
+    damage(model_dir)
+    code, stderr = run_export_cli(capsys, "--model", model_dir, "--output", tmp_path / "bundle")
+    assert_refused(code, stderr)
+    assert re.search(match, stderr.splitlines()[-1]) and "Traceback" not in stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["damaged"]
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("text,label\ngreat,1\nawful,0\n", encoding="utf-8")
+    code = cli_main(["verify", "--bundle", str(tiny_bundle), "--model", str(model_dir), "--dataset", str(reviews)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert re.search(match, captured.err.strip().splitlines()[-1]) and "Traceback" not in captured.err
+
+
+def test_a_review_scores_bit_for_bit_alike_alone_and_in_a_batch_of_2000(tiny_bundle):
+    from sentiment_batch import Scorer
+
+    words = ["good", "bad", "great", "awful", "film", "plot", "not", "very", "<br />", "!", ",", "."]
+    generator = np.random.default_rng(0)
+    texts = []
+    while len(texts) < 2_000:
+        text = " ".join(generator.choice(words, size=generator.integers(1, 400)))
+        if text.replace("<br />", "").strip():  # only line breaks: no words to score, an error row
+            texts.append(text)
+    with Scorer.from_bundle(tiny_bundle, threads=2, batch_size=2_000) as scorer:
+        together = scorer.probabilities(texts)
+    with Scorer.from_bundle(tiny_bundle, threads=1, batch_size=1) as scorer:
+        alone = np.concatenate([scorer.probabilities([text]) for text in texts[:200]])
+    assert np.array_equal(alone.view(np.uint32), together[:200].view(np.uint32))
+
+
+def test_the_explain_graph_reads_the_scoring_graphs_weights_from_the_one_file(tiny_bundle):
+    from onnx.external_data_helper import uses_external_data
+
+    def external(name):
+        model = onnx.load(str(tiny_bundle / name), load_external_data=False)
+        places = [{entry.key: entry.value for entry in tensor.external_data} for tensor in model.graph.initializer]
+        return [
+            place for place, tensor in zip(places, model.graph.initializer, strict=True) if uses_external_data(tensor)
+        ]
+
+    table = max(external("model.onnx"), key=lambda place: int(place["length"]))
+    assert table in external("explain.onnx")  # the same bytes of model.onnx.data, not a copy
+    assert {place["location"] for place in external("explain.onnx")} == {"model.onnx.data"}
+
+
+def test_negation_scopes_export_with_parity(tiny_model_dir, tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    import sentiment_batch.train  # noqa: F401  (registers the Auto classes)
+    from sentiment_batch.train.tokenization import negation_ids
+
+    cues, ends = negation_ids(load_tokenizer(tiny_model_dir))
+    settings = {"negation_window": 3, "negation_cue_ids": cues or [5], "scope_end_ids": ends}
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, **settings).eval()
+    model.save_pretrained(tmp_path / "model")
+    shutil.copy(tiny_model_dir / "tokenizer.json", tmp_path / "model")
+    manifest = export_bundle(tmp_path / "model", tmp_path / "bundle")
+    assert manifest.info["parity"]["passed"] and manifest.info["explain_parity"]["passed"]
+    texts = [*PARITY_TEXTS, "not great, but not bad at all. Never boring!"]
+    for batch_size in (1, len(texts)):
+        reference, candidate = pytorch_and_onnx_logits(model, tmp_path / "bundle", texts, batch_size)
+        np.testing.assert_allclose(candidate, reference, rtol=0, atol=MAX_LOGIT_DIFF)

@@ -12,16 +12,24 @@ import pyarrow.parquet as pq
 import pytest
 
 from sentiment_batch.errors import UserError
-from sentiment_batch.io import AtomicWriter, conform, expand_inputs, file_format, open_source
+from sentiment_batch.io import (
+    AtomicWriter,
+    conform,
+    expand_inputs,
+    file_format,
+    open_source,
+    unified_schema,
+    widened,
+)
 from sentiment_batch.publish import TEMP_SUFFIX
 
 SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 TRICKY_CSV = b'id,text,extra\n007,"quoted ""word"", comma\nand newline",x\n2,,y\n3,"",z\n4,   ,w\n'
 
 
-def read_all(path, rows=2):
-    source = open_source(Path(path))
-    return pa.Table.from_batches(list(source.batches(rows)), schema=source.schema)
+def read_all(path, rows=2, text_column=None, encoding=None):
+    source = open_source(Path(path), encoding)
+    return pa.Table.from_batches(list(source.batches(rows, text_column)), schema=source.schema)
 
 
 def test_file_format():
@@ -108,14 +116,33 @@ def test_csv_header_names_are_kept_exactly(tmp_path):
     ]
 
 
-def test_csv_bytes_that_are_not_utf8_are_kept_exactly_for_the_scorer_to_report(tmp_path):
+def test_csv_bytes_that_are_not_utf8_are_kept_exactly_in_the_text_column_for_the_scorer_to_report(tmp_path):
     path = tmp_path / "bytes.csv"
     cells = [b"caf\xe9", b"\xc0\xaf overlong slash", b"\xed\xa0\x80 surrogate", b"fine \xe2\x82"]
     path.write_bytes(b"id,text\n" + b"".join(b"%d,%s\n" % (row, cell) for row, cell in enumerate(cells)))
-    text = read_all(path).column("text").combine_chunks()
+    text = read_all(path, text_column="text").column("text").combine_chunks()
     assert pa.types.is_string(text.type)
     assert text.cast(pa.binary()).to_pylist() == cells
-    assert read_all(path).column("id").to_pylist() == ["0", "1", "2", "3"]
+    assert read_all(path, text_column="text").column("id").to_pylist() == ["0", "1", "2", "3"]
+
+
+def test_csv_bytes_that_are_not_utf8_elsewhere_are_refused_naming_line_and_column(tmp_path):
+    path = tmp_path / "bytes.csv"
+    path.write_bytes(b'id,note,text\n1,ok,fine\n2,"two\nlines",fine\n3,caf\xe9,fine\n')
+    with pytest.raises(UserError, match=r"bytes.csv as CSV: line 5, column 'note': bytes that are not UTF-8$"):
+        read_all(path, rows=1, text_column="text")
+
+
+def test_a_declared_csv_encoding_is_read_and_comes_out_as_text(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,note,text\n1,Ñandú,café crème\n".encode("latin-1"))
+    table = read_all(path, text_column="text", encoding="latin-1")
+    assert table.column("note").to_pylist() == ["Ñandú"] and table.column("text").to_pylist() == ["café crème"]
+    assert open_source(path, "cp1252").encoding == "cp1252" and open_source(path, "UTF8").encoding == "utf-8-sig"
+    with pytest.raises(UserError, match="unknown encoding 'klingon'"):
+        open_source(path, "klingon")
+    with pytest.raises(UserError, match="line 2, column 'note': bytes that are not UTF-8"):
+        read_all(path, text_column="text")
 
 
 def test_csv_fields_longer_than_the_csv_module_default_are_read(tmp_path):
@@ -125,18 +152,23 @@ def test_csv_fields_longer_than_the_csv_module_default_are_read(tmp_path):
     assert read_all(path).column("text").to_pylist() == [review]
 
 
-def test_parquet_bytes_that_are_not_utf8_are_read_as_they_are(tmp_path):
+def test_parquet_bytes_that_are_not_utf8_are_read_as_they_are_in_the_text_column_only(tmp_path):
     raw = [b"good", b"caf\xe9", b"\xc0\xaf"]
     path = tmp_path / "bytes.parquet"
-    pq.write_table(pa.table({"text": pa.array(raw, pa.binary()).view(pa.string())}), path)
-    assert read_all(path).column("text").combine_chunks().cast(pa.binary()).to_pylist() == raw
+    column = pa.array(raw, pa.binary()).view(pa.string())
+    pq.write_table(pa.table({"text": column, "note": ["a", "b", "c"]}), path)
+    assert read_all(path, text_column="text").column("text").combine_chunks().cast(pa.binary()).to_pylist() == raw
+    with pytest.raises(
+        UserError, match=r"bytes.parquet as PARQUET: column 'text' row 1 holds bytes that are not UTF-8"
+    ):
+        read_all(path, text_column="note")
 
 
 def test_conform_casts_or_explains(tmp_path):
     schema = pa.schema([("id", pa.string()), ("text", pa.string())])
     batch = pa.record_batch({"id": [1, 2], "text": ["a", "b"]})
     assert conform(batch, schema, tmp_path).column("id").to_pylist() == ["1", "2"]
-    with pytest.raises(UserError, match="column types differ"):
+    with pytest.raises(UserError, match="do not convert"):
         conform(
             pa.record_batch({"id": ["x"], "text": ["a"]}),
             pa.schema([("id", pa.int64()), ("text", pa.string())]),
@@ -187,3 +219,44 @@ def test_sample_data_is_regenerated_exactly():
     # CSV cannot tell null from empty: both read back as empty text.
     assert csv["text"].tolist() == frame["text"].fillna("").tolist()
     assert (SAMPLE_DATA / "reviews.csv").stat().st_size < 200_000
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        (pa.int32(), pa.int64(), pa.int64()),
+        (pa.int64(), pa.int8(), pa.int64()),
+        (pa.uint32(), pa.int64(), pa.int64()),
+        (pa.uint16(), pa.uint64(), pa.uint64()),
+        (pa.uint64(), pa.int64(), None),  # 2**63 fits neither
+        (pa.string(), pa.large_string(), pa.large_string()),
+        (pa.binary(), pa.large_binary(), pa.large_binary()),
+        (pa.null(), pa.float32(), pa.float32()),
+        (pa.dictionary(pa.int32(), pa.string()), pa.string(), pa.string()),
+        (pa.float32(), pa.float64(), None),  # 0.1 would become 0.10000000149011612
+        (pa.float16(), pa.float32(), None),
+        (pa.int64(), pa.float64(), None),
+        (pa.int64(), pa.string(), None),  # an id 7 and a CSV "007"
+        (pa.timestamp("ms"), pa.timestamp("us"), None),
+        (pa.list_(pa.int32()), pa.list_(pa.int64()), None),
+    ],
+)
+def test_types_widen_only_where_no_value_changes(first, second, expected):
+    assert widened(first, second) == expected
+    assert widened(second, first) == expected
+
+
+def test_inputs_whose_types_cannot_meet_are_refused_naming_file_and_column(tmp_path):
+    pq.write_table(pa.table({"id": pa.array([7], pa.int64()), "text": ["a"]}), tmp_path / "a.parquet")
+    (tmp_path / "b.csv").write_text("id,text\n007,b\n")
+    sources = [open_source(tmp_path / "a.parquet"), open_source(tmp_path / "b.csv")]
+    with pytest.raises(UserError, match=r"b.csv: column 'id' holds string where .*a.parquet holds int64") as raised:
+        unified_schema(sources)
+    assert "\n" not in str(raised.value)
+    pq.write_table(
+        pa.table({"id": pa.array([1], pa.int32()), "text": pa.array(["c"], pa.large_string())}), tmp_path / "c.parquet"
+    )
+    schema = unified_schema([sources[0], open_source(tmp_path / "c.parquet")])
+    assert schema.types == [pa.int64(), pa.large_string()]
+    batch = next(open_source(tmp_path / "c.parquet").batches())
+    assert conform(batch, schema, tmp_path / "c.parquet").column("id").to_pylist() == [1]

@@ -1,4 +1,4 @@
-"""The model: both input forms, both bag implementations, n-gram hashing, loss, save → load."""
+"""The model: both input forms, n-gram hashing, distinct bags, pooling, loss, save → load."""
 
 import copy
 import subprocess
@@ -80,20 +80,19 @@ def test_distinct_ngrams_count_each_row_once_per_review(model):
         rows = set(all_rows[start:end][all_weights[start:end] > 0].tolist())
         expected.append(sum((table[row] for row in rows), torch.zeros(8)) / max(len(rows), 1) ** 0.5)
     expected = torch.stack(expected)
-    torch.testing.assert_close(distinct.segment_pool(ids, offsets), expected, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(distinct.bag_pool(ids, offsets), expected, rtol=1e-6, atol=1e-6)
-    assert not torch.allclose(model.bag.segment_pool(ids, offsets), expected)  # plain bags count the repeats
+    assert not torch.allclose(model.bag.bag_pool(ids, offsets), expected)  # plain bags count the repeats
 
 
 def test_distinct_ngrams_do_not_depend_on_the_batch(model):
     distinct = distinct_model(model)
     ids = torch.randint(1, 50, (300,), generator=torch.Generator().manual_seed(0))
     offsets = torch.tensor([0, 40, 41, 41, 200])
-    together = distinct.segment_pool(ids, offsets)
+    together = distinct.bag_pool(ids, offsets)
     ends = review_ends(offsets, len(ids)).tolist()
     for review, (start, end) in enumerate(zip(offsets.tolist(), ends, strict=True)):
-        alone = distinct.segment_pool(ids[start:end], torch.tensor([0]))  # other prefix blocks: float32 rounding
-        torch.testing.assert_close(alone[0], together[review], rtol=1e-5, atol=1e-5)
+        alone = distinct.bag_pool(ids[start:end], torch.tensor([0]))
+        torch.testing.assert_close(alone[0], together[review], rtol=1e-6, atol=1e-6)
 
 
 def test_distinct_columns_keep_every_entry_of_a_row_whose_slot_is_taken():
@@ -110,30 +109,17 @@ def test_flat_and_padded_inputs_agree(model):
 
 
 def exact_pool(model, ids, offsets):
-    """`bag_pool` in float64, rounded once to float32: the reference for the exported form's sums."""
+    """`bag_pool` in float64, rounded once to float32."""
     return copy.deepcopy(model).double().bag.bag_pool(ids, offsets).float()
 
 
-def test_embedding_bag_and_prefix_sum_pools_agree(model):
-    torch.testing.assert_close(
-        model.bag.segment_pool(IDS, OFFSETS), model.bag.bag_pool(IDS, OFFSETS), rtol=1e-6, atol=1e-6
-    )
-    # a review of 20,000 tokens: the block prefix sums stay as close to a float64 EmbeddingBag as float32 allows
-    long_ids = torch.randint(0, 50, (20_000 + len(IDS),), generator=torch.Generator().manual_seed(0))
-    long_offsets = torch.cat([OFFSETS, torch.tensor([len(IDS)])])
-    exact = exact_pool(model, long_ids, long_offsets)
-    torch.testing.assert_close(model.bag.segment_pool(long_ids, long_offsets), exact, rtol=1e-5, atol=1e-6)
-
-
-def test_training_uses_embedding_bag_and_inference_the_exported_form(model):
-    assert torch.equal(
-        model(IDS, OFFSETS).logits, model.classifier(model.bag.mlp(model.bag.segment_pool(IDS, OFFSETS)))
-    )
+def test_one_forward_for_training_and_inference(model):
+    assert torch.equal(model(IDS, OFFSETS).logits, model.classify(model.bag.mlp(model.bag.bag_pool(IDS, OFFSETS))))
     model.train()
     torch.manual_seed(1)
     training_logits = model(IDS, OFFSETS).logits
     torch.manual_seed(1)
-    assert torch.equal(training_logits, model.classifier(model.bag.mlp(model.bag.bag_pool(IDS, OFFSETS))))
+    assert torch.equal(training_logits, model.classify(model.bag.mlp(model.bag.bag_pool(IDS, OFFSETS))))
 
 
 def test_empty_review_pools_to_zero(model):
@@ -147,16 +133,6 @@ def test_padding_row_stays_zero_through_training(model):
     model(IDS, OFFSETS, labels=torch.tensor([0, 1, 0, 1])).loss.backward()
     optimizer.step()
     assert torch.equal(model.bag.embeddings.weight[model.config.pad_token_id], torch.zeros(8))
-
-
-@pytest.mark.parametrize("num_tokens", [63, 64, 65, 1000])
-def test_prefix_blocks_any_batch_length(model, num_tokens):
-    # Batch lengths on both sides of a block boundary, reviews ending exactly at one.
-    ids = torch.randint(1, 50, (num_tokens,), generator=torch.Generator().manual_seed(num_tokens))
-    offsets = torch.tensor(sorted({0, 1, min(64, num_tokens), num_tokens // 2, num_tokens - 1}))
-    torch.testing.assert_close(
-        model.bag.segment_pool(ids, offsets), exact_pool(model, ids, offsets), rtol=1e-5, atol=1e-5
-    )
 
 
 def test_loss_is_cross_entropy_and_table_gradient_is_sparse(model):
@@ -250,10 +226,10 @@ def test_feature_weights_scale_each_row(model):
 
 
 def test_sqrt_pooling_divides_by_the_ngram_count_root(model):
-    sqrt_pooled = model.bag.segment_pool(IDS, OFFSETS)
+    sqrt_pooled = model.bag.bag_pool(IDS, OFFSETS)
     model.config.pooling = "mean"
     counts = torch.tensor([3 + 2 + 1, 0, 1, 4 + 3 + 2]).clamp(min=1).unsqueeze(1)  # words, bigrams, trigrams
-    torch.testing.assert_close(model.bag.segment_pool(IDS, OFFSETS), sqrt_pooled / counts.sqrt())
+    torch.testing.assert_close(model.bag.bag_pool(IDS, OFFSETS), sqrt_pooled / counts.sqrt())
 
 
 def test_config_defaults_are_the_trained_recipe():
@@ -314,3 +290,37 @@ def test_text_classification_pipeline_answers_like_the_bundle(tiny_model_dir, ti
     for answer, probs in zip(answers, expected, strict=True):
         by_label = {entry["label"]: entry["score"] for entry in answer}
         assert by_label == pytest.approx({"negative": probs[0], "positive": probs[1]}, abs=1e-5)
+
+
+def negation_config(window: int = 3) -> SentimentBagConfig:
+    # ids: 5 "not" (a cue), 9 "," (a scope end), the others words.
+    return SentimentBagConfig(
+        vocab_size=50, ngram_size=2, num_buckets=32, negation_window=window, negation_cue_ids=[5], scope_end_ids=[9]
+    )
+
+
+def test_words_after_a_negation_cue_read_their_own_rows_until_the_scope_ends():
+    from sentiment_batch.train.modeling import negation_scope
+
+    config = negation_config()
+    # Reviews: "not 11 12 13 14", "11 not , 12", and "13" right after a review ending in "not".
+    ids = torch.tensor([5, 11, 12, 13, 14, 11, 5, 9, 12, 5, 13])
+    offsets = torch.tensor([0, 5, 9, 10])
+    scoped = negation_scope(ids, bag_index(offsets, len(ids)), config)
+    assert scoped.tolist() == [False, True, True, True, False, False, False, True, False, False, False]
+    rows = ngram_rows(ids, offsets, config).rows[:, 0]
+    multiplier = config.ngram_hash_multiplier
+    assert rows[1].item() == (11 * multiplier + 50) % 32 + 50  # "11" negated: a bigram of 11 and the id 50
+    assert rows[5].item() == 11 and rows[0].item() == 5  # outside a scope, and the cue itself: words as they are
+    assert torch.equal(ngram_rows(ids, offsets, negation_config(window=0)).rows[:, 0], ids)
+
+
+def test_negation_scopes_survive_save_and_load(tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    model = SentimentBagForSequenceClassification(negation_config()).eval()
+    model.save_pretrained(tmp_path)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert (loaded.config.negation_window, loaded.config.negation_cue_ids, loaded.config.scope_end_ids) == (3, [5], [9])
+    ids, offsets = torch.tensor([5, 11, 12, 13, 14]), torch.tensor([0])
+    torch.testing.assert_close(loaded(ids, offsets).logits, model(ids, offsets).logits, rtol=0, atol=1e-9)

@@ -52,6 +52,9 @@ def test_wheel_holds_only_the_sentiment_batch_namespace_and_the_default_bundle(w
     assert bundle == {"bundle.json", "model.onnx", "model.onnx.data", "tokenizer.json"}
     assert "sentiment_batch/train/metrics.py" in names and "sentiment_batch/py.typed" in names
     assert wheel.stat().st_size < MAX_WHEEL_BYTES
+    assert f"sentiment_batch-{__version__}.dist-info/licenses/LICENSE" in names
+    metadata = zipfile.ZipFile(wheel).read(f"sentiment_batch-{__version__}.dist-info/METADATA").decode()
+    assert "License-Expression: MIT" in metadata.splitlines()
 
 
 def score_sample(bin_dir: Path, cwd: Path, output: Path) -> list[dict]:
@@ -88,3 +91,61 @@ def test_the_spark_engine_says_which_extra_it_needs(installed, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "pyspark is missing; install the spark extra: pip install 'sentiment-batch[spark]'" in result.stderr
     assert not (tmp_path / "out.parquet").exists()
+
+
+# Where each folder's imports must be declared: the base requirements, plus the extra its modules need.
+EXTRAS_OF = {"sentiment_batch": (), "train": ("train",), "export": ("train",)}
+SPARK_MODULES = ("spark.py", "spark_engine.py")
+
+
+def requirement_names(requirements) -> set[str]:
+    import re
+
+    return {normalized(re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]) for requirement in requirements}
+
+
+def normalized(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def third_party_imports(path: Path) -> set[str]:
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return {
+        name for name in names if name not in sys.stdlib_module_names and name not in ("sentiment_batch", "__future__")
+    }
+
+
+def test_every_imported_package_is_declared_where_its_code_needs_it():
+    import importlib.metadata
+
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    distributions = importlib.metadata.packages_distributions()
+    for folder, needed in EXTRAS_OF.items():
+        for path in sorted((REPO / folder).glob("*.py")):
+            requirements = [*project["dependencies"], *(req for extra in needed for req in extras[extra])]
+            if path.name in SPARK_MODULES:
+                requirements += extras["spark"]
+            declared = requirement_names(requirements)
+            for module in third_party_imports(path):
+                names = {normalized(name) for name in distributions.get(module, [module])}
+                assert names & declared, f"{folder}/{path.name} imports {module}, which {needed or 'the base'} lacks"
+
+
+def test_benchmark_tools_are_in_their_own_extra():
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    tools = {"fasttext-wheel", "matplotlib", "psutil"}
+    assert tools <= requirement_names(extras["bench"]) and not tools & requirement_names(extras["dev"])

@@ -10,7 +10,14 @@ from tokenizers import Tokenizer, pre_tokenizers
 
 from helpers import REAL_TARBALL, REVIEWS, VARIED_TEXTS
 from sentiment_batch import preprocessing
-from sentiment_batch.preprocessing import FastEncoder, encode, encode_ids, flatten, load_tokenizer
+from sentiment_batch.preprocessing import (
+    FastEncoder,
+    encode,
+    encode_ids,
+    encode_with_spans,
+    flatten,
+    load_tokenizer,
+)
 from sentiment_batch.train.tokenization import train_tokenizer
 
 GOLDEN = [
@@ -42,14 +49,11 @@ GOLDEN = [
 PROBES = ["{c}", "a{c}\u0334", "a\u0345{c}", "A{c}b", "<br{c}>", "{c}{c}", "I{c}"]
 
 
-@pytest.fixture(autouse=True, params=["compiled", "numpy"])
-def span_backend(request, monkeypatch):
-    """Every test runs with the compiled spans-and-lookup loop and with the numpy one it replaces."""
-    if request.param == "compiled" and preprocessing._token_ids is None:
+@pytest.fixture(autouse=True)
+def compiled_loops(request):
+    """The fast path needs the compiled loops; without them every text goes to `encode_batch` (see the last test)."""
+    if preprocessing._token_ids is None and "without_the_compiled_loops" not in request.node.name:
         pytest.skip("the C extension sentiment_batch._token_ids was not built (no C compiler at install)")
-    if request.param == "numpy":
-        monkeypatch.setattr(preprocessing, "_token_ids", None)
-    return request.param
 
 
 def random_texts(count: int, seed: int = 0) -> list[str]:
@@ -99,6 +103,19 @@ def assert_same_as_tokenizers(tokenizer, texts):
     arrow_ids, arrow_offsets = encode(tokenizer, pa.array(texts, pa.string()))
     np.testing.assert_array_equal(arrow_offsets, want_offsets)
     np.testing.assert_array_equal(arrow_ids, want_ids)
+    assert_spans_as_tokenizers(tokenizer, texts)
+
+
+def assert_spans_as_tokenizers(tokenizer, texts):
+    """`encode_with_spans` puts each token where the tokenizers library does (its character offsets, in bytes)."""
+    encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
+    expected = []
+    for text, encoding in zip(texts, encodings, strict=True):
+        byte_at = np.cumsum([0, *(len(char.encode("utf-8")) for char in text)])
+        expected += [(byte_at[start], byte_at[end]) for start, end in encoding.offsets]
+    encoded = encode_with_spans(tokenizer, texts)
+    np.testing.assert_array_equal(encoded.spans, np.array(expected, dtype=np.int64).reshape(-1, 2))
+    np.testing.assert_array_equal(encoded.ids, flatten([encoding.ids for encoding in encodings])[0])
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +211,14 @@ def test_nfkc_only_where_it_can_change_the_text(varied_tokenizer):
     assert_same_as_tokenizers(varied_tokenizer, texts)
     for text in texts:
         assert_same_as_tokenizers(varied_tokenizer, [text])
+
+
+def test_without_the_compiled_loops_every_text_goes_to_the_tokenizers_library(varied_tokenizer, monkeypatch):
+    monkeypatch.setattr(preprocessing, "_token_ids", None)
+    assert FastEncoder.of(varied_tokenizer) is None
+    expected = [encoding.ids for encoding in varied_tokenizer.encode_batch(GOLDEN, add_special_tokens=False)]
+    assert encode_ids(varied_tokenizer, GOLDEN) == expected
+    input_ids, offsets = encode(varied_tokenizer, pa.array(GOLDEN, pa.string()))
+    want_ids, want_offsets = flatten(expected)
+    np.testing.assert_array_equal(input_ids, want_ids)
+    np.testing.assert_array_equal(offsets, want_offsets)

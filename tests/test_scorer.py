@@ -273,8 +273,8 @@ def test_text_errors_of_valid_text_never_decode_cell_by_cell(monkeypatch):
     from sentiment_batch import scorer as scorer_module
 
     calls = []
-    per_cell = scorer_module._undecodable_cells
-    monkeypatch.setattr(scorer_module, "_undecodable_cells", lambda column: calls.append(column) or per_cell(column))
+    per_cell = scorer_module.undecodable_cells
+    monkeypatch.setattr(scorer_module, "undecodable_cells", lambda column: calls.append(column) or per_cell(column))
     valid = pa.array([TEXTS[0], "é" * 10, None, "ok"], pa.large_string())
     assert scorer_module.invalid_utf8(valid).tolist() == [False] * 4
     assert calls == []
@@ -337,3 +337,127 @@ def test_a_closed_scorer_says_so(tiny_bundle):
 def test_score_values_takes_a_series_by_position(scorer):
     series = pd.Series(["great", None, "awful"], index=[10, 0, 5])
     assert scorer.score_values(series)["error"].to_pylist() == [None, "null text", None]
+
+
+@pytest.mark.parametrize("text", ["<br /><br />", "<br/> \u3000 <br>", "\u2028<br>\u00a0"])
+def test_a_review_with_no_words_left_gets_an_error(scorer, text):
+    from sentiment_batch.preprocessing import encode_ids
+
+    assert encode_ids(scorer._tokenizer, [text]) == [[]]  # zero tokens once <br> and white space are gone
+    results = scorer.predict([TEXTS[0], text, "!!!"])  # a punctuation run is a token: it is scored
+    assert [result["error"] for result in results] == [None, "no words to score", None]
+    assert results[1]["label"] is None and results[1]["probabilities"] is None
+    assert results[0] == scorer.predict([TEXTS[0]])[0]
+    with pytest.raises(ValueError, match=r"texts\[1\] cannot be scored: no words to score"):
+        scorer.probabilities([TEXTS[0], text])
+    column = scorer.score_values(pa.array([text, TEXTS[1]], pa.large_string()))
+    assert column["error"].to_pylist() == ["no words to score", None]
+
+
+def test_close_from_another_thread_during_predict_finishes_the_call_or_says_closed(tiny_bundle):
+    import threading
+
+    texts = TEXTS * 8
+    for attempt in range(15):
+        scorer = Scorer.from_bundle(tiny_bundle, threads=2, batch_size=1)
+        expected = scorer.predict(texts[:3])
+        outcome = []
+
+        def predict(scorer=scorer, outcome=outcome):
+            try:
+                outcome.append(scorer.predict(texts))
+            except ValueError as error:
+                outcome.append(error)
+
+        worker = threading.Thread(target=predict)
+        worker.start()
+        threading.Event().wait(attempt * 0.002)
+        scorer.close()
+        worker.join()
+        [result] = outcome
+        if isinstance(result, ValueError):
+            assert str(result) == "this Scorer is closed; create another one"
+        else:
+            assert result[:3] == expected and len(result) == len(texts)
+
+
+def test_a_scorer_closed_by_an_error_elsewhere_says_closed_to_the_call_it_cut_short(tiny_bundle, monkeypatch):
+    import threading
+
+    scorer = Scorer.from_bundle(tiny_bundle, threads=1, batch_size=1)
+    started, release = threading.Event(), threading.Event()
+    original = scorer._score
+
+    def slow(texts, explain):
+        started.set()
+        release.wait(30)
+        return original(texts, explain)
+
+    monkeypatch.setattr(scorer, "_score", slow)
+    outcome = []
+
+    def predict():
+        try:
+            outcome.append(scorer.predict(["great", "awful", "fine"]))
+        except ValueError as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=predict)
+    worker.start()
+    started.wait(30)  # the first batch runs, the two others wait in the pool
+    closer = threading.Thread(target=scorer.__exit__, args=(RuntimeError, RuntimeError("elsewhere"), None))
+    closer.start()
+    threading.Event().wait(0.2)
+    release.set()
+    closer.join()
+    worker.join()
+    assert [str(error) for error in outcome] == ["this Scorer is closed; create another one"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda tok: tok["model"]["vocab"].update({"great": 200_000_000}), "token id 200000000 is not between 0"),
+        (lambda tok: tok["model"]["vocab"].update({"great": -1}), "token id -1 is not between 0"),
+        (lambda tok: tok["model"]["vocab"].update({"great": "7"}), "token id '7' is not between 0"),
+        (lambda tok: tok["model"]["vocab"].pop("[UNK]"), "its unknown token '[UNK]' is not in its vocabulary"),
+        (lambda tok: tok["model"].update(unk_token=None), "its unknown token None is not in its vocabulary"),
+        (lambda tok: tok["model"].update(type="BPE"), "its model is 'BPE', not the WordLevel model"),
+        (lambda tok: tok["added_tokens"][0].update(id=10**9), "token id 1000000000 is not between 0"),
+    ],
+)
+def test_a_tokenizer_unfit_for_the_graph_is_refused_before_it_is_built(bundle_copy, edit, match):
+    import re
+
+    tokenizer = json.loads((bundle_copy / "tokenizer.json").read_text(encoding="utf-8"))
+    edit(tokenizer)
+    (bundle_copy / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    with pytest.raises(UserError, match=f"cannot load the tokenizer .*tokenizer.json: {re.escape(match)}") as raised:
+        Scorer(load_bundle(bundle_copy, verify_sha256=False))
+    assert "\n" not in str(raised.value)
+
+
+def test_the_manifests_vocab_size_bounds_the_tokenizers_ids(bundle_copy):
+    from test_bundle import edit_manifest
+
+    vocab = json.loads((bundle_copy / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    edit_manifest(bundle_copy, vocab_size=max(vocab.values()))  # one row short
+    with pytest.raises(UserError, match=f"token id {max(vocab.values())} is not between 0 and"):
+        Scorer.from_bundle(bundle_copy)
+    edit_manifest(bundle_copy, vocab_size="many")
+    with pytest.raises(UserError, match="vocab_size must be a positive integer"):
+        Scorer.from_bundle(bundle_copy)
+
+
+def test_text_cells_that_are_not_utf8_are_written_as_text(scorer):
+    from sentiment_batch.scorer import writable
+
+    cells = pa.array([b"good", b"caf\xe9 ok", None, b"\xc0\xaf"], pa.binary()).view(pa.string())
+    scored = scorer.score_batch(pa.record_batch({"id": [1, 2, 3, 4], "text": cells}))
+    fixed = writable(scored, "text")
+    fixed.validate(full=True)
+    assert fixed.column("text").to_pylist() == ["good", "caf\ufffd ok", None, "\ufffd\ufffd"]
+    assert fixed.schema == scored.schema and fixed.columns[2:] == scored.columns[2:]
+    assert fixed.column("error").to_pylist() == [None, "invalid UTF-8", "null text", "invalid UTF-8"]
+    valid = scorer.score_batch(pa.record_batch({"text": ["good"]}))
+    assert writable(valid, "text") is valid

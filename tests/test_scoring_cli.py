@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sentiment_batch import cli, scoring_cli
+from sentiment_batch import cli, local_engine, scoring_cli
 from sentiment_batch import io as sb_io
 from sentiment_batch.bundle import MANIFEST_FILE
 from sentiment_batch.publish import TEMP_SUFFIX
@@ -85,7 +85,7 @@ def test_multi_file_and_glob_in_order(tmp_path, capsys, tiny_bundle):
 def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch):
     path = write(pd.concat([frame(i * 10) for i in range(5)], ignore_index=True), tmp_path / "in.parquet")
     assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "one.parquet")[0] == 0
-    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(local_engine, "CHUNK_ROWS", 4)
     written = []
     original = sb_io.AtomicWriter.write
 
@@ -158,7 +158,6 @@ def truncate_tokenizer(folder):
         (break_sha, "does not match model_sha256"),
         (drop_tokenizer, "incomplete"),
         (bad_version, "format_version"),
-        (swap_labels, "disagree on sentiment_batch.labels"),
         (truncate_tokenizer, "does not match tokenizer_sha256"),
     ],
 )
@@ -171,6 +170,15 @@ def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, bre
     code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
     assert code == 2 and len(err) == 1 and match in err[0]
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_graph_that_disagrees_with_the_manifest_is_refused_before_any_row(tmp_path, capsys, bundle_copy, monkeypatch):
+    swap_labels(bundle_copy)  # every file matches its hash; the graph's own metadata names other labels
+    monkeypatch.setattr(sb_io.AtomicWriter, "write", lambda self, batch: pytest.fail("a row was scored"))
+    path = write(frame(), tmp_path / "in.csv")
+    code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
+    assert code == 2 and len(err) == 1 and "disagree on sentiment_batch.labels" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle_copy", "in.csv"]
 
 
 @pytest.mark.parametrize(
@@ -204,7 +212,7 @@ def test_spark_options_need_the_spark_engine(tmp_path, capsys, tiny_bundle):
 
 
 def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bundle, monkeypatch):
-    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(local_engine, "CHUNK_ROWS", 2)
     path = tmp_path / "late.csv"
     path.write_bytes(b"id,text\n1,good\n2,bad\n3,fine\n4,a,b\n5,ok\n")
     code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
@@ -213,7 +221,7 @@ def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bund
 
 
 def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
-    monkeypatch.setattr(scoring_cli, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(local_engine, "CHUNK_ROWS", 3)
     original = sb_io.AtomicWriter.write
     calls = []
 
@@ -339,7 +347,7 @@ BAD_BYTES = [b"caf\xe9", b"\xc0\xaf overlong", b"\xed\xa0\x80 surrogate", b"cut 
 
 @pytest.mark.parametrize("target", [".parquet", ".csv"])
 @pytest.mark.parametrize("source", [".parquet", ".csv"])
-def test_invalid_utf8_rows_get_an_error_and_their_bytes_back(tmp_path, capsys, tiny_bundle, source, target):
+def test_invalid_utf8_rows_get_an_error_and_the_output_stays_valid_text(tmp_path, capsys, tiny_bundle, source, target):
     cells = [b"great film", *BAD_BYTES, b"awful film"]
     path = tmp_path / f"in{source}"
     if source == ".parquet":
@@ -353,14 +361,15 @@ def test_invalid_utf8_rows_get_an_error_and_their_bytes_back(tmp_path, capsys, t
     assert code == 0 and f"{len(BAD_BYTES)} errors" in err[-1]
     if target == ".parquet":
         scored = pq.read_table(out)
-        texts = scored.column("text").combine_chunks().cast(pa.binary()).to_pylist()
-        errors, labels = scored.column("error").to_pylist(), scored.column("label").to_pylist()
+        scored.validate(full=True)  # every string is UTF-8: any reader can read the file
+        texts, errors = scored.column("text").to_pylist(), scored.column("error").to_pylist()
+        labels = scored.column("label").to_pylist()
     else:
-        raw = out.read_bytes().split(b"\n")[1:-1]
-        texts = [line.split(b",")[1].strip(b'"') for line in raw]
-        errors = [line.rsplit(b",", 1)[1].strip(b'"').decode() or None for line in raw]
-        labels = [line.split(b",")[2].strip(b'"').decode() or None for line in raw]
-    assert texts == cells  # written back byte for byte
+        scored = pd.read_csv(out, keep_default_na=False, encoding="utf-8")  # strict UTF-8
+        texts, labels = scored["text"].tolist(), [label or None for label in scored["label"]]
+        errors = [error or None for error in scored["error"]]
+    # Each bad byte sequence is U+FFFD; the rest of the cell, and every other cell, as it was.
+    assert texts == [cell.decode("utf-8", "replace") for cell in cells]
     assert errors == [None, *["invalid UTF-8"] * len(BAD_BYTES), None]
     assert labels[0] is not None and labels[-1] is not None and labels[1:-1] == [None] * len(BAD_BYTES)
 
@@ -587,3 +596,142 @@ def test_a_symlink_at_the_old_predictable_temp_name_is_ignored(tmp_path, tiny_bu
     result = run_cli(source, "--bundle", tiny_bundle, "--output", tmp_path / "out.csv", prefix=namespace)
     assert result.returncode == 0, result.stderr
     assert victim.read_text() == "precious" and read(tmp_path / "out.csv")["id"].tolist() == list(range(len(TEXTS)))
+
+
+def test_the_local_engine_takes_keyword_arguments_and_returns_a_summary(tmp_path, tiny_bundle):
+    from sentiment_batch.bundle import load_bundle
+
+    source = write(frame(), tmp_path / "in.parquet")
+    out = tmp_path / "out.csv"
+    summary = local_engine.score_files(
+        [source], out, bundle=load_bundle(tiny_bundle), text_column="text", batch_size=2, threads=1, progress=False
+    )
+    assert (summary.files, summary.rows, summary.errors) == (1, len(TEXTS), 3)
+    assert summary.line().startswith(f"scored {len(TEXTS)} rows from 1 file(s) into {out}: 3 errors")
+    assert read(out)["id"].tolist() == list(range(len(TEXTS)))
+
+
+# Issue 23: mixed inputs, encodings, closed stderr, odd names.
+@pytest.mark.parametrize(
+    ("first", "second", "column"),
+    [
+        (pa.table({"score_in": pa.array([0.1], pa.float32()), "text": ["a"]}), pa.array([1e300]), "score_in"),
+        (pa.table({"id": pa.array([7], pa.int64()), "text": ["a"]}), "007", "id"),
+    ],
+    ids=["float32-then-float64", "int64-then-csv-text"],
+)
+def test_inputs_whose_column_types_cannot_meet_are_refused_before_anything_is_written(
+    tmp_path, capsys, tiny_bundle, first, second, column
+):
+    pq.write_table(first, tmp_path / "a.parquet")
+    if isinstance(second, str):
+        (tmp_path / "b.csv").write_text(f"{column},text\n{second},b\n")
+        other = tmp_path / "b.csv"
+    else:
+        pq.write_table(pa.table({column: second, "text": ["b"]}), tmp_path / "b.parquet")
+        other = tmp_path / "b.parquet"
+    code, err = score(
+        capsys, tmp_path / "a.parquet", other, "--bundle", tiny_bundle, "--output", tmp_path / "o.parquet"
+    )
+    assert code == 2 and len(err) == 1
+    assert f"{other}: column '{column}' holds" in err[0] and "a.parquet holds" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.parquet", other.name])
+
+
+def test_inputs_are_widened_where_no_value_changes(tmp_path, capsys, tiny_bundle):
+    pq.write_table(pa.table({"id": pa.array([1, 2], pa.int32()), "text": ["good", "bad"]}), tmp_path / "a.parquet")
+    big = pa.table({"id": pa.array([2**40], pa.int64()), "text": pa.array(["fine"], pa.large_string())})
+    pq.write_table(big, tmp_path / "b.parquet")
+    out = tmp_path / "out.parquet"
+    code, _ = score(capsys, tmp_path / "a.parquet", tmp_path / "b.parquet", "--bundle", tiny_bundle, "--output", out)
+    scored = pq.read_table(out)
+    assert code == 0 and scored.schema.field("id").type == pa.int64()
+    assert scored.column("id").to_pylist() == [1, 2, 2**40] and scored.column("text").to_pylist() == [
+        "good",
+        "bad",
+        "fine",
+    ]
+
+
+def test_csv_inputs_in_another_encoding(tmp_path, capsys, tiny_bundle):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("id,note,text\n1,Ñandú,great film\n2,ok,café <br /> awful\n".encode("latin-1"))
+    out = tmp_path / "out.parquet"
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", out)
+    assert code == 2 and len(err) == 1 and "line 2, column 'note': bytes that are not UTF-8" in err[0]
+    assert not out.exists()
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", out, "--encoding", "latin-1")
+    scored = pq.read_table(out)
+    assert code == 0 and scored.column("note").to_pylist() == ["Ñandú", "ok"]
+    assert scored.column("text").to_pylist()[1] == "café <br /> awful" and scored.column("error").null_count == 2
+
+
+def run_paused_or_plain(command, **kwargs):
+    import subprocess
+
+    return subprocess.run(command, capture_output=True, timeout=300, **kwargs)
+
+
+def test_a_closed_stderr_changes_nothing(tmp_path, tiny_bundle):
+    import shlex
+    import sys
+
+    source = write(pd.concat([frame(i * 10) for i in range(50)], ignore_index=True), tmp_path / "in.parquet")
+    out = tmp_path / "out.parquet"
+    command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(source), "--output", str(out)]
+    command += ["--bundle", str(tiny_bundle), "--model", str(tiny_bundle)]  # --model: a warning, logged to stderr
+    result = run_paused_or_plain(["sh", "-c", f"exec 2>&-; exec {shlex.join(command)}"])
+    assert result.returncode == 0 and result.stdout == b""
+    scored = pq.read_table(out)
+    assert scored.num_rows == 50 * len(TEXTS) and scored.column("id").to_pylist()[:3] == [0, 1, 2]
+
+
+def test_a_stderr_whose_reader_went_away_changes_nothing(tmp_path, tiny_bundle):
+    import os
+    import subprocess
+    import sys
+
+    source = write(pd.concat([frame(i * 10) for i in range(300)], ignore_index=True), tmp_path / "in.parquet")
+    out = tmp_path / "out.csv"
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will ever read: every write to stderr fails with EPIPE
+    command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(source), "--output", str(out)]
+    command += ["--bundle", str(tiny_bundle), "--batch-size", "4"]  # the progress bar on, updated often
+    process = subprocess.run(command, stderr=write_end, stdout=subprocess.PIPE, timeout=300)
+    os.close(write_end)
+    assert process.returncode == 0 and process.stdout == b""
+    assert read(out)["id"].tolist()[-1] == 2990 + len(TEXTS) - 1
+
+
+def test_a_244_byte_output_name_works(tmp_path, capsys, tiny_bundle):
+    source = write(frame(), tmp_path / "in.csv")
+    out = tmp_path / ("r" * 236 + ".parquet")
+    assert len(out.name.encode()) == 244
+    code, err = score(capsys, source, "--bundle", tiny_bundle, "--output", out)
+    assert code == 0, err
+    assert pq.read_table(out).num_rows == len(TEXTS) and sorted(p.name for p in tmp_path.iterdir()) == [
+        "in.csv",
+        out.name,
+    ]
+
+
+def test_file_names_that_are_not_utf8_or_hold_a_newline_work_or_are_named_in_one_line(tmp_path, capsys, tiny_bundle):
+    import os
+
+    odd = os.fsdecode(b"caf\xe9 reviews.parquet")  # a Latin-1 name on a UTF-8 system
+    with open(tmp_path / odd, "wb") as handle:  # pyarrow itself takes UTF-8 paths only
+        frame().to_parquet(handle)
+    out = tmp_path / os.fsdecode(b"scored \xff.parquet")
+    code, err = score(capsys, tmp_path / odd, "--bundle", tiny_bundle, "--output", out)
+    assert code == 0 and "\\xff" in err[-1]
+    with open(out, "rb") as handle:
+        assert pq.read_table(handle).num_rows == len(TEXTS)
+    broken = tmp_path / os.fsdecode(b"broken \xe9.parquet")
+    broken.write_bytes(b"not parquet")
+    code, err = score(capsys, broken, "--bundle", tiny_bundle, "--output", tmp_path / "o.parquet")
+    assert code == 2 and len(err) == 1 and "broken \\xe9.parquet as PARQUET" in err[0]
+    code, err = score(capsys, tmp_path / "two\nlines.csv", "--bundle", tiny_bundle, "--output", tmp_path / "o.csv")
+    assert code == 2 and len(err) == 1 and "two\\nlines.csv does not exist" in err[0]
+    (tmp_path / "two\nlines.csv").write_text("id,text\n1,great\n")
+    code, err = score(capsys, tmp_path / "two\nlines.csv", "--bundle", tiny_bundle, "--output", tmp_path / "a\nb.csv")
+    assert code == 0 and len(err) == 1 and "a\\nb.csv" in err[0]

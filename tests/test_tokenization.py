@@ -44,3 +44,13 @@ def test_saved_tokenizer_loads_with_autotokenizer_and_tokenizers(tiny_tokenizer,
     assert auto(text, add_special_tokens=False)["input_ids"] == encode_ids(tiny_tokenizer, [text])[0]
     assert auto.pad_token == PAD_TOKEN and auto.unk_token == UNK_TOKEN
     assert encode_ids(load_tokenizer(tmp_path), [text]) == encode_ids(tiny_tokenizer, [text])
+
+
+def test_negation_cues_and_scope_ends_are_found_in_the_vocabulary():
+    from sentiment_batch.train.tokenization import negation_ids, train_tokenizer
+
+    texts = ["I don't like it, not at all!", "Never again... (no way)", "Nothing good; dont buy"]
+    tokenizer = train_tokenizer(iter([texts]), vocab_size=100, min_frequency=1, length=len(texts))
+    cues, ends = negation_ids(tokenizer)
+    assert sorted(tokenizer.id_to_token(index) for index in cues) == ["dont", "never", "no", "not", "nothing", "t"]
+    assert sorted(tokenizer.id_to_token(index) for index in ends) == ["!", "(", ")", ",", "...", ";"]

@@ -9,7 +9,7 @@ import onnx
 import pytest
 
 from sentiment_batch import Scorer
-from sentiment_batch.bundle import MANIFEST_FILE, load_bundle, read_graph_metadata, sha256_file
+from sentiment_batch.bundle import MANIFEST_FILE, load_bundle, open_bundle_session, sha256_file
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.errors import UserError
 from sentiment_batch.export import upgrade_bundle
@@ -41,7 +41,7 @@ def test_upgrade_keeps_every_file_and_every_probability(format_1_bundle, tiny_bu
     for name in ("model.onnx.data", "tokenizer.json"):
         assert (output / name).read_bytes() == (format_1_bundle / name).read_bytes()
     graph = onnx.load(str(output / "model.onnx"), load_external_data=False)
-    assert read_graph_metadata(output / "model.onnx") == manifest.graph_metadata()
+    assert open_bundle_session(bundle).get_modelmeta().custom_metadata_map == manifest.graph_metadata()
     del graph.metadata_props[:]
     assert graph.SerializeToString() == (format_1_bundle / "model.onnx").read_bytes()  # only metadata was added
     assert manifest.info["upgraded"]["from_format_version"] == 1 and "parity" in manifest.info

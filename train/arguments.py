@@ -117,6 +117,9 @@ class ModelArguments:
     distinct_ngrams: bool = config_field(
         "distinct_ngrams", "Count each word and n-gram once per review (binarized features)."
     )
+    negation_window: int = config_field(
+        "negation_window", "Words up to this many tokens after a negation cue read rows of their own (0: off)."
+    )
     calibrate: bool = field(
         default=True,
         metadata={"help": "Fit a temperature on validation after training, so probabilities are calibrated."},

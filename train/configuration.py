@@ -55,6 +55,14 @@ class SentimentBagConfig(PretrainedConfig):
         calibration_temperature (`float`, *optional*, defaults to 1.0):
             Every logit is divided by it, so that the probabilities are calibrated; training runs at 1.0 and
             `sentiment-batch train` sets the value fitted on the validation split afterwards.
+        negation_window (`int`, *optional*, defaults to 0):
+            A word up to this many tokens after a negation cue ("not", "never", the "t" of "don't", ...), with no
+            scope end between them, reads a row of its own, hashed like a bigram of the word and the id one past
+            the vocabulary: "bad" in "not bad" is not "bad". 0 turns negation scopes off.
+        negation_cue_ids (`Sequence[int]`, *optional*, defaults to `()`):
+            Token ids of the negation cues (`train.tokenization.negation_ids` finds them in a vocabulary).
+        scope_end_ids (`Sequence[int]`, *optional*, defaults to `()`):
+            Token ids that end a negation scope: punctuation runs such as "." and ",".
     """
 
     model_type = "sentiment-bag"
@@ -77,6 +85,9 @@ class SentimentBagConfig(PretrainedConfig):
         pad_token_id: int = 0,
         label_values: Sequence[int] | None = None,
         calibration_temperature: float = 1.0,
+        negation_window: int = 0,
+        negation_cue_ids: Sequence[int] = (),
+        scope_end_ids: Sequence[int] = (),
         **kwargs,
     ):
         kwargs.setdefault("id2label", DEFAULT_ID2LABEL)
@@ -97,6 +108,9 @@ class SentimentBagConfig(PretrainedConfig):
         self.label_values = None if label_values is None else [int(value) for value in label_values]
         # Not `temperature`: transformers reads that name as a text-generation setting.
         self.calibration_temperature = calibration_temperature
+        self.negation_window = negation_window
+        self.negation_cue_ids = list(negation_cue_ids)
+        self.scope_end_ids = list(scope_end_ids)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         if self.ngram_size < 1:
             raise ValueError(f"ngram_size must be at least 1, got {self.ngram_size}")
@@ -104,6 +118,8 @@ class SentimentBagConfig(PretrainedConfig):
             raise ValueError(f"label_values has {len(self.label_values)} values for {self.num_labels} labels")
         if not self.calibration_temperature > 0:
             raise ValueError(f"calibration_temperature must be positive, got {self.calibration_temperature}")
+        if self.negation_window < 0 or (self.negation_window and not self.num_buckets):
+            raise ValueError(f"negation_window must be 0, or positive with hashed rows, got {self.negation_window}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         # The hash keeps h < num_buckets, so h * multiplier + token id must fit in int64.

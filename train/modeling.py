@@ -1,7 +1,9 @@
 """The bag-of-n-grams sentiment classifier: EmbeddingBag, then an MLP, then logits.
 
 The helpers first (n-gram rows, repeats, segment sums), then the models: `SentimentBagModel` pools each
-review's weighted rows and runs the MLP; `SentimentBagForSequenceClassification` adds the classifier and loss.
+review's weighted rows with `nn.EmbeddingBag` and runs the MLP; `SentimentBagForSequenceClassification` adds the
+classifier and loss. The exported graph computes the same pooling in the form onnxruntime runs fast
+(`sentiment_batch.export.scoring_module`), checked against this `forward` at every export.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from transformers.utils import ModelOutput
 
 from .configuration import SentimentBagConfig
 
-# Rows per float32 run of the inference prefix sum; only one float64 carry per block.
-PREFIX_BLOCK = 64
 # Fewest hash slots per n-gram entry of a review in `distinct_columns`.
 DISTINCT_SLOTS = 2
 
@@ -37,37 +37,6 @@ def segment_sum(values: torch.Tensor, segments: torch.Tensor, num_segments: int)
     """
     sums = torch.zeros(num_segments, dtype=values.dtype, device=values.device)
     return sums.scatter_add(0, segments, values)  # [num_segments]
-
-
-def span_sums(values: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor, block: int) -> torch.Tensor:
-    """Sum of the rows `values[starts[b]:ends[b]]` for every b, from block-wise prefix sums.
-
-    Prefix sums and two gathers of B rows: the ONNX form of a segment sum that onnxruntime runs fast
-    and exactly (its ScatterND add races between threads; ScatterElements over every [row, dim]
-    element is far slower). The running sum restarts every `block` rows in float32 and
-    only the B block carries are float64, so long batches lose nothing to cancellation.
-
-    Args:
-        values (`torch.Tensor` of shape `[N, C]`): the rows; N is a multiple of `block`, above every end.
-        starts (`torch.LongTensor` of shape `[B]`): first row of each span.
-        ends (`torch.LongTensor` of shape `[B]`): one past the last row of each span, below N.
-        block (`int`): rows per block.
-    """
-    blocks = values.reshape(-1, block, values.shape[1])  # [N/block, block, C]
-    within = blocks.cumsum(1)  # [N/block, block, C] float32 running sum inside each block
-    totals = within[:, -1].double()  # [N/block, C]
-    carry = totals.cumsum(0) - totals  # [N/block, C] float64 sum of all earlier blocks
-    within = within.reshape(values.shape)  # [N, C]
-    # Row i's prefix: its block's carry plus the rows before it in the block (none when i starts a block).
-    # index_select exports to Gather; fancy indexing becomes the much slower GatherND.
-    spans = carry.index_select(0, ends // block) - carry.index_select(0, starts // block)  # [B, C]
-    return spans + (_rows_before(within, ends, block) - _rows_before(within, starts, block)).double()  # [B, C]
-
-
-def _rows_before(within: torch.Tensor, positions: torch.Tensor, block: int) -> torch.Tensor:
-    """Sum of the rows of each position's block that come before it, from the blocks' running sums."""
-    previous = within.index_select(0, (positions - 1).clamp(min=0))  # [B, C]
-    return previous * (positions % block != 0).unsqueeze(1)  # [B, C]
 
 
 def bag_index(offsets: torch.Tensor, num_tokens: int) -> torch.Tensor:
@@ -120,7 +89,13 @@ def ngram_columns(input_ids: torch.Tensor, offsets: torch.Tensor, config: Sentim
     bags = bag_index(offsets, num_tokens)  # [T]
     padded_ids = nn.functional.pad(input_ids, (0, extra))  # [T+n-1]
     padded_bags = nn.functional.pad(bags, (0, extra), value=-1)  # [T+n-1]
-    rows, weights = [input_ids], [torch.ones(num_tokens, dtype=torch.float32, device=input_ids.device)]
+    words = input_ids
+    if config.negation_window:
+        # A word in a negation scope hashes like a bigram of itself and the id one past the vocabulary: a
+        # bigram's second id is always below it, so the two never meet before the bucketing.
+        negated = _bucket(input_ids * config.ngram_hash_multiplier + config.vocab_size, config) + config.vocab_size
+        words = torch.where(negation_scope(input_ids, bags, config), negated, input_ids)  # [T]
+    rows, weights = [words], [torch.ones(num_tokens, dtype=torch.float32, device=input_ids.device)]
     hashed = input_ids  # [T]
     for n in range(2, config.ngram_size + 1):
         # The n-gram's hash extends the (n-1)-gram's by one word.
@@ -131,6 +106,28 @@ def ngram_columns(input_ids: torch.Tensor, offsets: torch.Tensor, config: Sentim
     if config.distinct_ngrams:
         rows, weights = distinct_columns(rows, offsets, bags, config.pad_token_id)
     return Ngrams(rows, weights, bags)
+
+
+def negation_scope(input_ids: torch.Tensor, bags: torch.Tensor, config: SentimentBagConfig) -> torch.Tensor:
+    """Which tokens follow a negation cue of their review within `negation_window` tokens, no scope end between.
+
+    Args:
+        input_ids (`torch.LongTensor` of shape `[T]`): all reviews' token ids, concatenated.
+        bags (`torch.LongTensor` of shape `[T]`): review of every token (`bag_index`).
+        config (`SentimentBagConfig`): gives negation_window, negation_cue_ids and scope_end_ids.
+    """
+    roles = torch.zeros(config.vocab_size, dtype=torch.int8, device=input_ids.device)  # 1 cue, 2 scope end
+    roles[torch.tensor(config.negation_cue_ids, dtype=torch.long, device=input_ids.device)] = 1
+    roles[torch.tensor(config.scope_end_ids, dtype=torch.long, device=input_ids.device)] = 2
+    token_roles = roles.index_select(0, input_ids)  # [T]; index_select exports to Gather, indexing to GatherND
+    scoped = torch.zeros_like(input_ids, dtype=torch.bool)  # [T]
+    open_scope = torch.ones_like(scoped)  # no scope end met yet, looking back
+    for distance in range(1, config.negation_window + 1):
+        before = nn.functional.pad(token_roles, (distance, 0))[: input_ids.shape[0]]  # [T] role `distance` back
+        same_review = nn.functional.pad(bags, (distance, 0), value=-1)[: input_ids.shape[0]] == bags  # [T]
+        scoped |= (before == 1) & same_review & open_scope
+        open_scope &= before != 2
+    return scoped
 
 
 def distinct_columns(
@@ -296,41 +293,20 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
         keep = torch.rand_like(weights) >= self.config.feature_dropout
         return weights * keep
 
-    def _pool(self, sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    def scale_sums(self, sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
         """Bag sums [B, D] scaled by their n-gram counts [B, 1]: by the count's square root, or the mean."""
         counts = counts.clamp(min=1)
         return sums / (counts.sqrt() if self.config.pooling == "sqrt" else counts)
 
     def bag_pool(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """Pooled rows of each review through nn.EmbeddingBag (training: sparse gradients), float32 sums."""
+        """Pooled rows of each review through nn.EmbeddingBag (sparse gradients for the table), float32 sums."""
         rows, weights, bags = ngram_rows(input_ids, offsets, self.config)  # [T, N] each, [T]
         weights = self._drop_features(weights)
         scales = weights if self.feature_weights is None else weights * self.feature_weights[rows]  # [T, N]
         # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
         sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=scales.reshape(-1))
         counts = segment_sum(weights.sum(dim=1), bags, offsets.shape[0])  # [B]
-        return self._pool(sums, counts.unsqueeze(1))  # [B, D]
-
-    def segment_pool(self, input_ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-        """The same pooling as `bag_pool`, as gathers and block prefix sums: the form exported to ONNX."""
-        num_tokens, block = input_ids.shape[0], PREFIX_BLOCK
-        columns, weights, bags = ngram_columns(input_ids, offsets, self.config)  # N x [T] each, [T]
-        # Column by column, no [T, N, D] tensor: n-grams that leave their review read the zero padding row.
-        # Padding rows fill whole blocks; one past the last token becomes a valid index.
-        padding = (0, block - num_tokens % block)
-        table = self.scaled_table()  # [R, D]
-        summed = None
-        for rows in columns:
-            gathered = nn.functional.embedding(nn.functional.pad(rows, padding, value=self.config.pad_token_id), table)
-            summed = gathered if summed is None else summed + gathered  # [T', D]
-        ends = review_ends(offsets, num_tokens)  # [B]
-        if self.config.distinct_ngrams:  # the entries left once repeats are dropped
-            counts = segment_sum(sum(weights), bags, offsets.shape[0]).unsqueeze(1)  # [B, 1]
-        else:  # without feature dropout a review of L tokens has max(L - n + 1, 0) n-grams of each size n
-            lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
-            sizes = torch.arange(1, len(columns) + 1, device=lengths.device)  # [N]
-            counts = (lengths - sizes + 1).clamp(min=0).sum(dim=1, keepdim=True)  # [B, 1]
-        return self._pool(span_sums(summed, offsets, ends, block), counts).float()  # [B, D]
+        return self.scale_sums(sums, counts.unsqueeze(1))  # [B, D]
 
     def forward(
         self,
@@ -354,9 +330,7 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
             input_ids, offsets = flatten_padded(input_ids, mask)
         elif input_ids.dim() != 1:
             raise ValueError("with offsets, input_ids must be 1-D (all reviews concatenated)")
-        # EmbeddingBag gives the sparse gradients training needs; inference uses the block prefix sums
-        # (float64 carries) that the ONNX graph uses too, so exported and eager logits agree on reviews of any length.
-        pooled = self.bag_pool(input_ids, offsets) if self.training else self.segment_pool(input_ids, offsets)
+        pooled = self.bag_pool(input_ids, offsets)  # [B, D]
         return SentimentBagModelOutput(pooled=pooled, features=self.mlp(pooled))  # [B, D], [B, H]
 
 
@@ -390,7 +364,14 @@ class SentimentBagForSequenceClassification(SentimentBagPreTrainedModel):
             labels (`torch.Tensor`, *optional*): class ids `[batch]`, or class probabilities `[batch, num_labels]`
                 (soft targets); either gives a cross-entropy loss.
         """
-        features = self.bag(input_ids, offsets, attention_mask).features  # [B, H]
-        logits = self.classifier(features) / self.config.calibration_temperature  # [B, num_labels]
+        logits = self.classify(self.bag(input_ids, offsets, attention_mask).features)  # [B, num_labels]
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits `[B, num_labels]` of the bag's features `[B, H]`, divided by the calibration temperature.
+
+        Args:
+            features (`torch.Tensor` of shape `[B, H]`): `SentimentBagModel`'s output.
+        """
+        return self.classifier(features) / self.config.calibration_temperature

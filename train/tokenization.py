@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,40 @@ from transformers import PreTrainedTokenizerFast
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
+# Words that negate what follows them, as this tokenizer splits them: "don't" is "don", "'", "t"; reviews also
+# write contractions without the apostrophe.
+NEGATION_CUES = [
+    "not",
+    "no",
+    "never",
+    "nothing",
+    "nobody",
+    "none",
+    "nor",
+    "neither",
+    "nowhere",
+    "without",
+    "hardly",
+    "barely",
+    "cannot",
+    "t",
+    "dont",
+    "doesnt",
+    "didnt",
+    "isnt",
+    "wasnt",
+    "arent",
+    "werent",
+    "cant",
+    "couldnt",
+    "wont",
+    "wouldnt",
+    "shouldnt",
+    "havent",
+    "hasnt",
+    "aint",
+]
+SCOPE_END = re.compile(r"[.,!?;:()]+")
 
 
 def new_tokenizer() -> Tokenizer:
@@ -55,3 +90,15 @@ def save_tokenizer(tokenizer: Tokenizer, output_dir: str | Path) -> PreTrainedTo
     )
     fast.save_pretrained(str(output_dir))
     return fast
+
+
+def negation_ids(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:
+    """The ids of the negation cues and of the tokens that end a negation scope (runs of . , ! ? ; : and brackets).
+
+    Args:
+        tokenizer (`Tokenizer`): the trained tokenizer.
+    """
+    vocab = tokenizer.get_vocab()
+    cues = sorted(vocab[word] for word in NEGATION_CUES if word in vocab)
+    ends = sorted(index for word, index in vocab.items() if SCOPE_END.fullmatch(word))
+    return cues, ends

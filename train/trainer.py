@@ -82,17 +82,14 @@ def _labels(column) -> torch.Tensor:
 
 @torch.inference_mode()
 def class_probabilities(model, split) -> np.ndarray:
-    """Class probabilities `[reviews, classes]` of a tokenized split, pooled by the EmbeddingBag.
-
-    The same logits as the model's eval `forward` up to float rounding, in half the time: the exported
-    form's prefix sums matter for ONNX parity, not for labelling reviews.
+    """Class probabilities `[reviews, classes]` of a tokenized split, by the model's own `forward`.
 
     Args:
         model (`SentimentBagForSequenceClassification`): the model, in eval mode.
         split (`datasets.Dataset`): with an `input_ids` column.
     """
-    batches = (model.bag.mlp(model.bag.bag_pool(ids, offsets)) for ids, offsets, _ in bag_batches(split, 1024))
-    return torch.cat([torch.softmax(model.classifier(features), dim=-1) for features in batches]).numpy()
+    batches = (model(ids, offsets).logits for ids, offsets, _ in bag_batches(split, 1024))
+    return torch.cat([torch.softmax(logits, dim=-1) for logits in batches]).numpy()
 
 
 def make_trainer(

@@ -26,14 +26,14 @@ from . import tracking
 from .arguments import ModelArguments, arguments_from_dict, parse_arguments, read_licences
 from .configuration import SentimentBagConfig, config_defaults
 from .data import AUTO, has_text, load_unlabeled
-from .distillation import pseudo_labels, student_set, without_texts
+from .distillation import pseudo_labels, sampled, student_set, without_texts
 from .evaluation import evaluate_and_save, fit_model_temperature, metrics_for
 from .labels import LabelSet
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
 from .naive_bayes import log_count_ratios
 from .splits import LabelledData, check_learnable, load_labelled
-from .tokenization import PAD_TOKEN, save_tokenizer, train_tokenizer
+from .tokenization import PAD_TOKEN, negation_ids, save_tokenizer, train_tokenizer
 from .trainer import bag_batches, class_probabilities, make_trainer
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def build_model(
     """A fresh model sized to the tokenizer's vocabulary and the classes, every other config value from `model_args`."""
     settings = {name: getattr(model_args, name) for name in config_defaults() if hasattr(model_args, name)}
     settings.update(vocab_size=tokenizer.get_vocab_size(), pad_token_id=tokenizer.token_to_id(PAD_TOKEN))
+    if settings.get("negation_window"):
+        settings["negation_cue_ids"], settings["scope_end_ids"] = negation_ids(tokenizer)
     settings.update(id2label=dict(enumerate(labels.names)), label_values=labels.values and list(labels.values))
     return SentimentBagForSequenceClassification(SentimentBagConfig(**settings))
 
@@ -169,14 +171,14 @@ def read_data(data_args, seed: int) -> LabelledData:
     return data
 
 
-def unlabeled_texts(data_args, distill_args, data: LabelledData):
+def unlabeled_texts(data_args, distill_args, data: LabelledData, seed: int):
     """Every unlabelled review to distil with: the `unlabeled` setting's, and with `auto` the training reviews
-    class balancing and the cap left out."""
+    class balancing and the cap left out; a seeded sample of `max_unlabeled` of them when there are more."""
     texts = load_unlabeled(data_args.dataset, distill_args.unlabeled)
-    if AUTO not in distill_args.unlabeled or data.surplus is None:
-        return texts
-    surplus = data.surplus.filter(has_text, batched=True, desc="dropping blank left-out reviews")
-    return surplus if texts is None else concatenate_datasets([texts, surplus])
+    if AUTO in distill_args.unlabeled and data.surplus is not None:
+        surplus = data.surplus.filter(has_text, batched=True, desc="dropping blank left-out reviews")
+        texts = surplus if texts is None else concatenate_datasets([texts, surplus])
+    return None if texts is None else sampled(texts, distill_args.max_unlabeled, seed)
 
 
 @dataclass
@@ -216,7 +218,9 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
     set_seed(training_args.seed)
     licences = read_licences(data_args.source_licences)
     data = read_data(data_args, training_args.seed)
-    unlabeled = unlabeled_texts(data_args, distill_args, data) if distill_args.num_teachers else None
+    unlabeled = (
+        unlabeled_texts(data_args, distill_args, data, training_args.seed) if distill_args.num_teachers else None
+    )
     tokenizer = fit_tokenizer(data.splits["train"], model_args)
     run = prepare_run(data, tokenizer)
     training_args = selection_metric(training_args, data)

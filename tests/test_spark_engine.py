@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from sentiment_batch import cli, scoring_cli, spark_cli
+from sentiment_batch import cli, spark_engine
 from sentiment_batch.errors import UserError
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
@@ -161,9 +161,7 @@ def test_a_folder_of_parts_is_an_input(spark, tmp_path, capsys, tiny_bundle):
 
 def plan(tmp_path, *inputs, output="out.parquet", local_fs=True, overwrite=False):
     output = output if "://" in output else str(tmp_path / output)
-    args = scoring_cli.build_parser().parse_args([*map(str, inputs), "--output", output])
-    args.overwrite = overwrite
-    return spark_cli.plan_job(args, local_fs)
+    return spark_engine.plan_job([str(value) for value in inputs], output, overwrite, local_fs)
 
 
 def test_plans_name_the_format_and_refuse_what_cannot_be_read(tmp_path):

@@ -1,13 +1,12 @@
-"""`sentiment-batch score --engine spark`: the same scoring as a Spark job, from files or URIs to a folder of parts.
+"""The Spark scoring engine: the same scoring as a Spark job, from files or URIs to a folder of part files.
 
-Everything that can be refused (options, the output, the bundle, the inputs' format and columns) is refused in
-one line before the job starts. The output is written in Spark's layout (part files and `_SUCCESS`); a local
-output is staged beside its path and published only once the job has succeeded (`publish.staged_folder`).
+Everything that can be refused (the output, the bundle, the inputs' format and columns) is refused in one line
+before the job starts. The output is written in Spark's layout (part files and `_SUCCESS`); a local output is
+staged beside its path and published only once the job has succeeded (`publish.staged_folder`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import glob
 import os
@@ -17,16 +16,16 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .bundle import load_bundle
+from .bundle import Bundle, load_bundle
 from .errors import UserError, first_line
-from .io import FORMATS, file_format
-from .publish import OutputExistsError, staged_folder
-from .scoring_cli import Summary, check_output_path
+from .io import FORMATS, Summary, file_format
+from .publish import OutputExistsError, check_output_path, staged_folder
+from .scorer import DEFAULT_BATCH_SIZE
 
 APP_NAME = "sentiment-batch score"
 # Set for a local master's JVM, which reads, converts and writes every row: the throughput collector suits a
@@ -97,40 +96,27 @@ class Plan:
     output_format: str
 
 
-def parse_conf(pairs: Sequence[str]) -> dict[str, str]:
-    """`--conf KEY=VALUE` options as a dict, later ones winning.
-
-    Args:
-        pairs (`Sequence[str]`): the options' values.
-    """
-    conf = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--conf takes KEY=VALUE, got {pair!r}")
-        conf[key.strip()] = value
-    return conf
-
-
-def plan_job(args: argparse.Namespace, local_fs: bool) -> Plan:
+def plan_job(inputs: Sequence[str], output: str, overwrite: bool, local_fs: bool) -> Plan:
     """Check the inputs and the output; refuses an unknown output extension, inputs that mix formats, a local
-    input that names nothing, a missing output parent folder, an existing output without --overwrite, or an
+    input that names nothing, a missing output parent folder, an existing output (unless `overwrite`), or an
     output that is also an input.
 
     Args:
-        args (`argparse.Namespace`): the parsed options (inputs, output, overwrite).
+        inputs (`Sequence[str]`): paths, globs or URIs.
+        output (`str`): a path or URI.
+        overwrite (`bool`): whether an existing output may be replaced.
         local_fs (`bool`): whether paths without a scheme are on this machine.
     """
-    output = Location.parse(str(args.output), local_fs)
-    output_format = file_format(Path(urlparse(output.uri).path.rstrip("/")), "output")
-    inputs = [Location.parse(value, local_fs) for value in args.inputs]
-    formats = {value: input_format(value, location) for value, location in zip(args.inputs, inputs, strict=True)}
+    target = Location.parse(output, local_fs)
+    output_format = file_format(Path(urlparse(target.uri).path.rstrip("/")), "output")
+    locations = [Location.parse(value, local_fs) for value in inputs]
+    formats = {value: input_format(value, location) for value, location in zip(inputs, locations, strict=True)}
     if len(set(formats.values())) > 1:
         raise UserError(f"the inputs mix CSV and Parquet ({formats}); score each format in its own run")
-    if output.local is not None:
-        local_inputs = [location.local for location in inputs if location.local is not None]
-        check_output_path(output.local, local_inputs, args.overwrite, folder=True)
-    return Plan(inputs, next(iter(formats.values())), output, output_format)
+    if target.local is not None:
+        local_inputs = [location.local for location in locations if location.local is not None]
+        check_output_path(target.local, local_inputs, overwrite, folder=True)
+    return Plan(locations, next(iter(formats.values())), target, output_format)
 
 
 def input_format(value: str, location: Location) -> str:
@@ -262,12 +248,13 @@ def _log_settings(settings: dict[str, str]) -> Iterator[dict[str, str]]:
         yield {**settings, _JAVA_OPTIONS: f"-Dlog4j2.configurationFile={handle.name} {options}".strip()}
 
 
-def read_inputs(spark, plan: Plan):
+def read_inputs(spark, plan: Plan, encoding: str | None = None):
     """The inputs as one DataFrame; CSV cells are all text and never null, as in the local engine."""
     uris = [location.uri for location in plan.inputs]
     if plan.input_format == "parquet":
         return spark.read.parquet(*uris)
-    return spark.read.options(**CSV_READ).csv(uris).na.fill("")
+    options = {**CSV_READ, **({"encoding": encoding} if encoding else {})}
+    return spark.read.options(**options).csv(uris).na.fill("")
 
 
 def write_output(df, plan: Plan, overwrite: bool) -> None:
@@ -314,40 +301,71 @@ def _spark_message(message: str) -> str:
     return re.sub(r"\s*SQLSTATE: \w+\s*$", "", message).rstrip(". ")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Score with Spark; bad options or input raise `UserError` before any job, a failed job `JobFailed`.
+def score_files(
+    inputs: Sequence[str | os.PathLike],
+    output: str | os.PathLike,
+    *,
+    bundle: str | os.PathLike | Bundle | None = None,
+    text_column: str = "text",
+    column_prefix: str = "",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    overwrite: bool = False,
+    progress: bool = True,
+    master: str | None = None,
+    conf: Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    explain: int = 0,
+) -> Summary:
+    """Score files or URIs as a Spark job into a folder of part files; every refusal comes before the job, a failed
+    job raises `JobFailed`.
 
     Args:
-        args (`argparse.Namespace`): the `score` subcommand's parsed options.
+        inputs (`Sequence[str | os.PathLike]`): paths, globs, folders or URIs Spark reads (CSV or Parquet).
+        output (`str | os.PathLike`): the output folder or URI; `.csv` or `.parquet` picks its format.
+        bundle (`str | os.PathLike | Bundle`, *optional*): the bundle folder on the driver, or one `load_bundle`
+            checked; defaults to the bundle shipped with the package.
+        text_column (`str`, *optional*, defaults to "text"): the column holding the review text.
+        column_prefix (`str`, *optional*, defaults to ""): put before every added column's name.
+        batch_size (`int`, *optional*, defaults to 256): reviews per model call.
+        overwrite (`bool`, *optional*, defaults to False): replace an existing output.
+        progress (`bool`, *optional*, defaults to True): let Spark draw its progress bar.
+        master (`str`, *optional*): the master URL; defaults to spark-submit's, else `local[*]`.
+        conf (`Mapping[str, str]`, *optional*): Spark settings, over the engine's defaults.
+        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
+        explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
+            phrases (an array of structs in Parquet, a JSON array in CSV); 0 for none.
     """
-    if args.threads is not None:
-        raise UserError("--threads is for --engine local; Spark gives each task spark.task.cpus threads")
-    conf = parse_conf(args.conf)
-    master = resolve_master(args.master)
-    plan = plan_job(args, is_local_master(master)) if master is not None else None
-    bundle = load_bundle(args.bundle)  # a bad bundle is refused before Spark starts
+    inputs, output = [os.fspath(value) for value in inputs], os.fspath(output)
+    master = resolve_master(master)
+    plan = plan_job(inputs, output, overwrite, is_local_master(master)) if master is not None else None
+    loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)  # refused before Spark starts
     from pyspark.errors import AnalysisException
+    from pyspark.sql import functions
 
     from .spark import score
 
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
-    with spark_session(master, conf, progress=not args.no_progress) as spark:
-        plan = plan or plan_job(args, is_local_master(spark.sparkContext.master))
+    with spark_session(master, dict(conf or {}), progress=progress) as spark:
+        plan = plan or plan_job(inputs, output, overwrite, is_local_master(spark.sparkContext.master))
         try:
-            df = read_inputs(spark, plan)
+            df = read_inputs(spark, plan, encoding)
             scored = score(
                 df,
-                bundle=bundle,
-                text_column=args.text_column,
-                column_prefix=args.column_prefix,
-                batch_size=args.batch_size,
+                bundle=loaded,
+                text_column=text_column,
+                column_prefix=column_prefix,
+                batch_size=batch_size,
+                explain=explain,
             )
+            if explain and plan.output_format == "csv":  # CSV has no nested columns: the evidence goes as JSON
+                evidence = f"{column_prefix}evidence"
+                scored = scored.withColumn(evidence, functions.to_json(evidence))
         except AnalysisException as error:
             raise UserError(first_line(error)) from error
-        summary = run_job(scored, plan, args.overwrite)
-        files = len(df.inputFiles())
-    print(summary.line(files, args.output), file=sys.stderr)
-    return 0
+        summary = run_job(scored, plan, overwrite)
+        summary.files = len(df.inputFiles())
+    summary.output = output
+    return summary
 
 
 def run_job(scored, plan: Plan, overwrite: bool) -> Summary:
@@ -375,4 +393,6 @@ def run_job(scored, plan: Plan, overwrite: bool) -> Summary:
     except (PySparkException, Py4JJavaError) as error:
         raise JobFailed(f"the Spark job failed: {failure_reason(error)}") from error
     metrics = observation.get
-    return Summary(rows=metrics["rows"], errors=metrics["errors"], seconds=time.perf_counter() - start)
+    return Summary(
+        output=plan.output.uri, rows=metrics["rows"], errors=metrics["errors"], seconds=time.perf_counter() - start
+    )
