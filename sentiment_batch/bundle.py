@@ -49,6 +49,7 @@ GRAPH_LABELS = "sentiment_batch.labels"
 GRAPH_TOKENIZER_SHA256 = "sentiment_batch.tokenizer_sha256"
 GRAPH_DATA_FILE = "sentiment_batch.data_file"
 GRAPH_DATA_SHA256 = "sentiment_batch.data_sha256"
+MAX_LABEL_CHARS = 100  # a label names an output column, prob_<label>
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few kB; anything near this is not one
 _HASH_CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -267,17 +268,19 @@ def graph_metadata(
 
 
 def check_labels(path: Path, labels: object) -> tuple[str, ...]:
-    """`labels` as a tuple, when it is a list of at least 2 distinct, non-empty, printable names.
+    """`labels` as a tuple, when it is a list of at least 2 distinct printable names of 1 to `MAX_LABEL_CHARS`.
 
     Args:
         path (`Path`): where the labels come from, for the message.
         labels (`object`): the value read.
     """
-    valid = isinstance(labels, list) and all(isinstance(label, str) and label.isprintable() for label in labels)
-    if not valid or len(labels) < 2 or "" in labels or len(set(labels)) != len(labels):
+    valid = isinstance(labels, list) and all(
+        isinstance(label, str) and 0 < len(label) <= MAX_LABEL_CHARS and label.isprintable() for label in labels
+    )
+    if not valid or len(labels) < 2 or len(set(labels)) != len(labels):
         raise UserError(
-            f"{shown(path)}: labels must be a list of at least 2 distinct, non-empty, printable names, "
-            f"got {_short(labels)}"
+            f"{shown(path)}: labels must be a list of at least 2 distinct printable names of 1 to "
+            f"{MAX_LABEL_CHARS} characters, got {_short(labels)}"
         )
     return tuple(labels)
 

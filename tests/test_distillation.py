@@ -5,7 +5,13 @@ import pyarrow as pa
 import pytest
 from datasets import Dataset
 
-from sentiment_batch.train.distillation import DistillationArguments, pseudo_labels, student_set, without_texts
+from sentiment_batch.train.distillation import (
+    DistillationArguments,
+    pseudo_labels,
+    sampled,
+    student_set,
+    without_texts,
+)
 
 TEACHERS = [np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8]]), np.array([[0.7, 0.3], [0.6, 0.4], [0.0, 1.0]])]
 
@@ -57,8 +63,17 @@ def test_held_out_texts_are_never_pseudo_labelled():
         ({"student_epochs": 0}, "student_"),
         ({"unlabeled": ["none", "auto"]}, "'none' alone"),
         ({"unlabeled": []}, "'none' alone"),
+        ({"max_unlabeled": 0}, "max_unlabeled"),
     ],
 )
 def test_bad_settings_are_refused(settings, match):
     with pytest.raises(ValueError, match=match):
         DistillationArguments(**settings)
+
+
+def test_a_seeded_sample_of_the_unlabelled_reviews_in_order():
+    texts = Dataset.from_dict({"text": [f"review {n}" for n in range(100)]})
+    kept = sampled(texts, 30, seed=1)["text"]
+    assert len(kept) == 30 and kept == sorted(kept, key=lambda text: int(text.split()[1]))
+    assert sampled(texts, 30, seed=1)["text"] == kept and sampled(texts, 30, seed=2)["text"] != kept
+    assert sampled(texts, None, seed=1) is texts and sampled(texts, 100, seed=1) is texts

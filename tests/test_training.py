@@ -428,3 +428,23 @@ def test_star_ratings_are_ordinal_classes(tmp_path):
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     assert list(config["id2label"].values()) == ["1", "2", "4", "5"] and config["label_values"] == [1, 2, 4, 5]
     assert "ordinal" in (tmp_path / "model" / "README.md").read_text()
+
+
+def test_unlabelled_reviews_are_the_datasets_own_and_what_balancing_left_out(tmp_path):
+    from sentiment_batch.train.arguments import DataArguments
+    from sentiment_batch.train.distillation import DistillationArguments
+    from sentiment_batch.train.training import read_data, unlabeled_texts
+
+    aclimdb = write_aclimdb(tmp_path / "aclImdb", per_class=20, unsup=6)
+    shop = tmp_path / "shop.parquet"
+    pd.DataFrame({"text": [f"shop {n}" for n in range(60)], "label": [0] * 15 + [1] * 45}).to_parquet(shop)
+    data_args = DataArguments(dataset=[str(aclimdb), str(shop)], validation_size=0.25)
+    data = read_data(data_args, seed=42)
+    left_out = set(data.surplus["text"])
+    assert sum(text.startswith("shop") for text in left_out) >= 45 - 15 - 15  # the positive surplus, less validation
+    every = unlabeled_texts(data_args, DistillationArguments(), data, seed=1)["text"]
+    assert len(every) == 6 + len(left_out) and set(every[6:]) == left_out
+    own = unlabeled_texts(data_args, DistillationArguments(unlabeled=[str(aclimdb)]), data, seed=1)["text"]
+    assert len(own) == 6  # a path alone: only its reviews, not what balancing left out
+    few = unlabeled_texts(data_args, DistillationArguments(max_unlabeled=4), data, seed=1)["text"]
+    assert len(few) == 4 and set(few) < set(every)

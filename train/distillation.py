@@ -48,6 +48,10 @@ class DistillationArguments:
             "help": "Epochs of the student over labelled + unlabelled reviews (the teachers: --num_train_epochs)."
         },
     )
+    max_unlabeled: int | None = field(
+        default=None,
+        metadata={"help": "Distil with at most this many unlabelled reviews, a seeded sample (default: all)."},
+    )
 
     def __post_init__(self):
         self.unlabeled = [self.unlabeled] if isinstance(self.unlabeled, str) else list(self.unlabeled)
@@ -57,6 +61,8 @@ class DistillationArguments:
             raise UserError(f"num_teachers must be at least 0, got {self.num_teachers}")
         if not 0.0 <= self.min_confidence <= 1.0:
             raise UserError(f"min_confidence must be between 0 and 1, got {self.min_confidence}")
+        if self.max_unlabeled is not None and self.max_unlabeled < 1:
+            raise UserError(f"max_unlabeled must be at least 1, got {self.max_unlabeled}")
         if self.student_epochs <= 0:
             raise UserError(f"student_epochs must be positive, got {self.student_epochs}")
 
@@ -74,6 +80,19 @@ def without_texts(unlabeled: Dataset, held_out: pa.Array | pa.ChunkedArray | Seq
     seen = pc.is_in(texts, value_set=pa.array(held_out, pa.string()) if isinstance(held_out, list) else held_out)
     kept = np.flatnonzero(~seen.to_numpy(zero_copy_only=False))
     return unlabeled if len(kept) == len(unlabeled) else unlabeled.select(kept)
+
+
+def sampled(texts: Dataset, count: int | None, seed: int) -> Dataset:
+    """At most `count` of the reviews, a seeded sample kept in order; all of them when `count` is None.
+
+    Args:
+        texts (`datasets.Dataset`): the unlabelled reviews.
+        count (`int | None`): most reviews kept.
+        seed (`int`): seed of the sample.
+    """
+    if count is None or len(texts) <= count:
+        return texts
+    return texts.select(np.sort(np.random.default_rng(seed).choice(len(texts), count, replace=False)))
 
 
 def pseudo_labels(
