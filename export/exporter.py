@@ -23,7 +23,7 @@ from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification
 from transformers.utils import logging as hf_logging
 
-from sentiment_batch.bundle import EXPLAIN_FILE, MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
+from sentiment_batch.bundle import CARD_FILE, EXPLAIN_FILE, MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
 from sentiment_batch.errors import UserError, cannot, first_line, shown
 from sentiment_batch.preprocessing import load_tokenizer
 from sentiment_batch.publish import check_output, staged_folder
@@ -289,6 +289,8 @@ def export_bundle(
             store_explain_in_float16(explain_path, model_path, tokenizer, parity_texts)
         data_path = move_weights_to_data_file(model_path, explain_path)
         shutil.copyfile(model_dir / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+        if (model_dir / CARD_FILE).is_file():
+            shutil.copyfile(model_dir / CARD_FILE, staging / CARD_FILE)
         info = {
             # A key the runtime reads (`Manifest.vocab_size`), written at the top level with the others.
             "vocab_size": model.config.vocab_size,

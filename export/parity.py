@@ -94,6 +94,18 @@ def chunks(texts: Sequence[str], batch_size: int) -> Iterator[Sequence[str]]:
         yield texts[start : start + batch_size]
 
 
+def progress_chunks(texts: Sequence[str], batch_size: int, progress: str | None) -> Iterator[Sequence[str]]:
+    """`chunks` behind a progress bar labelled `progress`, shown once the work has taken two seconds.
+
+    Args:
+        texts (`Sequence[str]`): the reviews.
+        batch_size (`int`): reviews per batch.
+        progress (`str | None`): label of the bar; no bar when None.
+    """
+    total = -(-len(texts) // batch_size)
+    return tqdm(chunks(texts, batch_size), total=total, desc=progress, disable=progress is None, unit="batch", delay=2)
+
+
 def score_texts(
     scorer: BatchScorer, tokenizer: Tokenizer, texts: Sequence[str], batch_size: int, progress: str | None = None
 ) -> np.ndarray:
@@ -106,8 +118,7 @@ def score_texts(
         batch_size (`int`): reviews per call.
         progress (`str | None`): label of a progress bar; no bar when None.
     """
-    total = -(-len(texts) // batch_size)
-    batches = tqdm(chunks(texts, batch_size), total=total, desc=progress, disable=progress is None, unit="batch")
+    batches = progress_chunks(texts, batch_size, progress)
     return np.concatenate([scorer(*encode(tokenizer, batch)) for batch in batches])
 
 
@@ -162,41 +173,45 @@ def check_parity(
     reference, candidate = torch_scorer(model), onnx_scorer(session)
     references, candidates = [], []
     for batch_size in batch_sizes:
-        references.append(score_texts(reference, tokenizer, texts, batch_size))
-        candidates.append(score_texts(candidate, tokenizer, texts, batch_size))
+        progress = f"parity, {batch_size} per batch"
+        references.append(score_texts(reference, tokenizer, texts, batch_size, f"{progress}: PyTorch"))
+        candidates.append(score_texts(candidate, tokenizer, texts, batch_size, f"{progress}: onnxruntime"))
     comparison = LogitComparison.of(np.concatenate(references), np.concatenate(candidates))
     report = {"texts": len(texts), "batch_sizes": batch_sizes, **asdict(comparison)}
     del report["rows"]
     return {**report, "max_logit_diff_allowed": MAX_LOGIT_DIFF, "passed": comparison.within(MAX_LOGIT_DIFF, 1.0)}
 
 
-def reference_evidence(model: torch.nn.Module, input_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def evidence_reference(model: torch.nn.Module) -> BatchScorer:
     """Each n-gram's share of its review's label margin `[T, ngram_size]`, by autograd on the float64 model.
 
     The reference for the explain graph, computed another way: the margin's gradient at the pooled point from
-    autograd, times each n-gram's row of the table and its review's pooling scale.
+    autograd, times each n-gram's row of the table and its review's pooling scale. The float64 copy and its
+    weighted table are made once, as a parity run calls this for every review.
 
     Args:
         model (`SentimentBagForSequenceClassification`): the model, in eval mode.
-        input_ids (`np.ndarray`): flat token ids.
-        offsets (`np.ndarray`): start of each review.
     """
     from sentiment_batch.train.modeling import ngram_rows, segment_sum
 
     exact = copy.deepcopy(model).double()
-    ids, offsets = torch.from_numpy(input_ids), torch.from_numpy(offsets)
-    rows, weights, bags = ngram_rows(ids, offsets, exact.config)  # [T, N] each, [T]
-    pooled = exact.bag.bag_pool(ids, offsets).detach().requires_grad_()  # [B, D]
-    logits = exact.classify(exact.bag.mlp(pooled))  # [B, C]
-    num_labels = logits.shape[1]
-    labelled = logits.gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1)  # [B]
-    margins = (num_labels * labelled - logits.sum(dim=1)) / (num_labels - 1)  # [B]
-    (gradient,) = torch.autograd.grad(margins.sum(), pooled)  # [B, D]; reviews are independent in eval mode
-    counts = segment_sum(weights.sum(dim=1), bags, offsets.shape[0]).unsqueeze(1)  # [B, 1]
-    scales = exact.bag.scale_sums(torch.ones_like(counts), counts)  # [B, 1]
     table = exact.bag.scaled_table().detach()  # [R, D]
-    shares = (table[rows] * (gradient * scales)[bags].unsqueeze(1)).sum(dim=2)  # [T, N]
-    return (shares * (weights > 0)).numpy()
+
+    def evidence(input_ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        ids, starts = torch.from_numpy(input_ids), torch.from_numpy(offsets)
+        rows, weights, bags = ngram_rows(ids, starts, exact.config)  # [T, N] each, [T]
+        pooled = exact.bag.bag_pool(ids, starts).detach().requires_grad_()  # [B, D]
+        logits = exact.classify(exact.bag.mlp(pooled))  # [B, C]
+        num_labels = logits.shape[1]
+        labelled = logits.gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1)  # [B]
+        margins = (num_labels * labelled - logits.sum(dim=1)) / (num_labels - 1)  # [B]
+        (gradient,) = torch.autograd.grad(margins.sum(), pooled)  # [B, D]; reviews are independent in eval mode
+        counts = segment_sum(weights.sum(dim=1), bags, starts.shape[0]).unsqueeze(1)  # [B, 1]
+        scales = exact.bag.scale_sums(torch.ones_like(counts), counts)  # [B, 1]
+        shares = (table[rows] * (gradient * scales)[bags].unsqueeze(1)).sum(dim=2)  # [T, N]
+        return (shares * (weights > 0)).numpy()
+
+    return evidence
 
 
 def check_explain_parity(
@@ -215,12 +230,12 @@ def check_explain_parity(
         tokenizer (`Tokenizer`): the model's tokenizer.
         texts (`Sequence[str]`): the parity reviews, at least one.
     """
-    largest, identical = 0.0, True
+    largest, identical, reference = 0.0, True, evidence_reference(model)
     for batch_size in parity_batch_sizes(texts):
-        for batch in chunks(texts, batch_size):
+        for batch in progress_chunks(texts, batch_size, f"explain parity, {batch_size} per batch"):
             inputs = dict(zip(INPUT_NAMES, encode(tokenizer, batch), strict=True))
             logits, evidence = explain_session.run([LOGITS, EVIDENCE], inputs)
-            expected = reference_evidence(model, *inputs.values())
+            expected = reference(*inputs.values())
             largest = max(largest, float(np.abs(evidence - expected).max(initial=0.0)))
             identical &= np.array_equal(logits, scoring_session.run([LOGITS], inputs)[0])
     return {

@@ -43,6 +43,9 @@ EXPLAIN_FILE = "explain.onnx"
 EVIDENCE = "evidence"
 ROWS = "rows"
 EXPLAIN_OUTPUT_NAMES = (*OUTPUT_NAMES, EVIDENCE, ROWS)
+# The training run's model card (its data, sources and licences, metrics), copied for people; the runtime never
+# reads it, so the manifest does not hash it.
+CARD_FILE = "README.md"
 DEFAULT_BUNDLE_NAME = "default_bundle"  # package data of `sentiment_batch`
 # Keys of the graph's `metadata_props` that tie it to the rest of the bundle.
 GRAPH_LABELS = "sentiment_batch.labels"

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from helpers import VARIED_TEXTS, save_self_contained
+from sentiment_batch import Scorer
 from sentiment_batch.bundle import load_bundle, open_session
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.export.exporter import export_bundle
@@ -95,6 +96,15 @@ def test_distinct_ngrams_export_with_parity(tiny_model_dir, tmp_path):
     for batch_size in (1, len(PARITY_TEXTS)):
         reference, candidate = pytorch_and_onnx_logits(model, tmp_path / "bundle", PARITY_TEXTS, batch_size)
         np.testing.assert_allclose(candidate, reference, rtol=0, atol=MAX_LOGIT_DIFF)
+
+
+def test_the_bundle_carries_the_model_card(tiny_model_dir, tmp_path):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    (model / "README.md").write_text("# card\n\nsources and licences\n", encoding="utf-8")
+    export_bundle(model, tmp_path / "bundle")
+    assert (tmp_path / "bundle" / "README.md").read_text(encoding="utf-8") == "# card\n\nsources and licences\n"
+    Scorer.from_bundle(tmp_path / "bundle").close()  # an unhashed card does not stop the bundle from loading
 
 
 def test_empty_review_alone_and_between_others(tiny_model, tiny_bundle):

@@ -106,14 +106,14 @@ def test_fraction_bits_keep_any_batch_inside_int64(largest):
 
 @pytest.mark.parametrize("distinct", [False, True])
 def test_evidence_is_each_rows_exact_share_of_the_label_margin(distinct):
-    from sentiment_batch.export.parity import reference_evidence
+    from sentiment_batch.export.parity import evidence_reference
     from sentiment_batch.export.scoring_module import ExplainModule
 
     model = make_model(distinct)
     ids, offsets = random_batch(700, 11)
     logits, probabilities, evidence, rows = ExplainModule(model)(ids, offsets)
     assert torch.equal(logits, ScoringModule(model)(ids, offsets)[0])  # explaining changes no answer
-    expected = reference_evidence(model, ids.numpy(), offsets.numpy())  # autograd on the float64 model
+    expected = evidence_reference(model)(ids.numpy(), offsets.numpy())  # autograd on the float64 model
     torch.testing.assert_close(evidence.double(), torch.from_numpy(expected), rtol=1e-4, atol=1e-5)
     columns, weights, _ = ngram_columns(ids, offsets, model.config)
     expected_rows = torch.where(torch.stack(weights, dim=1) > 0, torch.stack(columns, dim=1), -1)

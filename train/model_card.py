@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sentiment_batch.bundle import CARD_FILE
+
 TEMPLATE = """---
 library_name: transformers
 tags: [sentiment-analysis, text-classification, embedding-bag, sentiment-batch]
@@ -218,4 +220,4 @@ def write_model_card(
         metric_rows=rows,
         output_name=model_name,
     )
-    Path(output_dir, "README.md").write_text(text, encoding="utf-8")
+    Path(output_dir, CARD_FILE).write_text(text, encoding="utf-8")
