@@ -268,6 +268,16 @@ def train_best_start(model_args, training_args, tokenizer, labels: LabelSet, tra
     """Train from each table start of the model's config (`SentimentBagConfig.table_starts`), one after the other,
     and keep the model with the best validation figure (`metric_for_best_model`; the first on a tie).
 
+    Args:
+        model_args (`ModelArguments`): the model settings; `table_init` gives the starts.
+        training_args (`TrainingArguments`): the run's; the first start draws from the seeded state as it stands,
+            every later one after seeding again.
+        tokenizer (`Tokenizer`): the trained tokenizer.
+        labels (`LabelSet`): the classes.
+        train_dataset (`datasets.Dataset`): the reviews to learn from (and count the naive Bayes ratios on).
+        run (`Run`): gives the validation split and its metrics.
+        processing_class: the tokenizer saved with each checkpoint.
+
     Returns:
         `tuple[Trainer, TrainOutput, dict]`: the kept model's trainer and training output, and with several starts
         each one's best validation figure (`<start>_start_eval_<metric>`).
