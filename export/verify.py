@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from sentiment_batch.bundle import Bundle, Manifest, load_bundle, open_session
+from sentiment_batch.bundle import Bundle, Manifest, load_bundle, open_bundle_session
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import load_tokenizer
 
@@ -121,7 +121,7 @@ def verify_bundle(
     """
     tokenizer = load_tokenizer(bundle.tokenizer_path)
     torch_logits, torch_speed = timed_logits(torch_scorer(model), tokenizer, texts, batch_size, "pytorch")
-    session = open_session(bundle.model_path)
+    session = open_bundle_session(bundle)  # the graph's metadata, inputs and outputs checked against the manifest
     onnx_logits, onnx_speed = timed_logits(onnx_scorer(session), tokenizer, texts, batch_size, "onnxruntime")
     comparison = LogitComparison.of(torch_logits, onnx_logits)
     max_logit_diff, min_label_agreement = parity_bounds(bundle.manifest)

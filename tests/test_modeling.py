@@ -213,6 +213,44 @@ def test_naive_bayes_init_sets_fixed_weights_and_signed_columns():
     assert "bag.feature_weights" in model.state_dict() and not model.bag.feature_weights.requires_grad
 
 
+def test_random_table_init_sets_the_weights_and_keeps_the_random_table():
+    config = SentimentBagConfig(
+        vocab_size=50,
+        embedding_dim=6,
+        ngram_size=2,
+        num_buckets=32,
+        table_init="random",
+        id2label=dict(enumerate("abc")),
+    )
+    model = SentimentBagForSequenceClassification(config)
+    table = model.bag.embeddings.weight.clone()
+    ratios = torch.randn(3, 82)
+    model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(0))
+    expected = ratios.abs().amax(dim=0)
+    expected[config.pad_token_id] = 0
+    assert torch.equal(model.bag.feature_weights, expected) and torch.equal(model.bag.embeddings.weight, table)
+
+
+@pytest.mark.parametrize(
+    ("classes", "table_init", "starts"),
+    [
+        (2, "auto", ["naive_bayes"]),
+        (3, "auto", ["naive_bayes", "random"]),
+        (5, "auto", ["naive_bayes", "random"]),
+        (3, "naive_bayes", ["naive_bayes"]),
+        (2, "random", ["random"]),
+    ],
+)
+def test_table_starts_follow_table_init_and_the_classes(classes, table_init, starts):
+    config = SentimentBagConfig(table_init=table_init, id2label={index: f"c{index}" for index in range(classes)})
+    assert config.table_starts() == starts
+
+
+def test_unknown_table_init_is_refused():
+    with pytest.raises(ValueError, match="table_init must be one of auto, naive_bayes, random, got 'zeros'"):
+        SentimentBagConfig(table_init="zeros")
+
+
 def test_feature_weights_scale_each_row(model):
     scale = model.bag.feature_weights.clone()
     with torch.no_grad():

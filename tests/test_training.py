@@ -15,6 +15,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from helpers import REAL_TARBALL, REVIEWS, TINY_ACLIMDB
 from sentiment_batch.cli import main
+from sentiment_batch.errors import UserError
 from sentiment_batch.publish import TEMP_SUFFIX
 from sentiment_batch.train import train
 from sentiment_batch.train.splits import load_splits
@@ -379,6 +380,38 @@ def labelled_words(path, words: dict, per_class: int = 40, seed: int = 0):
     return path
 
 
+@pytest.mark.parametrize(
+    ("flags", "setting", "expected"),
+    [
+        (["--ngram-size", "0"], {"ngram_size": 0}, "ngram_size must be at least 1, got 0"),
+        (["--embedding-dim", "0"], {"embedding_dim": 0}, "embedding_dim must be at least 1, got 0"),
+        (
+            ["--hidden-dims", "16", "0"],
+            {"hidden_dims": [16, 0]},
+            "every hidden_dims width must be at least 1, got [16, 0]",
+        ),
+        (
+            ["--num-buckets", "0"],
+            {"num_buckets": 0},
+            "num_buckets must be at least 1 with n-grams (ngram_size > 1), got 0",
+        ),
+        (["--dropout", "1"], {"dropout": 1.0}, "dropout must be in [0, 1), got 1.0"),
+        (["--feature-dropout", "-0.1"], {"feature_dropout": -0.1}, "feature_dropout must be in [0, 1), got -0.1"),
+        (["--pooling", "max"], {"pooling": "max"}, "pooling must be one of sqrt, mean, got 'max'"),
+    ],
+)
+def test_bad_model_settings_give_one_line_before_reading_data(tmp_path, flags, setting, expected, capsys):
+    output_dir = tmp_path / "model"
+    # The dataset does not exist: the settings are refused before it is looked for.
+    assert train_cli(tmp_path / "missing.csv", output_dir, "--report_to", "none", *flags) == 2
+    stderr = capsys.readouterr().err
+    assert stderr.strip().splitlines() == [f"sentiment-batch train: error: {expected}"], stderr
+    assert not output_dir.exists()
+    with pytest.raises(UserError) as raised:  # the same refusal from the Python entry point
+        train(tmp_path / "missing.csv", output_dir, **setting)
+    assert str(raised.value) == expected
+
+
 LEARNING_FLAGS = ["--learning_rate", "0.1", "--num_train_epochs", "4", "--validation_size", "0.25"]
 
 
@@ -392,6 +425,9 @@ def test_three_classes_train_export_verify_and_score(tmp_path, capsys):
     assert config["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"} and config["label_values"] is None
     results = json.loads((model_dir / "all_results.json").read_text())
     assert results["eval_accuracy"] == 1.0 and results["eval_macro_f1"] == 1.0 and "eval_f1" not in results
+    # Both table starts trained, the better on validation kept (the naive Bayes one on a tie) and recorded.
+    figures = {start: results[f"{start}_start_eval_accuracy"] for start in ("naive_bayes", "random")}
+    assert config["table_init"] == ("random" if figures["random"] > figures["naive_bayes"] else "naive_bayes")
     matrix = results["eval_confusion_matrix"]
     validation = load_splits(str(dataset), 0.25, 42)["validation"]
     assert matrix == np.diag(np.bincount(validation["label"], minlength=3)).tolist()

@@ -158,3 +158,16 @@ def test_verify_maps_the_datasets_labels_to_the_bundles(tiny_bundle, tiny_model_
     code, stdout, stderr = run_verify(capsys, *args, "--dataset", other, "--split", "train")
     assert code == 2 and stdout == ""
     assert "has labels 'good', 'neutral', none of the given labels negative, positive" in stderr.splitlines()[-1]
+
+
+def test_verify_refuses_a_graph_whose_labels_are_not_the_manifests(bundle_copy, tiny_model_dir, review_folder, capsys):
+    from test_bundle import set_graph_metadata
+
+    from sentiment_batch.bundle import GRAPH_LABELS
+
+    set_graph_metadata(bundle_copy, **{GRAPH_LABELS: json.dumps(["positive", "negative"])})  # every file re-hashed
+    code, stdout, stderr = run_verify(
+        capsys, "--bundle", bundle_copy, "--model", tiny_model_dir, "--dataset", review_folder
+    )
+    assert code == 2 and stdout == ""
+    assert stderr.splitlines()[-1].startswith("sentiment-batch verify: error: ") and "labels" in stderr

@@ -11,7 +11,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from sentiment_batch.errors import UserError
 
-from .configuration import config_defaults
+from .configuration import SentimentBagConfig, config_defaults
 from .data import DEFAULT_HUB_DATASET
 from .distillation import DistillationArguments
 from .labels import label_names
@@ -113,6 +113,11 @@ class ModelArguments:
     feature_weighting: bool = config_field(
         "feature_weighting", "Weigh rows by naive Bayes log-count ratios and start the table from them."
     )
+    table_init: str = config_field(
+        "table_init",
+        "How the table starts: naive_bayes, random, or auto (naive_bayes for two classes; for more, both trained "
+        "and the better on validation kept).",
+    )
     feature_dropout: float = config_field("feature_dropout", "Share of bag entries dropped while training.")
     distinct_ngrams: bool = config_field(
         "distinct_ngrams", "Count each word and n-gram once per review (binarized features)."
@@ -124,6 +129,14 @@ class ModelArguments:
         default=True,
         metadata={"help": "Fit a temperature on validation after training, so probabilities are calibrated."},
     )
+
+    def __post_init__(self):
+        # Refused now, in one line, rather than after the data is read and tokenized.
+        SentimentBagConfig(**self.config_settings())
+
+    def config_settings(self) -> dict:
+        """The settings that are `SentimentBagConfig` arguments, by name."""
+        return {name: getattr(self, name) for name in config_defaults() if hasattr(self, name)}
 
 
 @dataclass

@@ -9,6 +9,7 @@ from transformers import PretrainedConfig
 
 DEFAULT_ID2LABEL = {0: "negative", 1: "positive"}
 POOLINGS = ("sqrt", "mean")
+TABLE_INITS = ("auto", "naive_bayes", "random")
 
 
 class SentimentBagConfig(PretrainedConfig):
@@ -38,6 +39,11 @@ class SentimentBagConfig(PretrainedConfig):
         feature_weighting (`bool`, *optional*, defaults to `True`):
             Scale each table row by a fixed weight held in the model: the naive Bayes log-count ratio of its
             word or n-gram, estimated on the training split.
+        table_init (`str`, *optional*, defaults to `"auto"`):
+            How the table starts when `feature_weighting` is on (the rows are weighed by the ratios either way):
+            `"naive_bayes"`, each column at ± one class's log-count ratios; `"random"`, uniform in ±1/dim; `"auto"`,
+            the naive Bayes start for two classes, and for more both starts, trained one after the other, the one
+            with the better validation figure kept (`table_starts`). A trained model records the start it kept.
         feature_dropout (`float`, *optional*, defaults to 0.0):
             Share of bag entries dropped per review while training.
         distinct_ngrams (`bool`, *optional*, defaults to `True`):
@@ -78,6 +84,7 @@ class SentimentBagConfig(PretrainedConfig):
         ngram_hash_multiplier: int = 1_000_003,
         pooling: str = "sqrt",
         feature_weighting: bool = True,
+        table_init: str = "auto",
         feature_dropout: float = 0.0,
         distinct_ngrams: bool = True,
         sparse_embeddings: bool = True,
@@ -101,6 +108,7 @@ class SentimentBagConfig(PretrainedConfig):
         self.ngram_hash_multiplier = ngram_hash_multiplier
         self.pooling = pooling
         self.feature_weighting = feature_weighting
+        self.table_init = table_init
         self.feature_dropout = feature_dropout
         self.distinct_ngrams = distinct_ngrams
         self.sparse_embeddings = sparse_embeddings
@@ -112,8 +120,7 @@ class SentimentBagConfig(PretrainedConfig):
         self.negation_cue_ids = list(negation_cue_ids)
         self.scope_end_ids = list(scope_end_ids)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
-        if self.ngram_size < 1:
-            raise ValueError(f"ngram_size must be at least 1, got {self.ngram_size}")
+        self._check_sizes()
         if self.label_values is not None and len(self.label_values) != self.num_labels:
             raise ValueError(f"label_values has {len(self.label_values)} values for {self.num_labels} labels")
         if not self.calibration_temperature > 0:
@@ -122,9 +129,32 @@ class SentimentBagConfig(PretrainedConfig):
             raise ValueError(f"negation_window must be 0, or positive with hashed rows, got {self.negation_window}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
+        if self.table_init not in TABLE_INITS:
+            raise ValueError(f"table_init must be one of {', '.join(TABLE_INITS)}, got {self.table_init!r}")
         # The hash keeps h < num_buckets, so h * multiplier + token id must fit in int64.
         if (self.num_buckets + 1) * self.ngram_hash_multiplier + self.vocab_size >= 1 << 62:
             raise ValueError("num_buckets * ngram_hash_multiplier overflows int64")
+
+    def _check_sizes(self) -> None:
+        """Refuse sizes and shares no model can be built or trained with, each in one line."""
+        for name in ("vocab_size", "embedding_dim", "ngram_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if any(width < 1 for width in self.hidden_dims):
+            raise ValueError(f"every hidden_dims width must be at least 1, got {self.hidden_dims}")
+        if self.ngram_size > 1 and self.num_buckets < 1:
+            raise ValueError(f"num_buckets must be at least 1 with n-grams (ngram_size > 1), got {self.num_buckets}")
+        for name in ("dropout", "feature_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+    def table_starts(self) -> list[str]:
+        """The table starts to train from, best on validation kept: `table_init`, or with `"auto"` the naive Bayes
+        start alone for two classes and both starts for more (on small multi-class sets the naive Bayes start
+        wins on some and loses on others, and the validation split tells which)."""
+        if self.table_init != "auto":
+            return [self.table_init]
+        return ["naive_bayes"] if self.num_labels == 2 else ["naive_bayes", "random"]
 
     @property
     def num_embeddings(self) -> int:

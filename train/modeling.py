@@ -266,6 +266,7 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
         Rows then weigh in by how strongly their n-gram leans to one class, as in NBSVM (Wang & Manning 2012),
         and each column starts as a different signed copy of that evidence for the MLP to combine. With one
         ratio per class (C > 2), a row weighs its strongest |ratio| and column j starts at ± class (j mod C)'s.
+        With `config.table_init == "random"` only the row weights are set: the table keeps its random start.
 
         Args:
             log_count_ratios (`torch.Tensor` of shape `[num_embeddings]` or `[C, num_embeddings]`): log P(row | pos)
@@ -278,6 +279,8 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
         ratios[..., self.config.pad_token_id] = 0.0  # the padding row stands for "no n-gram" and stays zero
         per_class = ratios.dim() == 2
         self.feature_weights.copy_(ratios.abs().amax(dim=0) if per_class else ratios)
+        if self.config.table_init == "random":
+            return
         signs = torch.randint(0, 2, (self.config.embedding_dim,), generator=generator) * 2.0 - 1.0  # [D]
         columns = ratios[torch.arange(self.config.embedding_dim) % len(ratios)].T if per_class else ratios.unsqueeze(1)
         self.embeddings.weight.copy_(columns * signs.to(ratios))  # [R, D]

@@ -24,7 +24,7 @@ from sentiment_batch.publish import check_output, staged_folder
 
 from . import tracking
 from .arguments import ModelArguments, arguments_from_dict, parse_arguments, read_licences
-from .configuration import SentimentBagConfig, config_defaults
+from .configuration import SentimentBagConfig
 from .data import AUTO, has_text, load_unlabeled
 from .distillation import pseudo_labels, sampled, student_set, without_texts
 from .evaluation import evaluate_and_save, fit_model_temperature, metrics_for
@@ -82,21 +82,29 @@ def fit_tokenizer(train_split, model_args: ModelArguments) -> Tokenizer:
     return train_tokenizer(batches, model_args.vocab_size, model_args.min_frequency, length=len(train_split))
 
 
-def build_model(
-    model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet
-) -> SentimentBagForSequenceClassification:
-    """A fresh model sized to the tokenizer's vocabulary and the classes, every other config value from `model_args`."""
-    settings = {name: getattr(model_args, name) for name in config_defaults() if hasattr(model_args, name)}
+def model_config(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet) -> SentimentBagConfig:
+    """The config of a model sized to the tokenizer's vocabulary and the classes, every other value from
+    `model_args`."""
+    settings = model_args.config_settings()
     settings.update(vocab_size=tokenizer.get_vocab_size(), pad_token_id=tokenizer.token_to_id(PAD_TOKEN))
     if settings.get("negation_window"):
         settings["negation_cue_ids"], settings["scope_end_ids"] = negation_ids(tokenizer)
     settings.update(id2label=dict(enumerate(labels.names)), label_values=labels.values and list(labels.values))
-    return SentimentBagForSequenceClassification(SentimentBagConfig(**settings))
+    return SentimentBagConfig(**settings)
+
+
+def build_model(
+    model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet
+) -> SentimentBagForSequenceClassification:
+    """A fresh model sized to the tokenizer's vocabulary and the classes, every other config value from `model_args`."""
+    return SentimentBagForSequenceClassification(model_config(model_args, tokenizer, labels))
 
 
 def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, labelled, seed: int):
-    """A fresh model, its table started from the naive Bayes ratios of the labelled reviews when it weighs rows."""
+    """A fresh model, its rows weighed by the naive Bayes ratios of the labelled reviews when it weighs rows, and its
+    table started as `table_init` says (with `"auto"`, the first of `SentimentBagConfig.table_starts`)."""
     model = build_model(model_args, tokenizer, labels)
+    model.config.table_init = model.config.table_starts()[0]
     if model.config.feature_weighting:
         ratios = log_count_ratios(bag_batches(labelled), model.config)
         model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
@@ -236,11 +244,10 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
         training_args = dataclasses.replace(training_args, num_train_epochs=distill_args.student_epochs)
         set_seed(training_args.seed)
     # The naive Bayes counts come from every review the model learns from, pseudo-labelled ones by their targets.
-    model = new_model(model_args, tokenizer, data.labels, train_dataset, training_args.seed)
-    trainer = make_trainer(
-        model, training_args, train_dataset, run.encoded["validation"], processing_class, None, run.compute_metrics
+    trainer, train_result, starts = train_best_start(
+        model_args, training_args, tokenizer, data.labels, train_dataset, run, processing_class
     )
-    train_result = trainer.train()
+    model = trainer.model
     if model_args.calibrate:
         model.config.calibration_temperature = fit_model_temperature(
             trainer, run.encoded["validation"], data.splits["validation"]
@@ -248,13 +255,53 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
     trainer.save_model(str(staging))
     for checkpoint in staging.glob("checkpoint-*"):  # the best one is loaded and saved above
         shutil.rmtree(checkpoint)
-    train_metrics = {**train_result.metrics, **distilled, "temperature": model.config.calibration_temperature}
+    train_metrics = {**train_result.metrics, **distilled, **starts, "temperature": model.config.calibration_temperature}
     metrics, reported = evaluate_and_save(trainer, data.splits, run.encoded, train_metrics)
     write_model_card(staging, output_dir.name, model.config, data, settings, metrics, licences)
     if "wandb" in training_args.report_to:
         labels = list(model.config.id2label.values())
         tracking.log_final_results(metrics, reported.predictions.argmax(-1), reported.label_ids, labels)
     return metrics
+
+
+def train_best_start(model_args, training_args, tokenizer, labels: LabelSet, train_dataset, run: Run, processing_class):
+    """Train from each table start of the model's config (`SentimentBagConfig.table_starts`), one after the other,
+    and keep the model with the best validation figure (`metric_for_best_model`; the first on a tie).
+
+    Args:
+        model_args (`ModelArguments`): the model settings; `table_init` gives the starts.
+        training_args (`TrainingArguments`): the run's; the first start draws from the seeded state as it stands,
+            every later one after seeding again.
+        tokenizer (`Tokenizer`): the trained tokenizer.
+        labels (`LabelSet`): the classes.
+        train_dataset (`datasets.Dataset`): the reviews to learn from (and count the naive Bayes ratios on).
+        run (`Run`): gives the validation split and its metrics.
+        processing_class: the tokenizer saved with each checkpoint.
+
+    Returns:
+        `tuple[Trainer, TrainOutput, dict]`: the kept model's trainer and training output, and with several starts
+        each one's best validation figure (`<start>_start_eval_<metric>`).
+    """
+    starts = model_config(model_args, tokenizer, labels).table_starts()
+    metric = training_args.metric_for_best_model.removeprefix("eval_")
+    best, figures = None, {}
+    for index, start in enumerate(starts):
+        if index:  # the first start draws from the seeded state as a single start does
+            set_seed(training_args.seed)
+        model = new_model(
+            dataclasses.replace(model_args, table_init=start), tokenizer, labels, train_dataset, training_args.seed
+        )
+        trainer = make_trainer(
+            model, training_args, train_dataset, run.encoded["validation"], processing_class, None, run.compute_metrics
+        )
+        result = trainer.train()
+        figure = figures[f"{start}_start_eval_{metric}"] = trainer.state.best_metric
+        if best is None or (figure > best[2] if training_args.greater_is_better else figure < best[2]):
+            best = (trainer, result, figure)
+    if len(starts) > 1:
+        logger.info("table starts: %s", figures)
+        tracking.log_phase("table_starts", figures)
+    return best[0], best[1], figures if len(starts) > 1 else {}
 
 
 def train_from_arguments(data_args, model_args, distill_args, training_args) -> dict:

@@ -1,10 +1,12 @@
-"""Your own labels, end to end: train → export → verify → score on two multi-class sets built from reviews.parquet,
+"""Your own labels, end to end: train → export → verify → score on three multi-class sets built from reviews.parquet,
 against TF-IDF(1,2) + LogisticRegression on the same splits.
 
-The two sets (the shared corpus dropped 3-star and neutral rows, so neither is a natural three-way set):
+The sets (the shared corpus dropped 3-star and neutral rows, so none is a natural three-way set):
 - `clothing_stars`: `womens_clothing`, the label its 1, 2, 4 or 5 star rating, as an integer (4 classes).
 - `three_way`: `druglib` and `ba_airline_reviews`, the two sources rated 1-10 (5 and 6 absent from the corpus):
   `negative` 1-3, `neutral` 4 or 7 (the ratings nearest the missing middle), `positive` 8-10 (3 classes).
+- `short_stars`: `mcdonalds_reviews`, texts as short as tweets (median 15 words), the label its 1, 2, 4 or 5 star
+  rating (4 classes); reported beside the two others, whose mean is the bar.
 
 Each set is split at random (seeded) into train (80%) and test (20%), written as train.parquet and test.parquet
 in one folder. sentiment-batch trains on that folder with its defaults (validation: 10% of train), is exported, verified
@@ -53,7 +55,16 @@ def three_way(reviews: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"text": rows.text[kept], "label": bands[kept]})
 
 
-DATASETS = {"clothing_stars": clothing_stars, "three_way": three_way}
+def short_stars(reviews: pd.DataFrame) -> pd.DataFrame:
+    """mcdonalds_reviews (median 15 words, as short as tweets) labelled with their star rating (1, 2, 4, 5)."""
+    rows = reviews[reviews.source == "mcdonalds_reviews"]
+    stars = rows.rating.str.split().str[0].astype(int)  # "1 star", "5 stars"
+    return pd.DataFrame({"text": rows.text, "label": stars})
+
+
+DATASETS = {"clothing_stars": clothing_stars, "three_way": three_way, "short_stars": short_stars}
+# The two sets issue #21's bar is measured on (the mean of their test accuracies); short_stars is reported beside them.
+BAR_SETS = ("clothing_stars", "three_way")
 
 
 def write_split(frame: pd.DataFrame, folder: Path, seed: int) -> dict[str, int]:
@@ -162,16 +173,16 @@ def markdown(report: dict) -> str:
                 f"| | | | TF-IDF(1,2) + LR, {title} (C {figures['c']:g}) | {figures['test_accuracy']:.4f} | "
                 f"{figures['test_macro_f1']:.4f} | {figures['train_s']} | the same training rows |"
             )
+    bar = [report["datasets"][name] for name in BAR_SETS if name in report["datasets"]]
     means = {
-        "sentiment-batch": [result["sentiment_batch"]["test_accuracy"] for result in report["datasets"].values()],
+        "sentiment-batch": [result["sentiment_batch"]["test_accuracy"] for result in bar],
         **{
-            f"TF-IDF + LR {variant}": [
-                result["tfidf_lr"][variant]["test_accuracy"] for result in report["datasets"].values()
-            ]
+            f"TF-IDF + LR {variant}": [result["tfidf_lr"][variant]["test_accuracy"] for result in bar]
             for variant in ("default", "tuned")
         },
     }
-    lines += ["", "Mean test accuracy: " + ", ".join(f"{name} {np.mean(values):.4f}" for name, values in means.items())]
+    mean_line = ", ".join(f"{name} {np.mean(values):.4f}" for name, values in means.items())
+    lines += ["", f"Mean test accuracy over {' and '.join(BAR_SETS)}: {mean_line}"]
     return "\n".join(lines)
 
 
