@@ -366,7 +366,8 @@ def summary_lines(manifest: Manifest, output_dir: Path) -> list[str]:
     parity = info["parity"]
     lines = [
         f"bundle: {output_dir} (opset {info['opset']}, export {info['export_seconds']:.1f}s)",
-        f"parity: {parity['texts']} reviews at batch sizes {parity['batch_sizes']}, "
+        f"parity: {parity['texts']:,} reviews {parity['batch_sizes'][-1]} per batch, the first "
+        f"{parity.get('texts_one_at_a_time', parity['texts']):,} one at a time, "
         f"max |Δlogit| {parity['max_abs_logit_diff']:.3g}, label agreement {parity['label_agreement']:.4f}",
     ]
     half = info.get("quantization")

@@ -21,9 +21,12 @@ from sentiment_batch.cli import main as cli_main
 from sentiment_batch.export.exporter import export_bundle
 from sentiment_batch.export.onnx_graph import PAGE_BYTES, move_weights_to_data_file
 from sentiment_batch.export.parity import (
+    MANY_BATCH_SIZE,
     MAX_LOGIT_DIFF,
+    MAX_SINGLE_TEXTS,
     builtin_texts,
     onnx_scorer,
+    parity_runs,
     score_texts,
     torch_scorer,
 )
@@ -96,6 +99,14 @@ def test_distinct_ngrams_export_with_parity(tiny_model_dir, tmp_path):
     for batch_size in (1, len(PARITY_TEXTS)):
         reference, candidate = pytorch_and_onnx_logits(model, tmp_path / "bundle", PARITY_TEXTS, batch_size)
         np.testing.assert_allclose(candidate, reference, rtol=0, atol=MAX_LOGIT_DIFF)
+
+
+def test_parity_takes_every_review_batched_and_the_first_ones_alone():
+    texts = [f"review {n}" for n in range(MAX_SINGLE_TEXTS + 500)]
+    [(one, alone), (many, batched)] = parity_runs(texts)
+    assert (one, list(alone), many, batched) == (1, texts[:MAX_SINGLE_TEXTS], MANY_BATCH_SIZE, texts)
+    assert [(size, list(run)) for size, run in parity_runs(texts[:3])] == [(1, texts[:3]), (3, texts[:3])]
+    assert [(size, list(run)) for size, run in parity_runs(texts[:1])] == [(1, texts[:1])]
 
 
 def test_the_bundle_carries_the_model_card(tiny_model_dir, tmp_path):
