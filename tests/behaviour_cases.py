@@ -131,6 +131,11 @@ DOMAINS = [
     ("Funny, moving and smart.", POSITIVE),
     ("Boring and far too long.", NEGATIVE),
     ("The plot made no sense and the acting was wooden.", NEGATIVE),
+    # film critics' one-liners
+    ("One of the year's best films.", POSITIVE),
+    ("A charming, well-crafted comedy that never overstays its welcome.", POSITIVE),
+    ("An overlong, self-indulgent slog.", NEGATIVE),
+    ("The performances cannot save a script this thin.", NEGATIVE),
     # games
     ("So much fun with friends.", POSITIVE),
     ("Pay to win garbage.", NEGATIVE),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sentiment_batch import __version__
+from sentiment_batch.bundle import CARD_FILE, DATA_FILE, EXPLAIN_FILE, MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CSV = REPO / "sample_data" / "reviews.csv"
@@ -49,7 +51,7 @@ def test_wheel_holds_only_the_sentiment_batch_namespace_and_the_default_bundle(w
     packages = {name.rsplit("/", 1)[0] for name in names if name.endswith("/__init__.py")}
     assert packages == {"sentiment_batch", "sentiment_batch/train", "sentiment_batch/export"}
     bundle = {name.rsplit("/", 1)[1] for name in names if name.startswith("sentiment_batch/default_bundle/")}
-    assert bundle == {"bundle.json", "model.onnx", "model.onnx.data", "tokenizer.json"}
+    assert bundle == {MANIFEST_FILE, CARD_FILE, MODEL_FILE, DATA_FILE, TOKENIZER_FILE, EXPLAIN_FILE}
     assert "sentiment_batch/train/metrics.py" in names and "sentiment_batch/py.typed" in names
     assert wheel.stat().st_size < MAX_WHEEL_BYTES
     assert f"sentiment_batch-{__version__}.dist-info/licenses/LICENSE" in names
@@ -75,6 +77,16 @@ def test_installed_wheel_scores_with_its_own_bundle_anywhere_without_torch(insta
     inside = score_sample(installed, REPO, tmp_path / "inside.csv")  # the README's command, in the checkout
     assert outside == inside
     assert {row["label"] for row in outside if not row["error"]} == {"negative", "positive"}
+
+
+def test_installed_wheel_explains_with_its_shipped_bundle(installed, tmp_path):
+    output = tmp_path / "explained.csv"
+    run([installed / "sentiment-batch", "score", SAMPLE_CSV, "--output", output, "--explain", "2", "--no-progress"])
+    with output.open(encoding="utf-8", newline="") as handle:
+        scored = [row for row in csv.DictReader(handle) if not row["error"]]
+    evidence = [(json.loads(row["evidence"]), row["text"]) for row in scored]
+    assert scored and all(1 <= len(entries) <= 2 for entries, _ in evidence)
+    assert all(entry["phrase"] in text for entries, text in evidence for entry in entries)
 
 
 def test_training_commands_say_which_extra_they_need(installed, tmp_path):
