@@ -216,8 +216,7 @@ class Scorer:
         self._explain_session = None  # opened at the first call that explains
         self._explain_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
-        self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)
-        self._closed = False
+        self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)  # alive until closed
         self._lock = threading.Lock()  # submitting and closing never interleave
 
     @classmethod
@@ -241,10 +240,8 @@ class Scorer:
 
     def _stop(self, cancel: bool) -> None:
         with self._lock:
-            if self._closed:
+            if self._finalizer.detach() is None:
                 return
-            self._closed = True
-        self._finalizer.detach()
         self._pool.shutdown(wait=True, cancel_futures=cancel)
 
     def __enter__(self) -> Scorer:
@@ -283,7 +280,7 @@ class Scorer:
         # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
         starts = range(0, len(texts), self.batch_size)
         with self._lock:
-            if self._closed:
+            if not self._finalizer.alive:
                 raise UserError(CLOSED)
             return [self._pool.submit(self._score, texts[start : start + self.batch_size], explain) for start in starts]
 
@@ -345,10 +342,8 @@ class Scorer:
 
     def _start(self, values: Sequence[object] | pa.Array | pa.ChunkedArray, explain: int = 0) -> _Pending:
         """Check the cells of one column and send its scorable texts to the pool."""
-        if explain and self.bundle.explain_path is None:
-            raise UserError(
-                f"the bundle {shown(self.bundle.path)} has no explain graph; export the model again to explain"
-            )
+        if explain:
+            self._explainer()  # opened here, before any work: open_bundle_session refuses a bundle without one
         column = _string_column(values) if isinstance(values, (pa.Array, pa.ChunkedArray)) else None
         if column is not None:
             errors, ok = text_errors(column)
