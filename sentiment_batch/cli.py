@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Iterator
 
 from . import __version__
-from .console import BestEffort, say
+from .console import BestEffort, say, to_devnull
 from .errors import UserError, UserTypeError, first_line, shown
 from .publish import OutputExistsError
 
@@ -126,10 +126,7 @@ def standard_streams() -> None:
         try:
             os.fstat(fd)
         except OSError:
-            null = os.open(os.devnull, os.O_RDWR)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
+            to_devnull(fd)
         if getattr(sys, name) is None:
             setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115 (lives as long as the process)
 

@@ -52,9 +52,19 @@ class BestEffort:
         if self.stream is not sys.stderr and self.stream is not sys.__stderr__:
             return
         with contextlib.suppress(OSError):
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 2)
-            os.close(null)
+            to_devnull(2)
+
+
+def to_devnull(fd: int) -> None:
+    """Point file descriptor `fd` at /dev/null.
+
+    Args:
+        fd (`int`): the descriptor, e.g. 2 for stderr.
+    """
+    null = os.open(os.devnull, os.O_RDWR)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
 
 
 def say(line: str) -> None:

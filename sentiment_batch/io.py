@@ -106,6 +106,11 @@ def csv_encoding(name: str | None) -> str:
     return "utf-8-sig" if codec == "utf-8" else codec
 
 
+def _encoding_name(codec: str) -> str:
+    """The name messages give a codec from `csv_encoding`."""
+    return "UTF-8" if codec == "utf-8-sig" else codec
+
+
 def _read_failure(path: Path, fmt: str, error: BaseException) -> UserError:
     return UserError(f"cannot read {shown(path)} as {fmt.upper()}: {first_line(error)}")
 
@@ -171,7 +176,7 @@ class Source:
             except UnicodeEncodeError:
                 if field.name != text_column:
                     line = next(line for line, value in zip(lines, values, strict=True) if not encodable(value))
-                    encoding = "UTF-8" if self.encoding == "utf-8-sig" else self.encoding
+                    encoding = _encoding_name(self.encoding)
                     message = f"line {line}, column {shown(repr(field.name))}: bytes that are not {encoding}"
                     raise _NotText(message) from None
                 raw = [value.encode("utf-8", "surrogateescape") for value in values]
@@ -268,8 +273,7 @@ def _csv_schema(path: Path, encoding: str) -> pa.Schema:
         raise csv.Error("the file is empty; a CSV input starts with a header row")
     for name in header:
         if not encodable(name):
-            shown_encoding = "UTF-8" if encoding == "utf-8-sig" else encoding
-            raise csv.Error(f"the header holds bytes that are not {shown_encoding}: {shown(repr(name))}")
+            raise csv.Error(f"the header holds bytes that are not {_encoding_name(encoding)}: {shown(repr(name))}")
     return pa.schema([(name, pa.string()) for name in header])
 
 

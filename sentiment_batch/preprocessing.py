@@ -306,10 +306,15 @@ def text_bytes(column: pa.Array) -> tuple[bytes, np.ndarray]:
     Args:
         column (`pa.Array`): the texts (large_string, possibly a slice).
     """
-    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset : column.offset + len(column) + 1]
+    offsets = _text_offsets(column)
     data = column.buffers()[2]
     raw = data[offsets[0] : offsets[-1]].to_pybytes() if data is not None else b""
     return raw, offsets - offsets[0]
+
+
+def _text_offsets(column: pa.Array) -> np.ndarray:
+    """Where each text of a large_string column (possibly a slice) starts in its data buffer, then where it ends."""
+    return np.frombuffer(column.buffers()[1], np.int64)[column.offset : column.offset + len(column) + 1]
 
 
 def _normalize_non_ascii(column: pa.Array, ascii_texts: np.ndarray, nfkc_texts: np.ndarray) -> pa.Array:
@@ -470,7 +475,7 @@ class FastEncoder:
         raw, offsets = text_bytes(text)
         moved = np.zeros(len(column), dtype=bool)
         if spans and not ascii_texts.all():
-            moved = np.diff(offsets) != np.diff(text_bytes(column)[1])
+            moved = np.diff(offsets) != np.diff(_text_offsets(column))
         raw, classes = _normalized_classes(raw, offsets, ascii_texts)
         return _Part(*self._table.token_ids(raw, classes, offsets, spans), moved)
 
