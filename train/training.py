@@ -100,13 +100,19 @@ def build_model(
     return SentimentBagForSequenceClassification(model_config(model_args, tokenizer, labels))
 
 
-def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, labelled, seed: int):
-    """A fresh model, its rows weighed by the naive Bayes ratios of the labelled reviews when it weighs rows, and its
-    table started as `table_init` says (with `"auto"`, the first of `SentimentBagConfig.table_starts`)."""
+def naive_bayes_ratios(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, labelled):
+    """The naive Bayes ratios of the labelled reviews for models of these settings (one pass over the reviews, shared
+    by every model trained from them), or None when the models weigh no rows."""
+    config = model_config(model_args, tokenizer, labels)
+    return log_count_ratios(bag_batches(labelled), config) if config.feature_weighting else None
+
+
+def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, ratios, seed: int):
+    """A fresh model, its rows weighed by the naive Bayes `ratios` (from `naive_bayes_ratios`) when it weighs rows,
+    and its table started as `table_init` says (with `"auto"`, the first of `SentimentBagConfig.table_starts`)."""
     model = build_model(model_args, tokenizer, labels)
     model.config.table_init = model.config.table_starts()[0]
-    if model.config.feature_weighting:
-        ratios = log_count_ratios(bag_batches(labelled), model.config)
+    if ratios is not None:
         model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
     return model
 
@@ -120,13 +126,14 @@ def train_teachers(distill_args, model_args, training_args, tokenizer, run, unla
     """
     on_unlabeled, on_validation, accuracies = [], [], []
     validation = run.encoded["validation"]
+    ratios = naive_bayes_ratios(model_args, tokenizer, run.data.labels, run.training)
     for index in range(distill_args.num_teachers):
         seed = training_args.seed + index
         teacher_args = dataclasses.replace(
             training_args, seed=seed, output_dir=str(Path(training_args.output_dir) / f"teacher-{index}"), report_to=[]
         )
         set_seed(seed)
-        teacher = new_model(model_args, tokenizer, run.data.labels, run.training, seed)
+        teacher = new_model(model_args, tokenizer, run.data.labels, ratios, seed)
         callbacks = [tracking.PhaseLogger(f"teacher_{index}")] if "wandb" in training_args.report_to else None
         trainer = make_trainer(
             teacher, teacher_args, run.training, validation, processing_class, callbacks, run.compute_metrics
@@ -283,13 +290,14 @@ def train_best_start(model_args, training_args, tokenizer, labels: LabelSet, tra
         each one's best validation figure (`<start>_start_eval_<metric>`).
     """
     starts = model_config(model_args, tokenizer, labels).table_starts()
+    ratios = naive_bayes_ratios(model_args, tokenizer, labels, train_dataset)
     metric = training_args.metric_for_best_model.removeprefix("eval_")
     best, figures = None, {}
     for index, start in enumerate(starts):
         if index:  # the first start draws from the seeded state as a single start does
             set_seed(training_args.seed)
         model = new_model(
-            dataclasses.replace(model_args, table_init=start), tokenizer, labels, train_dataset, training_args.seed
+            dataclasses.replace(model_args, table_init=start), tokenizer, labels, ratios, training_args.seed
         )
         trainer = make_trainer(
             model, training_args, train_dataset, run.encoded["validation"], processing_class, None, run.compute_metrics
