@@ -10,7 +10,6 @@ from transformers import Trainer
 
 from sentiment_batch.preprocessing import flatten
 
-from .metrics import build_compute_metrics, load_metric
 from .optimization import SparseAdagrad
 
 
@@ -92,13 +91,8 @@ def class_probabilities(model, split) -> np.ndarray:
     return torch.cat([torch.softmax(logits, dim=-1) for logits in batches]).numpy()
 
 
-def make_trainer(
-    model, training_args, train_dataset, eval_dataset, processing_class, callbacks=None, compute_metrics=None
-):
-    """The `SentimentTrainer` of one model, with the project's Adagrad, collator and metrics.
-
-    `compute_metrics` defaults to the pooled metrics of `build_compute_metrics`.
-    """
+def make_trainer(model, training_args, train_dataset, eval_dataset, processing_class, callbacks, compute_metrics):
+    """The `SentimentTrainer` of one model, with the project's Adagrad and collator, and the run's metrics."""
     # Adagrad's arithmetic with a faster sparse step; any other optimizer comes from TrainingArguments.optim.
     adagrad = (SparseAdagrad, {"lr": training_args.learning_rate}) if training_args.optim == "adagrad" else None
     return SentimentTrainer(
@@ -108,7 +102,7 @@ def make_trainer(
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         data_collator=BagCollator(),
-        compute_metrics=compute_metrics or build_compute_metrics(load_metric()),
+        compute_metrics=compute_metrics,
         processing_class=processing_class,
         callbacks=callbacks,
     )
