@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import onnx
 import onnxruntime
 import torch
@@ -36,19 +35,12 @@ from .onnx_graph import (
     move_weights_to_data_file,
     seal_bundle,
 )
-from .parity import (
-    MANY_BATCH_SIZE,
-    MAX_LOGIT_DIFF,
-    builtin_texts,
-    check_explain_parity,
-    check_parity,
-    onnx_scorer,
-    score_texts,
-)
+from .parity import MAX_LOGIT_DIFF, builtin_texts, check_explain_parity, check_parity
 from .quantize import (
     HALF_MAX_LOGIT_DIFF,
     HALF_MIN_LABEL_AGREEMENT,
     MIN_FLOAT16_SAMPLE,
+    compare_sessions,
     quantize_in_place,
     store_tables_in_float16,
 )
@@ -230,11 +222,7 @@ def store_explain_in_float16(explain_path: Path, model_path: Path, tokenizer: To
         texts (`list[str]`): the reviews to compare on.
     """
     store_tables_in_float16(explain_path, explain_path)
-    explain, scoring = onnx_scorer(open_session(explain_path)), onnx_scorer(open_session(model_path))
-    batch_size = min(max(len(texts), 1), MANY_BATCH_SIZE)
-    if not np.array_equal(
-        score_texts(explain, tokenizer, texts, batch_size), score_texts(scoring, tokenizer, texts, batch_size)
-    ):
+    if not compare_sessions(model_path, explain_path, tokenizer, texts).within(0.0, 1.0):
         raise UserError("the float16 explain graph's logits differ from the scoring graph's; bundle not written")
 
 
@@ -280,8 +268,8 @@ def export_bundle(
     tokenizer = load_tokenizer(model_dir, vocab_size=model.config.vocab_size)
     with staged_folder(output_dir, overwrite=overwrite) as staging:
         model_path = staging / MODEL_FILE
-        parity, export_seconds = export_checked_graph(model, tokenizer, builtin_texts() + sample, model_path, opset)
         parity_texts = builtin_texts() + sample
+        parity, export_seconds = export_checked_graph(model, tokenizer, parity_texts, model_path, opset)
         explain_path = staging / EXPLAIN_FILE
         explain_parity = export_explain_graph(model, tokenizer, parity_texts, explain_path, model_path, opset)
         half = quantize_in_place(model_path, tokenizer, sample) if float16 else None
@@ -367,7 +355,7 @@ def summary_lines(manifest: Manifest, output_dir: Path) -> list[str]:
     lines = [
         f"bundle: {output_dir} (opset {info['opset']}, export {info['export_seconds']:.1f}s)",
         f"parity: {parity['texts']:,} reviews {parity['batch_sizes'][-1]} per batch, the first "
-        f"{parity.get('texts_one_at_a_time', parity['texts']):,} one at a time, "
+        f"{parity['texts_one_at_a_time']:,} one at a time, "
         f"max |Δlogit| {parity['max_abs_logit_diff']:.3g}, label agreement {parity['label_agreement']:.4f}",
     ]
     half = info.get("quantization")

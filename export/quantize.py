@@ -54,11 +54,12 @@ def row_lookups_as_gathers(model: onnx.ModelProto) -> int:
 
 
 def compare_sessions(float_path: Path, half_path: Path, tokenizer: Tokenizer, texts: list[str]) -> LogitComparison:
-    """Logit and label agreement of the float16-table model against the float32 one.
+    """Logit and label agreement of one graph against another: a float16-table model against the float32 one, or
+    the float16 explain graph against the float16 scoring graph.
 
     Args:
-        float_path (`Path`): the float ONNX file.
-        half_path (`Path`): the converted ONNX file.
+        float_path (`Path`): the reference ONNX file.
+        half_path (`Path`): the compared ONNX file.
         tokenizer (`Tokenizer`): the bundle's tokenizer.
         texts (`list[str]`): the reviews to compare on.
     """
