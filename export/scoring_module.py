@@ -38,6 +38,20 @@ def fraction_bits(table: torch.Tensor, ngram_size: int) -> int:
     return INT64_BITS - MAX_TOKENS_BITS - 1 - integer_bits
 
 
+def review_sums(values: torch.Tensor, offsets: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """Each review's sum `[B, K]` of integer token values `[T, K]`, as the difference of two prefix sums: exact,
+    so a review's sum does not depend on the reviews around it.
+
+    Args:
+        values (`torch.Tensor`): int64 values, one row per token.
+        offsets (`torch.Tensor`): where each review starts.
+        ends (`torch.Tensor`): where each review ends (`review_ends`).
+    """
+    prefix = nn.functional.pad(values.cumsum(0), (0, 0, 1, 0))  # [T+1, K], prefix[i]: the tokens before i
+    # index_select exports to Gather; fancy indexing becomes the much slower GatherND.
+    return prefix.index_select(0, ends) - prefix.index_select(0, offsets)  # [B, K]
+
+
 class Bag(NamedTuple):
     """A batch's bag as the graph builds it: each n-gram's table row, the rows read, and each review's pooling."""
 
@@ -74,11 +88,8 @@ class ScoringModule(nn.Module):
         # the token sums are elementwise and a review's tokens stay contiguous. F.embedding exports to Gather.
         gathered = [nn.functional.embedding(rows, self.table) for rows in columns]  # N x [T, D]
         fixed = torch.round(sum(gathered) * 2.0**self.fraction_bits).long()  # [T, D] int64
-        prefix = nn.functional.pad(fixed.cumsum(0), (0, 0, 1, 0))  # [T+1, D], prefix[i]: the tokens before i
         ends = review_ends(offsets, num_tokens)  # [B]
-        # index_select exports to Gather; fancy indexing becomes the much slower GatherND.
-        sums = prefix.index_select(0, ends) - prefix.index_select(0, offsets)  # [B, D] int64, exact
-        sums = sums.float() * 2.0**-self.fraction_bits  # [B, D]
+        sums = review_sums(fixed, offsets, ends).float() * 2.0**-self.fraction_bits  # [B, D]
         counts = self.counts(weights, offsets, ends)  # [B, 1]
         scale_sums = self.model.bag.scale_sums
         scales = scale_sums(torch.ones_like(counts), counts)  # [B, 1]
@@ -91,8 +102,7 @@ class ScoringModule(nn.Module):
     def counts(self, weights: list[torch.Tensor], offsets: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """Each review's bag entries `[B, 1]` (whole numbers, exact in float32)."""
         if self.config.distinct_ngrams:  # the entries left once repeats are dropped, by prefix sums (no scatter)
-            prefix = nn.functional.pad(sum(weights).long().cumsum(0), (1, 0))  # [T+1]
-            return (prefix.index_select(0, ends) - prefix.index_select(0, offsets)).float().unsqueeze(1)  # [B, 1]
+            return review_sums(sum(weights).long().unsqueeze(1), offsets, ends).float()  # [B, 1]
         # Without repeats dropped, a review of L tokens has max(L - n + 1, 0) n-grams of each size n: no scatter.
         lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
         sizes = torch.arange(1, self.config.ngram_size + 1, device=lengths.device)  # [N]
