@@ -270,6 +270,15 @@ def graph_metadata(
     return metadata
 
 
+def is_label_name(label: object) -> bool:
+    """Whether `label` can name a class of a bundle: a printable string of 1 to `MAX_LABEL_CHARS` characters.
+
+    Args:
+        label (`object`): the candidate name.
+    """
+    return isinstance(label, str) and 0 < len(label) <= MAX_LABEL_CHARS and label.isprintable()
+
+
 def check_labels(path: Path, labels: object) -> tuple[str, ...]:
     """`labels` as a tuple, when it is a list of at least 2 distinct printable names of 1 to `MAX_LABEL_CHARS`.
 
@@ -277,9 +286,7 @@ def check_labels(path: Path, labels: object) -> tuple[str, ...]:
         path (`Path`): where the labels come from, for the message.
         labels (`object`): the value read.
     """
-    valid = isinstance(labels, list) and all(
-        isinstance(label, str) and 0 < len(label) <= MAX_LABEL_CHARS and label.isprintable() for label in labels
-    )
+    valid = isinstance(labels, list) and all(is_label_name(label) for label in labels)
     if not valid or len(labels) < 2 or len(set(labels)) != len(labels):
         raise UserError(
             f"{shown(path)}: labels must be a list of at least 2 distinct printable names of 1 to "

@@ -18,7 +18,7 @@ import pyarrow as pa
 from datasets import ClassLabel, Dataset, DatasetInfo
 from datasets.table import InMemoryTable
 
-from sentiment_batch.bundle import MAX_LABEL_CHARS
+from sentiment_batch.bundle import MAX_LABEL_CHARS, is_label_name
 from sentiment_batch.errors import UserError
 
 from .data import distinct_values
@@ -191,7 +191,7 @@ def _candidate_names(value: object) -> list[str]:
 
 def _check_names(names: Sequence[str]) -> None:
     """Refuse names a bundle cannot carry (`sentiment_batch.bundle.check_labels`)."""
-    bad = [name for name in names if not (0 < len(name) <= MAX_LABEL_CHARS and name.isprintable())]
+    bad = [name for name in names if not is_label_name(name)]
     if bad:
         raise UserError(
             f"label {bad[0]!r} cannot name a class: names must be printable, 1 to {MAX_LABEL_CHARS} characters"
