@@ -483,3 +483,14 @@ def _rating(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
         return -1
     return int(value) if abs(value) < 1 << 31 else -1
+
+
+def split_sources(split) -> tuple[np.ndarray, list[str]]:
+    """Each row's source id `[N]` and the source names, in order of first appearance.
+
+    Args:
+        split (`datasets.Dataset`): a split with a `source` column.
+    """
+    column = split.with_format("arrow")[:][SOURCE_COLUMN]
+    names = pc.unique(column)
+    return pc.index_in(column, value_set=names).to_numpy().astype(np.int64), names.to_pylist()

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pyarrow.compute as pc
 from transformers import Trainer
 
 from .calibration import calibration_metrics, fit_temperature
-from .data import SOURCE_COLUMN
+from .data import split_sources
 from .metrics import build_compute_metrics, load_metric
 
 SPLIT_PREFIXES = (("validation", "eval"), ("test", "test"))
-
-
-def split_sources(split) -> tuple[np.ndarray, list[str]]:
-    """Each row's source id `[N]` and the source names, in order of first appearance.
-
-    Args:
-        split (`datasets.Dataset`): a split with a `source` column.
-    """
-    column = split.with_format("arrow")[:][SOURCE_COLUMN]
-    names = pc.unique(column)
-    return pc.index_in(column, value_set=names).to_numpy().astype(np.int64), names.to_pylist()
 
 
 def metrics_for(split):
@@ -32,13 +19,6 @@ def metrics_for(split):
     """
     groups, names = split_sources(split)
     return build_compute_metrics(load_metric(), groups, names, split.features["label"].num_classes)
-
-
-def confusion_matrix(logits: np.ndarray, labels: np.ndarray, num_labels: int) -> list[list[int]]:
-    """Reviews of each true class (rows) predicted as each class (columns)."""
-    return load_metric().compute(predictions=logits.argmax(-1), references=labels, num_labels=num_labels)[
-        "confusion_matrix"
-    ]
 
 
 def fit_model_temperature(trainer: Trainer, encoded, split) -> float:
@@ -70,18 +50,20 @@ def evaluate_and_save(trainer: Trainer, splits, encoded, train_metrics: dict) ->
     trainer.save_metrics("train", metrics)
     reported = None
     temperature = trainer.model.config.calibration_temperature
+    metric, num_labels = load_metric(), len(trainer.model.config.id2label)
     for split, prefix in SPLIT_PREFIXES:
         if split not in encoded:
             continue
-        trainer.compute_metrics = metrics_for(splits[split])
-        reported = trainer.predict(encoded[split], metric_key_prefix=prefix)
         groups, names = split_sources(splits[split])
+        trainer.compute_metrics = build_compute_metrics(metric, groups, names, num_labels)
+        reported = trainer.predict(encoded[split], metric_key_prefix=prefix)
         calibration = calibration_metrics(reported.predictions, reported.label_ids, temperature, groups, names)
         split_metrics = {**reported.metrics, **{f"{prefix}_{name}": value for name, value in calibration.items()}}
         trainer.log(split_metrics)
         trainer.log_metrics(prefix, split_metrics)
-        confusion = confusion_matrix(reported.predictions, reported.label_ids, len(trainer.model.config.id2label))
-        split_metrics[f"{prefix}_confusion_matrix"] = confusion
+        predictions = reported.predictions.argmax(-1)
+        scores = metric.compute(predictions=predictions, references=reported.label_ids, num_labels=num_labels)
+        split_metrics[f"{prefix}_confusion_matrix"] = scores["confusion_matrix"]  # rows: true classes
         trainer.save_metrics(prefix, split_metrics)
         metrics.update(split_metrics)
     return metrics, reported

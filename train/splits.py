@@ -23,7 +23,7 @@ from datasets import Dataset, DatasetDict, concatenate_datasets
 
 from sentiment_batch.errors import UserError
 
-from .data import SOURCE_COLUMN, read_labelled
+from .data import SOURCE_COLUMN, read_labelled, split_sources
 from .labels import LabelSet, find_labels, label_names, with_class_ids, written_labels
 
 logger = logging.getLogger(__name__)
@@ -217,12 +217,10 @@ def _checked_caps(datasets: list[str], caps: int | Sequence[int] | None) -> list
 
 def _rows_by_source(train: Dataset) -> dict[str, np.ndarray]:
     """Each source's rows of a split, sources in order of their names."""
-    column = train.with_format("arrow")[:][SOURCE_COLUMN]
-    names = pc.unique(column)
-    positions = pc.index_in(column, value_set=names).to_numpy()
+    positions, names = split_sources(train)
     order = np.argsort(positions, kind="stable")
     bounds = np.cumsum(np.bincount(positions, minlength=len(names)))
-    groups = dict(zip(names.to_pylist(), np.split(order, bounds[:-1]), strict=True))
+    groups = dict(zip(names, np.split(order, bounds[:-1]), strict=True))
     return {name: groups[name] for name in sorted(groups)}
 
 
