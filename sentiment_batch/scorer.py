@@ -85,7 +85,7 @@ class Scorer:
         self._session = _session(bundle)
         self._explain_session = None  # opened at the first call that explains
         self._start_threads()
-        _SCORERS.add(self)
+        _LIVE_SCORERS.add(self)
 
     def _start_threads(self) -> None:
         """The pool and the locks: made again in a forked child, where the parent's threads do not exist."""
@@ -364,12 +364,12 @@ class Scorer:
         )
 
 
-_SCORERS: weakref.WeakSet[Scorer] = weakref.WeakSet()  # every live scorer, made anew in a forked child
+_LIVE_SCORERS: weakref.WeakSet[Scorer] = weakref.WeakSet()  # every live scorer, made anew in a forked child
 _INHERITED: list = []  # a forked child's copies of its parent's sessions
 
 
 def _after_fork_in_child() -> None:
-    for scorer in list(_SCORERS):
+    for scorer in list(_LIVE_SCORERS):
         scorer._after_fork()
 
 

@@ -71,16 +71,13 @@ def score(
     Rows that cannot be scored (null, empty, whitespace-only or non-string text) get nulls and the reason in
     `error`. Lazy, like any transformation; the bundle and the columns are checked at once, on the driver.
 
+    `text_column`, `column_prefix`, `batch_size` and `explain` mean what they mean in `local_engine.score_files`.
+
     Args:
         df (`pyspark.sql.DataFrame`): the reviews.
         bundle (`str | os.PathLike | Bundle`, *optional*): a bundle folder on the driver (or one `load_bundle`
             checked), shipped to the executors with the job; defaults to the bundle inside the package, which
             every executor with the package has.
-        text_column (`str`, *optional*, defaults to "text"): the column holding the text.
-        column_prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
-        batch_size (`int`, *optional*, defaults to 256): reviews per model call.
-        explain (`int`, *optional*, defaults to 0): add `evidence`, each review's `explain` heaviest phrases
-            (see `Scorer.predict`); 0 for none.
     """
     return scored_for(df, bundle, text_column, column_prefix, batch_size, explain)
 
@@ -146,13 +143,13 @@ def _prepare(
     spark: SparkSession, bundle: str | os.PathLike | None, prefix: str, batch_size: int, explain: int
 ) -> tuple[ShippedBundle, OutputColumns]:
     """Check and ship the bundle, and name the added columns: every refusal comes before any job."""
-    OutputColumns.of((), prefix, explain)  # a bad prefix or explain is refused before the bundle loads
-    positive_int("batch_size", batch_size)
     shipped, loaded = _check_and_ship(spark, bundle)
+    added = OutputColumns.of(loaded.labels, prefix, explain)
+    positive_int("batch_size", batch_size)
     open_bundle_session(loaded)  # a graph onnxruntime cannot load is refused here, not on a worker
     if explain:
         open_bundle_session(loaded, explain=True)
-    return shipped, OutputColumns.of(loaded.labels, prefix, explain)
+    return shipped, added
 
 
 def _check_and_ship(spark: SparkSession, bundle: str | os.PathLike | Bundle | None) -> tuple[ShippedBundle, Bundle]:
