@@ -20,19 +20,20 @@ from transformers import set_seed
 
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import encode_ids
-from sentiment_batch.publish import check_output, staged_folder
+from sentiment_batch.publish import check_apart, check_output, staged_folder
 
 from . import tracking
 from .arguments import ModelArguments, arguments_from_dict, parse_arguments, read_licences
 from .configuration import SentimentBagConfig
-from .data import AUTO, has_text, load_unlabeled
+from .data import AUTO, NONE, has_text, load_unlabeled
+from .data_settings import DataSettings
 from .distillation import pseudo_labels, sampled, student_set, without_texts
 from .evaluation import evaluate_and_save, fit_model_temperature, metrics_for
 from .labels import LabelSet
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
 from .naive_bayes import log_count_ratios
-from .splits import LabelledData, check_learnable, load_labelled
+from .splits import LabelledData, check_learnable
 from .tokenization import PAD_TOKEN, negation_ids, save_tokenizer, train_tokenizer
 from .trainer import bag_batches, class_probabilities, make_trainer
 
@@ -168,20 +169,9 @@ def distil(distill_args, model_args, training_args, tokenizer, run, unlabeled, p
 
 
 def read_data(data_args, seed: int) -> LabelledData:
-    """The labelled splits (validation carved and classes balanced with `validation_seed`, else `seed`), the
-    training rows cut to `max_train_samples`; refused when a model cannot learn and be validated on them."""
-    validation_seed = seed if data_args.validation_seed is None else data_args.validation_seed
-    data = load_labelled(
-        data_args.dataset,
-        data_args.validation_size,
-        validation_seed,
-        weights=data_args.dataset_weights,
-        balance_classes=data_args.balance_classes,
-        max_rows_per_source=data_args.max_rows_per_source,
-        labels=data_args.labels,
-    )
-    if data_args.max_train_samples is not None:
-        data.sample_training_rows(data_args.max_train_samples, seed)
+    """The labelled splits as `DataSettings.of_arguments(data_args, seed)` carve them; refused when a model cannot
+    learn and be validated on them."""
+    data = DataSettings.of_arguments(data_args, seed).labelled()
     check_learnable(data)
     return data
 
@@ -265,6 +255,7 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
     train_metrics = {**train_result.metrics, **distilled, **starts, "temperature": model.config.calibration_temperature}
     metrics, reported = evaluate_and_save(trainer, data.splits, run.encoded, train_metrics)
     write_model_card(staging, output_dir.name, model.config, data, settings, metrics, licences)
+    DataSettings.of_arguments(data_args, training_args.seed).save(staging, data)
     if "wandb" in training_args.report_to:
         labels = list(model.config.id2label.values())
         tracking.log_final_results(metrics, reported.predictions.argmax(-1), reported.label_ids, labels)
@@ -312,11 +303,19 @@ def train_best_start(model_args, training_args, tokenizer, labels: LabelSet, tra
     return best[0], best[1], figures if len(starts) > 1 else {}
 
 
+def input_paths(data_args, distill_args) -> list[Path]:
+    """Every path a run reads: the datasets, the unlabelled reviews and the licence file."""
+    unlabeled = [item for item in distill_args.unlabeled if item not in (AUTO, NONE)]
+    licences = [data_args.source_licences] if isinstance(data_args.source_licences, str) else []
+    return [Path(item).expanduser() for item in [*data_args.dataset, *unlabeled, *licences]]
+
+
 def train_from_arguments(data_args, model_args, distill_args, training_args) -> dict:
     """Train into a staging folder beside `training_args.output_dir` and publish it there; returns the metrics."""
     if not training_args.output_dir:
         raise UserError("no output folder given")
     output_dir = Path(training_args.output_dir).resolve()
+    check_apart(output_dir, input_paths(data_args, distill_args))
     check_output(output_dir, overwrite=data_args.overwrite, folder=True)
     with staged_folder(output_dir, overwrite=data_args.overwrite) as staging:
         training_args.output_dir = str(staging)
