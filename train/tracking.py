@@ -28,8 +28,64 @@ def wandb_configured() -> bool:
         return False
 
 
+class Tracking:
+    """Where a run reports, decided once (`for_report_to`): this base reports nowhere and imports no tracker."""
+
+    @contextlib.contextmanager
+    def run_folder(self, run_dir: Path) -> Iterator[None]:
+        """The tracker's set-up for the block, its files under `run_dir` (the model folder being written)."""
+        yield
+
+    def start_run(self, name: str | None, config: dict) -> None:
+        """Start the run before the Trainer's own phase (the teachers log into it too)."""
+
+    def phase_callbacks(self, phase: str) -> list:
+        """The Trainer callbacks of a phase with no run of its own (a teacher)."""
+        return []
+
+    def log_phase(self, phase: str, values: dict) -> None:
+        """Log a phase's figures under `phase/`."""
+
+    def log_final_results(self, metrics: dict, predictions, references, labels: list[str]) -> None:
+        """Add the final figures and the confusion matrix, and finish the run."""
+
+    def print_sync_hint(self, model_dir: Path) -> None:
+        """Name the published run's files, if any."""
+
+
+class WandbTracking(Tracking):
+    """Reporting to Weights & Biases: offline unless the user configured an account, never a login prompt."""
+
+    def run_folder(self, run_dir: Path):
+        return wandb_run_folder(run_dir)
+
+    def start_run(self, name: str | None, config: dict) -> None:
+        start_run(name, config)
+
+    def phase_callbacks(self, phase: str) -> list:
+        return [PhaseLogger(phase)]
+
+    def log_phase(self, phase: str, values: dict) -> None:
+        log_phase(phase, values)
+
+    def log_final_results(self, metrics: dict, predictions, references, labels: list[str]) -> None:
+        log_final_results(metrics, predictions, references, labels)
+
+    def print_sync_hint(self, model_dir: Path) -> None:
+        print_sync_hint(model_dir)
+
+
+def for_report_to(report_to: list[str]) -> Tracking:
+    """The tracking of a run that reports to `report_to` (`TrainingArguments.report_to`).
+
+    Args:
+        report_to (`list[str]`): the integrations; W&B is the one the project's own phases report to.
+    """
+    return WandbTracking() if "wandb" in report_to else Tracking()
+
+
 @contextlib.contextmanager
-def wandb_run_folder(run_dir: Path, enabled: bool = True) -> Iterator[str | None]:
+def wandb_run_folder(run_dir: Path) -> Iterator[str]:
     """Point wandb at `run_dir` and choose its mode without prompting, for the block only; yields the mode.
 
     Trainer's wandb callback reads its settings from the environment, so they are set here and restored
@@ -38,11 +94,7 @@ def wandb_run_folder(run_dir: Path, enabled: bool = True) -> Iterator[str | None
 
     Args:
         run_dir (`Path`): where the `wandb/` run folder goes (the model folder being written).
-        enabled (`bool`, *optional*, defaults to True): whether the run reports to wandb at all.
     """
-    if not enabled:
-        yield None
-        return
     settings = {"WANDB_PROJECT": os.environ.get("WANDB_PROJECT", WANDB_PROJECT), "WANDB_DIR": str(run_dir)}
     settings["WANDB_SILENT"] = os.environ.get("WANDB_SILENT", "true")
     # A login prompt stalls headless jobs: without an account, write the run locally for `wandb sync`.
