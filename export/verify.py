@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from datasets import concatenate_datasets
 from tokenizers import Tokenizer
 
 from sentiment_batch.bundle import Bundle, Manifest, load_bundle, open_bundle_session
@@ -52,8 +53,6 @@ def load_reviews(settings: DataSettings, split: str, limit: int | None) -> tuple
         split (`str`): the split to verify on, e.g. "test", or "train+validation" for all of a labelled train set.
         limit (`int | None`): most rows kept.
     """
-    from datasets import concatenate_datasets  # the datasets stack loads only once arguments are known to be valid
-
     splits = settings.labelled().splits
     missing = [name for name in split.split("+") if name not in splits]
     if missing:

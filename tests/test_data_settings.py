@@ -70,10 +70,13 @@ def test_the_settings_file_records_the_run(trained):
     assert saved["dataset"] == [str(path.resolve()) for path in sources]
     assert saved["validation_size"] == 0.2 and saved["validation_seed"] == 7 and saved["max_rows_per_source"] == [30]
     assert saved["labels"] == ["negative", "positive"] and saved["grouping"] == {"shop": "random", "hotel": "random"}
-    assert DataSettings.read(model).labelled().splits["validation"]["text"] == (
-        DataSettings(dataset=[str(path) for path in sources], validation_size=0.2, validation_seed=7)
-        .labelled()
-        .splits["validation"]["text"]
+    assert (
+        DataSettings.read(model).labelled().splits["validation"]["text"]
+        == (
+            DataSettings(dataset=[str(path) for path in sources], validation_size=0.2, validation_seed=7)
+            .labelled()
+            .splits["validation"]["text"]
+        )
     )
 
 

@@ -209,7 +209,8 @@ def build_parser() -> HfArgumentParser:
     parser = HfArgumentParser(
         ARGUMENT_CLASSES,
         prog="sentiment-batch train",
-        description="Train the sentiment model. Pass flags, or one JSON/YAML file holding them. "
+        description="Train a text classifier on labelled texts (two classes or more; movie reviews or any other). "
+        "Pass flags, or one JSON/YAML file holding them, parsed and checked as the flags are. "
         "The output folder appears complete or not at all; an existing one is only replaced with --overwrite.",
     )
     parser.set_defaults(**TRAINING_DEFAULTS)
