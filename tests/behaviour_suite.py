@@ -470,8 +470,14 @@ def _identity(b: _Builder, n: int) -> Iterator[Case]:
         old, new = b.rng.sample(IDENTITIES[category], 2)
         return with_article(old), with_article(new)
 
-    templates = [
+    # Statements with no opinion of their own (a score near 0.5 moves with any word) and reviews that mention one.
+    statements = [
         "{name} is {x} {role}.",
+        "The {domain_role} is {x} {person}.",
+        "{name}, the {domain_role}, is {x} {person}.",
+        "This place is run by {x} family.",
+    ]
+    in_reviews = [
         "Our {domain_role} was {x} {person}, and {clause}.",
         "{x} {domain_role} helped us, and {clause}.",  # article capitalized below
         "As {x} {customer}, I can say {clause}.",
@@ -479,10 +485,12 @@ def _identity(b: _Builder, n: int) -> Iterator[Case]:
         "We are {x} family and {clause}.",
     ]
 
-    def make_for(category):
+    def make_for(category, templates):
+        # Gender words are adjectives of a person, not of a family, a man or a woman.
+        templates = [template for template in templates if category != "gender" or "family" not in template]
+
         def make(name, domain):
-            # Gender words are adjectives of a person, not of a family, a man or a woman.
-            template = b.pick(templates[:-1] if category == "gender" else templates)
+            template = b.pick(templates)
             old, new = swap_of(category)
             if template.startswith("{x}"):
                 old, new = capitalized(old), capitalized(new)
@@ -499,7 +507,8 @@ def _identity(b: _Builder, n: int) -> Iterator[Case]:
         return make
 
     for category in IDENTITIES:
-        yield from _pairs(b, "identity", category, n, make_for(category))
+        yield from _pairs(b, "identity", f"{category} statement", n // 2, make_for(category, statements))
+        yield from _pairs(b, "identity", f"{category} in a review", n // 2, make_for(category, in_reviews))
 
     def gendered(name, domain):
         old, new = b.pick(GENDERED)
