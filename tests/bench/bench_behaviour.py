@@ -28,12 +28,17 @@ def positive_scores(scorer: Scorer, texts: list[str]) -> np.ndarray:
     return scorer.probabilities(texts)[:, scorer.labels.index("positive")]
 
 
-def failures(scorer: Scorer, cases: list[Case]) -> np.ndarray:
-    """Whether the bundle fails each case."""
+def case_scores(scorer: Scorer, cases: list[Case]) -> tuple[np.ndarray, np.ndarray]:
+    """P(positive) of each case's text and of its variant (NaN where it has none)."""
     paired = [index for index, case in enumerate(cases) if case.variant is not None]
     scores = positive_scores(scorer, [case.text for case in cases])
     variant_scores = np.full(len(cases), np.nan)
     variant_scores[paired] = positive_scores(scorer, [cases[index].variant for index in paired])
+    return scores, variant_scores
+
+
+def failures(cases: list[Case], scores: np.ndarray, variant_scores: np.ndarray) -> np.ndarray:
+    """Whether each case fails, given `case_scores`."""
     return np.array([failed(case, scores[k], variant_scores[k]) for k, case in enumerate(cases)])
 
 
@@ -62,24 +67,32 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the failure rates to this file")
     args = parser.parse_args()
     cases = generate(args.seed, args.per_family)
-    wrong = {}
+    wrong, first_scores = {}, None
     for name, _, path in (item.partition("=") for item in args.bundle):
         with Scorer.from_bundle(path) as scorer:
-            wrong[name] = failures(scorer, cases)
+            scores = case_scores(scorer, cases)
+        wrong[name], first_scores = failures(cases, *scores), first_scores or scores
     names = " | ".join(wrong)
     print(f"{len(cases)} cases, seed {args.seed}\n\n| capability | test | cases | {names} |")
     print("|---|---|---:|" + "---:|" * len(wrong))
     print("\n".join(table(cases, wrong, lambda case: (case.capability, case.test))))
     totals = " | ".join(f"**{rate(flags)}**" for flags in wrong.values())
     print(f"| **all** | | {len(cases)} | {totals} |")
+    people = [index for index, case in enumerate(cases) if case.capability in ("identity", "names")]
+    print(
+        f"| **identity + names** | inv | {len(people)} | " + " | ".join(rate(f[people]) for f in wrong.values()) + " |"
+    )
     print(f"\n| capability | test | family | cases | {names} |\n|---|---|---|---:|" + "---:|" * len(wrong))
     print("\n".join(table(cases, wrong, lambda case: (case.capability, case.test, case.tag))))
     first = next(iter(wrong.values()))
     shown: dict[str, int] = defaultdict(int)
-    for case, flag in zip(cases, first, strict=True):
-        if flag and shown[case.tag] < args.examples:
+    for index, case in enumerate(cases):
+        if first[index] and shown[case.tag] < args.examples:
             shown[case.tag] += 1
-            print(f"- {case.capability} / {case.tag}: {case.text!r}" + (f" → {case.variant!r}" if case.variant else ""))
+            example = f"- {case.capability} / {case.tag}: {case.text!r} {first_scores[0][index]:.2f}"
+            if case.variant:
+                example += f" → {case.variant!r} {first_scores[1][index]:.2f}"
+            print(example)
     if args.json:
         by_capability = {
             name: {cap: float(flags[[c.capability == cap for c in cases]].mean()) for cap in CAPABILITIES}
