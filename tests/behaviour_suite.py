@@ -598,6 +598,8 @@ def _robustness(b: _Builder, n: int) -> Iterator[Case]:
     def typo(name, domain):
         text = _opinion(b, domain)
         words = [(start, word) for start, word in _words(text) if len(word) >= 4]
+        if not words:
+            return None
         start, word = b.pick(words)
         k = b.rng.randrange(1, len(word) - 1)  # the first letter stays, as in most typing slips
         if word[k] == word[k + 1]:

@@ -77,6 +77,12 @@ def test_article_follows_the_sound(word, expected):
     assert article(word) == expected
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_seed_gives_a_full_suite(seed):
+    counts = Counter((case.capability, case.tag) for case in generate(seed))
+    assert counts == Counter((case.capability, case.tag) for case in generate(0))
+
+
 def test_the_same_seed_gives_the_same_suite_and_another_seed_another():
     assert generate(3, 20) == generate(3, 20)
     assert [case.text for case in generate(3, 20)] != [case.text for case in generate(4, 20)]
