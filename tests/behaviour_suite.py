@@ -221,7 +221,7 @@ class _Builder:
 
     def __init__(self, seed: int):
         self.seed = seed
-        self.rng = random.Random(seed)
+        self.rng: random.Random | None = None  # set by `start`, once per family
 
     def start(self, capability: str, tag: str) -> None:
         """Seed the draws of one family from its name: adding or changing a family leaves the others as they are."""
