@@ -7,7 +7,7 @@ gives the probabilities. Window 3 reproduces the graph (the largest probability 
 other windows differ from the bundle in the scope alone. `--but-ends-scope` also ends a scope at "but"; `--flip`
 sets every word's scoped row to minus its own row first (as `bench_negation.py`'s `flipped`).
 
-Prints the suite's negation failures and the validation accuracy per window.
+Prints the suite's failure rates per capability and the validation accuracy per window.
 
     python tests/bench/bench_scope.py --windows 3 6 99 --dataset /work/shared/imdb/aclImdb_train.tar.gz \
         /work/shared/reviews/reviews.parquet
@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from bench_behaviour import failures
 from bench_identity import HASH_MULTIPLIER, NUM_BUCKETS, table_location
 from bench_negation import flipping
 from onnx import numpy_helper
@@ -33,7 +34,7 @@ from sentiment_batch.train.configuration import SentimentBagConfig
 from sentiment_batch.train.modeling import ngram_columns
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from behaviour_suite import POSITIVE, failed, generate  # noqa: E402
+from behaviour_suite import CAPABILITIES, POSITIVE, generate  # noqa: E402
 
 BATCH = 4096
 
@@ -108,26 +109,30 @@ def main() -> None:
     scorer = OutsideScorer(bundle, args.flip)
     vocab = json.loads(bundle.tokenizer_path.read_text(encoding="utf-8"))["model"]["vocab"]
     extra_ends = [vocab["but"]] if args.but_ends_scope else []
-    cases = [case for case in generate() if case.capability == "negation"]
+    cases = generate()
     texts = [case.text for case in cases]
+    paired = [index for index, case in enumerate(cases) if case.variant is not None]
     ids, offsets = encode(scorer.tokenizer, texts)
     graph = open_bundle_session(bundle).run(["probabilities"], {"input_ids": ids, "offsets": offsets})[0][:, 1]
     if not args.flip:
         gap = np.abs(scorer.positive(texts, scorer.config(3, [])) - graph).max()
-        print(f"window 3 against the graph: largest P(positive) difference {gap:.1e}\n")
+        print(f"window 3 against the graph: largest P(positive) difference {gap:.1e} on the suite's texts\n")
     validation = load_splits(args.dataset)["validation"]
     names = validation.features["label"].names
     sources = np.array(validation["source"])
     labels = np.array([names[label] == POSITIVE for label in validation["label"]])
-    print("| window | negation failures | mean accuracy over sources | IMDb |\n|---:|---:|---:|---:|")
+    print(f"| window | {' | '.join(CAPABILITIES)} | all | mean accuracy over sources | IMDb |")
+    print("|---:|" + "---:|" * (len(CAPABILITIES) + 3))
     for window in args.windows:
         config = scorer.config(window, extra_ends)
-        wrong = np.mean(
-            [failed(case, score) for case, score in zip(cases, scorer.positive(texts, config), strict=True)]
-        )
+        variant_scores = np.full(len(cases), np.nan)
+        variant_scores[paired] = scorer.positive([cases[index].variant for index in paired], config)
+        wrong = failures(cases, scorer.positive(texts, config), variant_scores)
+        rates = [wrong[[case.capability == capability for case in cases]].mean() for capability in CAPABILITIES]
         right = (scorer.positive(list(validation["text"]), config) >= 0.5) == labels
         accuracy = np.mean([right[sources == source].mean() for source in np.unique(sources)])
-        print(f"| {window} | {wrong:.1%} | {accuracy:.2%} | {right[sources == 'imdb'].mean():.2%} |")
+        cells = " | ".join(f"{value:.1%}" for value in [*rates, wrong.mean()])
+        print(f"| {window} | {cells} | {accuracy:.2%} | {right[sources == 'imdb'].mean():.2%} |")
 
 
 if __name__ == "__main__":
