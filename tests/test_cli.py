@@ -3,9 +3,10 @@
 import pytest
 
 from sentiment_batch import __version__
-from sentiment_batch.cli import COMMANDS, Stopped, error_line, main, stop_signals
+from sentiment_batch.cli import COMMANDS, error_line, main
 from sentiment_batch.errors import UserError, UserTypeError
 from sentiment_batch.publish import OutputExistsError
+from sentiment_batch.stopping import Stopped, stop_signals
 
 
 def test_no_command_prints_usage_and_fails(capsys):

@@ -1,0 +1,63 @@
+"""Stop signals in one process: a stop dropped by a finalizer still stops the run, silently, and publishes nothing;
+a stop that comes once the output is published changes nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import weakref
+
+import pytest
+
+from sentiment_batch.publish import staged_file
+from sentiment_batch.stopping import Stopped, raise_if_stopped, taking_stop_signals
+
+
+class Resource:
+    """An object whose weakref callback runs when it is collected, as the garbage collector runs finalizers."""
+
+
+def stop_inside_a_finalizer() -> None:
+    """SIGTERM taken while Python runs a weakref callback, where an exception raised is dropped (and printed)."""
+    resource = Resource()
+    keep = weakref.ref(resource, lambda ref: os.kill(os.getpid(), signal.SIGTERM))
+    del resource
+    assert keep() is None
+
+
+def test_a_stop_dropped_by_a_finalizer_is_taken_again_without_a_traceback(capfd):
+    with pytest.raises(Stopped, match="SIGTERM"), taking_stop_signals():
+        stop_inside_a_finalizer()
+        time.sleep(5)  # the signal is taken again here, a moment later
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_no_output_is_published_once_a_stop_was_dropped(tmp_path, capfd):
+    path = tmp_path / "out.csv"
+    with pytest.raises(Stopped), taking_stop_signals():
+        with staged_file(path) as handle:
+            handle.write(b"rows")
+            stop_inside_a_finalizer()  # the block ends at once, before the signal is taken again
+        time.sleep(5)
+    assert list(tmp_path.iterdir()) == [] and "Exception ignored" not in capfd.readouterr().err
+
+
+def test_a_stop_once_the_output_is_published_changes_nothing(tmp_path):
+    path = tmp_path / "out.csv"
+    with taking_stop_signals() as run:
+        with staged_file(path) as handle:
+            handle.write(b"rows")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.1)
+        raise_if_stopped()
+    assert run.published and run.stopped is None and path.read_bytes() == b"rows"
+
+
+def test_handlers_and_the_unraisable_hook_are_put_back():
+    import sys
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook
+    with taking_stop_signals():
+        assert signal.getsignal(signal.SIGTERM) is not before[0] and sys.unraisablehook is not before[2]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook) == before
