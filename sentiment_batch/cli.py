@@ -37,6 +37,8 @@ DEBUG_VARIABLE = "SENTIMENT_BATCH_TRACEBACK"
 TRAINING_MODULES = ("torch", "transformers", "datasets", "evaluate", "onnx", "onnxscript", "wandb", "yaml")
 SPARK_MODULES = ("pyspark", "py4j")
 SPARK_EXTRA = "pip install 'sentiment-batch[spark]' (and Java 17 or newer)"
+# The most characters of an error's own words one line shows: a message may quote a path or a value of any length.
+SHOWN_CHARS = 1000
 
 
 def standard_streams() -> None:
@@ -60,20 +62,31 @@ def usage() -> str:
 
 
 def error_line(error: BaseException) -> str:
-    """What the CLI prints for an error of the caller's making: its first line, with the flag that helps."""
+    """What the CLI prints for an error of the caller's making: its first line, cut to a readable length, with the
+    flag that helps."""
     if isinstance(error, OutputExistsError):
-        return f"{first_line(error)}; pass --overwrite to replace it"
+        return f"{cut(first_line(error))}; pass --overwrite to replace it"
     if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {shown(error.filename)}" if error.filename else error.strerror
-    return first_line(error)
+        return f"{error.strerror}: {cut(shown(error.filename))}" if error.filename else error.strerror
+    return cut(first_line(error))
 
 
 def bug_line(error: BaseException) -> str:
     """What the CLI prints for an unexpected error: that it is a bug, and what it was."""
     return (
         f"internal error (a bug in sentiment-batch {__version__}; please report it): "
-        f"{type(error).__name__}: {first_line(error)} (run with --debug for the traceback)"
+        f"{type(error).__name__}: {cut(first_line(error))} (run with --debug for the traceback)"
     )
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how long it was.
+
+    Args:
+        text (`str`): a message, or the part of one that quotes the user's data.
+        limit (`int`, *optional*, defaults to 1000): the most characters kept.
+    """
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def split_global_options(argv: list[str]) -> tuple[dict[str, bool], list[str]]:
@@ -102,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if options["help"] else EXIT_USER_ERROR
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        say(f"sentiment-batch: unknown command {command!r}\n\n{usage()}")
+        say(f"sentiment-batch: unknown command {cut(repr(command), 100)}\n\n{usage()}")
         return EXIT_USER_ERROR
     debug = options["debug"] or bool(os.environ.get(DEBUG_VARIABLE))
     standard_streams()
