@@ -138,11 +138,7 @@ def run_command(command: str, argv: list[str], debug: bool) -> int:
     """
     prefix = f"sentiment-batch {command}"
     try:
-        with signals_held():
-            module = importlib.import_module(COMMANDS[command][0])
-        code = module.main(argv)
-        raise_if_stopped()
-        return code
+        return stopped_first(command, argv)
     except ModuleNotFoundError as error:
         if error.name in SPARK_MODULES:
             say(f"{prefix}: {error.name} is missing; install the spark extra: {SPARK_EXTRA}")
@@ -166,6 +162,20 @@ def run_command(command: str, argv: list[str], debug: bool) -> int:
         return 128 + stopped.signum
     except Exception as error:
         return report_bug(prefix, error, debug)
+
+
+def stopped_first(command: str, argv: list[str]) -> int:
+    """Run one subcommand; where a stop signal came, the run ends as stopped, whatever the stop turned into on
+    its way (a library that swallowed it, or made an error of its own of it)."""
+    try:
+        with signals_held():
+            module = importlib.import_module(COMMANDS[command][0])
+        code = module.main(argv)
+    except Exception:
+        raise_if_stopped()
+        raise
+    raise_if_stopped()
+    return code
 
 
 def report_bug(prefix: str, error: Exception, debug: bool) -> int:

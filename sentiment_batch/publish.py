@@ -1,8 +1,12 @@
 """Atomic publishing: an output file or folder appears at its path complete, or not at all.
 
 Work goes to a hidden sibling named `.NAME.<random>.sentiment-batch.tmp`, created exclusively with an
-unpredictable name (`tempfile`), and is renamed onto NAME only once complete. Whatever ends a run early
-(an error, Ctrl-C, SIGTERM) removes the sibling; only `kill -9` can leave one, recognisable by that suffix.
+unpredictable name, and is renamed onto NAME only once complete. The sibling is created, published and removed
+through a descriptor of the output's folder, so it is found wherever that folder is moved meanwhile: whatever ends
+a run early (an error, Ctrl-C, SIGTERM) removes it, and only `kill -9` or a crash can leave one, recognisable by
+that suffix. An output whose folder was moved or replaced before it was complete is not published at all: the run
+fails in one line rather than leave its output where no one asked for it. A stop signal is settled against the
+publishing step (`stopping.publishing`): it either comes first and nothing is published, or comes too late.
 """
 
 from __future__ import annotations

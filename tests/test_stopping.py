@@ -61,3 +61,20 @@ def test_handlers_and_the_unraisable_hook_are_put_back():
     with taking_stop_signals():
         assert signal.getsignal(signal.SIGTERM) is not before[0] and sys.unraisablehook is not before[2]
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT), sys.unraisablehook) == before
+
+
+@pytest.mark.parametrize("ending", ["returns", "raises"])
+def test_a_run_whose_stop_was_dropped_or_made_an_error_ends_as_stopped(monkeypatch, capfd, ending):
+    from sentiment_batch import local_engine
+    from sentiment_batch.cli import main
+
+    def score_files(*args, **kwargs):
+        stop_inside_a_finalizer()
+        if ending == "raises":  # as a library that turns the interruption into an error of its own
+            raise RuntimeError("the call was interrupted")
+        return local_engine.Summary(files=1)
+
+    monkeypatch.setattr(local_engine, "score_files", score_files)
+    assert main(["score", "in.csv", "--output", "out.csv", "--no-progress"]) == 128 + signal.SIGTERM
+    err = capfd.readouterr().err
+    assert err.strip().splitlines()[-1] == "sentiment-batch score: stopped by SIGTERM" and "Exception" not in err
