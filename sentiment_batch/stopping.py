@@ -14,6 +14,7 @@ import _thread
 import contextlib
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -105,8 +106,8 @@ def _dropped(run: Run, previous, unraisable) -> None:
 
 def _retake(run: Run, signum: int) -> None:
     time.sleep(RETAKE_AFTER_S)
-    if _RUN is run:
-        _thread.interrupt_main(signum)
+    if _RUN is run:  # a real signal, not `interrupt_main`, so it also wakes a main thread that sleeps or waits
+        signal.pthread_kill(threading.main_thread().ident, signum)
 
 
 @contextlib.contextmanager
