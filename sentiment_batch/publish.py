@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from .console import to_devnull
 from .errors import UserError, cannot, shown
 
 TEMP_SUFFIX = ".sentiment-batch.tmp"
@@ -167,3 +169,22 @@ def _publish_folder(staging: Path, path: Path, overwrite: bool) -> None:
     path.rename(retired / path.name)
     staging.rename(path)
     shutil.rmtree(retired, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_stdout() -> Iterator[BinaryIO]:
+    """A temporary file whose bytes go to stdout when the block ends cleanly: stdout gets a complete output or
+    nothing, as a file does, and writers that tell their position (Parquet's) work on a pipe too."""
+    try:
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise cannot("write", "a temporary file for stdout", error) from error
+    with handle:
+        yield handle
+        handle.seek(0)
+        try:
+            shutil.copyfileobj(handle, sys.stdout.buffer, 1 << 20)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            to_devnull(1)  # so Python's own flush at exit does not fail again
+            raise UserError("stdout was closed before the whole output was written") from None

@@ -102,3 +102,26 @@ def wait_for_file(path: Path, process, timeout: float = 120.0) -> None:
             process.kill()
             raise AssertionError(f"the run did not pause within {timeout} s")
         time.sleep(0.01)
+
+
+SAMPLE_PARQUET = Path(__file__).resolve().parents[1] / "sample_data" / "reviews.parquet"
+
+
+def etl_table(rows: int = 1000):
+    """`rows` rows built from sample_data's reviews, with the column types ETL files hold: ints, floats, booleans,
+    nulls, text that looks like a date or a number, and text holding the delimiter, quotes and a line break."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = pq.read_table(SAMPLE_PARQUET).column("text").to_pylist()
+    return pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "text": [texts[row % len(texts)] for row in range(rows)],
+            "stars": pa.array([row % 5 + 1 for row in range(rows)], pa.int32()),
+            "price": [None if row % 7 == 0 else row / 4 for row in range(rows)],
+            "verified": [row % 3 == 0 for row in range(rows)],
+            "day": [f"2026-01-{row % 28 + 1:02d}" for row in range(rows)],
+            "note": [f'n{row}, "quoted"\nnext line; 😀' if row % 10 == 0 else f"0{row}" for row in range(rows)],
+        }
+    )
