@@ -62,7 +62,7 @@ def save_self_contained(model_path: Path, destination: Path) -> None:
 PAUSING_CLI = """
 import os, sys, time
 from pathlib import Path
-from sentiment_batch import cli, io, publish, scorer
+from sentiment_batch import cli, publish, scorer, writers
 
 point, announce = sys.argv[1], Path(sys.argv[2])
 
@@ -80,7 +80,7 @@ def pause_then(original, until=lambda: False):
 
 
 if point == "write":
-    io.AtomicWriter.write = pause_then(io.AtomicWriter.write)
+    writers.OutputWriter.write = pause_then(writers.OutputWriter.write)
 elif point == "model":
     scorer._session = pause_then(scorer._session)
 elif point == "publish":

@@ -10,8 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sentiment_batch import cli, local_engine, scoring_cli
-from sentiment_batch import io as sb_io
+from sentiment_batch import cli, local_engine, scoring_cli, writers
 from sentiment_batch.bundle import MANIFEST_FILE
 from sentiment_batch.publish import TEMP_SUFFIX
 
@@ -64,7 +63,7 @@ def test_formats_keep_rows_order_and_columns(tmp_path, capsys, tiny_bundle, sour
     assert errors == [None, null_reason, "empty text", "whitespace-only text", None, None, None]
     labels = [label for label, error in zip(scored["label"], errors, strict=True) if error is None]
     assert len(labels) == 4 and set(labels) <= {"negative", "positive"}
-    assert err[-1].startswith(f"scored {len(TEXTS)} rows from 1 file(s)") and "3 errors" in err[-1]
+    assert err[-1].startswith(f"scored 4 of {len(TEXTS)} rows from 1 file(s)") and "3 unscorable" in err[-1]
     assert "rows/s" in err[-1]
 
 
@@ -79,7 +78,9 @@ def test_multi_file_and_glob_in_order(tmp_path, capsys, tiny_bundle):
     assert code == 0
     ids = pq.read_table(out).column("id").to_pylist()
     assert ids == [*range(200, 207), *range(0, 7), *range(100, 107)]
-    assert "from 3 file(s)" in err[-1] and "9 errors" in err[-1]
+    assert (
+        "from 3 file(s)" in err[-1] and "9 unscorable (null text: 3, empty text: 3, whitespace-only text: 3)" in err[-1]
+    )
 
 
 def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch):
@@ -87,13 +88,13 @@ def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch)
     assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "one.parquet")[0] == 0
     monkeypatch.setattr(local_engine, "CHUNK_ROWS", 4)
     written = []
-    original = sb_io.AtomicWriter.write
+    original = writers.OutputWriter.write
 
     def spy(self, batch):
         written.append(batch.num_rows)
         original(self, batch)
 
-    monkeypatch.setattr(sb_io.AtomicWriter, "write", spy)
+    monkeypatch.setattr(writers.OutputWriter, "write", spy)
     assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "many.parquet", "--threads", "1")[0] == 0
     assert max(written) == 4 and sum(written) == 5 * len(TEXTS)  # streamed chunk by chunk, never whole
     many = pq.ParquetFile(tmp_path / "many.parquet")
@@ -174,7 +175,7 @@ def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, bre
 
 def test_a_graph_that_disagrees_with_the_manifest_is_refused_before_any_row(tmp_path, capsys, bundle_copy, monkeypatch):
     swap_labels(bundle_copy)  # every file matches its hash; the graph's own metadata names other labels
-    monkeypatch.setattr(sb_io.AtomicWriter, "write", lambda self, batch: pytest.fail("a row was scored"))
+    monkeypatch.setattr(writers.OutputWriter, "write", lambda self, batch: pytest.fail("a row was scored"))
     path = write(frame(), tmp_path / "in.csv")
     code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
     assert code == 2 and len(err) == 1 and "disagree on sentiment_batch.labels" in err[0]
@@ -189,7 +190,7 @@ def test_a_graph_that_disagrees_with_the_manifest_is_refused_before_any_row(tmp_
         ("short.csv", b"id,text,note\n1,fine,x\n2,fine\n", "out.csv", "line 3: 2 field(s) where the header has 3"),
         ("dup.csv", b"id,text,text\n1,fine,x\n", "out.csv", "has 2 columns named 'text'"),
         ("fake.parquet", b"not parquet at all", "out.parquet", "as PARQUET"),
-        ("in.csv", b"id,text\n1,fine\n", "out.json", "unknown extension '.json'"),
+        ("in.csv", b"id,text\n1,fine\n", "out.xlsx", "unknown extension '.xlsx'"),
         ("in.csv", b"id,text\n1,fine\n", "no_such_dir/out.csv", "output folder"),
         ("in.csv", b"id,text\n1,fine\n", "in.csv", "is also an input"),
     ],
@@ -222,7 +223,7 @@ def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bund
 
 def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
     monkeypatch.setattr(local_engine, "CHUNK_ROWS", 3)
-    original = sb_io.AtomicWriter.write
+    original = writers.OutputWriter.write
     calls = []
 
     def write_then_crash(self, batch):
@@ -231,7 +232,7 @@ def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
             raise MemoryError("simulated crash")
         original(self, batch)
 
-    monkeypatch.setattr(sb_io.AtomicWriter, "write", write_then_crash)
+    monkeypatch.setattr(writers.OutputWriter, "write", write_then_crash)
     path = write(frame(), tmp_path / "in.parquet")
     with pytest.raises(MemoryError):
         scoring_cli.main(
@@ -241,13 +242,16 @@ def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]
 
 
-def test_mismatched_inputs_are_rejected_up_front(tmp_path, capsys, tiny_bundle):
+def test_inputs_whose_columns_differ_meet_by_name(tmp_path, capsys, tiny_bundle):
     write(frame(), tmp_path / "a.parquet")
-    write(frame().drop(columns="note"), tmp_path / "b.parquet")
-    code, err = score(
-        capsys, tmp_path / "a.parquet", tmp_path / "b.parquet", "--bundle", tiny_bundle, "--output", tmp_path / "o.csv"
-    )
-    assert code == 2 and "all inputs must have the same columns" in err[0]
+    write(frame(100).drop(columns="note")[["text", "id"]], tmp_path / "b.parquet")
+    out = tmp_path / "o.parquet"
+    code, err = score(capsys, tmp_path / "a.parquet", tmp_path / "b.parquet", "--bundle", tiny_bundle, "--output", out)
+    assert code == 0, err
+    scored = pq.read_table(out)
+    assert scored.column_names == ["id", "text", "note", *ADDED]
+    assert scored.column("id").to_pylist() == [*range(len(TEXTS)), *range(100, 100 + len(TEXTS))]
+    assert scored.column("note").to_pylist() == frame()["note"].tolist() + [None] * len(TEXTS)
 
 
 def test_missing_default_bundle_is_one_line(tmp_path, capsys, monkeypatch):
@@ -289,7 +293,7 @@ def test_empty_input_gives_header_only_output(tmp_path, capsys, tiny_bundle):
     path = tmp_path / "empty.csv"
     path.write_text("id,text\n")
     code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
-    assert code == 0 and "scored 0 rows" in err[-1]
+    assert code == 0 and "scored 0 of 0 rows" in err[-1]
     assert pq.read_schema(tmp_path / "out.parquet").names == ["id", "text", *ADDED]
 
 
@@ -301,11 +305,15 @@ def test_schema_of_output(tmp_path, capsys, tiny_bundle):
     assert schema.field("id").type == pa.int64()
 
 
-def test_non_string_text_column_is_per_row_errors(tmp_path, capsys, tiny_bundle):
+def test_a_text_column_of_numbers_fails_the_run_with_exit_3_and_no_output(tmp_path, capsys, tiny_bundle):
     pq.write_table(pa.table({"text": [1, 2]}), tmp_path / "ints.parquet")
     code, err = score(capsys, tmp_path / "ints.parquet", "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
-    assert code == 0 and "2 errors" in err[-1]
-    assert pq.read_table(tmp_path / "out.parquet").column("error").to_pylist() == ["non-string text (int)"] * 2
+    assert code == 3
+    assert err[-2].startswith("scored 0 of 2 rows") and "2 unscorable (non-string text (int): 2)" in err[-2]
+    assert err[-1] == (
+        "sentiment-batch score: error: no row could be scored (2 rows; non-string text (int): 2); nothing was published"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ints.parquet"]
 
 
 def test_columns_csv_cannot_hold_exit_2_without_output(tmp_path, capsys, tiny_bundle):
@@ -330,7 +338,7 @@ def test_readme_main_command_scores_the_sample_file_with_the_committed_bundle(tm
     assert scored["id"].tolist() == original["id"].tolist()
     assert scored["text"].tolist() == original["text"].tolist()
     assert set(scored.loc[scored["error"] == "", "label"]) == {"negative", "positive"}
-    assert "scored 300 rows" in err[-1]
+    assert "of 300 rows" in err[-1]
 
 
 def test_committed_bundle_reads_sentiment():
@@ -358,7 +366,7 @@ def test_invalid_utf8_rows_get_an_error_and_the_output_stays_valid_text(tmp_path
         path.write_bytes(b"id,text\n" + b"".join(b"%d,%s\n" % (row, cell) for row, cell in enumerate(cells)))
     out = tmp_path / f"out{target}"
     code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", out)
-    assert code == 0 and f"{len(BAD_BYTES)} errors" in err[-1]
+    assert code == 0 and f"{len(BAD_BYTES)} unscorable (invalid UTF-8: {len(BAD_BYTES)})" in err[-1]
     if target == ".parquet":
         scored = pq.read_table(out)
         scored.validate(full=True)  # every string is UTF-8: any reader can read the file
@@ -606,8 +614,9 @@ def test_the_local_engine_takes_keyword_arguments_and_returns_a_summary(tmp_path
     summary = local_engine.score_files(
         [source], out, bundle=load_bundle(tiny_bundle), text_column="text", batch_size=2, threads=1, progress=False
     )
-    assert (summary.files, summary.rows, summary.errors) == (1, len(TEXTS), 3)
-    assert summary.line().startswith(f"scored {len(TEXTS)} rows from 1 file(s) into {out}: 3 errors")
+    assert (summary.inputs, summary.rows, summary.scored) == ([str(source)], len(TEXTS), len(TEXTS) - 3)
+    assert summary.errors == {"null text": 1, "empty text": 1, "whitespace-only text": 1}
+    assert summary.line().startswith(f"scored 4 of {len(TEXTS)} rows from 1 file(s) into {out}: 3 unscorable")
     assert read(out)["id"].tolist() == list(range(len(TEXTS)))
 
 
