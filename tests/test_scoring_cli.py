@@ -744,3 +744,86 @@ def test_file_names_that_are_not_utf8_or_hold_a_newline_work_or_are_named_in_one
     (tmp_path / "two\nlines.csv").write_text("id,text\n1,great\n")
     code, err = score(capsys, tmp_path / "two\nlines.csv", "--bundle", tiny_bundle, "--output", tmp_path / "a\nb.csv")
     assert code == 0 and len(err) == 1 and "a\\nb.csv" in err[0]
+
+
+def with_null_texts(path, share, rows=200):
+    """A Parquet file of `rows` reviews, `share` of them with a null text."""
+    nulls = round(rows * share)
+    texts = [None] * nulls + [f"a fine film, number {row}" for row in range(rows - nulls)]
+    pq.write_table(pa.table({"id": range(rows), "text": texts}), path)
+    return path
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.2, 3), (0.05, 0)])
+def test_max_error_rate_fails_the_run_beyond_it(tmp_path, capsys, tiny_bundle, share, expected):
+    path = with_null_texts(tmp_path / "in.parquet", share)
+    out = tmp_path / "out.parquet"
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "-o", out, "--max-error-rate", "0.1")
+    assert code == expected, err
+    assert out.exists() == (expected == 0)
+    if expected:
+        assert "20.0% of rows could not be scored (null text: 40), more than the 10.0% allowed" in err[-1]
+    result = run_cli(path, "--bundle", tiny_bundle, "-o", tmp_path / "sub.parquet", "--max-error-rate", "0.1")
+    assert result.returncode == expected, result.stderr
+    assert (tmp_path / "sub.parquet").exists() == (expected == 0)
+
+
+def test_a_run_that_scores_nothing_exits_3_as_a_process_and_publishes_nothing(tmp_path, tiny_bundle):
+    path = with_null_texts(tmp_path / "in.parquet", 1.0, rows=5)
+    result = run_cli(path, "--bundle", tiny_bundle, "-o", tmp_path / "out.csv", "--summary", tmp_path / "s.json")
+    assert result.returncode == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "s.json"]
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert (summary["rows"], summary["scored"], summary["errors"], summary["output"]) == (5, 0, {"null text": 5}, None)
+
+
+@pytest.mark.parametrize("rate", ["-0.1", "1.5", "nan"])
+def test_a_max_error_rate_outside_0_to_1_is_refused(tmp_path, capsys, tiny_bundle, rate):
+    path = with_null_texts(tmp_path / "in.parquet", 0.0, rows=3)
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "-o", tmp_path / "out.csv", "--max-error-rate", rate)
+    assert code == 2 and "the maximum error rate must be a number from 0 to 1" in err[-1]
+
+
+def test_the_summary_json_counts_what_the_output_holds(tmp_path, capsys, tiny_bundle):
+    path = with_null_texts(tmp_path / "in.parquet", 0.05)
+    out, summary_path = tmp_path / "out.parquet", tmp_path / "summary.json"
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "-o", out, "--summary", summary_path)
+    assert code == 0, err
+    summary, scored = json.loads(summary_path.read_text()), pq.read_table(out)
+    assert list(summary) == [
+        "rows", "scored", "errors", "labels", "seconds", "rows_per_second", "inputs", "output", "bundle"
+    ]  # fmt: skip
+    errors = pd.Series(scored.column("error").to_pylist()).dropna().value_counts().to_dict()
+    labels = pd.Series(scored.column("label").to_pylist()).dropna().value_counts().to_dict()
+    assert summary["rows"] == scored.num_rows and summary["scored"] == sum(labels.values())
+    assert summary["errors"] == errors and summary["labels"] == labels
+    assert summary["inputs"] == [str(path)] and summary["output"] == str(out)
+    manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
+    assert summary["bundle"]["model_sha256"] == manifest["model_sha256"]
+    assert summary["bundle"]["labels"] == manifest["labels"]
+    provenance = json.loads(scored.schema.metadata[b"sentiment_batch"])
+    assert provenance["model_sha256"] == manifest["model_sha256"]
+    assert (provenance["text_column"], provenance["explain"], provenance["labels"]) == ("text", 0, manifest["labels"])
+
+
+def test_stderr_in_a_file_gets_whole_lines_never_carriage_returns(tmp_path, tiny_bundle):
+    import subprocess
+    import sys
+
+    path = with_null_texts(tmp_path / "in.parquet", 0.05, rows=2000)
+    log = tmp_path / "stderr.log"
+    command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(path), "--bundle", str(tiny_bundle)]
+    with log.open("w") as stderr:  # no --no-progress: progress is on, as in a scheduled job
+        result = subprocess.run([*command, "-o", str(tmp_path / "out.csv")], stderr=stderr, timeout=300)
+    assert result.returncode == 0
+    text = log.read_text()
+    assert "\r" not in text and text.splitlines()[-1].startswith("scored 1900 of 2000 rows")
+
+
+def test_version_is_0_3_0(capsys):
+    import sentiment_batch
+
+    assert cli.main(["--version"]) == 0
+    assert (
+        capsys.readouterr().out.strip() == "sentiment-batch 0.3.0" == f"sentiment-batch {sentiment_batch.__version__}"
+    )
