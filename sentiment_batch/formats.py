@@ -81,13 +81,45 @@ class FileFormat:
         return found
 
     @classmethod
-    def known(cls, path: PurePath) -> bool:
-        """Whether a file's extension names a format (folders are read by this allow-list).
+    def find(cls, path: PurePath) -> FileFormat | None:
+        """A file's format from its extension, or None where it names none (folders are read by this allow-list).
 
         Args:
             path (`PurePath`): the file.
         """
-        return _parse(path) is not None
+        return _parse(path)
+
+
+@dataclass(frozen=True)
+class Formats:
+    """The formats and layout of a run's files, where the names do not say them.
+
+    Args:
+        input (`str`, *optional*): the format of every input (`csv`, `jsonl.gz`, …); stdin needs one.
+        output (`str`, *optional*): the output's format; by its extension by default, stdout needs one.
+        delimiter (`str`, *optional*): the field separator of CSV inputs and output; `,` (tab for TSV) by default.
+    """
+
+    input: str | None = None
+    output: str | None = None
+    delimiter: str | None = None
+
+    def __post_init__(self):
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise UserError(f"the delimiter must be one character, got {shown(repr(self.delimiter))}")
+        for name in (self.input, self.output):
+            if name is not None:
+                FileFormat.named(name)  # refused before any work
+
+    @property
+    def input_format(self) -> FileFormat | None:
+        """The inputs' format, where named."""
+        return None if self.input is None else FileFormat.named(self.input)
+
+    @property
+    def output_format(self) -> FileFormat | None:
+        """The output's format, where named."""
+        return None if self.output is None else FileFormat.named(self.output)
 
 
 def _parse(path: PurePath) -> FileFormat | None:

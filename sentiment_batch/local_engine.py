@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,38 +14,13 @@ import pyarrow as pa
 from .bundle import Bundle, load_bundle
 from .errors import UserError, listed, shown
 from .explain import EVIDENCE_TYPE, evidence_json
-from .formats import STDIO, FileFormat
+from .formats import STDIO, Formats
 from .progress import Progress
 from .publish import check_output_path
 from .readers import CHUNK_ROWS, InputFile, ReadOptions, Source, conform, discover, open_source, unified_schema
 from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
 from .summary import RunFailed, Summary, bundle_record, check_error_rate
 from .writers import OutputWriter, output_format, provenance
-
-
-@dataclass(frozen=True)
-class Formats:
-    """The formats and layout of a run's files, where the names do not say them.
-
-    Args:
-        input (`str`, *optional*): the format of every input (`csv`, `jsonl.gz`, …); stdin needs one.
-        output (`str`, *optional*): the output's format; by its extension by default, stdout needs one.
-        delimiter (`str`, *optional*): the field separator of CSV inputs and output; `,` (tab for TSV) by default.
-        encoding (`str`, *optional*): the encoding of CSV/TSV inputs; UTF-8 by default.
-    """
-
-    input: str | None = None
-    output: str | None = None
-    delimiter: str | None = None
-    encoding: str | None = None
-
-    def __post_init__(self):
-        if self.delimiter is not None and len(self.delimiter) != 1:
-            raise UserError(f"the delimiter must be one character, got {shown(repr(self.delimiter))}")
-
-    def read_options(self) -> ReadOptions:
-        """How the inputs are read."""
-        return ReadOptions(self.input and FileFormat.named(self.input), self.encoding, self.delimiter)
 
 
 def score_files(
@@ -95,17 +69,16 @@ def score_files(
         max_error_rate (`float`, *optional*): the largest share (0 to 1) of rows that may be unscorable.
     """
     formats = formats or Formats()
-    if encoding is not None:
-        formats = Formats(formats.input, formats.output, formats.delimiter, encoding)
+    options = ReadOptions(formats.input_format, encoding, formats.delimiter)
     max_error_rate = check_error_rate(max_error_rate)
     output = os.fspath(output)
-    fmt = output_format(output, formats.output and FileFormat.named(formats.output))
-    files = discover([os.fspath(path) for path in inputs], formats.read_options())
+    fmt = output_format(output, formats.output_format)
+    files = discover([os.fspath(path) for path in inputs], options)
     if output != STDIO:
         check_output_path(Path(output), [file.path for file in files if file.path is not None], overwrite)
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     fields = added_fields(loaded.labels, column_prefix, explain)
-    sources = open_sources(files, text_column, [field.name for field in fields], formats.read_options())
+    sources = open_sources(files, text_column, [field.name for field in fields], options)
     inputs_schema = unified_schema(sources)
     kept = kept_indices(inputs_schema, keep_columns)
     if explain and fmt.kind in ("csv", "tsv"):  # CSV has no nested columns: the evidence goes as JSON text

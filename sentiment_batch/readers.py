@@ -151,7 +151,7 @@ def _fixed_part(pattern: str) -> str:
 def _listed(path: Path, root: Path) -> bool:
     """Whether a folder listing reads `path`: a file of a known format, no part of its path below `root` hidden
     (`.name`) or a marker (`_SUCCESS`, `_temporary/`; hive's `_key=value/` folders are read)."""
-    if not path.is_file() or not FileFormat.known(path):
+    if not path.is_file() or FileFormat.find(path) is None:
         return False
     below = path.relative_to(root).parts if path.is_relative_to(root) else path.parts[-1:]
     return not any(part.startswith(".") or (part.startswith("_") and "=" not in part) for part in below)

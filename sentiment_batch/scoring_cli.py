@@ -11,6 +11,7 @@ from pathlib import Path
 from . import local_engine, spark_engine
 from .console import say
 from .errors import UserError
+from .formats import Formats
 from .scorer import DEFAULT_BATCH_SIZE
 from .summary import RunFailed, Summary
 
@@ -121,8 +122,8 @@ def run(args: argparse.Namespace) -> Summary:
     Args:
         args (`argparse.Namespace`): the parsed options.
     """
-    local_only = {
-        "formats": local_engine.Formats(args.input_format, args.output_format, _delimiter(args.delimiter)),
+    shared = {
+        "formats": Formats(args.input_format, args.output_format, _delimiter(args.delimiter)),
         "keep_columns": None if args.keep_columns is None else args.keep_columns.split(","),
         "max_error_rate": args.max_error_rate,
     }
@@ -139,29 +140,16 @@ def run(args: argparse.Namespace) -> Summary:
     if args.engine == "spark":
         if args.threads is not None:
             raise UserError("--threads is for --engine local; Spark gives each task spark.task.cpus threads")
-        _refuse_local_only(args)
         conf = parse_conf(args.conf)
-        return spark_engine.score_files(args.inputs, args.output, master=args.master, conf=conf, **common)
+        return spark_engine.score_files(args.inputs, args.output, master=args.master, conf=conf, **common, **shared)
     if args.master is not None or args.conf:
         raise UserError("--master and --conf are for --engine spark")
-    return local_engine.score_files(args.inputs, args.output, threads=args.threads, **common, **local_only)
+    return local_engine.score_files(args.inputs, args.output, threads=args.threads, **common, **shared)
 
 
 def _delimiter(value: str | None) -> str | None:
     """A `--delimiter` as typed: `\\t` or `tab` for a tab, as a shell makes a tab awkward to type."""
     return "\t" if value in ("\\t", "tab") else value
-
-
-def _refuse_local_only(args: argparse.Namespace) -> None:
-    flags = {
-        "--input-format": args.input_format,
-        "--delimiter": args.delimiter,
-        "--keep-columns": args.keep_columns,
-        "--max-error-rate": args.max_error_rate,
-    }
-    given = [flag for flag, value in flags.items() if value is not None]
-    if given:
-        raise UserError(f"{', '.join(given)}: for --engine local only, so far")
 
 
 def report(summary: Summary, summary_file: str | None, published: bool) -> None:

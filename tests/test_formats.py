@@ -26,12 +26,12 @@ from sentiment_batch.formats import FileFormat
 )
 def test_extensions_name_a_kind_and_a_compression(name, expected):
     assert FileFormat.of(Path(name)) == expected
-    assert FileFormat.known(Path(name))
+    assert FileFormat.find(Path(name)) == expected
 
 
 @pytest.mark.parametrize("name", ["a.txt", "a.parquet.gz", "a.gz", "README"])
 def test_other_extensions_are_refused_in_one_line(name):
-    assert not FileFormat.known(Path(name))
+    assert FileFormat.find(Path(name)) is None
     with pytest.raises(UserError, match="unknown extension"):
         FileFormat.of(Path(name), "output")
 
