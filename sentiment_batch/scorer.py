@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .bundle import EVIDENCE, INPUT_NAMES, PROBABILITIES, ROWS, Bundle, load_bundle, open_bundle_session
-from .errors import UserError, UserTypeError, first_line, shown
+from .errors import UserError, UserTypeError, cut, first_line, listed, shown
 from .explain import EVIDENCE_TYPE, evidence_lists, top_phrases
 from .io import encodable, undecodable_cells
 from .preprocessing import encode, encode_with_spans, load_tokenizer
@@ -525,9 +525,9 @@ def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str]
         raise UserTypeError(f"text_column must be a str, got {type(text_column).__name__}")
     columns = list(columns)
     if text_column not in columns:
-        raise UserError(f"{where} has no column {text_column!r}; its columns are {columns}")
+        raise UserError(f"{where} has no column {cut(repr(text_column))}; its columns are {listed(columns)}")
     if columns.count(text_column) > 1:
         raise UserError(f"{where} has {columns.count(text_column)} columns named {text_column!r}; keep one")
     clashes = [name for name in added if name in columns]
     if clashes:
-        raise UserError(f"{where} already has column(s) {clashes}; give the added columns a prefix")
+        raise UserError(f"{where} already has column(s) {listed(clashes)}; give the added columns a prefix")

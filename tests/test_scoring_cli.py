@@ -827,3 +827,30 @@ def test_version_is_0_3_0(capsys):
     assert (
         capsys.readouterr().out.strip() == "sentiment-batch 0.3.0" == f"sentiment-batch {sentiment_batch.__version__}"
     )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "match"),
+    [
+        ("rot13", "'rot13' is not a text encoding"),
+        ("base64", "'base64' is not a text encoding"),
+        ("zlib", "'zlib' is not a text encoding"),
+        ("idna", "'idna' is not a text encoding"),
+        ("utf-16", "as CSV: UTF-16 stream does not start with BOM"),
+        ("no-such-codec", "unknown encoding 'no-such-codec'"),
+    ],
+)
+def test_an_encoding_the_reader_cannot_use_is_one_line_and_exit_2(tmp_path, capsys, tiny_bundle, encoding, match):
+    path = write(frame(), tmp_path / "in.csv")
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "-o", tmp_path / "out.csv", "--encoding", encoding)
+    assert code == 2 and len(err) == 1 and match in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize(
+    "header", [",".join(f"column{index}" for index in range(10_000)), "x" * 2_000_000], ids=["wide", "one-line"]
+)
+def test_messages_that_list_your_columns_stay_short(tmp_path, capsys, tiny_bundle, header):
+    (tmp_path / "in.csv").write_text(header, encoding="utf-8")
+    code, err = score(capsys, tmp_path / "in.csv", "--bundle", tiny_bundle, "-o", tmp_path / "out.csv")
+    assert code == 2 and len(err) == 1 and "has no column 'text'" in err[0] and len(err[0]) < 500, err[0][:1000]
