@@ -9,6 +9,7 @@ its first file, and reads `.crc` files.
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import csv
 import glob
@@ -29,7 +30,7 @@ import pyarrow.parquet as pq
 
 from .errors import UserError, cut, first_line, listed, shown
 from .formats import STDIO, FileFormat
-from .io import _check_text, _NotText, encodable, widened
+from .io import _check_text, _NotText, encodable
 
 CHUNK_ROWS = 16_384
 _PARQUET_BUFFER = 8 << 20
@@ -136,15 +137,13 @@ def _stdin_file(fmt: FileFormat | None) -> InputFile:
 
 
 def _remove_at_exit(path: Path) -> None:
-    import atexit
-
     atexit.register(path.unlink, missing_ok=True)
 
 
 def _fixed_part(pattern: str) -> str:
     """The folder of a glob before its first wildcard: partition folders are the ones below it."""
     parts = Path(pattern).parts
-    fixed = [part for part in parts[: next(i for i, part in enumerate(parts) if glob.has_magic(part))]]
+    fixed = parts[: next(index for index, part in enumerate(parts) if glob.has_magic(part))]
     return os.path.join(*fixed) if fixed else "."
 
 
@@ -262,6 +261,17 @@ def read_failure(file: InputFile, error: BaseException) -> UserError:
     if file.format.kind == "jsonl":
         message = next((text for key, text in _JSON_MESSAGES.items() if key in message), message)
     return UserError(f"cannot read {shown(file.name)} as {file.format.kind.upper()}: {shown(cut(message))}")
+
+
+def open_path(path: str | os.PathLike, options: ReadOptions | None = None) -> Source:
+    """Open one file by its path (its format from its name, unless `options` names one).
+
+    Args:
+        path (`str | os.PathLike`): the file.
+        options (`ReadOptions`, *optional*): its format, encoding and delimiter.
+    """
+    options = options or ReadOptions()
+    return open_source(_file(Path(path), None, options.format), options)
 
 
 def open_source(file: InputFile, options: ReadOptions | None = None) -> Source:
@@ -544,3 +554,37 @@ def conform(batch: pa.RecordBatch, schema: pa.Schema, source: Source) -> pa.Reco
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
         message = f"its columns do not convert to the output's: {first_line(error)}"
         raise UserError(f"{shown(source.file.name)}: {shown(cut(message))}") from error
+
+
+_STRINGS = (pa.string(), pa.large_string(), pa.string_view())
+_BINARIES = (pa.binary(), pa.large_binary(), pa.binary_view())
+
+
+def widened(first: pa.DataType, second: pa.DataType) -> pa.DataType | None:
+    """The type that holds every value of both types exactly, or None where there is none.
+
+    Args:
+        first (`pa.DataType`): one input's type for a column.
+        second (`pa.DataType`): another's.
+    """
+    if first.equals(second):
+        return first
+    if pa.types.is_null(first) or pa.types.is_null(second):
+        return second if pa.types.is_null(first) else first
+    if pa.types.is_dictionary(first) or pa.types.is_dictionary(second):
+        plain = [kind.value_type if pa.types.is_dictionary(kind) else kind for kind in (first, second)]
+        return widened(*plain)
+    for family, widest in ((_STRINGS, pa.large_string()), (_BINARIES, pa.large_binary())):
+        if first in family and second in family:
+            return widest
+    if pa.types.is_integer(first) and pa.types.is_integer(second):
+        return _wider_integer(first, second)
+    return None
+
+
+def _wider_integer(first: pa.DataType, second: pa.DataType) -> pa.DataType | None:
+    signed = [pa.types.is_signed_integer(kind) for kind in (first, second)]
+    if signed[0] == signed[1]:
+        return first if first.bit_width >= second.bit_width else second
+    signed_type, unsigned_type = (first, second) if signed[0] else (second, first)
+    return signed_type if signed_type.bit_width > unsigned_type.bit_width else None

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .bundle import Bundle, load_bundle
-from .errors import UserError, first_line, shown
+from .errors import UserError, first_line, listed, shown
 from .formats import STDIO, FileFormat, Formats
 from .publish import OutputExistsError, check_output_path, staged_folder
 from .scorer import DEFAULT_BATCH_SIZE
@@ -462,7 +462,7 @@ def _kept(columns: list[str], keep_columns: Sequence[str] | None) -> list[str]:
         return columns
     missing = [name for name in keep_columns if name not in columns]
     if missing:
-        raise UserError(f"the inputs have no column(s) {missing} to keep; their columns are {columns}")
+        raise UserError(f"the inputs have no column(s) {listed(missing)} to keep; their columns are {listed(columns)}")
     return list(dict.fromkeys(keep_columns))
 
 

@@ -144,3 +144,34 @@ def test_a_named_delimiter_is_written(tmp_path):
     path = tmp_path / "out.csv"
     write(pa.table({"a": ["x;y", "z"], "b": [1, 2]}), path, FileFormat.of(path), delimiter=";")
     assert path.read_text(encoding="utf-8") == '"a";"b"\n"x;y";1\n"z";2\n'
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_atomic_writer_renames_on_success(tmp_path, suffix):
+    batch = pa.record_batch({"id": [1, 2], "text": ["a", None]})
+    path = tmp_path / f"out{suffix}"
+    with OutputWriter(path, batch.schema, FileFormat.of(path)) as writer:
+        writer.write(batch)
+        writer.write(batch)
+        [temp] = tmp_path.iterdir()
+        assert not path.exists() and temp.name.startswith(f".{path.name}.") and temp.name.endswith(TEMP_SUFFIX)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    assert len(read_back(path.read_bytes(), FileFormat.of(path))[1 if suffix == ".csv" else 0]) == 4
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_atomic_writer_leaves_nothing_on_failure(tmp_path, suffix):
+    batch = pa.record_batch({"text": ["a"]})
+    path = tmp_path / f"out{suffix}"
+    with pytest.raises(RuntimeError), OutputWriter(path, batch.schema, FileFormat.of(path)) as writer:
+        writer.write(batch)
+        raise RuntimeError("crash mid-way")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_writer_keeps_old_output_on_failure(tmp_path):
+    path = tmp_path / "out.csv"
+    path.write_text("previous run\n")
+    with pytest.raises(RuntimeError), OutputWriter(path, pa.schema([("text", pa.string())]), FileFormat.of(path)):
+        raise RuntimeError("crash")
+    assert path.read_text() == "previous run\n"
