@@ -6,8 +6,6 @@ shown as they are: the CLI prints them in one line and exits 2. Any other except
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 
 class UserError(ValueError):
     """A problem with the caller's input (a path, a file, a setting), worded to be shown as it is."""
@@ -60,7 +58,7 @@ def cannot(action: str, path: object, error: OSError) -> UserError:
     return UserError(f"cannot {action} {shown(path)}: {error.strerror or first_line(error)}")
 
 
-SHOWN_CHARS = 200  # the most of a user's data (a value, a list of column names) one message shows
+SHOWN_CHARS = 200  # the most of a user's text (a parser's message, a list of reasons) one message shows
 
 
 def cut(text: str, limit: int = SHOWN_CHARS) -> str:
@@ -73,21 +71,3 @@ def cut(text: str, limit: int = SHOWN_CHARS) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… ({len(text):,} characters)"
-
-
-def listed(values: Sequence[object], limit: int = SHOWN_CHARS) -> str:
-    """Values as a message lists them, `['a', 'b', …]`: each one cut, the list cut to about `limit` characters,
-    saying how many there are in all.
-
-    Args:
-        values (`Sequence[object]`): e.g. column names.
-        limit (`int`, *optional*, defaults to 200): about the most characters shown.
-    """
-    parts, length = [], 0
-    for value in values:
-        part = cut(repr(value), limit // 4)
-        if parts and length + len(part) > limit:
-            return f"[{', '.join(parts)}, … ({len(values):,} in all)]"
-        parts.append(part)
-        length += len(part) + 2
-    return f"[{', '.join(parts)}]"

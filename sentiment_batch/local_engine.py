@@ -12,14 +12,15 @@ from typing import NamedTuple
 import pyarrow as pa
 
 from .bundle import Bundle, load_bundle
-from .errors import UserError, listed, shown
-from .explain import EVIDENCE_TYPE, evidence_json
+from .columns import OutputColumns, check_columns, names_shown
+from .errors import UserError, shown
 from .formats import STDIO, Formats
 from .progress import Progress
 from .publish import check_output_path
 from .readers import CHUNK_ROWS, InputFile, ReadOptions, Source, conform, discover, open_source, unified_schema
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
+from .scorer import DEFAULT_BATCH_SIZE, Scorer
 from .summary import RunFailed, Summary, bundle_record, check_error_rate
+from .text import writable
 from .writers import OutputWriter, output_format, provenance
 
 
@@ -40,7 +41,8 @@ def score_files(
     keep_columns: Sequence[str] | None = None,
     max_error_rate: float | None = None,
 ) -> Summary:
-    """Score files into one output file (or stdout), which appears complete or not at all.
+    """Score files into one output file (or stdout), which appears complete or not at all; its parameters are
+    the ones every engine shares (the Spark engine's `score_files` refers here).
 
     Everything that can be checked without the model is checked first: the inputs (their columns and types),
     the bundle (every file hashed), and that the output can be created (its temporary file is); only then is the
@@ -77,19 +79,15 @@ def score_files(
     if output != STDIO:
         check_output_path(Path(output), [file.path for file in files if file.path is not None], overwrite)
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    fields = added_fields(loaded.labels, column_prefix, explain)
-    sources = open_sources(files, text_column, [field.name for field in fields], options)
+    added = OutputColumns.of(loaded.labels, column_prefix, explain)
+    sources = open_sources(files, text_column, added.names, options)
     inputs_schema = unified_schema(sources)
     kept = kept_indices(inputs_schema, keep_columns)
-    if explain and fmt.kind in ("csv", "tsv"):  # CSV has no nested columns: the evidence goes as JSON text
-        fields = [field.with_type(pa.string()) if field.type == EVIDENCE_TYPE else field for field in fields]
+    fields = added.fields(csv=fmt.kind in ("csv", "tsv"))  # no nested CSV columns: the evidence goes as JSON
     schema = pa.schema([*(inputs_schema.field(index) for index in kept), *fields], metadata=inputs_schema.metadata)
     metadata = None
     if not fmt.is_text:
         metadata = provenance(loaded.manifest.model_sha256, loaded.labels, text_column, explain)
-    if threads is not None:
-        # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
-        os.environ.setdefault("RAYON_NUM_THREADS", str(max(threads, 1)))
     writer = OutputWriter(output, schema, fmt, overwrite=overwrite, delimiter=formats.delimiter, metadata=metadata)
     summary = Summary(inputs=[file.name for file in files], output=output, bundle=bundle_record(loaded))
     with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
@@ -116,8 +114,8 @@ def kept_indices(schema: pa.Schema, keep_columns: Sequence[str] | None) -> list[
     missing = [name for name in keep_columns if name not in schema.names]
     if missing:
         raise UserError(
-            f"the inputs have no column(s) {shown(listed(missing))} to keep; "
-            f"their columns are {shown(listed(schema.names))}"
+            f"the inputs have no column(s) {shown(names_shown(missing))} to keep; "
+            f"their columns are {shown(names_shown(schema.names))}"
         )
     return [schema.get_field_index(name) for name in dict.fromkeys(keep_columns)]
 
@@ -177,26 +175,15 @@ def stream(
     counts = [source.num_rows for source in sources]
     total = None if None in counts else sum(counts)
     start = time.perf_counter()
-    label, error = f"{columns.prefix}label", f"{columns.prefix}error"
+    added = scorer.output_columns(columns.prefix, columns.explain)
     with Progress(total, progress) as bar:
         for source in sources:
             chunks = source.batches(CHUNK_ROWS, columns.text)
             batches = (conform(batch, inputs_schema, source) for batch in chunks)
             for scored in scorer.score_batches(batches, *columns):
-                summary.count(scored.column(label), scored.column(error))
-                kept = writable(scored, columns.text).select(output.columns)
-                output.writer.write(as_written(kept, output.writer.schema))
+                summary.count(scored.column(added.label), scored.column(added.error))
+                kept = writable(scored, columns.text, added.error).select(output.columns)
+                output.writer.write(added.as_written(kept, output.writer.schema))
                 bar.update(scored.num_rows)
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-def as_written(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """A scored batch in the output's schema: evidence as JSON text where the output holds it so (CSV)."""
-    if batch.schema.equals(schema, check_metadata=False):
-        return batch
-    columns = [
-        evidence_json(column) if column.type == EVIDENCE_TYPE and field.type == pa.string() else column
-        for column, field in zip(batch.columns, schema, strict=True)
-    ]
-    return pa.RecordBatch.from_arrays(columns, schema=schema)

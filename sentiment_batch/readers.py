@@ -28,9 +28,10 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from .errors import UserError, cut, first_line, listed, shown
+from .columns import names_shown
+from .errors import UserError, cut, first_line, shown
 from .formats import STDIO, FileFormat
-from .io import _check_text, _NotText, encodable
+from .text import encodable, holds_text, is_text_type, undecodable_cells
 
 CHUNK_ROWS = 16_384
 _PARQUET_BUFFER = 8 << 20
@@ -39,6 +40,10 @@ _CSV_FIELD_LIMIT = 2**31 - 1
 # A JSON Lines row must fit in one block; the reader holds a few blocks at a time.
 JSON_BLOCK = 16 << 20
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"  # Spark's and Hive's name for a null partition value
+
+
+class _NotText(Exception):
+    """A cell that must hold text holds bytes that are not text."""
 
 
 _READ_ERRORS = (pa.ArrowException, csv.Error, _NotText, UnicodeError, OSError)
@@ -421,6 +426,21 @@ def _json_batches(file: InputFile, schema: pa.Schema, rows: int, text_column: st
         yield from _rechunked(reader, rows, text_column)
 
 
+def _check_text(batch: pa.RecordBatch, text_column: str | None, first: int) -> None:
+    """Refuse a column other than the text column that holds bytes that are not UTF-8 (Parquet writers that do not
+    validate can write them), naming its first such row."""
+    for column, values in zip(batch.schema, batch.columns, strict=True):
+        if column.name == text_column or not holds_text(column.type):
+            continue
+        try:
+            values.validate(full=True)
+        except pa.ArrowInvalid:
+            where = ""
+            if is_text_type(column.type):
+                where = f" row {first + int(undecodable_cells(values).argmax())}"
+            raise _NotText(f"column {shown(repr(column.name))}{where} holds bytes that are not UTF-8") from None
+
+
 def _rechunked(batches, rows: int, text_column: str | None) -> Iterator[pa.RecordBatch]:
     """Batches of at most `rows` rows (slices, not copies), their text checked."""
     first = 0
@@ -519,8 +539,8 @@ def _check_unique(source: Source) -> None:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise UserError(
-            f"{shown(source.file.name)} has repeated column names {shown(listed(repeated))}, and the inputs' columns "
-            "differ: columns are matched by name, so each name must be used once"
+            f"{shown(source.file.name)} has repeated column names {shown(names_shown(repeated))}, and the inputs' "
+            "columns differ: columns are matched by name, so each name must be used once"
         )
 
 

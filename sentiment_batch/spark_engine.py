@@ -22,7 +22,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .bundle import Bundle, load_bundle
-from .errors import UserError, first_line, listed, shown
+from .columns import OutputColumns, names_shown
+from .errors import UserError, first_line, shown
 from .formats import STDIO, FileFormat, Formats
 from .publish import OutputExistsError, check_output_path, staged_folder
 from .scorer import DEFAULT_BATCH_SIZE
@@ -398,23 +399,17 @@ def score_files(
     job raises `JobFailed`, and a job that scored no row (or more than `max_error_rate` could not be scored) raises
     `RunFailed` and publishes nothing.
 
+    The parameters shared with the local engine (`bundle` on the driver, `text_column`, `column_prefix`,
+    `batch_size`, `overwrite`, `encoding`, `explain`) mean what they mean in `local_engine.score_files`.
+
     Args:
         inputs (`Sequence[str | os.PathLike]`): paths, globs, folders or URIs Spark reads (CSV, TSV, JSON Lines,
             Parquet).
         output (`str | os.PathLike`): the output folder or URI; its extension, else `formats.output`, else
             Parquet picks its part files' format.
-        bundle (`str | os.PathLike | Bundle`, *optional*): the bundle folder on the driver, or one `load_bundle`
-            checked; defaults to the bundle shipped with the package.
-        text_column (`str`, *optional*, defaults to "text"): the column holding the review text.
-        column_prefix (`str`, *optional*, defaults to ""): put before every added column's name.
-        batch_size (`int`, *optional*, defaults to 256): reviews per model call.
-        overwrite (`bool`, *optional*, defaults to False): replace an existing output.
         progress (`bool`, *optional*, defaults to True): let Spark draw its progress bar (on a terminal only).
         master (`str`, *optional*): the master URL; defaults to spark-submit's, else `local[*]`.
         conf (`Mapping[str, str]`, *optional*): Spark settings, over the engine's defaults.
-        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
-        explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
-            phrases (an array of structs in Parquet and JSON, a JSON array in CSV); 0 for none.
         formats (`Formats`, *optional*): input and output formats and the CSV delimiter, where names do not say.
         keep_columns (`Sequence[str]`, *optional*): the input columns the output keeps; all by default.
         max_error_rate (`float`, *optional*): the largest share (0 to 1) of rows that may be unscorable.
@@ -427,9 +422,8 @@ def score_files(
     plan = plan_job(inputs, output, overwrite, local_fs, formats) if master is not None else None
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)  # refused before Spark starts
     from pyspark.errors import AnalysisException
-    from pyspark.sql import functions
 
-    from .spark import score
+    from .spark import scored_for
 
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     with spark_session(master, dict(conf or {}), progress=progress) as spark:
@@ -437,22 +431,14 @@ def score_files(
         try:
             df = read_inputs(spark, plan, encoding, formats.delimiter)
             kept = _kept(df.columns, keep_columns)
-            scored = score(
-                df,
-                bundle=loaded,
-                text_column=text_column,
-                column_prefix=column_prefix,
-                batch_size=batch_size,
-                explain=explain,
-            )
+            csv = plan.output_format.kind in ("csv", "tsv")  # no nested columns: the evidence goes as JSON
+            scored = scored_for(df, loaded, text_column, column_prefix, batch_size, explain, csv)
             scored = scored.select(*kept, *scored.columns[len(df.columns) :])
-            if explain and plan.output_format.kind in ("csv", "tsv"):  # no nested CSV columns: evidence as JSON
-                evidence = f"{column_prefix}evidence"
-                scored = scored.withColumn(evidence, functions.to_json(evidence))
         except AnalysisException as error:
             raise UserError(first_line(error)) from error
         summary = Summary(inputs=df.inputFiles(), output=output, bundle=bundle_record(loaded))
-        judge = Judge(spark, plan, formats.delimiter, summary, column_prefix, max_error_rate)
+        added = OutputColumns.of(loaded.labels, column_prefix, explain)
+        judge = Judge(spark, plan, formats.delimiter, summary, added, max_error_rate)
         run_job(scored, plan, overwrite, formats.delimiter, judge)
     return summary
 
@@ -462,7 +448,9 @@ def _kept(columns: list[str], keep_columns: Sequence[str] | None) -> list[str]:
         return columns
     missing = [name for name in keep_columns if name not in columns]
     if missing:
-        raise UserError(f"the inputs have no column(s) {listed(missing)} to keep; their columns are {listed(columns)}")
+        raise UserError(
+            f"the inputs have no column(s) {names_shown(missing)} to keep; their columns are {names_shown(columns)}"
+        )
     return list(dict.fromkeys(keep_columns))
 
 
@@ -475,7 +463,7 @@ class Judge:
     plan: Plan
     delimiter: str | None
     summary: Summary
-    prefix: str
+    added: OutputColumns
     max_error_rate: float | None
 
     def __call__(self, uri: str) -> None:
@@ -483,7 +471,7 @@ class Judge:
         reader = self.spark.read.format(SPARK_SOURCES[fmt.kind])
         if fmt.kind in ("csv", "tsv"):
             reader = reader.options(**CSV_READ, sep=self.delimiter or fmt.delimiter)
-        label, error = f"{self.prefix}label", f"{self.prefix}error"
+        label, error = self.added.label, self.added.error
         written = reader.load(uri).select(label, error)
         for row in written.groupBy(label, error).count().collect():
             self.summary.rows += row["count"]

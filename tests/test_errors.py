@@ -2,7 +2,7 @@ import errno
 
 import pytest
 
-from sentiment_batch.errors import UserError, cannot, cut, first_line, listed
+from sentiment_batch.errors import UserError, cannot, cut, first_line
 
 
 @pytest.mark.parametrize(
@@ -27,10 +27,3 @@ def test_cannot_gives_the_systems_reason_or_the_errors_first_line():
 def test_cut_keeps_short_text_and_says_how_long_a_cut_one_was():
     assert cut("short") == "short"
     assert cut("x" * 10_000) == "x" * 200 + "… (10,000 characters)"
-
-
-def test_listed_shows_a_few_values_each_cut_and_how_many_in_all():
-    assert listed(["a", "b"]) == "['a', 'b']"
-    many = listed([f"column{i}" for i in range(10_000)])
-    assert len(many) < 300 and many.startswith("['column0', 'column1'") and many.endswith("(10,000 in all)]")
-    assert len(listed(["y" * 1_000_000])) < 100
