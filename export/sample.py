@@ -8,7 +8,8 @@ import pyarrow as pa
 
 from sentiment_batch.columns import check_columns
 from sentiment_batch.errors import UserError, shown
-from sentiment_batch.io import FORMATS, open_source
+from sentiment_batch.formats import FileFormat
+from sentiment_batch.readers import open_path
 from sentiment_batch.text import is_text_type, row_error, text_errors
 
 from .parity import read_texts as read_lines
@@ -24,13 +25,13 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"reviews file {shown(path)} does not exist or is not a file")
-    if path.suffix.lower() not in FORMATS:
+    if FileFormat.find(path) is None:
         try:
             texts = read_lines(path)
         except UnicodeDecodeError as error:
             raise UserError(f"{shown(path)} is not UTF-8 text: {error.reason} at byte {error.start}") from error
         return [text for text in texts if row_error(text) is None]
-    source = open_source(path)
+    source = open_path(path)
     check_columns(source.schema.names, text_column, [], where=shown(path))
     texts = []
     for batch in source.batches():

@@ -18,7 +18,7 @@ import traceback
 
 from . import __version__
 from .console import BestEffort, say, to_devnull
-from .errors import UserError, UserTypeError, first_line, shown
+from .errors import UserError, UserTypeError, cut, first_line, shown
 from .publish import OutputExistsError
 from .stopping import Stopped, raise_if_stopped, signals_held, taking_stop_signals
 
@@ -28,7 +28,10 @@ COMMANDS = {
     "export": ("sentiment_batch.export.exporter", "export a trained model folder to a parity-checked ONNX bundle"),
     "verify": ("sentiment_batch.export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
     "upgrade": ("sentiment_batch.export.upgrade", "rewrite a format-1 bundle in the current format, same predictions"),
-    "score": ("sentiment_batch.scoring_cli", "score CSV/Parquet files of reviews with an ONNX bundle"),
+    "score": (
+        "sentiment_batch.scoring_cli",
+        "score review files (CSV, JSON Lines, Parquet, Arrow) with an ONNX bundle",
+    ),
 }
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
@@ -65,28 +68,18 @@ def error_line(error: BaseException) -> str:
     """What the CLI prints for an error of the caller's making: its first line, cut to a readable length, with the
     flag that helps."""
     if isinstance(error, OutputExistsError):
-        return f"{cut(first_line(error))}; pass --overwrite to replace it"
+        return f"{cut(first_line(error), SHOWN_CHARS)}; pass --overwrite to replace it"
     if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {cut(shown(error.filename))}" if error.filename else error.strerror
-    return cut(first_line(error))
+        return f"{error.strerror}: {cut(shown(error.filename), SHOWN_CHARS)}" if error.filename else error.strerror
+    return cut(first_line(error), SHOWN_CHARS)
 
 
 def bug_line(error: BaseException) -> str:
     """What the CLI prints for an unexpected error: that it is a bug, and what it was."""
     return (
         f"internal error (a bug in sentiment-batch {__version__}; please report it): "
-        f"{type(error).__name__}: {cut(first_line(error))} (run with --debug for the traceback)"
+        f"{type(error).__name__}: {cut(first_line(error), SHOWN_CHARS)} (run with --debug for the traceback)"
     )
-
-
-def cut(text: str, limit: int = SHOWN_CHARS) -> str:
-    """`text` cut to `limit` characters, saying how long it was.
-
-    Args:
-        text (`str`): a message, or the part of one that quotes the user's data.
-        limit (`int`, *optional*, defaults to 1000): the most characters kept.
-    """
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
 
 
 def split_global_options(argv: list[str]) -> tuple[dict[str, bool], list[str]]:

@@ -16,11 +16,13 @@ import os
 import secrets
 import shutil
 import string
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
+from .console import to_devnull
 from .errors import UserError, cannot, shown
 from .stopping import publishing
 
@@ -290,3 +292,22 @@ def _remove_tree(folder: int, name: str) -> None:
         os.close(fd)
     with contextlib.suppress(OSError):
         os.rmdir(name, dir_fd=folder)
+
+
+@contextlib.contextmanager
+def staged_stdout() -> Iterator[BinaryIO]:
+    """A temporary file whose bytes go to stdout when the block ends cleanly: stdout gets a complete output or
+    nothing, as a file does, and writers that tell their position (Parquet's) work on a pipe too."""
+    try:
+        handle = tempfile.TemporaryFile()  # noqa: SIM115 (closed below)
+    except OSError as error:
+        raise cannot("write", "a temporary file for stdout", error) from error
+    with handle:
+        yield handle
+        handle.seek(0)
+        try:
+            shutil.copyfileobj(handle, sys.stdout.buffer, 1 << 20)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            to_devnull(1)  # so Python's own flush at exit does not fail again
+            raise UserError("stdout was closed before the whole output was written") from None

@@ -14,9 +14,9 @@ import pytest
 
 from helpers import REVIEWS, VARIED_TEXTS
 from sentiment_batch import Scorer
-from sentiment_batch import io as sb_io
 from sentiment_batch.bundle import MANIFEST_FILE, load_bundle
 from sentiment_batch.errors import UserError
+from sentiment_batch.readers import open_path
 from sentiment_batch.scorer import DEFAULT_BATCH_SIZE
 
 spark_api = pytest.importorskip("sentiment_batch.spark", reason="the spark extra is not installed")
@@ -44,7 +44,7 @@ def spark_read(spark, path: Path):
 def local_engine(path: Path, bundle: Path) -> dict:
     """The rows as the local engine reads and scores them, by id."""
     with Scorer.from_bundle(bundle) as scorer:
-        table = pa.Table.from_batches(list(scorer.score_batches(sb_io.open_source(path).batches(), "text")))
+        table = pa.Table.from_batches(list(scorer.score_batches(open_path(path).batches(), "text")))
     return {int(row["id"]): row for row in table.to_pylist()}
 
 
