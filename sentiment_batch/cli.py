@@ -30,6 +30,8 @@ COMMANDS = {
     "verify": ("sentiment_batch.export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
     "upgrade": ("sentiment_batch.export.upgrade", "rewrite a format-1 bundle in the current format, same predictions"),
     "score": ("sentiment_batch.scoring_cli", "score CSV/Parquet files of reviews with an ONNX bundle"),
+    "evaluate": ("sentiment_batch.evaluation", "measure a bundle on labelled reviews: accuracy, F1, calibration"),
+    "info": ("sentiment_batch.info", "describe a bundle: labels, settings, training data, measured accuracy"),
 }
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
@@ -139,7 +141,7 @@ def restore_signals(previous: dict[int, object]) -> None:
 
 def usage() -> str:
     lines = ["usage: sentiment-batch [--version] [--debug] COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8}{summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += [f"  {name:<10}{summary}" for name, (_, summary) in COMMANDS.items()]
     lines += ["", "Run `sentiment-batch COMMAND --help` for a command's options."]
     lines += ["--debug (or SENTIMENT_BATCH_TRACEBACK=1) prints the traceback of an error."]
     return "\n".join(lines)
