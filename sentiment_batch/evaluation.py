@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from .bundle import Bundle, load_bundle
 from .errors import UserError, shown
+from .info import read_card, split_settings
 from .io import expand_inputs, open_source
 from .labels import class_id
 from .metrics import accuracy, confusion_matrix, expected_calibration_error, macro_f1
@@ -72,13 +73,13 @@ def evaluate_bundle(
         text_column (`str`, *optional*, defaults to "text"): the column holding the review text.
         label_column (`str`, *optional*, defaults to "label"): the column holding its label.
         split (`str`, *optional*): the split of `train`'s data to measure on, e.g. "validation", or several
-            joined by "+"; None reads every row of the files.
+            joined by "+", carved with the settings of the bundle's model card; None reads every row of the files.
     """
     labels = bundle.labels
     if split is None:
         chunks = file_chunks(datasets, labels, text_column, label_column)
     else:
-        chunks = split_chunks(datasets, split, labels)
+        chunks = split_chunks(datasets, split, bundle)
     scored = score_chunks(bundle, chunks)
     return measure(scored, labels)
 
@@ -100,11 +101,13 @@ def file_chunks(
             )
 
 
-def split_chunks(datasets: Sequence[str | os.PathLike], split: str, labels: Sequence[str]) -> Iterator[Labelled]:
-    """One split of the datasets as `train` carves it (its default validation settings), as one chunk."""
+def split_chunks(datasets: Sequence[str | os.PathLike], split: str, bundle: Bundle) -> Iterator[Labelled]:
+    """One split of the datasets as the bundle's training run carved it (the settings its model card gives, else
+    `train`'s defaults), one chunk per split named."""
     from sentiment_batch.train.splits import load_splits  # the training extra: `datasets` carves the split
 
-    splits = load_splits([os.fspath(dataset) for dataset in datasets], labels=list(labels))
+    settings = split_settings(read_card(bundle.path))
+    splits = load_splits([os.fspath(dataset) for dataset in datasets], labels=list(bundle.labels), **settings)
     names = split.split("+")
     missing = [name for name in names if name not in splits]
     if missing:
@@ -223,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--split",
         default=None,
         help='the split of train\'s data to measure on ("validation", "test", or several joined by "+"), carved '
-        "as train carves it with its default validation settings; needs the training extra",
+        "as the bundle's training run carved it (its model card's settings, else train's defaults); needs the "
+        "training extra",
     )
     return parser
 

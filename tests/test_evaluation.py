@@ -131,12 +131,18 @@ def test_a_file_without_labels_is_refused_in_one_line(tmp_path, capsys, frame, m
     assert code == 2 and stderr.splitlines() == [f"sentiment-batch evaluate: error: {path} {message}"]
 
 
-def test_a_split_is_carved_as_verify_carves_it_and_measures_the_same(tiny_bundle, tiny_model_dir, tmp_path, capsys):
+def review_folder(tmp_path):
+    """train.parquet (48 distinct reviews) and test.parquet, as `train` reads a folder."""
     folder = tmp_path / "reviews"
     folder.mkdir()
     train = [(f"{text} (review {index})", truth) for index, (text, truth) in enumerate(REVIEWS * 6)]
     pd.DataFrame(train, columns=["text", "label"]).to_parquet(folder / "train.parquet")
     pd.DataFrame(REVIEWS, columns=["text", "label"]).to_parquet(folder / "test.parquet")
+    return folder
+
+
+def test_a_split_is_carved_as_verify_carves_it_and_measures_the_same(tiny_bundle, tiny_model_dir, tmp_path, capsys):
+    folder = review_folder(tmp_path)
     split = "validation+test"
     code, stdout, _ = run_evaluate(capsys, "--bundle", tiny_bundle, "--dataset", folder, "--split", split)
     assert code == 0
@@ -149,3 +155,16 @@ def test_a_split_is_carved_as_verify_carves_it_and_measures_the_same(tiny_bundle
     assert report["accuracy"] == pytest.approx(onnx["accuracy"]) and report["macro_f1"] == pytest.approx(
         onnx["macro_f1"]
     )
+
+
+def test_a_split_is_carved_with_the_settings_of_the_bundles_model_card(bundle_copy, tmp_path, capsys):
+    from sentiment_batch.train.splits import load_splits
+
+    folder = review_folder(tmp_path)
+    settings = {"validation_size": 0.25, "validation_seed": None, "seed": 7, "balance_classes": "false"}
+    card = f"# card\n\n## Settings\n\n```json\n{json.dumps(settings, indent=2)}\n```\n\n## Metrics\n"
+    (bundle_copy / "README.md").write_text(card, encoding="utf-8")
+    code, stdout, _ = run_evaluate(capsys, "--bundle", bundle_copy, "--dataset", folder, "--split", "validation")
+    assert code == 0
+    carved = load_splits(str(folder), 0.25, 7, "false")["validation"]
+    assert json.loads(stdout)["rows"] == len(carved) != len(load_splits(str(folder))["validation"])
