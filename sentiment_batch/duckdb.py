@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from .bundle import Bundle, load_bundle
 from .errors import UserTypeError
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields
+from .scorer import DEFAULT_BATCH_SIZE, Scorer
 
 # DuckDB's names of the Arrow types of the added columns.
 _SQL_TYPES = {pa.string(): "VARCHAR", pa.float32(): "FLOAT"}
@@ -52,7 +52,7 @@ def register(
     scorer = Scorer(
         bundle if isinstance(bundle, Bundle) else load_bundle(bundle), threads=threads, batch_size=batch_size
     )
-    fields = added_fields(scorer.labels)
+    fields = scorer.output_columns().fields()
 
     def sentiment(texts: pa.ChunkedArray) -> pa.StructArray:
         columns = scorer.score_values(texts)

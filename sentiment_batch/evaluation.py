@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .bundle import Bundle, load_bundle
+from .columns import names_shown
 from .errors import UserError, shown
 from .info import read_card, split_settings
 from .io import expand_inputs, open_source
@@ -92,7 +93,10 @@ def file_chunks(
         source = open_source(path)
         missing = [name for name in (text_column, label_column) if name not in source.schema.names]
         if missing:
-            raise UserError(f"{shown(path)} has no column(s) {missing}; its columns are {source.schema.names}")
+            raise UserError(
+                f"{shown(path)} has no column(s) {names_shown(missing)}; "
+                f"its columns are {names_shown(source.schema.names)}"
+            )
         for batch in source.batches(text_column=text_column):
             sources = batch.column(SOURCE_COLUMN) if SOURCE_COLUMN in source.schema.names else None
             references = class_ids(batch.column(label_column), labels, path)
@@ -147,13 +151,14 @@ def score_chunks(bundle: Bundle, chunks: Iterator[Labelled]) -> Scored:
             yield pa.RecordBatch.from_arrays([chunk.texts], [_TEXT])
 
     with Scorer(bundle) as scorer:
-        names = [f"prob_{label}" for label in bundle.labels]
+        columns = scorer.output_columns()
         for batch in scorer.score_batches(texts(), _TEXT):
             chunk = pending.popleft()
-            scored.probabilities.append(
-                np.column_stack([batch.column(name).to_numpy(zero_copy_only=False) for name in names])
-            )
-            scored.scored.append(batch.column("error").is_null().to_numpy(zero_copy_only=False))
+            probabilities = [
+                batch.column(name).to_numpy(zero_copy_only=False) for name in columns.probabilities.values()
+            ]
+            scored.probabilities.append(np.column_stack(probabilities))
+            scored.scored.append(batch.column(columns.error).is_null().to_numpy(zero_copy_only=False))
             scored.references.append(chunk.references)
             if chunk.sources is not None:
                 scored.sources.append(chunk.sources)

@@ -112,3 +112,13 @@ def wait_for_file(path: Path, process, timeout: float = 120.0) -> None:
             process.kill()
             raise AssertionError(f"the run did not pause within {timeout} s")
         time.sleep(0.01)
+
+
+def probabilities(scorer, texts):
+    """Class probabilities (float32 `[len(texts), num_labels]`) of texts that must all be scorable, through
+    `Scorer.score_values`."""
+    import numpy as np
+
+    columns, names = scorer.score_values(texts), scorer.output_columns()
+    assert columns[names.error].null_count == len(columns[names.error]), columns[names.error]
+    return np.column_stack([columns[name].to_numpy() for name in names.probabilities.values()])
