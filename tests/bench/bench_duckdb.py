@@ -92,7 +92,8 @@ def main() -> None:
     print(text)
     args.output.write_text(
         "# DuckDB: `SELECT sentiment(text)` beside `sentiment-batch score`\n\n"
-        "`python tests/bench/bench_duckdb.py` (both through the editable install, in their own processes, start and "
+        f"`python tests/bench/bench_duckdb.py {' '.join(sys.argv[1:])}` (both through the editable install, in their "
+        "own processes, start and "
         "bundle load included; DuckDB writes `COPY (SELECT *, sentiment(text) AS sentiment FROM ...) TO "
         "'out.parquet'`).\n\n" + text + "\n",
         encoding="utf-8",
