@@ -24,8 +24,9 @@ from transformers.utils import logging as hf_logging
 from sentiment_batch.bundle import CARD_FILE, EXPLAIN_FILE, MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
 from sentiment_batch.errors import UserError, cannot, first_line, shown
 from sentiment_batch.preprocessing import load_tokenizer
-from sentiment_batch.publish import check_output, staged_folder
+from sentiment_batch.publish import check_apart, check_output, staged_folder
 from sentiment_batch.train import SentimentBagConfig
+from sentiment_batch.train.data_settings import DataSettings
 
 from .onnx_graph import (
     DEFAULT_OPSET,
@@ -115,19 +116,6 @@ def load_model(model_dir: Path) -> torch.nn.Module:
             "the folder is damaged or edited"
         )
     return model.eval()
-
-
-def check_output_dir(output_dir: Path, model_dir: Path, overwrite: bool) -> None:
-    """Refuse to clobber an existing folder without `overwrite`, or ever the model folder itself.
-
-    Args:
-        output_dir (`Path`): the bundle folder to write.
-        model_dir (`Path`): the model folder being exported.
-        overwrite (`bool`): whether an existing bundle folder may be replaced.
-    """
-    if output_dir.resolve() == model_dir.resolve():
-        raise UserError("the bundle folder must differ from the model folder")
-    check_output(output_dir, overwrite=overwrite, folder=True)
 
 
 def library_versions() -> dict:
@@ -257,7 +245,8 @@ def export_bundle(
             f"{len(sample):,} given"
         )
     check_opset_writable(opset)
-    check_output_dir(output_dir, model_dir, overwrite)
+    check_apart(output_dir, [model_dir])
+    check_output(output_dir, overwrite=overwrite, folder=True)
     model = load_model(model_dir)
     tokenizer = load_tokenizer(model_dir, vocab_size=model.config.vocab_size)
     with staged_folder(output_dir, overwrite=overwrite) as staging:
@@ -319,8 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     choice.add_argument(
         "--dataset",
-        nargs="+",
-        help="the dataset(s) `train` read (aclImdb folder or tarball, files, Hub id): their --split",
+        nargs="*",
+        help="dataset(s) (aclImdb folder or tarball, files, Hub id): their --split, carved as the model records "
+        "`train` carved it; with no value, the datasets the model was trained on",
     )
     sample.add_argument("--text-column", default="text", help="column of --texts' CSV/Parquet (default: text)")
     sample.add_argument(
@@ -377,13 +367,14 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
     quiet_exporter_logs()
+    check_apart(args.output, [args.model, *([args.texts] if args.texts else []), *map(Path, args.dataset or [])])
     texts = None
     if args.texts is not None:
         texts = read_texts(args.texts, args.text_column)
         if not texts:
             raise UserError(f"{shown(args.texts)} holds no reviews")
     elif args.dataset is not None:
-        texts = dataset_texts(args.dataset, args.split)
+        texts = dataset_texts(DataSettings.of_model(args.model, args.dataset), args.split)
     manifest = export_bundle(
         args.model, args.output, opset=args.opset, texts=texts, overwrite=args.overwrite, float16=args.float16
     )

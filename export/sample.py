@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,18 +42,15 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     return texts
 
 
-def dataset_texts(sources: str | Sequence[str], split: str) -> list[str]:
-    """The reviews of one split of the datasets `train` reads, its validation split carved as `train` carves it by
-    default.
+def dataset_texts(settings, split: str) -> list[str]:
+    """The non-blank reviews of one split of the datasets `train` reads, carved as `settings` say.
 
     Args:
-        sources (`str | Sequence[str]`): anything `train.splits.load_splits` reads: one dataset or several.
+        settings (`DataSettings`): the datasets and how `train` read and split them
+            (`sentiment_batch.train.data_settings`).
         split (`str`): the split, e.g. "validation" or "test".
     """
-    from sentiment_batch.train.splits import load_splits  # the datasets stack loads only when asked for
-
-    splits = load_splits(sources)
+    splits = settings.labelled().splits
     if split not in splits:
-        named = sources if isinstance(sources, str) else " ".join(sources)
-        raise UserError(f"{named} has no {split!r} split; it has {', '.join(splits)}")
+        raise UserError(f"{' '.join(settings.dataset)} has no {split!r} split; it has {', '.join(splits)}")
     return [text for text in splits[split]["text"] if row_error(text) is None]

@@ -33,7 +33,7 @@ from sentiment_batch.bundle import (
     sha256_file,
 )
 from sentiment_batch.errors import UserError
-from sentiment_batch.publish import check_output, staged_folder
+from sentiment_batch.publish import check_apart, check_output, staged_folder
 
 from .onnx_graph import seal_bundle
 
@@ -97,8 +97,7 @@ def upgrade_bundle(bundle_dir: str | Path, output_dir: str | Path, *, overwrite:
         overwrite (`bool`, *optional*, defaults to False): replace an existing `output_dir`.
     """
     bundle_dir, output_dir = Path(bundle_dir), Path(output_dir)
-    if output_dir.resolve() == bundle_dir.resolve():
-        raise UserError("the upgraded bundle must go to another folder than the one upgraded")
+    check_apart(output_dir, [bundle_dir])
     check_output(output_dir, overwrite=overwrite, folder=True)
     old, info = read_format_1(bundle_dir)
     with staged_folder(output_dir, overwrite=overwrite) as staging:

@@ -25,7 +25,7 @@ from .publish import OutputExistsError
 
 # Subcommand → (module, summary). Modules load lazily so `score` never pays for torch.
 COMMANDS = {
-    "train": ("sentiment_batch.train.training", "train the model on IMDb-shaped data with transformers.Trainer"),
+    "train": ("sentiment_batch.train.training", "train a model on any labelled texts with transformers.Trainer"),
     "export": ("sentiment_batch.export.exporter", "export a trained model folder to a parity-checked ONNX bundle"),
     "verify": ("sentiment_batch.export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
     "upgrade": ("sentiment_batch.export.upgrade", "rewrite a format-1 bundle in the current format, same predictions"),

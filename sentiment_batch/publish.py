@@ -61,6 +61,27 @@ def check_output_path(output: Path, inputs: Sequence[Path], overwrite: bool, *, 
     check_output(output, overwrite=overwrite, folder=folder)
 
 
+def check_apart(output: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an output that is, holds or lies inside one of the inputs: replacing it would delete an input, and
+    writing into an input would change it.
+
+    Args:
+        output (`Path`): the file or folder to publish.
+        inputs (`Sequence[Path]`): the paths read (those that do not exist, a Hub id say, are not paths).
+    """
+    target = output.resolve()
+    for path in inputs:
+        if not (path.exists() or path.is_symlink()):
+            continue
+        source = path.resolve()
+        if target == source:
+            raise UserError(f"output {shown(output)} is also an input; write somewhere else")
+        if target in source.parents:
+            raise UserError(f"output {shown(output)} holds the input {shown(path)}; write somewhere else")
+        if source in target.parents:
+            raise UserError(f"output {shown(output)} lies inside the input {shown(path)}; write somewhere else")
+
+
 def temp_prefix(path: Path) -> str:
     """`.NAME.`, NAME cut so that the hidden temporary's whole name still fits in 255 bytes.
 

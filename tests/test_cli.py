@@ -19,6 +19,12 @@ def test_help_lists_every_command(capsys):
     assert all(name in out for name in COMMANDS)
 
 
+def test_train_is_summarised_as_training_on_any_labelled_texts(capsys):
+    assert main(["--help"]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("train ")]
+    assert "any labelled texts" in line and "IMDb" not in line
+
+
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"sentiment-batch {__version__}"

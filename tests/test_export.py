@@ -578,3 +578,10 @@ def test_negation_scopes_export_with_parity(tiny_model_dir, tmp_path):
     for batch_size in (1, len(texts)):
         reference, candidate = pytorch_and_onnx_logits(model, tmp_path / "bundle", texts, batch_size)
         np.testing.assert_allclose(candidate, reference, rtol=0, atol=MAX_LOGIT_DIFF)
+
+
+def test_refuses_an_output_that_holds_the_model(tiny_model_dir, tmp_path, capsys):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "d" / "m")
+    assert cli_main(["export", "--model", str(model), "--output", str(tmp_path / "d"), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"holds the input {model}; write somewhere else")
+    assert (model / "model.safetensors").is_file()

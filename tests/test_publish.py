@@ -10,7 +10,14 @@ import tempfile
 import pytest
 
 from sentiment_batch.errors import UserError
-from sentiment_batch.publish import TEMP_SUFFIX, OutputExistsError, check_output, staged_file, staged_folder
+from sentiment_batch.publish import (
+    TEMP_SUFFIX,
+    OutputExistsError,
+    check_apart,
+    check_output,
+    staged_file,
+    staged_folder,
+)
 
 
 def names(folder):
@@ -126,3 +133,21 @@ def test_staged_folder_replaces_only_with_overwrite_and_leaves_nothing(tmp_path)
     with staged_folder(path, overwrite=True) as staging:
         (staging / "b").write_text("3")
     assert names(path) == ["b"] and names(tmp_path) == ["bundle"]
+
+
+def test_check_apart_refuses_an_output_that_is_holds_or_lies_inside_an_input(tmp_path):
+    data = tmp_path / "data"
+    (data / "inner").mkdir(parents=True)
+    (data / "reviews.csv").write_text("text\n")
+    (tmp_path / "link").symlink_to(data)
+    for output, expected in [
+        (data / "reviews.csv", "is also an input"),
+        (data, "holds the input"),
+        (tmp_path, "holds the input"),
+        (data / "inner" / "model", "lies inside the input"),
+        (tmp_path / "link", "holds the input"),  # the same folder by another name
+    ]:
+        with pytest.raises(UserError, match=expected):
+            check_apart(output, [data / "reviews.csv", tmp_path / "missing", data / "inner"])
+    check_apart(tmp_path / "model", [data / "reviews.csv", tmp_path / "missing"])  # beside the input: fine
+    check_apart(tmp_path / "stanfordnlp", [tmp_path / "stanfordnlp" / "imdb"])  # an input that is no path (Hub id)

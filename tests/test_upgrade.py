@@ -86,5 +86,12 @@ def test_upgrade_refuses_malformed_manifests(format_1_bundle, tmp_path, change, 
 
 
 def test_upgrade_never_writes_over_its_input(format_1_bundle):
-    with pytest.raises(UserError, match="another folder"):
+    with pytest.raises(UserError, match="also an input"):
         upgrade_bundle(format_1_bundle, format_1_bundle, overwrite=True)
+
+
+def test_upgrade_refuses_an_output_that_holds_the_bundle(format_1_bundle, capsys):
+    parent = format_1_bundle.parent
+    assert cli_main(["upgrade", "--bundle", str(format_1_bundle), "--output", str(parent), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"holds the input {format_1_bundle}; write somewhere else")
+    assert (format_1_bundle / MANIFEST_FILE).is_file()

@@ -106,6 +106,17 @@ def source_name(source: str) -> str:
     return safe_name(name)
 
 
+def movie_reviews(source: str) -> bool:
+    """Whether a dataset argument is IMDb's movie reviews (an aclImdb folder or tarball, or a Hub dataset named
+    imdb), where a validation split that shares movies with training reads optimistic.
+
+    Args:
+        source (`str`): the dataset argument.
+    """
+    path = Path(source).expanduser()
+    return _is_aclimdb(path) if path.exists() else source.rstrip("/").rsplit("/", 1)[-1].lower() == "imdb"
+
+
 def safe_name(name: str) -> str:
     """`name` with every character other than letters, digits, `.`, `_` and `-` turned into `_` (metric keys)."""
     return re.sub(r"[^\w.-]", "_", name.strip()) or "_"

@@ -29,6 +29,8 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 - Each source's validation split is carved from its training reviews ({grouping}){balancing}; the
   validation split selects the checkpoint{selection} and fits the temperature. The test split, when present,
   is only reported.
+- `data_settings.json` records how the data was read and split: `sentiment-batch verify` and `export` carve the
+  same splits from it.
 
 {sources}
 ## Recipe
