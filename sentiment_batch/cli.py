@@ -32,6 +32,8 @@ COMMANDS = {
         "sentiment_batch.scoring_cli",
         "score review files (CSV, JSON Lines, Parquet, Arrow) with an ONNX bundle",
     ),
+    "evaluate": ("sentiment_batch.evaluation", "measure a bundle on labelled reviews: accuracy, F1, calibration"),
+    "info": ("sentiment_batch.info", "describe a bundle: labels, settings, training data, measured accuracy"),
 }
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
@@ -58,7 +60,7 @@ def standard_streams() -> None:
 
 def usage() -> str:
     lines = ["usage: sentiment-batch [--version] [--debug] COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8}{summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += [f"  {name:<10}{summary}" for name, (_, summary) in COMMANDS.items()]
     lines += ["", "Run `sentiment-batch COMMAND --help` for a command's options."]
     lines += ["--debug (or SENTIMENT_BATCH_TRACEBACK=1) prints the traceback of an error."]
     return "\n".join(lines)

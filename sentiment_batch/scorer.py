@@ -295,23 +295,42 @@ class Scorer:
             results.append({**result, "error": error})
         return results
 
-    def score_dataframe(
-        self, df: pd.DataFrame, text_column: str = "text", prefix: str = "", explain: int = 0
-    ) -> pd.DataFrame:
-        """A copy of `df`, rows and index unchanged, with the added columns.
+    def score_dataframe(self, df, text_column: str = "text", prefix: str = "", explain: int = 0):
+        """A copy of `df`, rows (and a pandas index) unchanged, with the added columns: pandas in, pandas out;
+        polars in, polars out.
 
         Args:
-            df (`pd.DataFrame`): the reviews.
+            df (`pd.DataFrame | polars.DataFrame`): the reviews.
             text_column (`str`, *optional*, defaults to "text"): the column holding the text.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
             explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
         """
+        if _is_polars_frame(df):
+            # polars.DataFrame(table) reads an Arrow table: built from the input's own class, polars is never
+            # imported here.
+            return type(df)(self.score_table(df.to_arrow(), text_column, prefix, explain))
         if not isinstance(df, pd.DataFrame):
-            raise UserTypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+            raise UserTypeError(f"df must be a pandas or polars DataFrame, got {type(df).__name__}")
         check_columns(list(df.columns), text_column, self.output_names(prefix, explain))
         columns = self.score_values(df[text_column].tolist(), prefix, explain)
         added = {name: column.to_pandas().set_axis(df.index) for name, column in columns.items()}
         return df.assign(**added)
+
+    def score_table(self, table: pa.Table, text_column: str = "text", prefix: str = "", explain: int = 0) -> pa.Table:
+        """`table` with the added columns appended, rows in order.
+
+        Args:
+            table (`pa.Table`): the reviews; the text column may be string, large_string or string_view.
+            text_column (`str`, *optional*, defaults to "text"): the column holding the text.
+            prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
+        """
+        if not isinstance(table, pa.Table):
+            raise UserTypeError(f"table must be a pyarrow Table, got {type(table).__name__}")
+        check_columns(table.column_names, text_column, self.output_names(prefix, explain))
+        for name, column in self.score_values(table.column(text_column), prefix, explain).items():
+            table = table.append_column(name, column)
+        return table
 
     def score_batch(
         self, batch: pa.RecordBatch, text_column: str = "text", prefix: str = "", explain: int = 0
@@ -362,6 +381,11 @@ class Scorer:
         return pa.RecordBatch.from_arrays(
             [*batch.columns, *columns.values()], names=[*batch.schema.names, *columns.keys()]
         )
+
+
+def _is_polars_frame(df: object) -> bool:
+    """Whether `df` is a polars DataFrame, told without importing polars."""
+    return type(df).__module__.startswith("polars") and type(df).__name__ == "DataFrame"
 
 
 _LIVE_SCORERS: weakref.WeakSet[Scorer] = weakref.WeakSet()  # every live scorer, made anew in a forked child

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+SAMPLE_PARQUET = Path(__file__).resolve().parents[1] / "sample_data" / "reviews.parquet"
 # The real IMDb training data, in the `shared/` folder beside the checkout (CI lays it out the same way).
 REAL_TARBALL = Path(__file__).resolve().parents[2] / "shared" / "imdb" / "aclImdb_train.tar.gz"
 
@@ -26,6 +27,15 @@ VARIED_TEXTS = [
     "   \t\n  ",
     " ".join(["awful boring terrible great wonderful"] * 400),
 ]
+
+
+def sample_reviews(count: int = 1000) -> list[str | None]:
+    """`count` review cells cycled from sample_data/reviews.parquet: templated reviews and its edge cases (a null,
+    empty and blank texts, markup, emoji, other languages, a long review)."""
+    import pyarrow.parquet as pq
+
+    texts = pq.read_table(SAMPLE_PARQUET, columns=["text"]).column("text").to_pylist()
+    return [texts[row % len(texts)] for row in range(count)]
 
 
 # A tiny aclImdb: (split, label) → [(review id, rating, movie id)]. Ids 10/11 check numeric (not text) order;

@@ -54,7 +54,8 @@ def test_every_subcommand_has_help(command, capsys):
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert f"sentiment-batch {command}" in out
-    assert "--overwrite" in out or command == "verify"  # every command that writes says how it replaces
+    # every command that writes says how it replaces; those that only print need not
+    assert "--overwrite" in out or command in ("verify", "evaluate", "info")
 
 
 def test_error_lines_are_one_line_and_name_the_flag_that_helps():
@@ -287,19 +288,19 @@ def test_a_stop_signal_during_start_up_waits_for_the_imports_then_stops_cleanly(
 
 
 def test_an_output_folder_moved_mid_run_is_one_line_and_leaves_no_temp_file(tmp_path, capsys, tiny_bundle, monkeypatch):
-    from sentiment_batch import io
+    from sentiment_batch import writers
 
     (tmp_path / "in.csv").write_text("id,text\n1,great\n2,awful\n")
     dest, moved = tmp_path / "dest", tmp_path / "moved"
     dest.mkdir()
-    write = io.AtomicWriter.write
+    write = writers.OutputWriter.write
 
     def write_then_move(self, batch):
         write(self, batch)
         if dest.exists():
             dest.rename(moved)  # `mv dest moved` while the run writes
 
-    monkeypatch.setattr(io.AtomicWriter, "write", write_then_move)
+    monkeypatch.setattr(writers.OutputWriter, "write", write_then_move)
     args = ["score", str(tmp_path / "in.csv"), "--bundle", str(tiny_bundle), "--output", str(dest / "out.csv")]
     assert main([*args, "--no-progress"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
@@ -348,7 +349,7 @@ def test_sigterm_at_any_moment_of_a_real_run_stops_it_cleanly_or_comes_too_late(
         case = f"SIGTERM at {moment:.2f} s: exit {code}, files {files}, stderr {err!r}"
         assert "Traceback" not in err and "Exception ignored" not in err, case
         if code == 0:
-            assert files == ["out.csv"] and output == whole and err.startswith("scored 50 rows"), case
+            assert files == ["out.csv"] and output == whole and err.startswith("scored 50 of 50 rows"), case
         elif code == -signal.SIGTERM:
             assert files == [] and err == "", case
         else:

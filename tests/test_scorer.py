@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
+import polars
 import pyarrow as pa
 import pytest
 
@@ -317,7 +318,7 @@ def test_duplicate_text_column_is_a_value_error(scorer):
         (lambda s: list(s.score_batches(pa.record_batch({"text": ["a"]}))), TypeError, "use score_batch"),
         (lambda s: list(s.score_batches([{"text": "a"}])), TypeError, "RecordBatches"),
         (lambda s: s.score_batch(pa.table({"text": ["a"]})), TypeError, "RecordBatches"),
-        (lambda s: s.score_dataframe([["great"]]), TypeError, "DataFrame"),
+        (lambda s: s.score_dataframe([["great"]]), TypeError, "pandas or polars DataFrame, got list"),
         (lambda s: s.score_dataframe(pd.DataFrame({"text": ["a"]}), text_column=0), TypeError, "text_column"),
     ],
 )
@@ -424,6 +425,34 @@ def test_text_cells_that_are_not_utf8_are_written_as_text(scorer):
     assert fixed.column("error").to_pylist() == [None, "invalid UTF-8", "null text", "invalid UTF-8"]
     valid = scorer.score_batch(pa.record_batch({"text": ["good"]}))
     assert writable(valid, "text", "error") is valid
+
+
+def test_a_polars_frame_is_scored_into_a_polars_frame_as_pandas_is(scorer):
+    frame = polars.DataFrame({"id": range(len(MIXED) - 2), "text": [text for text in MIXED if not is_number(text)]})
+    scored = scorer.score_dataframe(frame)
+    assert isinstance(scored, polars.DataFrame) and scored.columns == ["id", "text", *scorer.output_names()]
+    assert scored.schema["score"] == polars.Float32 and scored["id"].to_list() == frame["id"].to_list()
+    expected = scorer.score_dataframe(frame.to_pandas())
+    pd.testing.assert_frame_equal(scored.to_pandas(), expected, check_dtype=False)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float))
+
+
+@pytest.mark.parametrize("text_type", [pa.string(), pa.large_string(), pa.string_view()])
+def test_an_arrow_table_is_scored_into_a_table_in_order(scorer, text_type):
+    texts = [text for text in MIXED if not is_number(text)]
+    table = pa.Table.from_batches(
+        pa.table({"id": range(len(texts)), "text": pa.array(texts, text_type)}).to_batches(max_chunksize=2)
+    )
+    scored = scorer.score_table(table)
+    assert isinstance(scored, pa.Table) and scored.column_names == ["id", "text", *scorer.output_names()]
+    assert scored.select(["id", "text"]).equals(table)
+    [batch] = scorer.score_batches([pa.record_batch({"text": pa.array(texts, pa.string())})])
+    assert scored.drop_columns(["id", "text"]).equals(pa.Table.from_batches([batch]).drop_columns(["text"]))
+    with pytest.raises(TypeError, match="table must be a pyarrow Table, got RecordBatch"):
+        scorer.score_table(batch)
 
 
 def test_a_scorer_used_in_a_forked_child_answers_as_in_the_parent(tiny_bundle, tmp_path):

@@ -51,7 +51,16 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Use
 
-With Hugging Face `transformers` (the modeling code travels with the folder):
+With the light runtime (`pip install sentiment-batch`, no PyTorch), in the folder of this model's ONNX bundle:
+
+```bash
+sentiment-batch info --bundle .
+sentiment-batch score reviews.csv --bundle . --output scored.csv
+sentiment-batch evaluate --bundle . --dataset labelled.csv
+```
+
+The trained model folder, `{output_name}` (a bundle does not hold it), loads with Hugging Face `transformers` (the
+modeling code travels with the folder) and exports to a bundle:
 
 ```python
 from transformers import pipeline
@@ -60,11 +69,8 @@ classifier = pipeline("text-classification", model="{output_name}", trust_remote
 classifier("A wonderful film.")
 ```
 
-As a batch scorer (an ONNX bundle and the light `sentiment-batch` runtime):
-
 ```bash
 sentiment-batch export --model {output_name} --output {output_name}-bundle
-sentiment-batch score reviews.parquet --bundle {output_name}-bundle --output scored.parquet
 ```
 """
 
