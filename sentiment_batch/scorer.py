@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from .bundle import EVIDENCE, INPUT_NAMES, PROBABILITIES, ROWS, Bundle, load_bundle, open_bundle_session
 from .errors import UserError, UserTypeError, first_line, shown
-from .explain import EVIDENCE_TYPE, evidence_lists, top_phrases
+from .explain import EVIDENCE_TYPE, evidence
 from .io import encodable, undecodable_cells
 from .preprocessing import encode, encode_with_spans, load_tokenizer
 
@@ -312,12 +312,12 @@ class Scorer:
             return probs, np.diff(offsets, append=len(input_ids)) == 0, None
         encoded = encode_with_spans(self._tokenizer, texts)
         graph = self.bundle.explain_path
-        probs, evidence, rows = self._run(self._explainer(), graph, encoded[:2], len(texts), EXPLAINED)
+        probs, shares, rows = self._run(self._explainer(), graph, encoded[:2], len(texts), EXPLAINED)
         wordless = np.diff(encoded.offsets, append=len(encoded.ids)) == 0
         return (
             probs,
             wordless,
-            evidence_lists(texts, *top_phrases(evidence, rows, encoded.spans, encoded.offsets, explain)),
+            evidence(texts, shares, rows, encoded, explain),
         )
 
     def _run(self, session, path: Path, inputs: tuple, count: int, outputs: tuple = (PROBABILITIES,)) -> list:
