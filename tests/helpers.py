@@ -107,12 +107,15 @@ def wait_for_file(path: Path, process, timeout: float = 120.0) -> None:
 
 def phrase_problem(text: str, phrase: str) -> str | None:
     """Why an evidence phrase is not whole words of its review, or None when it is: it must stand in the text at
-    least once with neither end inside a word, begin and end with a letter, digit or mark, and hold a letter or
-    digit. A word goes on across a letter, digit or mark, and across an apostrophe, hyphen, slash or ampersand
+    least once with neither end inside a word, begin and end with a word character (a letter, digit, mark or
+    connector such as "_", as regular expressions' \\w), and hold a letter or digit. A word goes on across word
+    characters, and across an apostrophe, hyphen, slash or ampersand
     (or a point, comma or colon between digits) with one on each side."""
 
     def wordy(character: str) -> bool:
-        return character.isalnum() or unicodedata.category(character).startswith("M")
+        return (
+            character.isalnum() or unicodedata.category(character)[0] == "M" or unicodedata.category(character) == "Pc"
+        )
 
     def continues(at: int, step: int) -> bool:  # whether text[at], next to the phrase, goes on with its word
         if not 0 <= at < len(text):
