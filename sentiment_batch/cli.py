@@ -30,6 +30,7 @@ COMMANDS = {
     "verify": ("sentiment_batch.export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
     "upgrade": ("sentiment_batch.export.upgrade", "rewrite a format-1 bundle in the current format, same predictions"),
     "score": ("sentiment_batch.scoring_cli", "score CSV/Parquet files of reviews with an ONNX bundle"),
+    "report": ("sentiment_batch.report", "write one self-contained HTML page about scored files"),
 }
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
