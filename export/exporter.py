@@ -9,7 +9,6 @@ import logging
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -234,7 +233,6 @@ def export_bundle(
     texts: Sequence[str] | None = None,
     overwrite: bool = False,
     float16: bool = False,
-    quantize: bool | None = None,
 ) -> Manifest:
     """Export a trained model folder to a bundle and return its manifest.
 
@@ -250,11 +248,7 @@ def export_bundle(
         overwrite (`bool`, *optional*, defaults to False): replace an existing `output_dir`.
         float16 (`bool`, *optional*, defaults to False): store the embedding table in float16 (half the file),
             kept only within the bounds of `sentiment_batch.export.quantize` on at least 1,000 `texts`.
-        quantize (`bool`, *optional*): the former name of `float16`.
     """
-    if quantize is not None:
-        warnings.warn("export_bundle(quantize=...) is now float16=...", FutureWarning, stacklevel=2)
-        float16 = float16 or quantize
     model_dir, output_dir = Path(model_dir), Path(output_dir)
     sample = [] if texts is None else list(texts)
     if float16 and len(sample) < MIN_FLOAT16_SAMPLE:
@@ -280,8 +274,6 @@ def export_bundle(
         if (model_dir / CARD_FILE).is_file():
             shutil.copyfile(model_dir / CARD_FILE, staging / CARD_FILE)
         info = {
-            # A key the runtime reads (`Manifest.vocab_size`), written at the top level with the others.
-            "vocab_size": model.config.vocab_size,
             "preprocessing": PREPROCESSING,
             "opset": opset,
             "versions": library_versions(),
@@ -289,14 +281,17 @@ def export_bundle(
             "explain_parity": explain_parity,
             # The folder's name only: a bundle records no path of the machine that built it.
             "source": {"model_dir": model_dir.resolve().name, "metrics": source_metrics(model_dir)},
-            # `verify` reads these two keys (the float16 table's bounds).
-            "quantized": bool(half and half["kept"]),
             "export_seconds": round(export_seconds, 3),
-            **({"quantization": half} if half is not None else {}),
         }
         labels = tuple(index_ordered_labels(model))
         seal_bundle(
-            staging, labels, info, data_file=data_path.name if data_path else None, explain_file=explain_path.name
+            staging,
+            labels,
+            info,
+            vocab_size=model.config.vocab_size,
+            quantization=half,
+            data_file=data_path.name if data_path else None,
+            explain_file=explain_path.name,
         )
         manifest = Manifest.read(staging)
     logger.info("bundle written to %s", output_dir)
@@ -339,7 +334,6 @@ def build_parser() -> argparse.ArgumentParser:
         f"≥ {HALF_MIN_LABEL_AGREEMENT * 100:g}%% of the reviews and max |Δlogit| ≤ {HALF_MAX_LOGIT_DIFF:g}, "
         "otherwise the float32 table is kept",
     )
-    parser.add_argument("--quantize", dest="float16", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -358,7 +352,7 @@ def summary_lines(manifest: Manifest, output_dir: Path) -> list[str]:
         f"{parity['texts_one_at_a_time']:,} one at a time, "
         f"max |Δlogit| {parity['max_abs_logit_diff']:.3g}, label agreement {parity['label_agreement']:.4f}",
     ]
-    half = info.get("quantization")
+    half = manifest.quantization
     if half:
         verdict = "kept float16" if half["kept"] else "outside bounds, kept float32"
         lines.append(

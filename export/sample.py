@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from sentiment_batch.columns import check_columns
 from sentiment_batch.errors import UserError, shown
 from sentiment_batch.io import FORMATS, open_source
-from sentiment_batch.scorer import check_columns, text_errors
+from sentiment_batch.text import is_text_type, row_error, text_errors
 
 from .parity import read_texts as read_lines
 
@@ -29,13 +30,13 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
             texts = read_lines(path)
         except UnicodeDecodeError as error:
             raise UserError(f"{shown(path)} is not UTF-8 text: {error.reason} at byte {error.start}") from error
-        return [text for text in texts if text.strip()]
+        return [text for text in texts if row_error(text) is None]
     source = open_source(path)
     check_columns(source.schema.names, text_column, [], where=shown(path))
     texts = []
     for batch in source.batches():
         column = batch.column(text_column)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if not is_text_type(column.type):
             raise UserError(f"{shown(path)}: column {text_column!r} holds {column.type}, not text")
         _, scorable = text_errors(column)  # null, blank and invalid UTF-8 cells are left out
         texts += column.filter(pa.array(scorable)).to_pylist()
@@ -56,4 +57,4 @@ def dataset_texts(sources: str | Sequence[str], split: str) -> list[str]:
     if split not in splits:
         named = sources if isinstance(sources, str) else " ".join(sources)
         raise UserError(f"{named} has no {split!r} split; it has {', '.join(splits)}")
-    return [text for text in splits[split]["text"] if text.strip()]
+    return [text for text in splits[split]["text"] if row_error(text) is None]

@@ -34,10 +34,7 @@ def parity_bounds(manifest: Manifest) -> tuple[float, float]:
     Args:
         manifest (`Manifest`): the bundle's manifest.
     """
-    if manifest.info.get("quantized"):
-        quantization = manifest.info["quantization"]
-        return quantization["max_logit_diff_allowed"], quantization["min_label_agreement"]
-    return MAX_LOGIT_DIFF, 1.0
+    return manifest.float16_bounds() if manifest.quantized else (MAX_LOGIT_DIFF, 1.0)
 
 
 def load_reviews(
@@ -139,7 +136,7 @@ def verify_bundle(
         **{key: value for key, value in asdict(comparison).items() if key != "rows"},
         "max_logit_diff_allowed": max_logit_diff,
         "min_label_agreement": min_label_agreement,
-        "quantized": bool(bundle.manifest.info.get("quantized")),
+        "quantized": bundle.manifest.quantized,
         "passed": comparison.within(max_logit_diff, min_label_agreement),
     }
 

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from .errors import UserError, cannot, first_line, shown
 from .publish import staged_file
+from .text import encodable, holds_text, is_text_type, undecodable_cells
 
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 CHUNK_ROWS = 16_384
@@ -199,52 +199,15 @@ def _check_text(batch: pa.RecordBatch, text_column: str | None, first: int) -> N
     """Refuse a column other than the text column that holds bytes that are not UTF-8 (Parquet writers that do not
     validate can write them), naming its first such row."""
     for field, column in zip(batch.schema, batch.columns, strict=True):
-        if field.name == text_column or not _holds_strings(field.type):
+        if field.name == text_column or not holds_text(field.type):
             continue
         try:
             column.validate(full=True)
         except pa.ArrowInvalid:
             where = ""
-            if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            if is_text_type(field.type):
                 where = f" row {first + int(undecodable_cells(column).argmax())}"
             raise _NotText(f"column {shown(repr(field.name))}{where} holds bytes that are not UTF-8") from None
-
-
-def _holds_strings(kind: pa.DataType) -> bool:
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return True
-    if pa.types.is_dictionary(kind):
-        return _holds_strings(kind.value_type)
-    return any(_holds_strings(kind.field(index).type) for index in range(kind.num_fields))
-
-
-def encodable(text: str) -> bool:
-    """Whether a Python string can be written as UTF-8 (a lone surrogate cannot).
-
-    Args:
-        text (`str`): the string.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def undecodable_cells(column: pa.Array) -> np.ndarray:
-    """Which cells of an Arrow string column Python's strict UTF-8 decoder refuses (one Python call per cell).
-
-    Args:
-        column (`pa.Array`): a string or large_string column.
-    """
-    invalid = np.zeros(len(column), dtype=bool)
-    for row, value in enumerate(column.cast(pa.large_binary()).to_pylist()):
-        if value is not None:
-            try:
-                value.decode("utf-8")
-            except UnicodeDecodeError:
-                invalid[row] = True
-    return invalid
 
 
 def _open_csv(path: Path, encoding: str) -> TextIO:
@@ -323,7 +286,6 @@ def unified_schema(sources: Sequence[Source]) -> pa.Schema:
     return pa.schema(fields, metadata=sources[0].schema.metadata)
 
 
-_STRINGS = (pa.string(), pa.large_string(), pa.string_view())
 _BINARIES = (pa.binary(), pa.large_binary(), pa.binary_view())
 
 
@@ -341,9 +303,10 @@ def widened(first: pa.DataType, second: pa.DataType) -> pa.DataType | None:
     if pa.types.is_dictionary(first) or pa.types.is_dictionary(second):
         plain = [kind.value_type if pa.types.is_dictionary(kind) else kind for kind in (first, second)]
         return widened(*plain)
-    for family, widest in ((_STRINGS, pa.large_string()), (_BINARIES, pa.large_binary())):
-        if first in family and second in family:
-            return widest
+    if is_text_type(first) and is_text_type(second):
+        return pa.large_string()
+    if first in _BINARIES and second in _BINARIES:
+        return pa.large_binary()
     if pa.types.is_integer(first) and pa.types.is_integer(second):
         return _wider_integer(first, second)
     return None

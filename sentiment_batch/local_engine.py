@@ -13,9 +13,9 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from .bundle import Bundle, load_bundle
+from .columns import OutputColumns, check_columns
 from .console import BestEffort
 from .errors import UserError, shown
-from .explain import EVIDENCE_TYPE, evidence_json
 from .io import (
     CHUNK_ROWS,
     AtomicWriter,
@@ -28,7 +28,8 @@ from .io import (
     unified_schema,
 )
 from .publish import check_output_path
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
+from .scorer import DEFAULT_BATCH_SIZE, Scorer
+from .text import writable
 
 
 def score_files(
@@ -45,7 +46,8 @@ def score_files(
     encoding: str | None = None,
     explain: int = 0,
 ) -> Summary:
-    """Score CSV/Parquet files into one output file, which appears complete or not at all.
+    """Score CSV/Parquet files into one output file, which appears complete or not at all; its parameters are
+    the ones every engine shares (the Spark engine's `score_files` refers here).
 
     Everything that can be checked without the model is checked first: the inputs (their columns and types),
     the bundle (every file hashed), and that the output can be created (its temporary file is); only then is the
@@ -71,16 +73,10 @@ def score_files(
     paths = expand_inputs([os.fspath(path) for path in inputs])
     check_output_path(output, paths, overwrite)
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    fields = added_fields(loaded.labels, column_prefix, explain)
-    sources = open_sources(paths, text_column, [field.name for field in fields], encoding)
+    added = OutputColumns.of(loaded.labels, column_prefix, explain)
+    sources = open_sources(paths, text_column, added.names, encoding)
     inputs_schema = unified_schema(sources)
-    if explain and fmt == "csv":  # CSV has no nested columns: the evidence goes as JSON text
-        fields = [field.with_type(pa.string()) if field.type == EVIDENCE_TYPE else field for field in fields]
-    schema = pa.schema([*inputs_schema, *fields])
-    if threads is not None:
-        # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
-        os.environ.setdefault("RAYON_NUM_THREADS", str(max(threads, 1)))
-    writer = AtomicWriter(output, schema, overwrite=overwrite)
+    writer = AtomicWriter(output, pa.schema([*inputs_schema, *added.fields(csv=fmt == "csv")]), overwrite=overwrite)
     with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
         columns = Columns(text_column, column_prefix, explain)
         summary = stream(scorer, sources, inputs_schema, writer, columns, progress)
@@ -139,6 +135,7 @@ def stream(
     """
     counts = [source.num_rows for source in sources]
     total = None if None in counts else sum(counts)
+    added = scorer.output_columns(columns.prefix, columns.explain)
     summary, start = Summary(files=len(sources)), time.perf_counter()
     # Best effort: a closed or broken stderr drops the bar, never the run.
     bar = tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress, file=BestEffort(sys.stderr))
@@ -147,21 +144,10 @@ def stream(
             chunks = source.batches(CHUNK_ROWS, columns.text)
             batches = (conform(batch, inputs_schema, source.path) for batch in chunks)
             for scored in scorer.score_batches(batches, *columns):
-                writer.write(as_written(writable(scored, columns.text), writer.schema))
+                writer.write(added.as_written(writable(scored, columns.text, added.error), writer.schema))
                 summary.rows += scored.num_rows
-                # the error column is the last one and null exactly where the row was scored
-                summary.errors += scored.num_rows - scored.column(scored.num_columns - 1).null_count
+                # the error column is null exactly where the row was scored
+                summary.errors += scored.num_rows - scored.column(added.error).null_count
                 bar.update(scored.num_rows)
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-def as_written(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """A scored batch in the output's schema: evidence as JSON text where the output holds it so (CSV)."""
-    if batch.schema.equals(schema):
-        return batch
-    columns = [
-        evidence_json(column) if column.type == EVIDENCE_TYPE and field.type == pa.string() else column
-        for column, field in zip(batch.columns, schema, strict=True)
-    ]
-    return pa.RecordBatch.from_arrays(columns, schema=schema)

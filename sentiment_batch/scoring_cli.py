@@ -31,8 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bundle", type=Path, default=None, help="bundle folder (default: the bundle shipped with the package)"
     )
-    # Accepted for the bundle, as before 0.2; hidden, since --model names a trained model folder in the other commands.
-    parser.add_argument("--model", dest="legacy_bundle", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--text-column", default="text", help="column holding the review text (default: text)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per model call")
@@ -117,9 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         argv (`list[str]`, *optional*): the arguments after `score`; defaults to `sys.argv[2:]`.
     """
     args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
-    if args.legacy_bundle is not None:
-        logger.warning("--model is now --bundle in score; --model will go in a later release")
-        args.bundle = args.bundle or args.legacy_bundle
     summary = run(args)
     say(summary.line())
     return 0

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .bundle import Bundle, load_bundle
+from .columns import OutputColumns
 from .errors import UserError, first_line
 from .io import FORMATS, Summary, file_format
 from .publish import OutputExistsError, check_output_path, staged_folder
@@ -319,60 +320,45 @@ def score_files(
     """Score files or URIs as a Spark job into a folder of part files; every refusal comes before the job, a failed
     job raises `JobFailed`.
 
+    The parameters shared with the local engine (`bundle` on the driver, `text_column`, `column_prefix`,
+    `batch_size`, `overwrite`, `encoding`, `explain`) mean what they mean in `local_engine.score_files`.
+
     Args:
         inputs (`Sequence[str | os.PathLike]`): paths, globs, folders or URIs Spark reads (CSV or Parquet).
         output (`str | os.PathLike`): the output folder or URI; `.csv` or `.parquet` picks its format.
-        bundle (`str | os.PathLike | Bundle`, *optional*): the bundle folder on the driver, or one `load_bundle`
-            checked; defaults to the bundle shipped with the package.
-        text_column (`str`, *optional*, defaults to "text"): the column holding the review text.
-        column_prefix (`str`, *optional*, defaults to ""): put before every added column's name.
-        batch_size (`int`, *optional*, defaults to 256): reviews per model call.
-        overwrite (`bool`, *optional*, defaults to False): replace an existing output.
         progress (`bool`, *optional*, defaults to True): let Spark draw its progress bar.
         master (`str`, *optional*): the master URL; defaults to spark-submit's, else `local[*]`.
         conf (`Mapping[str, str]`, *optional*): Spark settings, over the engine's defaults.
-        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
-        explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
-            phrases (an array of structs in Parquet, a JSON array in CSV); 0 for none.
     """
     inputs, output = [os.fspath(value) for value in inputs], os.fspath(output)
     master = resolve_master(master)
     plan = plan_job(inputs, output, overwrite, is_local_master(master)) if master is not None else None
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)  # refused before Spark starts
     from pyspark.errors import AnalysisException
-    from pyspark.sql import functions
 
-    from .spark import score
+    from .spark import scored_for
 
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     with spark_session(master, dict(conf or {}), progress=progress) as spark:
         plan = plan or plan_job(inputs, output, overwrite, is_local_master(spark.sparkContext.master))
         try:
             df = read_inputs(spark, plan, encoding)
-            scored = score(
-                df,
-                bundle=loaded,
-                text_column=text_column,
-                column_prefix=column_prefix,
-                batch_size=batch_size,
-                explain=explain,
-            )
-            if explain and plan.output_format == "csv":  # CSV has no nested columns: the evidence goes as JSON
-                evidence = f"{column_prefix}evidence"
-                scored = scored.withColumn(evidence, functions.to_json(evidence))
+            csv = plan.output_format == "csv"  # no nested columns: the evidence goes as JSON
+            scored = scored_for(df, loaded, text_column, column_prefix, batch_size, explain, csv)
         except AnalysisException as error:
             raise UserError(first_line(error)) from error
-        summary = run_job(scored, plan, overwrite)
+        summary = run_job(scored, OutputColumns.of(loaded.labels, column_prefix, explain).error, plan, overwrite)
         summary.files = len(df.inputFiles())
     summary.output = output
     return summary
 
 
-def run_job(scored, plan: Plan, overwrite: bool) -> Summary:
+def run_job(scored, error_column: str, plan: Plan, overwrite: bool) -> Summary:
     """Write the scored DataFrame, counting rows and errors as the job goes.
 
     Args:
-        scored (`pyspark.sql.DataFrame`): from `spark.score`; its last column is the error column.
+        scored (`pyspark.sql.DataFrame`): from `spark.score`.
+        error_column (`str`): its added error column (`OutputColumns.error`).
         plan (`Plan`): the checked output.
         overwrite (`bool`): whether an existing output may be replaced.
     """
@@ -382,7 +368,7 @@ def run_job(scored, plan: Plan, overwrite: bool) -> Summary:
     from pyspark.sql import functions as F
 
     observation = Observation()
-    counts = (F.count(F.lit(1)).alias("rows"), F.count(scored.columns[-1]).alias("errors"))
+    counts = (F.count(F.lit(1)).alias("rows"), F.count(error_column).alias("errors"))
     start = time.perf_counter()
     try:
         write_output(scored.observe(observation, *counts), plan, overwrite)

@@ -134,3 +134,13 @@ def phrase_problem(text: str, phrase: str) -> str | None:
     if all(continues(at - 1, -1) or continues(at + len(phrase), 1) for at in starts):
         return "starts or ends inside a word"
     return None
+
+
+def probabilities(scorer, texts):
+    """Class probabilities (float32 `[len(texts), num_labels]`) of texts that must all be scorable, through
+    `Scorer.score_values`."""
+    import numpy as np
+
+    columns, names = scorer.score_values(texts), scorer.output_columns()
+    assert columns[names.error].null_count == len(columns[names.error]), columns[names.error]
+    return np.column_stack([columns[name].to_numpy() for name in names.probabilities.values()])

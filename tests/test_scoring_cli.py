@@ -279,12 +279,6 @@ def test_output_that_is_a_folder_is_refused(tmp_path, capsys, tiny_bundle):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "x.csv"] and not any((tmp_path / "x.csv").iterdir())
 
 
-def test_model_flag_still_names_the_bundle_with_a_warning(tmp_path, capsys, caplog, tiny_bundle):
-    path = write(frame(), tmp_path / "in.csv")
-    assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.csv")[0] == 0
-    assert "--model is now --bundle" in caplog.text
-
-
 def test_empty_input_gives_header_only_output(tmp_path, capsys, tiny_bundle):
     path = tmp_path / "empty.csv"
     path.write_text("id,text\n")
@@ -679,7 +673,7 @@ def test_a_closed_stderr_changes_nothing(tmp_path, tiny_bundle):
     source = write(pd.concat([frame(i * 10) for i in range(50)], ignore_index=True), tmp_path / "in.parquet")
     out = tmp_path / "out.parquet"
     command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(source), "--output", str(out)]
-    command += ["--bundle", str(tiny_bundle), "--model", str(tiny_bundle)]  # --model: a warning, logged to stderr
+    command += ["--bundle", str(tiny_bundle)]
     result = run_paused_or_plain(["sh", "-c", f"exec 2>&-; exec {shlex.join(command)}"])
     assert result.returncode == 0 and result.stdout == b""
     scored = pq.read_table(out)

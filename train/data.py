@@ -26,6 +26,7 @@ from huggingface_hub.constants import ENDPOINT as HUB_ENDPOINT
 from tqdm.auto import tqdm
 
 from sentiment_batch.errors import UserError, cannot, first_line
+from sentiment_batch.text import row_error
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,7 @@ def _load_unlabeled_path(unlabeled: str) -> Dataset:
 
 def has_text(batch: dict) -> list[bool]:
     """`Dataset.filter` function: which reviews of a batch hold text (not blank)."""
-    return [isinstance(text, str) and not text.isspace() and bool(text) for text in batch["text"]]
+    return [row_error(text) is None for text in batch["text"]]
 
 
 def _load_texts(path: Path) -> Dataset:
