@@ -28,7 +28,7 @@ from .io import (
     unified_schema,
 )
 from .publish import check_output_path
-from .scorer import DEFAULT_BATCH_SIZE, Scorer
+from .scorer import BUNDLE_LANGUAGES, DEFAULT_BATCH_SIZE, Scorer
 from .text import writable
 
 
@@ -45,6 +45,7 @@ def score_files(
     progress: bool = True,
     encoding: str | None = None,
     explain: int = 0,
+    any_language: bool = False,
 ) -> Summary:
     """Score CSV/Parquet files into one output file, which appears complete or not at all; its parameters are
     the ones every engine shares (the Spark engine's `score_files` refers here).
@@ -67,6 +68,8 @@ def score_files(
         encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
         explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
             phrases (a list of structs in Parquet, a JSON array in CSV); 0 for none.
+        any_language (`bool`, *optional*, defaults to False): score every row; by default a row confidently in
+            another language than the bundle's gets the error `not English (xx)` (see `Scorer`).
     """
     output = Path(output)
     fmt = file_format(output, "output")
@@ -77,7 +80,8 @@ def score_files(
     sources = open_sources(paths, text_column, added.names, encoding)
     inputs_schema = unified_schema(sources)
     writer = AtomicWriter(output, pa.schema([*inputs_schema, *added.fields(csv=fmt == "csv")]), overwrite=overwrite)
-    with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
+    languages = None if any_language else BUNDLE_LANGUAGES
+    with writer, Scorer(loaded, threads=threads, batch_size=batch_size, languages=languages) as scorer:
         columns = Columns(text_column, column_prefix, explain)
         summary = stream(scorer, sources, inputs_schema, writer, columns, progress)
     summary.output = str(output)

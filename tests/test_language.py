@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from behaviour_cases import CAPABILITIES
 from language_cases import ENGLISH_SHORT, OTHER
-from sentiment_batch import language
+from sentiment_batch import Scorer, language
 from sentiment_batch.bundle import load_bundle
+from sentiment_batch.cli import main as cli_main
 from sentiment_batch.preprocessing import encode, load_tokenizer
 
 ENGLISH = [text for cases in CAPABILITIES.values() for text, _ in cases] + ENGLISH_SHORT
@@ -78,3 +80,44 @@ def test_short_texts_need_a_surer_identification_and_the_shortest_none():
     assert language.confident("Très bon hôtel", 0.95) and not language.confident("Très bon hôtel", 0.8)
     assert language.confident("Das Zimmer war sehr sauber", 0.6)
     assert language.confident("快递很慢，客服态度也不好。", 0.6)  # eleven letters, two "words"
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    with Scorer.from_bundle(threads=2) as scorer:
+        yield scorer
+
+
+def test_the_scorer_does_not_score_rows_in_another_language_and_scores_their_neighbours(shipped):
+    assert shipped.languages == ("en",)
+    texts = [text for _, text in FOREIGN] + ENGLISH
+    results = shipped.predict(texts, explain=2)
+    right = sum(result["error"] == f"not English ({code})" for (code, _), result in zip(FOREIGN, results, strict=False))
+    assert right >= 0.95 * len(FOREIGN)
+    for result in results[: len(FOREIGN)]:
+        if result["error"]:
+            assert result["label"] is result["probabilities"] is result["evidence"] is None
+    assert [result["error"] for result in results[len(FOREIGN) :]] == [None] * len(ENGLISH)
+
+
+def test_languages_none_scores_every_row_and_a_set_adds_its_languages(shipped):
+    spanish = [text for code, text in FOREIGN if code == "es"]
+    french = [text for code, text in FOREIGN if code == "fr"]
+    with Scorer.from_bundle(threads=1, languages=None) as anything:
+        assert [result["error"] for result in anything.predict(spanish + french)] == [None] * 8
+    with Scorer.from_bundle(threads=1, languages={"en", "es"}) as both:
+        errors = [result["error"] for result in both.predict(spanish + french)]
+    assert errors == [None] * 4 + ["not English or Spanish (fr)"] * 4
+    with pytest.raises(TypeError, match="languages must be a collection"):
+        Scorer.from_bundle(languages="en")
+    with pytest.raises(ValueError, match="ISO 639-1"):
+        Scorer.from_bundle(languages={"English"})
+
+
+def test_score_refuses_other_languages_unless_told_to_score_every_row(tmp_path, capsys):
+    pq.write_table(pa.table({"text": ["Great movie, loved it", OTHER["de"][0], "ok"]}), tmp_path / "in.parquet")
+    for extra, expected in (([], [None, "not English (de)", None]), (["--any-language"], [None, None, None])):
+        output = tmp_path / f"out{len(extra)}.parquet"
+        argv = ["score", str(tmp_path / "in.parquet"), "--output", str(output), "--no-progress", *extra]
+        assert cli_main(argv) == 0, capsys.readouterr().err
+        assert pq.read_table(output).column("error").to_pylist() == expected
