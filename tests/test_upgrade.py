@@ -20,13 +20,14 @@ TEXTS = ["a wonderful film", "dull and far too long", "great", "awful <br /> ðŸ˜
 
 @pytest.fixture
 def format_1_bundle(tiny_bundle, tmp_path):
-    """`tiny_bundle` as format 1 wrote it: no metadata in the graph, no tokenizer hash in the manifest."""
+    """`tiny_bundle` as format 1 wrote it: no metadata in the graph, no tokenizer hash nor languages in the
+    manifest."""
     folder = shutil.copytree(tiny_bundle, tmp_path / "format_1")
     model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
     del model.metadata_props[:]
     onnx.save(model, str(folder / "model.onnx"))
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
-    del manifest["tokenizer_sha256"]
+    del manifest["tokenizer_sha256"], manifest["languages"]
     manifest |= {"format_version": 1, "model_sha256": sha256_file(folder / "model.onnx")}
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
     return folder
@@ -88,3 +89,7 @@ def test_upgrade_refuses_malformed_manifests(format_1_bundle, tmp_path, change, 
 def test_upgrade_never_writes_over_its_input(format_1_bundle):
     with pytest.raises(UserError, match="another folder"):
         upgrade_bundle(format_1_bundle, format_1_bundle, overwrite=True)
+
+
+def test_an_upgraded_bundle_reads_english_as_every_format_1_bundle_did(format_1_bundle, tmp_path):
+    assert upgrade_bundle(format_1_bundle, tmp_path / "format_2").languages == ("en",)
