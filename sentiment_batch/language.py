@@ -112,12 +112,15 @@ def unknown_word_shares(ids: np.ndarray, offsets: np.ndarray, unknown_id: int | 
         unknown_id (`int`, *optional*): the tokenizer's id for unknown words; None when it has none.
         words (`np.ndarray`): from `word_ids`, which ids are words.
     """
-    if unknown_id is None or not len(ids):
-        return np.zeros(len(offsets))
-    ends = np.append(offsets[1:], len(ids))
-    counted = np.concatenate([[0], np.cumsum(words[ids])])
-    unknown = np.concatenate([[0], np.cumsum(ids == unknown_id)])
-    return (unknown[ends] - unknown[offsets]) / np.maximum(counted[ends] - counted[offsets], 1)
+    shares = np.zeros(len(offsets))
+    filled = np.diff(offsets, append=len(ids)) > 0
+    if unknown_id is None or not filled.any():
+        return shares
+    starts = offsets[filled]  # strictly increasing: each sum runs to the next review with tokens
+    counted = np.add.reduceat(words[ids].view(np.uint8), starts, dtype=np.int64)
+    unknown = np.add.reduceat((ids == unknown_id).view(np.uint8), starts, dtype=np.int64)
+    shares[filled] = unknown / np.maximum(counted, 1)
+    return shares
 
 
 def _identifier():

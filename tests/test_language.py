@@ -68,10 +68,11 @@ def test_the_vocabulary_knows_most_words_of_english_and_few_of_other_languages(s
 
 def test_unknown_word_shares_count_words_not_punctuation():
     words = np.array([False, True, True, False, True])  # id 3 is punctuation, 1 the unknown word
-    ids = np.array([2, 1, 3, 3, 4, 3])
-    offsets = np.array([0, 2, 4, 6])  # [2, 1], [3, 3], [4, 3], and an empty review
-    np.testing.assert_allclose(language.unknown_word_shares(ids, offsets, 1, words), [0.5, 0.0, 0.0, 0.0])
-    np.testing.assert_allclose(language.unknown_word_shares(ids, offsets, None, words), [0.0] * 4)
+    ids = np.array([2, 1, 3, 3, 1, 3, 1])
+    offsets = np.array([0, 2, 2, 4, 7])  # [2, 1], an empty review, [3, 3], [1, 3, 1], an empty review
+    shares = language.unknown_word_shares(ids, offsets, 1, words)
+    np.testing.assert_allclose(shares, [0.5, 0.0, 0.0, 1.0, 0.0])
+    np.testing.assert_allclose(language.unknown_word_shares(ids, offsets, None, words), [0.0] * 5)
 
 
 def test_short_texts_need_a_surer_identification_and_the_shortest_none():
