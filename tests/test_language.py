@@ -122,3 +122,20 @@ def test_score_refuses_other_languages_unless_told_to_score_every_row(tmp_path, 
         argv = ["score", str(tmp_path / "in.parquet"), "--output", str(output), "--no-progress", *extra]
         assert cli_main(argv) == 0, capsys.readouterr().err
         assert pq.read_table(output).column("error").to_pylist() == expected
+
+
+@pytest.mark.parametrize("languages", [None, [], ["English"], "en", [1]])
+def test_a_bundle_must_name_the_languages_it_reads(bundle_copy, languages):
+    import json
+
+    from sentiment_batch.errors import UserError
+
+    manifest = json.loads((bundle_copy / "bundle.json").read_text())
+    assert manifest["languages"] == ["en"]  # export wrote the model's languages
+    if languages is None:
+        del manifest["languages"]
+    else:
+        manifest["languages"] = languages
+    (bundle_copy / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="languages"):
+        load_bundle(bundle_copy)
