@@ -277,6 +277,7 @@ def export_bundle(
             staging,
             labels,
             info,
+            languages=tuple(model.config.languages),
             vocab_size=model.config.vocab_size,
             quantization=half,
             data_file=data_path.name if data_path else None,

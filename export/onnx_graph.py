@@ -173,6 +173,7 @@ def seal_bundle(
     labels: tuple[str, ...],
     info: dict,
     *,
+    languages: tuple[str, ...],
     vocab_size: int,
     quantization: dict | None = None,
     model_file: str = MODEL_FILE,
@@ -189,6 +190,7 @@ def seal_bundle(
         folder (`Path`): the bundle folder, its graph, weights and tokenizer already in place.
         labels (`tuple[str, ...]`): class names in logit order.
         info (`dict`): the manifest's other keys (how the bundle was made), which the runtime never reads.
+        languages (`tuple[str, ...]`): ISO 639-1 codes of the languages the bundle reads.
         vocab_size (`int`): rows of the graph's word table.
         quantization (`dict`, *optional*): the float16 check's report (`quantize.quantize_in_place`); the table is
             float16 when its `kept` is true. None when float16 storage was not tried.
@@ -205,6 +207,7 @@ def seal_bundle(
             write_graph_metadata(folder / graph, metadata)
     manifest = Manifest(
         labels=labels,
+        languages=tuple(languages),
         model_sha256=sha256_file(folder / model_file),
         tokenizer_sha256=tokenizer_sha256,
         data_sha256=data_sha256,

@@ -39,8 +39,10 @@ from .onnx_graph import seal_bundle
 
 logger = logging.getLogger(__name__)
 
-_FORMAT_1_KEYS = tuple(name for name in MANIFEST_KEYS if name != "tokenizer_sha256")  # never hashed it
+_FORMAT_1_KEYS = tuple(name for name in MANIFEST_KEYS if name not in ("tokenizer_sha256", "languages"))
 _UNSET_SHA256 = "0" * 64
+# Format 1 recorded no language: every format-1 bundle was trained by the English-only recipe of its releases.
+FORMAT_1_LANGUAGES = ("en",)
 
 
 def read_format_1(bundle_dir: Path) -> tuple[Manifest, dict]:
@@ -62,6 +64,7 @@ def read_format_1(bundle_dir: Path) -> tuple[Manifest, dict]:
     tokenizer = bundle_dir / known.get("tokenizer_file", TOKENIZER_FILE)
     manifest = Manifest(
         labels=check_labels(path, known.get("labels")),
+        languages=FORMAT_1_LANGUAGES,
         model_sha256=known["model_sha256"],
         # Never hashed in format 1: the upgraded bundle vouches for the tokenizer as found.
         tokenizer_sha256=sha256_file(tokenizer) if tokenizer.is_file() else _UNSET_SHA256,
@@ -109,6 +112,7 @@ def upgrade_bundle(bundle_dir: str | Path, output_dir: str | Path, *, overwrite:
             staging,
             old.labels,
             {**info, "upgraded": upgraded},
+            languages=FORMAT_1_LANGUAGES,
             vocab_size=old.vocab_size,
             quantization=old.quantization,
             model_file=old.model_file,

@@ -56,6 +56,8 @@ MAX_LABEL_CHARS = 100  # a label names an output column, prob_<label>
 MAX_MANIFEST_BYTES = 1 << 20  # a manifest is a few kB; anything near this is not one
 _HASH_CHUNK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+# An ISO 639-1 code, or the ISO 639-2/3 code fastText's identifier gives a language that has none.
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
 # onnxruntime reads external weights from its in-memory table only, and anything else from this folder: none.
 _NO_WEIGHTS_FILE = "\0"
 _EXTERNAL_DATA_FOLDER = "session.model_external_initializers_file_folder_path"
@@ -143,6 +145,8 @@ class Manifest:
 
     Args:
         labels (`tuple[str, ...]`): class names in logit order.
+        languages (`tuple[str, ...]`): ISO 639-1 codes of the languages the bundle reads (its training reviews'):
+            the scorer does not score rows confidently identified as another (`sentiment_batch.language`).
         model_sha256 (`str`): hex SHA-256 of the graph file.
         tokenizer_sha256 (`str`): hex SHA-256 of the tokenizer file.
         vocab_size (`int`): rows of the graph's word table: every token id must be below it.
@@ -163,6 +167,7 @@ class Manifest:
     """
 
     labels: tuple[str, ...]
+    languages: tuple[str, ...]
     model_sha256: str
     tokenizer_sha256: str
     vocab_size: int
@@ -188,7 +193,7 @@ class Manifest:
         values = read_manifest_json(folder)
         check_format_version(path, values.get("format_version"))
         members = [key for member in MEMBERS if member.required for key in (member.file_key, member.hash_key)]
-        required = ["labels", "vocab_size", *members]
+        required = ["labels", "languages", "vocab_size", *members]
         missing = [name for name in required if name not in values]
         if missing:
             raise UserError(f"{shown(path)}: {', '.join(missing)} missing")
@@ -196,7 +201,8 @@ class Manifest:
             if (member.file_key in values) != (member.hash_key in values):
                 raise UserError(f"{shown(path)}: {member.file_key} and {member.hash_key} go together; one is missing")
         known = {name: values.pop(name) for name in MANIFEST_KEYS if name in values}
-        manifest = cls(**{**known, "labels": check_labels(path, known["labels"])}, info=values)
+        labels, languages = check_labels(path, known["labels"]), check_languages(path, known["languages"])
+        manifest = cls(**{**known, "labels": labels, "languages": languages}, info=values)
         manifest.check(path)
         return manifest
 
@@ -251,7 +257,7 @@ class Manifest:
     def to_json(self) -> str:
         """`bundle.json`'s text: the runtime's keys first, then `info`'s."""
         values = {name: getattr(self, name) for name in MANIFEST_KEYS}
-        values["labels"] = list(self.labels)
+        values["labels"], values["languages"] = list(self.labels), list(self.languages)
         values = {key: value for key, value in values.items() if value is not None}
         return json.dumps({**values, **self.info}, indent=2) + "\n"
 
@@ -292,6 +298,31 @@ def is_label_name(label: object) -> bool:
         label (`object`): the candidate name.
     """
     return isinstance(label, str) and 0 < len(label) <= MAX_LABEL_CHARS and label.isprintable()
+
+
+def is_language_code(code: object) -> bool:
+    """Whether `code` names a language as the bundle and the language check do: an ISO 639-1 code (or, for a
+    language without one, the ISO 639-2/3 code fastText gives it), in lower case.
+
+    Args:
+        code (`object`): the candidate code.
+    """
+    return isinstance(code, str) and _LANGUAGE.fullmatch(code) is not None
+
+
+def check_languages(path: Path, languages: object) -> tuple[str, ...]:
+    """`languages` as a tuple, when it is a non-empty list of language codes (`is_language_code`).
+
+    Args:
+        path (`Path`): the manifest, for the message.
+        languages (`object`): the manifest's `languages`.
+    """
+    if not isinstance(languages, list) or not languages or not all(map(is_language_code, languages)):
+        raise UserError(
+            f'{shown(path)}: languages must be a non-empty list of ISO 639-1 codes such as ["en"], '
+            f"got {_short(languages)}"
+        )
+    return tuple(languages)
 
 
 def check_labels(path: Path, labels: object) -> tuple[str, ...]:

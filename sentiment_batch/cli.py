@@ -34,6 +34,7 @@ COMMANDS = {
     ),
     "evaluate": ("sentiment_batch.evaluation", "measure a bundle on labelled reviews: accuracy, F1, calibration"),
     "info": ("sentiment_batch.info", "describe a bundle: labels, settings, training data, measured accuracy"),
+    "report": ("sentiment_batch.report", "write one self-contained HTML page about scored files"),
 }
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1

@@ -18,7 +18,7 @@ from .formats import STDIO, Formats
 from .progress import Progress
 from .publish import check_output_path
 from .readers import CHUNK_ROWS, InputFile, ReadOptions, Source, conform, discover, open_source, unified_schema
-from .scorer import DEFAULT_BATCH_SIZE, Scorer
+from .scorer import BUNDLE_LANGUAGES, DEFAULT_BATCH_SIZE, Scorer
 from .summary import RunFailed, Summary, bundle_record, check_error_rate
 from .text import writable
 from .writers import OutputWriter, output_format, provenance
@@ -40,6 +40,7 @@ def score_files(
     formats: Formats | None = None,
     keep_columns: Sequence[str] | None = None,
     max_error_rate: float | None = None,
+    any_language: bool = False,
 ) -> Summary:
     """Score files into one output file (or stdout), which appears complete or not at all; its parameters are
     the ones every engine shares (the Spark engine's `score_files` refers here).
@@ -69,6 +70,8 @@ def score_files(
         keep_columns (`Sequence[str]`, *optional*): the input columns the output keeps, in this order; all by
             default.
         max_error_rate (`float`, *optional*): the largest share (0 to 1) of rows that may be unscorable.
+        any_language (`bool`, *optional*, defaults to False): score every row; by default a row confidently in
+            another language than the bundle's gets the error `not English (xx)` (see `Scorer`).
     """
     formats = formats or Formats()
     options = ReadOptions(formats.input_format, encoding, formats.delimiter)
@@ -90,7 +93,8 @@ def score_files(
         metadata = provenance(loaded.manifest.model_sha256, loaded.labels, text_column, explain)
     writer = OutputWriter(output, schema, fmt, overwrite=overwrite, delimiter=formats.delimiter, metadata=metadata)
     summary = Summary(inputs=[file.name for file in files], output=output, bundle=bundle_record(loaded))
-    with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
+    languages = None if any_language else BUNDLE_LANGUAGES
+    with writer, Scorer(loaded, threads=threads, batch_size=batch_size, languages=languages) as scorer:
         columns = Columns(text_column, column_prefix, explain)
         selected = [*kept, *range(len(inputs_schema), len(inputs_schema) + len(fields))]
         stream(scorer, sources, inputs_schema, Output(writer, selected), columns, progress, summary)

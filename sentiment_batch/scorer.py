@@ -6,7 +6,7 @@ import numbers
 import os
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +16,27 @@ import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
 
-from .bundle import EVIDENCE, INPUT_NAMES, PROBABILITIES, ROWS, Bundle, load_bundle, open_bundle_session
+from .bundle import (
+    EVIDENCE,
+    INPUT_NAMES,
+    PROBABILITIES,
+    ROWS,
+    Bundle,
+    is_language_code,
+    load_bundle,
+    open_bundle_session,
+)
 from .columns import OutputColumns, check_columns
 from .errors import UserError, UserTypeError, first_line, shown
-from .explain import EVIDENCE_TYPE, evidence_lists, top_phrases
+from .explain import EVIDENCE_TYPE, evidence
+from .language import UNKNOWN_SHARE, other_languages, unknown_word_shares, word_ids
 from .preprocessing import encode, encode_with_spans, load_tokenizer
-from .text import NO_WORDS, is_text_type, python_text_errors, text_errors
+from .text import NO_WORDS, is_text_type, not_language, python_text_errors, text_errors
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
 CLOSED = "this Scorer is closed; create another one"
 EXPLAINED = (PROBABILITIES, EVIDENCE, ROWS)  # what the explain graph gives the scorer
+BUNDLE_LANGUAGES = "bundle"  # the default of `languages`: the ones the bundle declares
 
 
 def positive_int(name: str, value: object, allow_none: bool = False) -> int | None:
@@ -64,7 +75,14 @@ class Scorer:
     another thread closes the scorer either finishes or raises `ValueError` ("this Scorer is closed").
     """
 
-    def __init__(self, bundle: Bundle, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE):
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        languages: Collection[str] | None = BUNDLE_LANGUAGES,
+    ):
         """Load the model and tokenizer of a validated bundle.
 
         Args:
@@ -72,6 +90,9 @@ class Scorer:
             threads (`int`, *optional*): model batches tokenized and scored at once, one thread each;
                 defaults to the CPU count.
             batch_size (`int`, *optional*, defaults to 256): reviews per model call.
+            languages (`Collection[str]`, *optional*, defaults to the bundle's): ISO 639-1 codes of the languages
+                to score; a row confidently identified as another (`sentiment_batch.language`) is not scored and
+                its `error` says so (`not English (es)`). None scores every row, whatever its language.
         """
         if not isinstance(bundle, Bundle):
             raise UserTypeError(f"bundle must be a Bundle (from load_bundle), got {type(bundle).__name__}")
@@ -82,6 +103,8 @@ class Scorer:
         # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than the scorer.
         os.environ.setdefault("RAYON_NUM_THREADS", str(self.threads))
         self._tokenizer = load_tokenizer(bundle.tokenizer_path, vocab_size=bundle.manifest.vocab_size)
+        self.languages = _languages(bundle, languages)
+        self._words = word_ids(self._tokenizer) if self.languages else None
         self._session = _session(bundle)
         self._explain_session = None  # opened at the first call that explains
         self._start_threads()
@@ -108,7 +131,12 @@ class Scorer:
 
     @classmethod
     def from_bundle(
-        cls, path: str | Path | None = None, *, threads: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE
+        cls,
+        path: str | Path | None = None,
+        *,
+        threads: int | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        languages: Collection[str] | None = BUNDLE_LANGUAGES,
     ) -> Scorer:
         """Validate a bundle folder and load it.
 
@@ -116,10 +144,12 @@ class Scorer:
             path (`str | Path`, *optional*): the bundle folder; defaults to the bundle shipped with the package.
             threads (`int`, *optional*): model batches scored at once (see `Scorer`); defaults to the CPU count.
             batch_size (`int`, *optional*, defaults to 256): reviews per model call.
+            languages (`Collection[str]`, *optional*, defaults to the bundle's): the languages to score (see
+                `Scorer`); None scores every row.
         """
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise UserTypeError(f"path must be a str or Path, got {type(path).__name__}")
-        return cls(load_bundle(path), threads=threads, batch_size=batch_size)
+        return cls(load_bundle(path), threads=threads, batch_size=batch_size, languages=languages)
 
     def close(self) -> None:
         """Stop the thread pool once the batches already sent are scored; the scorer cannot score afterwards."""
@@ -162,39 +192,44 @@ class Scorer:
 
     def _collect(
         self, futures: list[Future], count: int, explain: int = 0
-    ) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
-        """Probabilities of every text sent, which texts had no token to score, and their evidence when
-        explaining."""
+    ) -> tuple[np.ndarray, np.ndarray, list[str | None], pa.Array | None]:
+        """Probabilities of every text sent, which texts had no token to score, the other language of each text
+        written in one (else None), and their evidence when explaining."""
         probs = np.empty((count, len(self.labels)), dtype=np.float32)
         wordless = np.empty(count, dtype=bool)
+        foreign: list[str | None] = []
         evidence = [pa.array([], EVIDENCE_TYPE)]
         for index, future in enumerate(futures):
-            start = index * self.batch_size
+            batch = slice(index * self.batch_size, (index + 1) * self.batch_size)
             try:
-                probs[start : start + self.batch_size], wordless[start : start + self.batch_size], phrases = (
-                    future.result()
-                )
+                probs[batch], wordless[batch], languages, phrases = future.result()
             except CancelledError:  # another thread closed the scorer on its way out of an error
                 raise UserError(CLOSED) from None
+            foreign += languages
             evidence.append(phrases)
-        return probs, wordless, pa.concat_arrays(evidence) if explain else None
+        return probs, wordless, foreign, pa.concat_arrays(evidence) if explain else None
 
-    def _score(self, texts: pa.Array, explain: int) -> tuple[np.ndarray, np.ndarray, pa.Array | None]:
-        """One model batch: its probabilities, which texts had no token, and when explaining each review's
-        `explain` heaviest phrases."""
+    def _score(self, texts: pa.Array, explain: int) -> tuple[np.ndarray, np.ndarray, list, pa.Array | None]:
+        """One model batch: its probabilities, which texts had no token, each text's other language (None when
+        it is one the scorer reads), and when explaining each review's heaviest phrases."""
         if not explain:
             input_ids, offsets = encode(self._tokenizer, texts)
             probs = self._run(self._session, self.bundle.model_path, (input_ids, offsets), len(texts))[0]
-            return probs, np.diff(offsets, append=len(input_ids)) == 0, None
+            return probs, np.diff(offsets, append=len(input_ids)) == 0, self._foreign(texts, input_ids, offsets), None
         encoded = encode_with_spans(self._tokenizer, texts)
         graph = self.bundle.explain_path
-        probs, evidence, rows = self._run(self._explainer(), graph, encoded[:2], len(texts), EXPLAINED)
+        probs, shares, rows = self._run(self._explainer(), graph, encoded[:2], len(texts), EXPLAINED)
         wordless = np.diff(encoded.offsets, append=len(encoded.ids)) == 0
-        return (
-            probs,
-            wordless,
-            evidence_lists(texts, *top_phrases(evidence, rows, encoded.spans, encoded.offsets, explain)),
-        )
+        foreign = self._foreign(texts, encoded.ids, encoded.offsets)
+        return probs, wordless, foreign, evidence(texts, shares, rows, encoded, explain)
+
+    def _foreign(self, texts: pa.Array, ids: np.ndarray, offsets: np.ndarray) -> list[str | None]:
+        """Each text's language where it is confidently not one the scorer reads, else None; only texts with
+        many words the vocabulary does not know are identified (`sentiment_batch.language`)."""
+        if not self.languages:
+            return [None] * len(texts)
+        suspect = unknown_word_shares(ids, offsets, *self._words) >= UNKNOWN_SHARE
+        return other_languages(texts, self.languages, suspect)
 
     def _run(self, session, path: Path, inputs: tuple, count: int, outputs: tuple = (PROBABILITIES,)) -> list:
         """The graph's outputs for one batch of `count` texts, the probabilities (first) checked for their shape."""
@@ -234,9 +269,12 @@ class Scorer:
         ok, count = pending.ok, len(pending.ok)
         probs = np.zeros((count, len(self.labels)), dtype=np.float32)
         rows = np.flatnonzero(ok)
-        probs[rows], wordless, evidence = self._collect(pending.futures, len(rows), pending.explain)
+        probs[rows], wordless, foreign, evidence = self._collect(pending.futures, len(rows), pending.explain)
         for row in rows[wordless].tolist():
             pending.errors[row], ok[row] = NO_WORDS, False
+        for row, code in zip(rows.tolist(), foreign, strict=True):
+            if code is not None and ok[row]:
+                pending.errors[row], ok[row] = not_language(code, self.languages), False
         best = probs.argmax(axis=1)
         missing = ~ok
         names = self.output_columns(prefix, pending.explain)
@@ -399,6 +437,19 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _languages(bundle: Bundle, languages: object) -> tuple[str, ...]:
+    """The languages a scorer reads: the bundle's, those given, or none (every row scored)."""
+    if languages is None:
+        return ()
+    if isinstance(languages, str) and languages == BUNDLE_LANGUAGES:
+        return bundle.manifest.languages
+    if isinstance(languages, str) or not isinstance(languages, Collection):
+        raise UserTypeError(f"languages must be a collection of language codes or None, got {type(languages).__name__}")
+    if not languages or not all(map(is_language_code, languages)):
+        raise UserError(f"languages must be ISO 639-1 codes such as 'en', got {sorted(map(str, languages))[:20]}")
+    return tuple(sorted(languages))
 
 
 def _session(bundle: Bundle, explain: bool = False) -> ort.InferenceSession:

@@ -83,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         "weights (Parquet: a list of structs; CSV: a JSON array). Default 0: none",
     )
     parser.add_argument(
+        "--any-language",
+        action="store_true",
+        help="score every row; by default a row confidently in another language than the bundle's is not scored "
+        "(error: not English (xx))",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="hide progress (a live bar on a terminal, else a line every 10 s)"
     )
     spark = parser.add_argument_group("Spark", "score as a Spark job (pip install 'sentiment-batch[spark]')")
@@ -136,13 +142,17 @@ def run(args: argparse.Namespace) -> Summary:
         "explain": args.explain,
     }
     if args.engine == "spark":
+        if args.any_language:
+            raise UserError("--any-language is for --engine local; the Spark engine checks the bundle's languages")
         if args.threads is not None:
             raise UserError("--threads is for --engine local; Spark gives each task spark.task.cpus threads")
         conf = parse_conf(args.conf)
         return spark_engine.score_files(args.inputs, args.output, master=args.master, conf=conf, **common, **shared)
     if args.master is not None or args.conf:
         raise UserError("--master and --conf are for --engine spark")
-    return local_engine.score_files(args.inputs, args.output, threads=args.threads, **common, **shared)
+    return local_engine.score_files(
+        args.inputs, args.output, threads=args.threads, any_language=args.any_language, **common, **shared
+    )
 
 
 def _delimiter(value: str | None) -> str | None:

@@ -16,6 +16,37 @@ import pyarrow.compute as pc
 INVALID_UTF8 = "invalid UTF-8"
 # A text the tokenizer leaves no token of (only `<br />` and white space): nothing for the model to read.
 NO_WORDS = "no words to score"
+# The names a language check's error gives the bundle's languages; another code is shown as it is.
+LANGUAGE_NAMES = {
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "sv": "Swedish",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ko": "Korean",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "he": "Hebrew",
+}
+
+
+def not_language(code: str, languages: Sequence[str]) -> str:
+    """The error of a row confidently in another language than the bundle's: `not English (es)`.
+
+    Args:
+        code (`str`): the row's language.
+        languages (`Sequence[str]`): the languages the scorer reads.
+    """
+    return f"not {' or '.join(LANGUAGE_NAMES.get(language, language) for language in languages)} ({code})"
 
 
 def is_text_type(kind: pa.DataType) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 SAMPLE_PARQUET = Path(__file__).resolve().parents[1] / "sample_data" / "reviews.parquet"
@@ -112,6 +113,37 @@ def wait_for_file(path: Path, process, timeout: float = 120.0) -> None:
             process.kill()
             raise AssertionError(f"the run did not pause within {timeout} s")
         time.sleep(0.01)
+
+
+def phrase_problem(text: str, phrase: str) -> str | None:
+    """Why an evidence phrase is not whole words of its review, or None when it is: it must stand in the text at
+    least once with neither end inside a word, begin and end with a word character (a letter, digit, mark or
+    connector such as "_", as regular expressions' \\w), and hold a letter or digit. A word goes on across word
+    characters, and across an apostrophe, hyphen, slash or ampersand
+    (or a point, comma or colon between digits) with one on each side."""
+
+    def wordy(character: str) -> bool:
+        return (
+            character.isalnum() or unicodedata.category(character)[0] == "M" or unicodedata.category(character) == "Pc"
+        )
+
+    def continues(at: int, step: int) -> bool:  # whether text[at], next to the phrase, goes on with its word
+        if not 0 <= at < len(text):
+            return False
+        beyond = text[at + step] if 0 <= at + step < len(text) else " "
+        digits = text[at] in ".,:" and beyond.isdigit() and text[at - step].isdigit()
+        return wordy(text[at]) or ((text[at] in "'’‐‑-/&" or digits) and wordy(beyond))
+
+    if not any(character.isalnum() for character in phrase):
+        return "no letter or digit"
+    if not (wordy(phrase[0]) and wordy(phrase[-1])):
+        return "starts or ends with punctuation"
+    starts = [at for at in range(len(text)) if text.startswith(phrase, at)]
+    if not starts:
+        return "not in the text"
+    if all(continues(at - 1, -1) or continues(at + len(phrase), 1) for at in starts):
+        return "starts or ends inside a word"
+    return None
 
 
 def probabilities(scorer, texts):

