@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 from .bundle import Bundle, load_bundle
 from .columns import names_shown
 from .errors import UserError, shown
-from .info import read_card, split_settings
 from .labels import class_id
 from .metrics import accuracy, confusion_matrix, expected_calibration_error, macro_f1
 from .readers import discover, open_source
@@ -58,7 +57,6 @@ def evaluate_bundle(
     *,
     text_column: str = "text",
     label_column: str = "label",
-    split: str | None = None,
 ) -> dict:
     """Score labelled reviews with a bundle and measure it: one JSON-ready dict.
 
@@ -69,19 +67,13 @@ def evaluate_bundle(
 
     Args:
         bundle (`Bundle`): from `load_bundle`.
-        datasets (`Sequence[str | os.PathLike]`): labelled CSV/Parquet files or globs; with `split`, anything
-            `train` reads (the training extra then carves the split as `train` does).
+        datasets (`Sequence[str | os.PathLike]`): labelled review files, globs or folders, in any format `score`
+            reads.
         text_column (`str`, *optional*, defaults to "text"): the column holding the review text.
         label_column (`str`, *optional*, defaults to "label"): the column holding its label.
-        split (`str`, *optional*): the split of `train`'s data to measure on, e.g. "validation", or several
-            joined by "+", carved with the settings of the bundle's model card; None reads every row of the files.
     """
     labels = bundle.labels
-    if split is None:
-        chunks = file_chunks(datasets, labels, text_column, label_column)
-    else:
-        chunks = split_chunks(datasets, split, bundle)
-    scored = score_chunks(bundle, chunks)
+    scored = score_chunks(bundle, file_chunks(datasets, labels, text_column, label_column))
     return measure(scored, labels)
 
 
@@ -104,23 +96,6 @@ def file_chunks(
             yield Labelled(
                 batch.column(text_column), references, None if sources is None else sources.cast(pa.string())
             )
-
-
-def split_chunks(datasets: Sequence[str | os.PathLike], split: str, bundle: Bundle) -> Iterator[Labelled]:
-    """One split of the datasets as the bundle's training run carved it (the settings its model card gives, else
-    `train`'s defaults), one chunk per split named."""
-    from sentiment_batch.train.splits import load_splits  # the training extra: `datasets` carves the split
-
-    settings = split_settings(read_card(bundle.path))
-    splits = load_splits([os.fspath(dataset) for dataset in datasets], labels=list(bundle.labels), **settings)
-    names = split.split("+")
-    missing = [name for name in names if name not in splits]
-    if missing:
-        raise UserError(f"the datasets have no {', '.join(map(repr, missing))} split; they have {', '.join(splits)}")
-    for name in names:
-        table = splits[name].with_format("arrow")[:]
-        references = table["label"].to_numpy().astype(np.int64)
-        yield Labelled(table["text"].combine_chunks(), references, table[SOURCE_COLUMN].combine_chunks())
 
 
 def class_ids(column: pa.Array, labels: Sequence[str], where: str) -> np.ndarray:
@@ -224,17 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--dataset",
         required=True,
         nargs="+",
-        help="labelled CSV/Parquet files or globs; with --split, anything train reads",
+        help="labelled review files, globs or folders (any format score reads)",
     )
     parser.add_argument("--text-column", default="text", help="column holding the review text (default: text)")
     parser.add_argument("--label-column", default="label", help="column holding its label (default: label)")
-    parser.add_argument(
-        "--split",
-        default=None,
-        help='the split of train\'s data to measure on ("validation", "test", or several joined by "+"), carved '
-        "as the bundle's training run carved it (its model card's settings, else train's defaults); needs the "
-        "training extra",
-    )
     return parser
 
 
@@ -245,11 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
     """
     args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
-    if args.split is not None and (args.text_column, args.label_column) != ("text", "label"):
-        raise UserError("--split reads the datasets as train does, from their text and label columns")
     bundle = load_bundle(args.bundle)
-    report = evaluate_bundle(
-        bundle, args.dataset, text_column=args.text_column, label_column=args.label_column, split=args.split
-    )
-    print(json.dumps({"bundle": str(bundle.path), "split": args.split, **report}))
+    report = evaluate_bundle(bundle, args.dataset, text_column=args.text_column, label_column=args.label_column)
+    print(json.dumps({"bundle": str(bundle.path), **report}))
     return 0
