@@ -28,6 +28,7 @@ from .configuration import SentimentBagConfig
 from .data import AUTO, has_text, load_unlabeled
 from .distillation import pseudo_labels, sampled, student_set, without_texts
 from .evaluation import evaluate_and_save, fit_model_temperature, metrics_for
+from .initialization import StartModel, init_from_start, read_start_model, start_arguments
 from .labels import LabelSet
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
@@ -107,13 +108,16 @@ def naive_bayes_ratios(model_args: ModelArguments, tokenizer: Tokenizer, labels:
     return log_count_ratios(bag_batches(labelled), config) if config.feature_weighting else None
 
 
-def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, ratios, seed: int):
+def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, ratios, seed: int, start=None):
     """A fresh model, its rows weighed by the naive Bayes `ratios` (from `naive_bayes_ratios`) when it weighs rows,
-    and its table started as `table_init` says (with `"auto"`, the first of `SentimentBagConfig.table_starts`)."""
+    and its table started as `table_init` says (with `"auto"`, the first of `SentimentBagConfig.table_starts`), or
+    from the `start` model (`initialization.StartModel`) when there is one."""
     model = build_model(model_args, tokenizer, labels)
     model.config.table_init = model.config.table_starts()[0]
     if ratios is not None:
         model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
+    if start is not None:
+        init_from_start(model, start)
     return model
 
 
@@ -133,7 +137,7 @@ def train_teachers(distill_args, model_args, training_args, tokenizer, run, unla
             training_args, seed=seed, output_dir=str(Path(training_args.output_dir) / f"teacher-{index}"), report_to=[]
         )
         set_seed(seed)
-        teacher = new_model(model_args, tokenizer, run.data.labels, ratios, seed)
+        teacher = new_model(model_args, tokenizer, run.data.labels, ratios, seed, run.start)
         callbacks = [tracking.PhaseLogger(f"teacher_{index}")] if "wandb" in training_args.report_to else None
         trainer = make_trainer(
             teacher, teacher_args, run.training, validation, processing_class, callbacks, run.compute_metrics
@@ -198,19 +202,21 @@ def unlabeled_texts(data_args, distill_args, data: LabelledData, seed: int):
 
 @dataclass
 class Run:
-    """A run's labelled data, its tokenized splits, the training set (repeats included) and the validation metrics."""
+    """A run's labelled data, its tokenized splits, the training set (repeats included), the validation metrics
+    and the model every new model starts from, if any."""
 
     data: LabelledData
     encoded: DatasetDict
     training: Dataset
     compute_metrics: Callable
+    start: StartModel | None = None
 
 
-def prepare_run(data: LabelledData, tokenizer: Tokenizer) -> Run:
+def prepare_run(data: LabelledData, tokenizer: Tokenizer, start: StartModel | None = None) -> Run:
     """Tokenize the splits and lay out the training set and the validation metrics of a run."""
     encoded = tokenize_splits(data.splits, tokenizer)
     training = encoded["train"] if data.train_rows is None else encoded["train"].select(data.train_rows)
-    return Run(data, encoded, training, metrics_for(data.splits["validation"]))
+    return Run(data, encoded, training, metrics_for(data.splits["validation"]), start)
 
 
 def selection_metric(training_args, data: LabelledData):
@@ -231,13 +237,15 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
     """Everything between parsed arguments and a finished model in `training_args.output_dir`; returns the metrics."""
     staging = Path(training_args.output_dir)
     set_seed(training_args.seed)
+    start = read_start_model(model_args.init_from) if model_args.init_from else None
+    model_args = model_args if start is None else start_arguments(start, model_args)
     licences = read_licences(data_args.source_licences)
     data = read_data(data_args, training_args.seed)
     unlabeled = (
         unlabeled_texts(data_args, distill_args, data, training_args.seed) if distill_args.num_teachers else None
     )
-    tokenizer = fit_tokenizer(data.splits["train"], model_args)
-    run = prepare_run(data, tokenizer)
+    tokenizer = fit_tokenizer(data.splits["train"], model_args) if start is None else start.tokenizer
+    run = prepare_run(data, tokenizer, start)
     training_args = selection_metric(training_args, data)
     processing_class = save_tokenizer(tokenizer, staging)
     settings = run_settings(data_args, model_args, distill_args, training_args)
@@ -297,7 +305,7 @@ def train_best_start(model_args, training_args, tokenizer, labels: LabelSet, tra
         if index:  # the first start draws from the seeded state as a single start does
             set_seed(training_args.seed)
         model = new_model(
-            dataclasses.replace(model_args, table_init=start), tokenizer, labels, ratios, training_args.seed
+            dataclasses.replace(model_args, table_init=start), tokenizer, labels, ratios, training_args.seed, run.start
         )
         trainer = make_trainer(
             model, training_args, train_dataset, run.encoded["validation"], processing_class, None, run.compute_metrics
