@@ -55,20 +55,21 @@ def shipped_training_texts(imdb: Path, reviews: Path) -> set[str]:
     return set(data.splits["train"]["text"])
 
 
-def split_set(frame: pd.DataFrame, learnt: set[str], seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_set(frame: pd.DataFrame, learnt: set[str], seed: int, cap: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The test split (up to `TEST_SHARE` of the set, all unseen by the shipped model) and the training pool, in a
-    seeded order, capped at `MAX_TRAIN`."""
+    seeded order, capped at `cap` rows."""
     order = frame.iloc[np.random.default_rng(seed).permutation(len(frame))].reset_index(drop=True)
     unseen = ~order.text.isin(learnt)
     test_rows = order.index[unseen][: round(TEST_SHARE * len(frame))]
-    return order.loc[test_rows], order.drop(index=test_rows).head(MAX_TRAIN)
+    return order.loc[test_rows], order.drop(index=test_rows).head(cap)
 
 
-def run_model(folder: Path, seed: int, init_from: str | None) -> dict:
-    """`sentiment-batch train` with its defaults (from scratch, or from a start model); its test figures."""
+def run_model(folder: Path, seed: int, init_from: str | None, settings: dict) -> dict:
+    """`sentiment-batch train` with its defaults and `settings` (from scratch, or from a start model); its test
+    figures."""
     from sentiment_batch.train import train
 
-    settings = {"report_to": "none", "seed": seed, "overwrite": True}
+    settings = {"report_to": "none", "seed": seed, "overwrite": True, **settings}
     started = time.perf_counter()
     metrics = train(folder, folder / "model", **settings, **({"init_from": init_from} if init_from else {}))
     return {
@@ -79,21 +80,28 @@ def run_model(folder: Path, seed: int, init_from: str | None) -> dict:
     }
 
 
-def curve(name: str, test: pd.DataFrame, pool: pd.DataFrame, work: Path, seed: int, sizes) -> dict:
-    """Every system's figures at every size of one set."""
+def run_system(system: str, folder: Path, seed: int, settings: dict) -> dict:
+    """One system's figures on the set in `folder`."""
+    if system == "tfidf_lr":
+        return run_baseline(folder, seed)["tuned"]
+    return run_model(
+        folder, seed, "shipped" if system == "init_shipped" else None, settings if system != "scratch" else {}
+    )
+
+
+def curve(name: str, test: pd.DataFrame, pool: pd.DataFrame, work: Path, seed: int, sizes, systems, settings) -> dict:
+    """The figures of `systems` at every size of one set; `settings` go to `--init-from shipped`'s runs."""
     points = {}
     for size in sizes:
         rows = pool if size == 0 or size >= len(pool) else pool.head(size)
+        if len(rows) in points:  # "all" is one of the sizes
+            continue
         folder = work / name / str(len(rows))
         folder.mkdir(parents=True, exist_ok=True)
         rows.to_parquet(folder / "train.parquet", index=False)
         test.to_parquet(folder / "test.parquet", index=False)
         logger.info("%s, %d labels", name, len(rows))
-        points[len(rows)] = {
-            "scratch": run_model(folder, seed, None),
-            "init_shipped": run_model(folder, seed, "shipped"),
-            "tfidf_lr": run_baseline(folder, seed)["tuned"],
-        }
+        points[len(rows)] = {system: run_system(system, folder, seed, settings) for system in systems}
         logger.info("%s, %d labels: %s", name, len(rows), json.dumps(points[len(rows)]))
     return points
 
@@ -153,18 +161,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="training labels; 0: all")
     parser.add_argument("--sets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--max-train", type=int, default=MAX_TRAIN, help="most training labels of a set")
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    parser.add_argument(
+        "--init-settings",
+        default="{}",
+        help="JSON of train settings for the --init-from runs, e.g. '{\"num_train_epochs\": 4}'",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     reviews = pd.read_parquet(args.reviews, columns=["text", "rating", "source"])
     learnt = shipped_training_texts(args.imdb, args.reviews)
     machine = f"{platform.machine()}, {len(os.sched_getaffinity(0))} cores"
-    report = {"seed": args.seed, "machine": machine, "max_train": MAX_TRAIN, "sets": {}}
+    report = {"seed": args.seed, "machine": machine, "max_train": args.max_train, "init_settings": args.init_settings}
+    report["sets"] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as temporary:
         work = args.work or Path(temporary)
         for name in args.sets:
-            test, pool = split_set(DATASETS[name](reviews), learnt, args.seed)
-            points = curve(name, test, pool, work, args.seed, args.sizes)
+            test, pool = split_set(DATASETS[name](reviews), learnt, args.seed, args.max_train)
+            points = curve(name, test, pool, work, args.seed, args.sizes, args.systems, json.loads(args.init_settings))
             report["sets"][name] = {"test_rows": len(test), "pool_rows": len(pool), "points": points}
     report["wall_s"] = round(time.perf_counter() - started)
     table = markdown(report)
