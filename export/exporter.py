@@ -9,7 +9,6 @@ import logging
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from tokenizers import Tokenizer
 from sentiment_batch.bundle import CARD_FILE, EXPLAIN_FILE, MODEL_FILE, TOKENIZER_FILE, Manifest, open_session
 from sentiment_batch.errors import UserError, shown
 from sentiment_batch.preprocessing import load_tokenizer
-from sentiment_batch.publish import check_output, staged_folder
+from sentiment_batch.publish import check_apart, check_output, staged_folder
+from sentiment_batch.train.data_settings import DataSettings
 from sentiment_batch.train.initialization import RECORDED_SETTINGS, recorded_settings
 from sentiment_batch.train.model_folder import load_model
 
@@ -52,19 +52,6 @@ PREPROCESSING = {
     "add_special_tokens": False,
     "input_form": "flat input_ids + offsets (EmbeddingBag)",
 }
-
-
-def check_output_dir(output_dir: Path, model_dir: Path, overwrite: bool) -> None:
-    """Refuse to clobber an existing folder without `overwrite`, or ever the model folder itself.
-
-    Args:
-        output_dir (`Path`): the bundle folder to write.
-        model_dir (`Path`): the model folder being exported.
-        overwrite (`bool`): whether an existing bundle folder may be replaced.
-    """
-    if output_dir.resolve() == model_dir.resolve():
-        raise UserError("the bundle folder must differ from the model folder")
-    check_output(output_dir, overwrite=overwrite, folder=True)
 
 
 def library_versions() -> dict:
@@ -170,7 +157,6 @@ def export_bundle(
     texts: Sequence[str] | None = None,
     overwrite: bool = False,
     float16: bool = False,
-    quantize: bool | None = None,
 ) -> Manifest:
     """Export a trained model folder to a bundle and return its manifest.
 
@@ -186,11 +172,7 @@ def export_bundle(
         overwrite (`bool`, *optional*, defaults to False): replace an existing `output_dir`.
         float16 (`bool`, *optional*, defaults to False): store the embedding table in float16 (half the file),
             kept only within the bounds of `sentiment_batch.export.quantize` on at least 1,000 `texts`.
-        quantize (`bool`, *optional*): the former name of `float16`.
     """
-    if quantize is not None:
-        warnings.warn("export_bundle(quantize=...) is now float16=...", FutureWarning, stacklevel=2)
-        float16 = float16 or quantize
     model_dir, output_dir = Path(model_dir), Path(output_dir)
     sample = [] if texts is None else list(texts)
     if float16 and len(sample) < MIN_FLOAT16_SAMPLE:
@@ -199,7 +181,8 @@ def export_bundle(
             f"{len(sample):,} given"
         )
     check_opset_writable(opset)
-    check_output_dir(output_dir, model_dir, overwrite)
+    check_apart(output_dir, [model_dir])
+    check_output(output_dir, overwrite=overwrite, folder=True)
     model = load_model(model_dir)
     tokenizer = load_tokenizer(model_dir, vocab_size=model.config.vocab_size)
     with staged_folder(output_dir, overwrite=overwrite) as staging:
@@ -216,8 +199,6 @@ def export_bundle(
         if (model_dir / CARD_FILE).is_file():
             shutil.copyfile(model_dir / CARD_FILE, staging / CARD_FILE)
         info = {
-            # A key the runtime reads (`Manifest.vocab_size`), written at the top level with the others.
-            "vocab_size": model.config.vocab_size,
             "preprocessing": PREPROCESSING,
             # What a model started from this bundle needs besides its table and blocks (`train --init-from`).
             RECORDED_SETTINGS: recorded_settings(model.config),
@@ -227,14 +208,17 @@ def export_bundle(
             "explain_parity": explain_parity,
             # The folder's name only: a bundle records no path of the machine that built it.
             "source": {"model_dir": model_dir.resolve().name, "metrics": source_metrics(model_dir)},
-            # `verify` reads these two keys (the float16 table's bounds).
-            "quantized": bool(half and half["kept"]),
             "export_seconds": round(export_seconds, 3),
-            **({"quantization": half} if half is not None else {}),
         }
         labels = tuple(index_ordered_labels(model))
         seal_bundle(
-            staging, labels, info, data_file=data_path.name if data_path else None, explain_file=explain_path.name
+            staging,
+            labels,
+            info,
+            vocab_size=model.config.vocab_size,
+            quantization=half,
+            data_file=data_path.name if data_path else None,
+            explain_file=explain_path.name,
         )
         manifest = Manifest.read(staging)
     logger.info("bundle written to %s", output_dir)
@@ -262,8 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     choice.add_argument(
         "--dataset",
-        nargs="+",
-        help="the dataset(s) `train` read (aclImdb folder or tarball, files, Hub id): their --split",
+        nargs="*",
+        help="dataset(s) (aclImdb folder or tarball, files, Hub id): their --split, carved as the model records "
+        "`train` carved it; with no value, the datasets the model was trained on",
     )
     sample.add_argument("--text-column", default="text", help="column of --texts' CSV/Parquet (default: text)")
     sample.add_argument(
@@ -277,7 +262,6 @@ def build_parser() -> argparse.ArgumentParser:
         f"≥ {HALF_MIN_LABEL_AGREEMENT * 100:g}%% of the reviews and max |Δlogit| ≤ {HALF_MAX_LOGIT_DIFF:g}, "
         "otherwise the float32 table is kept",
     )
-    parser.add_argument("--quantize", dest="float16", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -296,7 +280,7 @@ def summary_lines(manifest: Manifest, output_dir: Path) -> list[str]:
         f"{parity['texts_one_at_a_time']:,} one at a time, "
         f"max |Δlogit| {parity['max_abs_logit_diff']:.3g}, label agreement {parity['label_agreement']:.4f}",
     ]
-    half = info.get("quantization")
+    half = manifest.quantization
     if half:
         verdict = "kept float16" if half["kept"] else "outside bounds, kept float32"
         lines.append(
@@ -321,13 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
     quiet_exporter_logs()
+    check_apart(args.output, [args.model, *([args.texts] if args.texts else []), *map(Path, args.dataset or [])])
     texts = None
     if args.texts is not None:
         texts = read_texts(args.texts, args.text_column)
         if not texts:
             raise UserError(f"{shown(args.texts)} holds no reviews")
     elif args.dataset is not None:
-        texts = dataset_texts(args.dataset, args.split)
+        texts = dataset_texts(DataSettings.of_model(args.model, args.dataset), args.split)
     manifest = export_bundle(
         args.model, args.output, opset=args.opset, texts=texts, overwrite=args.overwrite, float16=args.float16
     )

@@ -173,6 +173,8 @@ def seal_bundle(
     labels: tuple[str, ...],
     info: dict,
     *,
+    vocab_size: int,
+    quantization: dict | None = None,
     model_file: str = MODEL_FILE,
     data_file: str | None = None,
     tokenizer_file: str = TOKENIZER_FILE,
@@ -186,7 +188,10 @@ def seal_bundle(
     Args:
         folder (`Path`): the bundle folder, its graph, weights and tokenizer already in place.
         labels (`tuple[str, ...]`): class names in logit order.
-        info (`dict`): the manifest's other keys (how the bundle was made).
+        info (`dict`): the manifest's other keys (how the bundle was made), which the runtime never reads.
+        vocab_size (`int`): rows of the graph's word table.
+        quantization (`dict`, *optional*): the float16 check's report (`quantize.quantize_in_place`); the table is
+            float16 when its `kept` is true. None when float16 storage was not tried.
         model_file (`str`, *optional*, defaults to `"model.onnx"`): the graph's file name.
         data_file (`str`, *optional*): the weights' file name; None when the graph holds its weights.
         tokenizer_file (`str`, *optional*, defaults to `"tokenizer.json"`): the tokenizer's file name.
@@ -208,6 +213,9 @@ def seal_bundle(
         tokenizer_file=tokenizer_file,
         explain_file=explain_file,
         explain_sha256=sha256_file(folder / explain_file) if explain_file is not None else None,
+        vocab_size=vocab_size,
+        quantized=bool(quantization and quantization.get("kept")),
+        quantization=quantization,
         info=info,
     )
     manifest.write(folder)

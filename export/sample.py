@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 
+from sentiment_batch.columns import check_columns
 from sentiment_batch.errors import UserError, shown
-from sentiment_batch.io import FORMATS, open_source
-from sentiment_batch.scorer import check_columns, text_errors
+from sentiment_batch.formats import FileFormat
+from sentiment_batch.readers import open_path
+from sentiment_batch.text import is_text_type, row_error, text_errors
 
 from .parity import read_texts as read_lines
 
@@ -24,36 +25,33 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"reviews file {shown(path)} does not exist or is not a file")
-    if path.suffix.lower() not in FORMATS:
+    if FileFormat.find(path) is None:
         try:
             texts = read_lines(path)
         except UnicodeDecodeError as error:
             raise UserError(f"{shown(path)} is not UTF-8 text: {error.reason} at byte {error.start}") from error
-        return [text for text in texts if text.strip()]
-    source = open_source(path)
+        return [text for text in texts if row_error(text) is None]
+    source = open_path(path)
     check_columns(source.schema.names, text_column, [], where=shown(path))
     texts = []
     for batch in source.batches():
         column = batch.column(text_column)
-        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        if not is_text_type(column.type):
             raise UserError(f"{shown(path)}: column {text_column!r} holds {column.type}, not text")
         _, scorable = text_errors(column)  # null, blank and invalid UTF-8 cells are left out
         texts += column.filter(pa.array(scorable)).to_pylist()
     return texts
 
 
-def dataset_texts(sources: str | Sequence[str], split: str) -> list[str]:
-    """The reviews of one split of the datasets `train` reads, its validation split carved as `train` carves it by
-    default.
+def dataset_texts(settings, split: str) -> list[str]:
+    """The non-blank reviews of one split of the datasets `train` reads, carved as `settings` say.
 
     Args:
-        sources (`str | Sequence[str]`): anything `train.splits.load_splits` reads: one dataset or several.
+        settings (`DataSettings`): the datasets and how `train` read and split them
+            (`sentiment_batch.train.data_settings`).
         split (`str`): the split, e.g. "validation" or "test".
     """
-    from sentiment_batch.train.splits import load_splits  # the datasets stack loads only when asked for
-
-    splits = load_splits(sources)
+    splits = settings.labelled().splits
     if split not in splits:
-        named = sources if isinstance(sources, str) else " ".join(sources)
-        raise UserError(f"{named} has no {split!r} split; it has {', '.join(splits)}")
-    return [text for text in splits[split]["text"] if text.strip()]
+        raise UserError(f"{' '.join(settings.dataset)} has no {split!r} split; it has {', '.join(splits)}")
+    return [text for text in splits[split]["text"] if row_error(text) is None]

@@ -25,13 +25,15 @@ from sentiment_batch.bundle import (
     Manifest,
     check_format_version,
     check_labels,
+    check_members,
     load_bundle,
     open_bundle_session,
     read_manifest_json,
+    read_tokenizer_json,
     sha256_file,
 )
 from sentiment_batch.errors import UserError
-from sentiment_batch.publish import check_output, staged_folder
+from sentiment_batch.publish import check_apart, check_output, staged_folder
 
 from .onnx_graph import seal_bundle
 
@@ -57,25 +59,33 @@ def read_format_1(bundle_dir: Path) -> tuple[Manifest, dict]:
     if "model_sha256" not in values:
         raise UserError(f"{path}: model_sha256 missing")
     known = {name: values.pop(name) for name in _FORMAT_1_KEYS if name in values}
+    tokenizer = bundle_dir / known.get("tokenizer_file", TOKENIZER_FILE)
     manifest = Manifest(
         labels=check_labels(path, known.get("labels")),
         model_sha256=known["model_sha256"],
-        tokenizer_sha256=_UNSET_SHA256,
+        # Never hashed in format 1: the upgraded bundle vouches for the tokenizer as found.
+        tokenizer_sha256=sha256_file(tokenizer) if tokenizer.is_file() else _UNSET_SHA256,
+        vocab_size=known.get("vocab_size") or _tokenizer_size(tokenizer),
         data_sha256=known.get("data_sha256"),
         model_file=known.get("model_file", MODEL_FILE),
         data_file=known.get("data_file"),
-        tokenizer_file=known.get("tokenizer_file", TOKENIZER_FILE),
+        tokenizer_file=tokenizer.name,
+        quantized=known.get("quantized", False),
+        quantization=known.get("quantization"),
     )
     manifest.check(path)
-    members = {manifest.model_file: manifest.model_sha256, manifest.tokenizer_file: None}
-    if manifest.data_file is not None:
-        members[manifest.data_file] = manifest.data_sha256
-    for name, expected in members.items():
-        if not (bundle_dir / name).is_file():
-            raise UserError(f"bundle {bundle_dir} is incomplete: {name} is missing")
-        if expected is not None and sha256_file(bundle_dir / name) != expected:
-            raise UserError(f"{bundle_dir / name} does not match its hash in {MANIFEST_FILE}; not upgraded")
+    check_members(bundle_dir, manifest)
     return manifest, values
+
+
+def _tokenizer_size(path: Path) -> int:
+    """A tokenizer's own number of tokens, which bounded its ids where format 1 did not record the table's rows."""
+    if not path.is_file():
+        return 1  # the missing file is reported by `check_members`
+    config = read_tokenizer_json(path)[1]
+    model = config.get("model") if isinstance(config, dict) else None
+    vocab = model.get("vocab") if isinstance(model, dict) else None
+    return max(len(vocab or {}) + len(config.get("added_tokens") or []), 1)
 
 
 def upgrade_bundle(bundle_dir: str | Path, output_dir: str | Path, *, overwrite: bool = False) -> Manifest:
@@ -87,8 +97,7 @@ def upgrade_bundle(bundle_dir: str | Path, output_dir: str | Path, *, overwrite:
         overwrite (`bool`, *optional*, defaults to False): replace an existing `output_dir`.
     """
     bundle_dir, output_dir = Path(bundle_dir), Path(output_dir)
-    if output_dir.resolve() == bundle_dir.resolve():
-        raise UserError("the upgraded bundle must go to another folder than the one upgraded")
+    check_apart(output_dir, [bundle_dir])
     check_output(output_dir, overwrite=overwrite, folder=True)
     old, info = read_format_1(bundle_dir)
     with staged_folder(output_dir, overwrite=overwrite) as staging:
@@ -100,6 +109,8 @@ def upgrade_bundle(bundle_dir: str | Path, output_dir: str | Path, *, overwrite:
             staging,
             old.labels,
             {**info, "upgraded": upgraded},
+            vocab_size=old.vocab_size,
+            quantization=old.quantization,
             model_file=old.model_file,
             data_file=old.data_file,
             tokenizer_file=old.tokenizer_file,

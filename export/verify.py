@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
+from datasets import concatenate_datasets
 from tokenizers import Tokenizer
 
 from sentiment_batch.bundle import Bundle, Manifest, load_bundle, open_bundle_session
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import load_tokenizer
+from sentiment_batch.train.data_settings import DataSettings
 
 from .exporter import load_model
 from .parity import MAX_LOGIT_DIFF, BatchScorer, LogitComparison, onnx_scorer, score_texts, torch_scorer
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 512
 EXIT_PARITY_FAILED = 1
 SCALAR_METRICS = ("accuracy", "macro_f1", "precision", "recall", "f1")
+# Options that replace the model's recorded data settings of the same name.
+SPLIT_OPTIONS = ("validation_size", "validation_seed", "balance_classes")
 
 
 def parity_bounds(manifest: Manifest) -> tuple[float, float]:
@@ -34,47 +38,40 @@ def parity_bounds(manifest: Manifest) -> tuple[float, float]:
     Args:
         manifest (`Manifest`): the bundle's manifest.
     """
-    if manifest.info.get("quantized"):
-        quantization = manifest.info["quantization"]
-        return quantization["max_logit_diff_allowed"], quantization["min_label_agreement"]
-    return MAX_LOGIT_DIFF, 1.0
+    return manifest.float16_bounds() if manifest.quantized else (MAX_LOGIT_DIFF, 1.0)
 
 
-def load_reviews(
-    datasets: str | list[str],
-    split: str,
-    limit: int | None,
-    validation_size: float,
-    seed: int,
-    balance_classes: str = "auto",
-    labels: list[str] | None = None,
-) -> tuple[list[str], np.ndarray]:
-    """Texts and class ids of one split of the datasets (or several joined by "+"), cut to the first `limit` rows.
+def load_reviews(settings: DataSettings, split: str, limit: int | None) -> tuple[list[str], np.ndarray]:
+    """Texts and class ids of one split (or several joined by "+") as `settings` carve the data, cut to the first
+    `limit` rows.
 
     Args:
-        datasets (`str | list[str]`): anything `train.splits.load_splits` reads, as given to `train`.
+        settings (`DataSettings`): the datasets and how `train` read and split them.
         split (`str`): the split to verify on, e.g. "test", or "train+validation" for all of a labelled train set.
         limit (`int | None`): most rows kept.
-        validation_size (`float`): the validation split's size, as given to `train` (share or count).
-        seed (`int`): the validation split's seed, as given to `train`.
-        balance_classes (`str`, *optional*, defaults to `"auto"`): class balancing, as given to `train`.
-        labels (`list[str]`, *optional*): the model's class names in logit order; the data's labels map to them.
     """
-    from datasets import concatenate_datasets
-
-    from sentiment_batch.train.splits import (
-        load_splits,  # the datasets stack loads only once arguments are known to be valid
-    )
-
-    splits = load_splits(datasets, validation_size, seed, balance_classes, labels)
+    splits = settings.labelled().splits
     missing = [name for name in split.split("+") if name not in splits]
     if missing:
-        names = datasets if isinstance(datasets, str) else " + ".join(datasets)
-        raise UserError(f"{names} has no {', '.join(map(repr, missing))} split; it has {', '.join(splits)}")
+        raise UserError(
+            f"{' + '.join(settings.dataset)} has no {', '.join(map(repr, missing))} split; it has {', '.join(splits)}"
+        )
     dataset = concatenate_datasets([splits[name] for name in split.split("+")])
     if limit is not None:
         dataset = dataset.select(range(min(limit, len(dataset))))
     return list(dataset["text"]), np.asarray(dataset["label"], dtype=np.int64)
+
+
+def data_settings(args: argparse.Namespace, labels: list[str]) -> DataSettings:
+    """The data settings the model was trained with (`DataSettings.of_model`), each split option given replacing
+    its own; the class names are the bundle's.
+
+    Args:
+        args (`argparse.Namespace`): the command's options; None where not given.
+        labels (`list[str]`): the bundle's class names in logit order.
+    """
+    given = {name: getattr(args, name) for name in SPLIT_OPTIONS if getattr(args, name) is not None}
+    return dataclasses.replace(DataSettings.of_model(args.model, args.dataset), **given, labels=labels)
 
 
 def classification_scores(predictions: np.ndarray, references: np.ndarray, num_labels: int) -> dict:
@@ -136,10 +133,10 @@ def verify_bundle(
             **classification_scores(onnx_logits.argmax(1), labels, classes),
             "rows_per_second": round(onnx_speed, 1),
         },
-        **{key: value for key, value in asdict(comparison).items() if key != "rows"},
+        **{key: value for key, value in dataclasses.asdict(comparison).items() if key != "rows"},
         "max_logit_diff_allowed": max_logit_diff,
         "min_label_agreement": min_label_agreement,
-        "quantized": bool(bundle.manifest.info.get("quantized")),
+        "quantized": bundle.manifest.quantized,
         "passed": comparison.within(max_logit_diff, min_label_agreement),
     }
 
@@ -156,33 +153,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, type=Path, help="trained model folder the bundle was exported from")
     parser.add_argument(
         "--dataset",
-        required=True,
         nargs="+",
-        help="Hub id, aclImdb folder/tarball, or Parquet/CSV/JSONL files: the datasets given to `train`",
+        help="Hub id, aclImdb folder/tarball, or Parquet/CSV/JSONL files (default: the datasets the model was "
+        "trained on, as it records them)",
     )
     parser.add_argument(
         "--split", default="test", help='split to verify on, or several joined by "+" (default: %(default)s)'
     )
     parser.add_argument("--limit", type=int, default=None, help="first N rows of the split only")
-    parser.add_argument(
-        "--validation-size",
-        type=float,
-        default=0.1,
-        help="validation share (or count) carved from train, as given to `train` (default: %(default)s)",
+    split_options = parser.add_argument_group(
+        "split", "how the validation split is carved; by default as the model records `train` carved it"
     )
-    parser.add_argument(
-        "--validation-seed",
-        "--seed",
-        dest="validation_seed",
-        type=int,
-        default=42,
-        help="seed of that split, as given to `train` (--validation-seed, else --seed; default: %(default)s)",
+    split_options.add_argument("--validation-size", type=float, help="validation share (or count) of each source")
+    split_options.add_argument(
+        "--validation-seed", "--seed", dest="validation_seed", type=int, help="seed of the split and the balancing"
     )
-    parser.add_argument(
-        "--balance-classes",
-        default="auto",
-        choices=("auto", "true", "false"),
-        help="class balancing of the validation split, as given to `train` (default: %(default)s)",
+    split_options.add_argument(
+        "--balance-classes", choices=("auto", "true", "false"), help="class balancing of the validation split"
     )
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per call (%(default)s)")
     return parser
@@ -201,20 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
     # Bundle and model are checked before the dataset, the slow part, loads.
     bundle, model = load_bundle(args.bundle), load_model(args.model)
-    texts, labels = load_reviews(
-        args.dataset,
-        args.split,
-        args.limit,
-        args.validation_size,
-        args.validation_seed,
-        args.balance_classes,
-        list(bundle.labels),
-    )
+    settings = data_settings(args, list(bundle.labels))
+    texts, labels = load_reviews(settings, args.split, args.limit)
     report = verify_bundle(bundle, model, texts, labels, args.batch_size)
     report = {
         "bundle": str(args.bundle),
         "model": str(args.model),
-        "dataset": args.dataset[0] if len(args.dataset) == 1 else args.dataset,
+        "dataset": settings.dataset[0] if len(settings.dataset) == 1 else settings.dataset,
         "split": args.split,
         **report,
     }

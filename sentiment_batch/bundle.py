@@ -19,7 +19,7 @@ import json
 import re
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 
@@ -145,31 +145,36 @@ class Manifest:
         labels (`tuple[str, ...]`): class names in logit order.
         model_sha256 (`str`): hex SHA-256 of the graph file.
         tokenizer_sha256 (`str`): hex SHA-256 of the tokenizer file.
+        vocab_size (`int`): rows of the graph's word table: every token id must be below it.
         data_sha256 (`str | None`): hex SHA-256 of the weights file; None when the graph holds its weights.
         model_file (`str`): the graph's file name.
         data_file (`str | None`): the weights' file name; None when the graph holds its weights.
         tokenizer_file (`str`): the tokenizer's file name.
-        vocab_size (`int | None`): rows of the graph's word table: every token id must be below it. None in
-            bundles exported before it was recorded, where the tokenizer's own size bounds its ids.
         explain_file (`str | None`): the explain graph's file name (same inputs, and each n-gram's share of the
-            label's margin); None in bundles exported before it existed.
+            label's margin); None when the bundle has none (one upgraded from format 1).
         explain_sha256 (`str | None`): hex SHA-256 of the explain graph.
         format_version (`int`): the bundle format's version.
-        info (`dict`): everything else (opset, library versions, parity figures, source metrics, float16 storage);
-            written at the top level of `bundle.json`, never needed to score.
+        quantized (`bool`): whether the word table is stored in float16.
+        quantization (`dict | None`): the float16 check's report (`export.quantize`), with the bounds `verify`
+            holds the bundle to when `quantized` (`max_logit_diff_allowed`, `min_label_agreement`); None when
+            float16 storage was not tried.
+        info (`dict`): everything else (opset, library versions, parity figures, source metrics); written at the
+            top level of `bundle.json`, never read by the runtime.
     """
 
     labels: tuple[str, ...]
     model_sha256: str
     tokenizer_sha256: str
+    vocab_size: int
     data_sha256: str | None = None
     model_file: str = MODEL_FILE
     data_file: str | None = None
     tokenizer_file: str = TOKENIZER_FILE
-    vocab_size: int | None = None
     explain_file: str | None = None
     explain_sha256: str | None = None
     format_version: int = FORMAT_VERSION
+    quantized: bool = False
+    quantization: dict | None = None
     info: dict = field(default_factory=dict)
 
     @classmethod
@@ -182,7 +187,8 @@ class Manifest:
         path = folder / MANIFEST_FILE
         values = read_manifest_json(folder)
         check_format_version(path, values.get("format_version"))
-        required = ["labels"] + [key for member in MEMBERS if member.required for key in member_keys(member)]
+        members = [key for member in MEMBERS if member.required for key in (member.file_key, member.hash_key)]
+        required = ["labels", "vocab_size", *members]
         missing = [name for name in required if name not in values]
         if missing:
             raise UserError(f"{shown(path)}: {', '.join(missing)} missing")
@@ -220,9 +226,23 @@ class Manifest:
             raise UserError(
                 f"{shown(path)}: {', '.join(member.file_key for member, _, _ in members)} must name different files"
             )
-        vocab_size = self.vocab_size
-        if vocab_size is not None and (type(vocab_size) is not int or vocab_size < 1):
-            raise UserError(f"{shown(path)}: vocab_size must be a positive integer, got {_short(vocab_size)}")
+        if type(self.vocab_size) is not int or self.vocab_size < 1:
+            raise UserError(f"{shown(path)}: vocab_size must be a positive integer, got {_short(self.vocab_size)}")
+        if type(self.quantized) is not bool:
+            raise UserError(f"{shown(path)}: quantized must be true or false, got {_short(self.quantized)}")
+        if self.quantized and self.float16_bounds() is None:
+            raise UserError(
+                f"{shown(path)}: a quantized bundle's quantization must hold max_logit_diff_allowed and "
+                f"min_label_agreement, got {_short(self.quantization)}"
+            )
+
+    def float16_bounds(self) -> tuple[float, float] | None:
+        """Largest |Δlogit| and smallest label agreement a float16 table was kept within, or None."""
+        report = self.quantization if isinstance(self.quantization, dict) else {}
+        bounds = (report.get("max_logit_diff_allowed"), report.get("min_label_agreement"))
+        if not all(type(bound) in (int, float) for bound in bounds):
+            return None
+        return bounds
 
     def graph_metadata(self) -> dict[str, str]:
         """The `metadata_props` the bundle's graph must carry (see `graph_metadata`)."""
@@ -244,13 +264,8 @@ class Manifest:
         (folder / MANIFEST_FILE).write_text(self.to_json(), encoding="utf-8")
 
 
-def member_keys(member: Member) -> tuple[str, str]:
-    """The manifest keys of one member: its file name's and its hash's."""
-    return member.file_key, member.hash_key
-
-
-# The keys of bundle.json that the runtime reads; the others (parity, versions, source) inform people.
-MANIFEST_KEYS = ("format_version", "labels", *(key for member in MEMBERS for key in member_keys(member)), "vocab_size")
+# The keys of bundle.json that a `Manifest` field holds; the others (parity, versions, source) are its `info`.
+MANIFEST_KEYS = tuple(item.name for item in fields(Manifest) if item.name != "info")
 
 
 def graph_metadata(
@@ -362,7 +377,8 @@ def sha256_file(path: Path) -> str:
 def load_bundle(path: str | Path | None = None, *, verify_sha256: bool = True) -> Bundle:
     """Validate a bundle folder as a whole, without loading its model; every problem is a one-line `UserError`.
 
-    The graph's own metadata is checked against the manifest when its session opens (`open_bundle_session`).
+    The manifest, every file's presence and hash, and the tokenizer's contract (its unknown token, its ids within
+    the word table) are checked here; the graph's own metadata when its session opens (`open_bundle_session`).
 
     Args:
         path (`str | Path | None`): the bundle folder; None for the default bundle shipped with the package.
@@ -372,13 +388,74 @@ def load_bundle(path: str | Path | None = None, *, verify_sha256: bool = True) -
     if not folder.is_dir():
         raise UserError(f"bundle folder {shown(folder)} does not exist or is not a folder")
     bundle = Bundle(folder, Manifest.read(folder))
-    for member, name, sha256 in bundle.manifest.members():
+    check_members(folder, bundle.manifest, verify_sha256)
+    check_tokenizer(bundle.tokenizer_path, read_tokenizer_json(bundle.tokenizer_path)[1], bundle.manifest.vocab_size)
+    return bundle
+
+
+def check_members(folder: Path, manifest: Manifest, verify_sha256: bool = True) -> None:
+    """Refuse a bundle folder that lacks a file its manifest names, or (with `verify_sha256`) whose file does not
+    match its hash.
+
+    Args:
+        folder (`Path`): the bundle folder.
+        manifest (`Manifest`): its manifest.
+        verify_sha256 (`bool`, *optional*, defaults to True): check every file against the manifest's hashes.
+    """
+    for member, name, sha256 in manifest.members():
         file = folder / name
         if not file.is_file():
             raise UserError(f"bundle {shown(folder)} is incomplete: {shown(name)} ({member.file_key}) is missing")
         if verify_sha256:
             _check_sha256(file, sha256, member.hash_key)
-    return bundle
+
+
+def read_tokenizer_json(path: Path) -> tuple[str, object]:
+    """A `tokenizer.json`'s text and parsed JSON; a file that cannot be read or parsed is a one-line `UserError`.
+
+    Args:
+        path (`Path`): the tokenizer file.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return text, json.loads(text)
+    except OSError as error:
+        raise cannot("read", path, error) from error
+    # RecursionError: nesting too deep to parse; ValueError: not UTF-8, not JSON.
+    except (ValueError, RecursionError) as error:
+        raise UserError(f"cannot load the tokenizer {shown(path)}: {first_line(error)}") from error
+
+
+def check_tokenizer(path: Path, config: object, vocab_size: int | None = None) -> None:
+    """Refuse in one line a parsed `tokenizer.json` unfit for a bundle: it must be a word-level tokenizer whose
+    unknown token is in its vocabulary and whose every id (added tokens too) is below `vocab_size`.
+
+    Args:
+        path (`Path`): the tokenizer file, for the message.
+        config (`object`): its parsed JSON.
+        vocab_size (`int`, *optional*): rows of the model's word table; defaults to the tokenizer's own number of
+            tokens, which bounds its ids all the same.
+    """
+    model = config.get("model") if isinstance(config, dict) else None
+    problem = None
+    if not isinstance(model, dict) or not isinstance(model.get("vocab"), dict):
+        problem = "it has no word vocabulary (model.vocab)"
+    elif model.get("type") != "WordLevel":
+        problem = f"its model is {model.get('type')!r}, not the WordLevel model a bundle's tokenizer has"
+    elif not isinstance(model.get("unk_token"), str) or model["unk_token"] not in model["vocab"]:
+        problem = f"its unknown token {model.get('unk_token')!r} is not in its vocabulary"
+    elif not isinstance(added := config.get("added_tokens") or [], list) or not all(
+        isinstance(token, dict) for token in added
+    ):
+        problem = "added_tokens must be a list of tokens"
+    else:
+        bound = vocab_size if vocab_size is not None else len(model["vocab"]) + len(added)
+        for value in [*model["vocab"].values(), *(token.get("id") for token in added)]:
+            if type(value) is not int or not 0 <= value < bound:
+                problem = f"token id {value!r} is not between 0 and {bound - 1}, the rows of the model's word table"
+                break
+    if problem:
+        raise UserError(f"cannot load the tokenizer {shown(path)}: {problem}")
 
 
 def _check_sha256(path: Path, expected: str, key: str) -> None:

@@ -9,27 +9,31 @@ SENTIMENT_BATCH_TRACEBACK=1).
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Iterator
 
 from . import __version__
 from .console import BestEffort, say, to_devnull
-from .errors import UserError, UserTypeError, first_line, shown
+from .errors import UserError, UserTypeError, cut, first_line, shown
 from .publish import OutputExistsError
+from .stopping import Stopped, raise_if_stopped, signals_held, taking_stop_signals
 
 # Subcommand → (module, summary). Modules load lazily so `score` never pays for torch.
 COMMANDS = {
-    "train": ("sentiment_batch.train.training", "train the model on IMDb-shaped data with transformers.Trainer"),
+    "train": ("sentiment_batch.train.training", "train a model on any labelled texts with transformers.Trainer"),
     "export": ("sentiment_batch.export.exporter", "export a trained model folder to a parity-checked ONNX bundle"),
     "verify": ("sentiment_batch.export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
     "upgrade": ("sentiment_batch.export.upgrade", "rewrite a format-1 bundle in the current format, same predictions"),
-    "score": ("sentiment_batch.scoring_cli", "score CSV/Parquet files of reviews with an ONNX bundle"),
+    "score": (
+        "sentiment_batch.scoring_cli",
+        "score review files (CSV, JSON Lines, Parquet, Arrow) with an ONNX bundle",
+    ),
+    "evaluate": ("sentiment_batch.evaluation", "measure a bundle on labelled reviews: accuracy, F1, calibration"),
+    "info": ("sentiment_batch.info", "describe a bundle: labels, settings, training data, measured accuracy"),
 }
 EXIT_USER_ERROR = 2
 EXIT_BUG = 1
@@ -38,85 +42,8 @@ DEBUG_VARIABLE = "SENTIMENT_BATCH_TRACEBACK"
 TRAINING_MODULES = ("torch", "transformers", "datasets", "evaluate", "onnx", "onnxscript", "wandb", "yaml")
 SPARK_MODULES = ("pyspark", "py4j")
 SPARK_EXTRA = "pip install 'sentiment-batch[spark]' (and Java 17 or newer)"
-# Signals whose default action ends the process, sent by `kill`, systemd, Kubernetes, Airflow, a closing terminal or
-# a resource limit; each becomes an exception, so every `finally` and `with` cleans up. Left out: SIGKILL and SIGSTOP
-# (no process can catch them) and the fault signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGSYS, SIGTRAP), after which
-# no Python code can run safely.
-STOP_SIGNALS = (
-    "SIGTERM",
-    "SIGHUP",
-    "SIGQUIT",
-    "SIGABRT",
-    "SIGUSR1",
-    "SIGUSR2",
-    "SIGALRM",
-    "SIGVTALRM",
-    "SIGPROF",
-    "SIGXCPU",
-    "SIGXFSZ",
-    "SIGIO",
-    "SIGPWR",
-    "SIGSTKFLT",
-)
-
-
-class Stopped(BaseException):
-    """A termination signal arrived; a BaseException, like KeyboardInterrupt, so nothing swallows it."""
-
-    def __init__(self, signum: int):
-        try:
-            name = signal.Signals(signum).name
-        except ValueError:  # a real-time signal has a number only
-            name = f"signal {signum}"
-        super().__init__(name)
-        self.signum = signum
-
-
-def stop_signals() -> list[int]:
-    """The numbers of the stop signals this platform has, real-time signals included (they end a process too)."""
-    numbers = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name)]
-    if hasattr(signal, "SIGRTMIN"):
-        numbers += range(signal.SIGRTMIN, signal.SIGRTMAX + 1)
-    return numbers
-
-
-def _ignore(signum: int, frame) -> None:
-    """Take a signal and do nothing (a Python handler, unlike SIG_IGN, also absorbs signals already pending)."""
-
-
-def _stop(signum: int, frame) -> None:
-    # Later signals are ignored, so a second `kill` (or Ctrl-C) cannot cut the cleanup short.
-    for number in [signal.SIGINT, *stop_signals()]:
-        signal.signal(number, _ignore)
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Stopped(signum)
-
-
-def stop_on_signals() -> dict[int, object]:
-    """Turn SIGINT into KeyboardInterrupt and every other stop signal into `Stopped`; return the handlers replaced."""
-    previous = {}
-    for number in [signal.SIGINT, *stop_signals()]:
-        previous[number] = signal.signal(number, _stop)
-    return previous
-
-
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold the stop signals back while the block runs, then take any that came meanwhile.
-
-    Imports run here: a signal handled inside an extension module's initialisation (onnxruntime's, say) would turn
-    into `ImportError: initialization failed` instead of a clean stop.
-    """
-    if not hasattr(signal, "pthread_sigmask"):  # not on Windows
-        yield
-        return
-    held = {signal.SIGINT, *stop_signals()}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a signal held back is handled here
+# The most characters of an error's own words one line shows: a message may quote a path or a value of any length.
+SHOWN_CHARS = 1000
 
 
 def standard_streams() -> None:
@@ -131,34 +58,29 @@ def standard_streams() -> None:
             setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115 (lives as long as the process)
 
 
-def restore_signals(previous: dict[int, object]) -> None:
-    """Put back the handlers `stop_on_signals` replaced (the CLI may run inside another program, e.g. tests)."""
-    for number, handler in previous.items():
-        signal.signal(number, handler if handler is not None else signal.SIG_DFL)
-
-
 def usage() -> str:
     lines = ["usage: sentiment-batch [--version] [--debug] COMMAND [ARGS...]", "", "commands:"]
-    lines += [f"  {name:<8}{summary}" for name, (_, summary) in COMMANDS.items()]
+    lines += [f"  {name:<10}{summary}" for name, (_, summary) in COMMANDS.items()]
     lines += ["", "Run `sentiment-batch COMMAND --help` for a command's options."]
     lines += ["--debug (or SENTIMENT_BATCH_TRACEBACK=1) prints the traceback of an error."]
     return "\n".join(lines)
 
 
 def error_line(error: BaseException) -> str:
-    """What the CLI prints for an error of the caller's making: its first line, with the flag that helps."""
+    """What the CLI prints for an error of the caller's making: its first line, cut to a readable length, with the
+    flag that helps."""
     if isinstance(error, OutputExistsError):
-        return f"{first_line(error)}; pass --overwrite to replace it"
+        return f"{cut(first_line(error), SHOWN_CHARS)}; pass --overwrite to replace it"
     if isinstance(error, OSError) and error.strerror:
-        return f"{error.strerror}: {shown(error.filename)}" if error.filename else error.strerror
-    return first_line(error)
+        return f"{error.strerror}: {cut(shown(error.filename), SHOWN_CHARS)}" if error.filename else error.strerror
+    return cut(first_line(error), SHOWN_CHARS)
 
 
 def bug_line(error: BaseException) -> str:
     """What the CLI prints for an unexpected error: that it is a bug, and what it was."""
     return (
         f"internal error (a bug in sentiment-batch {__version__}; please report it): "
-        f"{type(error).__name__}: {first_line(error)} (run with --debug for the traceback)"
+        f"{type(error).__name__}: {cut(first_line(error), SHOWN_CHARS)} (run with --debug for the traceback)"
     )
 
 
@@ -175,9 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     """Dispatch to a subcommand's own `main(argv) -> int`.
 
     Args:
-        argv (`list[str]`, *optional*): arguments after the program name; defaults to `sys.argv[1:]`.
+        argv (`list[str]`, *optional*): arguments after the program name; defaults to `sys.argv[1:]`, as the
+            console script calls it.
     """
-    options, argv = split_global_options(sys.argv[1:] if argv is None else list(argv))
+    console = argv is None
+    options, argv = split_global_options(sys.argv[1:] if console else list(argv))
     if options["version"]:
         print(f"sentiment-batch {__version__}")
         return 0
@@ -186,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if options["help"] else EXIT_USER_ERROR
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
-        say(f"sentiment-batch: unknown command {command!r}\n\n{usage()}")
+        say(f"sentiment-batch: unknown command {cut(repr(command), 100)}\n\n{usage()}")
         return EXIT_USER_ERROR
     debug = options["debug"] or bool(os.environ.get(DEBUG_VARIABLE))
     standard_streams()
@@ -194,11 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=BestEffort(sys.stderr)
     )
     logging.getLogger("sentiment_batch").setLevel(logging.INFO)  # our progress lines, not every library's
-    previous = stop_on_signals()
-    try:
+    # The console script's process ends with the run; a program that calls `main` gets its handlers back.
+    with taking_stop_signals(restore=not console):
         return run_command(command, rest, debug)
-    finally:
-        restore_signals(previous)
 
 
 def run_command(command: str, argv: list[str], debug: bool) -> int:
@@ -211,9 +133,7 @@ def run_command(command: str, argv: list[str], debug: bool) -> int:
     """
     prefix = f"sentiment-batch {command}"
     try:
-        with signals_held():
-            module = importlib.import_module(COMMANDS[command][0])
-        return module.main(argv)
+        return stopped_first(command, argv)
     except ModuleNotFoundError as error:
         if error.name in SPARK_MODULES:
             say(f"{prefix}: {error.name} is missing; install the spark extra: {SPARK_EXTRA}")
@@ -237,6 +157,20 @@ def run_command(command: str, argv: list[str], debug: bool) -> int:
         return 128 + stopped.signum
     except Exception as error:
         return report_bug(prefix, error, debug)
+
+
+def stopped_first(command: str, argv: list[str]) -> int:
+    """Run one subcommand; where a stop signal came, the run ends as stopped, whatever the stop turned into on
+    its way (a library that swallowed it, or made an error of its own of it)."""
+    try:
+        with signals_held():
+            module = importlib.import_module(COMMANDS[command][0])
+        code = module.main(argv)
+    except Exception:
+        raise_if_stopped()
+        raise
+    raise_if_stopped()
+    return code
 
 
 def report_bug(prefix: str, error: Exception, debug: bool) -> int:

@@ -56,3 +56,18 @@ def cannot(action: str, path: object, error: OSError) -> UserError:
         error (`OSError`): what the system raised.
     """
     return UserError(f"cannot {action} {shown(path)}: {error.strerror or first_line(error)}")
+
+
+SHOWN_CHARS = 200  # the most of a user's text (a parser's message, a list of reasons) one message shows
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text` cut to `limit` characters, saying how long it was, so a message stays readable.
+
+    Args:
+        text (`str`): a message part that holds user data.
+        limit (`int`, *optional*, defaults to 200): the most characters kept.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"

@@ -1,34 +1,27 @@
-"""The local scoring engine: CSV/Parquet files in, one scored file out, streamed in chunks on this machine's cores."""
+"""The local scoring engine: files in every format of `formats` in, one scored file (or stdout) out, streamed in
+chunks on this machine's cores."""
 
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import pyarrow as pa
-from tqdm import tqdm
 
 from .bundle import Bundle, load_bundle
-from .console import BestEffort
+from .columns import OutputColumns, check_columns, names_shown
 from .errors import UserError, shown
-from .explain import EVIDENCE_TYPE, evidence_json
-from .io import (
-    CHUNK_ROWS,
-    AtomicWriter,
-    Source,
-    Summary,
-    conform,
-    expand_inputs,
-    file_format,
-    open_source,
-    unified_schema,
-)
+from .formats import STDIO, Formats
+from .progress import Progress
 from .publish import check_output_path
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
+from .readers import CHUNK_ROWS, InputFile, ReadOptions, Source, conform, discover, open_source, unified_schema
+from .scorer import DEFAULT_BATCH_SIZE, Scorer
+from .summary import RunFailed, Summary, bundle_record, check_error_rate
+from .text import writable
+from .writers import OutputWriter, output_format, provenance
 
 
 def score_files(
@@ -44,16 +37,23 @@ def score_files(
     progress: bool = True,
     encoding: str | None = None,
     explain: int = 0,
+    formats: Formats | None = None,
+    keep_columns: Sequence[str] | None = None,
+    max_error_rate: float | None = None,
 ) -> Summary:
-    """Score CSV/Parquet files into one output file, which appears complete or not at all.
+    """Score files into one output file (or stdout), which appears complete or not at all; its parameters are
+    the ones every engine shares (the Spark engine's `score_files` refers here).
 
     Everything that can be checked without the model is checked first: the inputs (their columns and types),
     the bundle (every file hashed), and that the output can be created (its temporary file is); only then is the
-    model loaded. The output holds every input column, its type widened only where no value changes.
+    model loaded. The output holds every input column (or those kept), its type widened only where no value
+    changes. A run that scores no row of at least one, or more than `max_error_rate` of its rows, raises
+    `RunFailed` (its summary attached) and publishes nothing.
 
     Args:
-        inputs (`Sequence[str | os.PathLike]`): CSV or Parquet files or globs, read in order.
-        output (`str | os.PathLike`): the output file; `.csv` or `.parquet` picks its format.
+        inputs (`Sequence[str | os.PathLike]`): files, globs, folders (hive partitions become columns) or `-` for
+            stdin, read in order.
+        output (`str | os.PathLike`): the output file, or `-` for stdout; its extension picks its format.
         bundle (`str | os.PathLike | Bundle`, *optional*): the bundle folder, or one `load_bundle` checked;
             defaults to the bundle shipped with the package.
         text_column (`str`, *optional*, defaults to "text"): the column holding the review text.
@@ -61,53 +61,79 @@ def score_files(
         batch_size (`int`, *optional*, defaults to 256): reviews per model call.
         threads (`int`, *optional*): model batches scored at once; defaults to the CPU count.
         overwrite (`bool`, *optional*, defaults to False): replace an existing output.
-        progress (`bool`, *optional*, defaults to True): draw a progress bar on stderr.
+        progress (`bool`, *optional*, defaults to True): show progress on stderr.
         encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
         explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
-            phrases (a list of structs in Parquet, a JSON array in CSV); 0 for none.
+            phrases (a list of structs in Parquet, Arrow and JSON, a JSON array in CSV); 0 for none.
+        formats (`Formats`, *optional*): input and output formats and the delimiter, where names do not say them.
+        keep_columns (`Sequence[str]`, *optional*): the input columns the output keeps, in this order; all by
+            default.
+        max_error_rate (`float`, *optional*): the largest share (0 to 1) of rows that may be unscorable.
     """
-    output = Path(output)
-    fmt = file_format(output, "output")
-    paths = expand_inputs([os.fspath(path) for path in inputs])
-    check_output_path(output, paths, overwrite)
+    formats = formats or Formats()
+    options = ReadOptions(formats.input_format, encoding, formats.delimiter)
+    max_error_rate = check_error_rate(max_error_rate)
+    output = os.fspath(output)
+    fmt = output_format(output, formats.output_format)
+    files = discover([os.fspath(path) for path in inputs], options)
+    if output != STDIO:
+        check_output_path(Path(output), [file.path for file in files if file.path is not None], overwrite)
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-    fields = added_fields(loaded.labels, column_prefix, explain)
-    sources = open_sources(paths, text_column, [field.name for field in fields], encoding)
+    added = OutputColumns.of(loaded.labels, column_prefix, explain)
+    sources = open_sources(files, text_column, added.names, options)
     inputs_schema = unified_schema(sources)
-    if explain and fmt == "csv":  # CSV has no nested columns: the evidence goes as JSON text
-        fields = [field.with_type(pa.string()) if field.type == EVIDENCE_TYPE else field for field in fields]
-    schema = pa.schema([*inputs_schema, *fields])
-    if threads is not None:
-        # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than asked for.
-        os.environ.setdefault("RAYON_NUM_THREADS", str(max(threads, 1)))
-    writer = AtomicWriter(output, schema, overwrite=overwrite)
+    kept = kept_indices(inputs_schema, keep_columns)
+    fields = added.fields(csv=fmt.kind in ("csv", "tsv"))  # no nested CSV columns: the evidence goes as JSON
+    schema = pa.schema([*(inputs_schema.field(index) for index in kept), *fields], metadata=inputs_schema.metadata)
+    metadata = None
+    if not fmt.is_text:
+        metadata = provenance(loaded.manifest.model_sha256, loaded.labels, text_column, explain)
+    writer = OutputWriter(output, schema, fmt, overwrite=overwrite, delimiter=formats.delimiter, metadata=metadata)
+    summary = Summary(inputs=[file.name for file in files], output=output, bundle=bundle_record(loaded))
     with writer, Scorer(loaded, threads=threads, batch_size=batch_size) as scorer:
         columns = Columns(text_column, column_prefix, explain)
-        summary = stream(scorer, sources, inputs_schema, writer, columns, progress)
-    summary.output = str(output)
+        selected = [*kept, *range(len(inputs_schema), len(inputs_schema) + len(fields))]
+        stream(scorer, sources, inputs_schema, Output(writer, selected), columns, progress, summary)
+        failure = summary.failure(max_error_rate)
+        if failure is not None:
+            raise RunFailed(f"{failure}; nothing was published", summary)
     return summary
 
 
-def open_sources(
-    paths: Sequence[Path], text_column: str, added: Sequence[str], encoding: str | None = None
-) -> list[Source]:
-    """Open every input before writing anything; all must have the text column and the same column names.
+def kept_indices(schema: pa.Schema, keep_columns: Sequence[str] | None) -> list[int]:
+    """The positions of the input columns the output keeps: all of them, or those named, in that order.
 
     Args:
-        paths (`Sequence[Path]`): the input files.
+        schema (`pa.Schema`): the inputs' unified schema.
+        keep_columns (`Sequence[str]`, *optional*): column names.
+    """
+    if keep_columns is None:
+        return list(range(len(schema)))
+    if isinstance(keep_columns, str):
+        keep_columns = [keep_columns]
+    missing = [name for name in keep_columns if name not in schema.names]
+    if missing:
+        raise UserError(
+            f"the inputs have no column(s) {shown(names_shown(missing))} to keep; "
+            f"their columns are {shown(names_shown(schema.names))}"
+        )
+    return [schema.get_field_index(name) for name in dict.fromkeys(keep_columns)]
+
+
+def open_sources(
+    files: Sequence[InputFile], text_column: str, added: Sequence[str], options: ReadOptions | None = None
+) -> list[Source]:
+    """Open every input before writing anything; each must have the text column and none of the added columns.
+
+    Args:
+        files (`Sequence[InputFile]`): the inputs, from `readers.discover`.
         text_column (`str`): the column holding the text.
         added (`Sequence[str]`): the names scoring adds, which must not exist already.
-        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
+        options (`ReadOptions`, *optional*): how text inputs are read.
     """
-    sources = [open_source(path, encoding) for path in paths]
-    first = sources[0]
+    sources = [open_source(file, options) for file in files]
     for source in sources:
-        check_columns(source.schema.names, text_column, added, where=shown(source.path))
-        if source.schema.names != first.schema.names:
-            raise UserError(
-                f"{shown(source.path)} has columns {source.schema.names}, but {shown(first.path)} has "
-                f"{first.schema.names}; all inputs must have the same columns"
-            )
+        check_columns(source.schema.names, text_column, added, where=shown(source.file.name))
     return sources
 
 
@@ -119,49 +145,45 @@ class Columns(NamedTuple):
     explain: int
 
 
+class Output(NamedTuple):
+    """The open output, and which columns of a scored batch it takes (kept inputs, then every added column)."""
+
+    writer: OutputWriter
+    columns: list[int]
+
+
 def stream(
     scorer: Scorer,
     sources: Sequence[Source],
     inputs_schema: pa.Schema,
-    writer: AtomicWriter,
+    output: Output,
     columns: Columns,
     progress: bool,
+    summary: Summary,
 ) -> Summary:
-    """Stream every source through the scorer into the writer, chunk by chunk, in order.
+    """Stream every source through the scorer into the writer, chunk by chunk, in order, counting into `summary`.
 
     Args:
         scorer (`Scorer`): the loaded bundle.
         sources (`Sequence[Source]`): opened inputs.
         inputs_schema (`pa.Schema`): the inputs' columns as the output has them (`unified_schema`).
-        writer (`AtomicWriter`): the open output; its schema says how evidence is written (nested, or JSON text).
+        output (`Output`): the open output; its schema says how evidence is written (nested, or JSON text).
         columns (`Columns`): the text column and the columns to add.
-        progress (`bool`): draw a progress bar on stderr.
+        progress (`bool`): show progress on stderr.
+        summary (`Summary`): counts rows, errors by reason and labels.
     """
     counts = [source.num_rows for source in sources]
     total = None if None in counts else sum(counts)
-    summary, start = Summary(files=len(sources)), time.perf_counter()
-    # Best effort: a closed or broken stderr drops the bar, never the run.
-    bar = tqdm(total=total, unit=" rows", unit_scale=True, disable=not progress, file=BestEffort(sys.stderr))
-    with bar:
+    start = time.perf_counter()
+    added = scorer.output_columns(columns.prefix, columns.explain)
+    with Progress(total, progress) as bar:
         for source in sources:
             chunks = source.batches(CHUNK_ROWS, columns.text)
-            batches = (conform(batch, inputs_schema, source.path) for batch in chunks)
+            batches = (conform(batch, inputs_schema, source) for batch in chunks)
             for scored in scorer.score_batches(batches, *columns):
-                writer.write(as_written(writable(scored, columns.text), writer.schema))
-                summary.rows += scored.num_rows
-                # the error column is the last one and null exactly where the row was scored
-                summary.errors += scored.num_rows - scored.column(scored.num_columns - 1).null_count
+                summary.count(scored.column(added.label), scored.column(added.error))
+                kept = writable(scored, columns.text, added.error).select(output.columns)
+                output.writer.write(added.as_written(kept, output.writer.schema))
                 bar.update(scored.num_rows)
     summary.seconds = time.perf_counter() - start
     return summary
-
-
-def as_written(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """A scored batch in the output's schema: evidence as JSON text where the output holds it so (CSV)."""
-    if batch.schema.equals(schema):
-        return batch
-    columns = [
-        evidence_json(column) if column.type == EVIDENCE_TYPE and field.type == pa.string() else column
-        for column, field in zip(batch.columns, schema, strict=True)
-    ]
-    return pa.RecordBatch.from_arrays(columns, schema=schema)

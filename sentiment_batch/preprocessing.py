@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tokenizers import Tokenizer
 
-from .bundle import TOKENIZER_FILE
-from .errors import UserError, cannot, first_line, shown
+from .bundle import TOKENIZER_FILE, check_tokenizer, read_tokenizer_json
+from .errors import UserError, first_line, shown
 
 try:  # the compiled per-byte loops (_token_ids.c)
     from . import _token_ids
@@ -53,7 +53,7 @@ _UNSAFE = rf"[^{_ASSIGNED}]|[{_MISMATCHED}]"
 
 def load_tokenizer(path: str | Path, vocab_size: int | None = None) -> Tokenizer:
     """Load `tokenizer.json` from a file or from the folder holding it, checked before the tokenizers library
-    builds anything (`tokenizer_problem`); every problem is a one-line `UserError`.
+    builds anything (`bundle.check_tokenizer`); every problem is a one-line `UserError`.
 
     Args:
         path (`str | Path`): the file, or a model/bundle folder containing it.
@@ -63,50 +63,14 @@ def load_tokenizer(path: str | Path, vocab_size: int | None = None) -> Tokenizer
     path = Path(path)
     if path.is_dir():
         path = path / TOKENIZER_FILE
-    try:
-        text = path.read_bytes().decode("utf-8")
-        config = json.loads(text)
-    except OSError as error:
-        raise cannot("read", path, error) from error
-    # RecursionError: nesting too deep to parse; ValueError: not UTF-8, not JSON.
-    except (ValueError, RecursionError) as error:
-        raise UserError(f"cannot load the tokenizer {shown(path)}: {first_line(error)}") from error
-    problem = tokenizer_problem(config, vocab_size)
-    if problem:
-        raise UserError(f"cannot load the tokenizer {shown(path)}: {problem}")
+    text, config = read_tokenizer_json(path)
+    check_tokenizer(path, config, vocab_size)
     try:
         tokenizer = Tokenizer.from_str(text)
     except Exception as error:  # the Rust library raises plain Exceptions for malformed files
         raise UserError(f"cannot load the tokenizer {shown(path)}: {first_line(error)}") from error
     _ENCODERS[tokenizer] = FastEncoder(tokenizer, config) if FastEncoder.supports(config) else None
     return tokenizer
-
-
-def tokenizer_problem(config: object, vocab_size: int | None = None) -> str | None:
-    """What makes a parsed `tokenizer.json` unfit for a bundle, or None: it must be a word-level tokenizer whose
-    unknown token is in its vocabulary and whose every id (added tokens too) is below `vocab_size`.
-
-    Args:
-        config (`object`): the parsed JSON.
-        vocab_size (`int`, *optional*): rows of the model's word table; defaults to the tokenizer's own number of
-            tokens, which bounds its ids all the same.
-    """
-    model = config.get("model") if isinstance(config, dict) else None
-    if not isinstance(model, dict) or not isinstance(model.get("vocab"), dict):
-        return "it has no word vocabulary (model.vocab)"
-    if model.get("type") != "WordLevel":
-        return f"its model is {model.get('type')!r}, not the WordLevel model a bundle's tokenizer has"
-    vocab, unknown = model["vocab"], model.get("unk_token")
-    if not isinstance(unknown, str) or unknown not in vocab:
-        return f"its unknown token {unknown!r} is not in its vocabulary"
-    added = config.get("added_tokens") or []
-    if not isinstance(added, list) or not all(isinstance(token, dict) for token in added):
-        return "added_tokens must be a list of tokens"
-    bound = vocab_size if vocab_size is not None else len(vocab) + len(added)
-    for value in [*vocab.values(), *(token.get("id") for token in added)]:
-        if type(value) is not int or not 0 <= value < bound:
-            return f"token id {value!r} is not between 0 and {bound - 1}, the rows of the model's word table"
-    return None
 
 
 def _encode_batch(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[int]]:

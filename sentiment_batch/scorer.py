@@ -15,150 +15,21 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .bundle import EVIDENCE, INPUT_NAMES, PROBABILITIES, ROWS, Bundle, load_bundle, open_bundle_session
+from .columns import OutputColumns, check_columns
 from .errors import UserError, UserTypeError, first_line, shown
 from .explain import EVIDENCE_TYPE, evidence_lists, top_phrases
-from .io import encodable, undecodable_cells
 from .preprocessing import encode, encode_with_spans, load_tokenizer
+from .text import NO_WORDS, is_text_type, python_text_errors, text_errors
 
 DEFAULT_BATCH_SIZE = 256  # [tokens, dim] intermediates stay in cache and memory stays small
-INVALID_UTF8 = "invalid UTF-8"
-# A text the tokenizer leaves no token of (only `<br />` and white space): nothing for the model to read.
-NO_WORDS = "no words to score"
 CLOSED = "this Scorer is closed; create another one"
 EXPLAINED = (PROBABILITIES, EVIDENCE, ROWS)  # what the explain graph gives the scorer
 
 
-def row_error(value: object) -> str | None:
-    """Why a value cannot be scored, or None when it is a non-blank string.
-
-    Args:
-        value (`object`): one cell of the text column.
-    """
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return "null text"
-    if not isinstance(value, str):
-        return f"non-string text ({type(value).__name__})"
-    if not value:
-        return "empty text"
-    # isspace() allocates nothing, unlike strip(), which matters on long reviews
-    if value.isspace():
-        return "whitespace-only text"
-    return None
-
-
-def text_errors(column: pa.Array) -> tuple[list[str | None], np.ndarray]:
-    """`row_error` of every cell of an Arrow string column, and which cells are scorable.
-
-    Only cells that are null, empty, not UTF-8 or start with a byte other than printable ASCII are read into
-    Python (they may be blank); the rest start with a visible character and are scorable as they are.
-
-    Args:
-        column (`pa.Array`): a string or large_string column.
-    """
-    column = column.cast(pa.large_string())
-    count = len(column)
-    offsets = np.frombuffer(column.buffers()[1], np.int64)[column.offset : column.offset + count + 1]
-    data = np.frombuffer(column.buffers()[2] or b"", np.uint8)
-    first = np.zeros(count, dtype=np.uint8)
-    filled = offsets[1:] > offsets[:-1]
-    first[filled] = data[offsets[:-1][filled]]
-    ok = (first > 0x20) & (first < 0x7F)
-    if column.null_count:
-        ok &= column.is_valid().to_numpy(zero_copy_only=False)
-    invalid = invalid_utf8(column)
-    errors: list[str | None] = [None] * count
-    for row in np.flatnonzero(~ok | invalid).tolist():
-        errors[row] = INVALID_UTF8 if invalid[row] else row_error(column[row].as_py())
-        ok[row] = errors[row] is None
-    return errors, ok
-
-
-def invalid_utf8(column: pa.Array) -> np.ndarray:
-    """Which cells of an Arrow string column hold bytes that are not UTF-8 (Parquet and CSV files can).
-
-    Overlong forms, surrogates and truncated sequences all count. Arrow validates the whole column at
-    once; only a column that fails is checked cell by cell.
-
-    Args:
-        column (`pa.Array`): a string or large_string column.
-    """
-    try:
-        column.validate(full=True)
-        return np.zeros(len(column), dtype=bool)
-    except pa.ArrowInvalid:
-        return undecodable_cells(column)
-
-
-def python_text_errors(values: Sequence[object]) -> tuple[list[str | None], np.ndarray, pa.Array]:
-    """`row_error` of every value of a Python sequence, which values are scorable, and those as an Arrow column.
-
-    Args:
-        values (`Sequence[object]`): the cells, of any type.
-    """
-    errors = [row_error(value) for value in values]
-    ok = np.fromiter((error is None for error in errors), dtype=bool, count=len(errors))
-    try:
-        return errors, ok, pa.array([values[row] for row in np.flatnonzero(ok)], pa.large_string())
-    except UnicodeEncodeError:  # a lone surrogate somewhere: find it, the other texts are scored
-        pass
-    for row in np.flatnonzero(ok).tolist():
-        if not encodable(values[row]):
-            errors[row], ok[row] = INVALID_UTF8, False
-    return errors, ok, pa.array([values[row] for row in np.flatnonzero(ok)], pa.large_string())
-
-
-def writable(scored: pa.RecordBatch, text_column: str) -> pa.RecordBatch:
-    """A scored batch as a file may hold it: each text cell that was not UTF-8 (its row's error says so) decoded
-    with U+FFFD for every bad byte sequence, so the output holds text only.
-
-    Args:
-        scored (`pa.RecordBatch`): from `Scorer.score_batches`; its last column is the error column.
-        text_column (`str`): the text column.
-    """
-    if not pc.any(pc.equal(scored.column(scored.num_columns - 1), INVALID_UTF8)).as_py():
-        return scored
-    index = scored.schema.get_field_index(text_column)
-    raw = scored.column(index).cast(pa.large_binary()).to_pylist()
-    text = [None if value is None else value.decode("utf-8", "replace") for value in raw]
-    return scored.set_column(index, scored.schema.field(index), pa.array(text, scored.schema.field(index).type))
-
-
-def added_fields(labels: Sequence[str], prefix: str = "", explain: int = 0) -> list[pa.Field]:
-    """The columns scoring adds, named and typed: label, score, prob_<label> per class, evidence (when
-    explaining), error (always last).
-
-    Args:
-        labels (`Sequence[str]`): class names in logit order.
-        prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
-        explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 adds no evidence column.
-    """
-    if not isinstance(prefix, str):
-        raise UserTypeError(f"prefix must be a str, got {type(prefix).__name__}")
-    explain = check_explain(explain)
-    probabilities = [pa.field(f"{prefix}prob_{label}", pa.float32()) for label in labels]
-    evidence = [pa.field(f"{prefix}evidence", EVIDENCE_TYPE)] if explain else []
-    return [
-        pa.field(f"{prefix}label", pa.string()),
-        pa.field(f"{prefix}score", pa.float32()),
-        *probabilities,
-        *evidence,
-        pa.field(f"{prefix}error", pa.string()),
-    ]
-
-
-def check_explain(explain: object) -> int:
-    """`explain` as an int: the most phrases of evidence per review, 0 for none."""
-    if isinstance(explain, bool) or not isinstance(explain, numbers.Integral):
-        raise UserTypeError(f"explain must be an int (phrases per review, 0 for none), got {type(explain).__name__}")
-    if explain < 0:
-        raise UserError(f"explain must be at least 0 (phrases per review), got {explain}")
-    return int(explain)
-
-
-def _positive_int(name: str, value: object, allow_none: bool = False) -> int | None:
+def positive_int(name: str, value: object, allow_none: bool = False) -> int | None:
+    """`value` as an int of at least 1 (None too, with `allow_none`); anything else is a one-line refusal."""
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -172,10 +43,7 @@ def _string_column(values: pa.Array | pa.ChunkedArray) -> pa.Array | None:
     """An Arrow string column as one large_string array, or None when it holds other types."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    kind = values.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return values.cast(pa.large_string())
-    return None
+    return values.cast(pa.large_string()) if is_text_type(values.type) else None
 
 
 @dataclass
@@ -207,17 +75,36 @@ class Scorer:
         """
         if not isinstance(bundle, Bundle):
             raise UserTypeError(f"bundle must be a Bundle (from load_bundle), got {type(bundle).__name__}")
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.threads = _positive_int("threads", threads, allow_none=True) or os.cpu_count() or 1
+        self.batch_size = positive_int("batch_size", batch_size)
+        self.threads = positive_int("threads", threads, allow_none=True) or os.cpu_count() or 1
         self.bundle = bundle
         self.labels = bundle.labels
+        # The Rust tokenizer's own pool (texts the fast path hands over) gets no more threads than the scorer.
+        os.environ.setdefault("RAYON_NUM_THREADS", str(self.threads))
         self._tokenizer = load_tokenizer(bundle.tokenizer_path, vocab_size=bundle.manifest.vocab_size)
         self._session = _session(bundle)
         self._explain_session = None  # opened at the first call that explains
+        self._start_threads()
+        _LIVE_SCORERS.add(self)
+
+    def _start_threads(self) -> None:
+        """The pool and the locks: made again in a forked child, where the parent's threads do not exist."""
         self._explain_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="sentiment-batch")
         self._finalizer = weakref.finalize(self, self._pool.shutdown, wait=False)  # alive until closed
         self._lock = threading.Lock()  # submitting and closing never interleave
+
+    def _after_fork(self) -> None:
+        """In a forked child: new threads, and new sessions (destroying the parent's can crash onnxruntime, so
+        they are kept, never used)."""
+        open_ = self._finalizer.detach() is not None
+        _INHERITED.extend(session for session in (self._session, self._explain_session) if session is not None)
+        self._start_threads()
+        if not open_:
+            self._finalizer.detach()
+            return
+        self._session = _session(self.bundle)
+        self._explain_session = None
 
     @classmethod
     def from_bundle(
@@ -251,30 +138,19 @@ class Scorer:
         # An error or a signal ends the run: batches not started yet are dropped, not scored first.
         self._stop(cancel=exc_type is not None)
 
-    def output_names(self, prefix: str = "", explain: int = 0) -> list[str]:
-        """Names of the columns scoring adds: label, score, prob_<label> per class, evidence (when explaining),
+    def output_columns(self, prefix: str = "", explain: int = 0) -> OutputColumns:
+        """The columns scoring adds, by role: label, score, prob_<label> per class, evidence (when explaining),
         error.
 
         Args:
             prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
             explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 for no evidence column.
         """
-        return [field.name for field in added_fields(self.labels, prefix, explain)]
+        return OutputColumns.of(self.labels, prefix, explain)
 
-    def probabilities(self, texts: Sequence[str] | pa.Array) -> np.ndarray:
-        """Class probabilities (float32 `[len(texts), num_labels]`) of non-blank texts, in model batches.
-
-        Args:
-            texts (`Sequence[str] | pa.Array`): non-blank strings, or an Arrow string column of them.
-        """
-        pending = self._start(_texts(texts))
-        if pending.ok.all():
-            probs, wordless, _ = self._collect(pending.futures, len(pending.ok))
-            if not wordless.any():
-                return probs
-            pending.errors[int(np.flatnonzero(wordless)[0])] = NO_WORDS
-        row = next(row for row, error in enumerate(pending.errors) if error is not None)
-        raise UserError(f"texts[{row}] cannot be scored: {pending.errors[row]}")
+    def output_names(self, prefix: str = "", explain: int = 0) -> list[str]:
+        """Names of the columns scoring adds, in order (see `output_columns`)."""
+        return self.output_columns(prefix, explain).names
 
     def _submit(self, texts: pa.Array, explain: int) -> list[Future]:
         # Every model batch goes to the pool at once; both stages release the GIL, so all threads stay busy.
@@ -363,21 +239,19 @@ class Scorer:
             pending.errors[row], ok[row] = NO_WORDS, False
         best = probs.argmax(axis=1)
         missing = ~ok
-        fields = added_fields(self.labels, prefix, pending.explain)
-        label, score, *prob_fields, error = fields
-        if evidence is not None:  # one list per text sent; rows not scored get none
-            prob_fields.pop()
+        names = self.output_columns(prefix, pending.explain)
+        columns = {
+            names.label: pa.array(np.asarray(self.labels, dtype=object)[best], pa.string(), mask=missing),
+            names.score: pa.array(probs[np.arange(count), best], pa.float32(), mask=missing),
+        }
+        for index, name in enumerate(names.probabilities.values()):
+            columns[name] = pa.array(probs[:, index], pa.float32(), mask=missing)
+        if names.evidence:  # one list per text sent; rows not scored get none
             sent = np.full(count, -1, dtype=np.int64)
             sent[rows] = np.arange(len(rows))
-            evidence = evidence.take(pa.array(sent, mask=missing))
-        columns = [
-            pa.array(np.asarray(self.labels, dtype=object)[best], type=label.type, mask=missing),
-            pa.array(probs[np.arange(count), best], type=score.type, mask=missing),
-            *(pa.array(probs[:, index], type=field.type, mask=missing) for index, field in enumerate(prob_fields)),
-            *([evidence] if evidence is not None else []),
-            pa.array(pending.errors, type=error.type),
-        ]
-        return {field.name: column for field, column in zip(fields, columns, strict=True)}
+            columns[names.evidence] = evidence.take(pa.array(sent, mask=missing))
+        columns[names.error] = pa.array(pending.errors, pa.string())
+        return columns
 
     def score_values(
         self, values: Sequence[object] | pa.Array | pa.ChunkedArray, prefix: str = "", explain: int = 0
@@ -406,33 +280,57 @@ class Scorer:
                 pandas Series or an Arrow string array); None, blank or non-string ones get an `error`.
             explain (`int`, *optional*, defaults to 0): phrases of evidence per review; 0 for none.
         """
+        names = self.output_columns("", explain)
         columns = {name: column.to_pylist() for name, column in self.score_values(texts, "", explain).items()}
         results = []
-        for row, error in enumerate(columns["error"]):
-            probabilities = None if error else {label: columns[f"prob_{label}"][row] for label in self.labels}
-            result = {"label": columns["label"][row], "score": columns["score"][row], "probabilities": probabilities}
-            if explain:
-                result["evidence"] = columns["evidence"][row]
+        for row, error in enumerate(columns[names.error]):
+            probabilities = {label: columns[name][row] for label, name in names.probabilities.items()}
+            result = {
+                "label": columns[names.label][row],
+                "score": columns[names.score][row],
+                "probabilities": None if error else probabilities,
+            }
+            if names.evidence:
+                result["evidence"] = columns[names.evidence][row]
             results.append({**result, "error": error})
         return results
 
-    def score_dataframe(
-        self, df: pd.DataFrame, text_column: str = "text", prefix: str = "", explain: int = 0
-    ) -> pd.DataFrame:
-        """A copy of `df`, rows and index unchanged, with the added columns.
+    def score_dataframe(self, df, text_column: str = "text", prefix: str = "", explain: int = 0):
+        """A copy of `df`, rows (and a pandas index) unchanged, with the added columns: pandas in, pandas out;
+        polars in, polars out.
 
         Args:
-            df (`pd.DataFrame`): the reviews.
+            df (`pd.DataFrame | polars.DataFrame`): the reviews.
             text_column (`str`, *optional*, defaults to "text"): the column holding the text.
             prefix (`str`, *optional*, defaults to ""): see `output_names`.
             explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
         """
+        if _is_polars_frame(df):
+            # polars.DataFrame(table) reads an Arrow table: built from the input's own class, polars is never
+            # imported here.
+            return type(df)(self.score_table(df.to_arrow(), text_column, prefix, explain))
         if not isinstance(df, pd.DataFrame):
-            raise UserTypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+            raise UserTypeError(f"df must be a pandas or polars DataFrame, got {type(df).__name__}")
         check_columns(list(df.columns), text_column, self.output_names(prefix, explain))
         columns = self.score_values(df[text_column].tolist(), prefix, explain)
         added = {name: column.to_pandas().set_axis(df.index) for name, column in columns.items()}
         return df.assign(**added)
+
+    def score_table(self, table: pa.Table, text_column: str = "text", prefix: str = "", explain: int = 0) -> pa.Table:
+        """`table` with the added columns appended, rows in order.
+
+        Args:
+            table (`pa.Table`): the reviews; the text column may be string, large_string or string_view.
+            text_column (`str`, *optional*, defaults to "text"): the column holding the text.
+            prefix (`str`, *optional*, defaults to ""): see `output_names`.
+            explain (`int`, *optional*, defaults to 0): add `evidence` (see `predict`); 0 for none.
+        """
+        if not isinstance(table, pa.Table):
+            raise UserTypeError(f"table must be a pyarrow Table, got {type(table).__name__}")
+        check_columns(table.column_names, text_column, self.output_names(prefix, explain))
+        for name, column in self.score_values(table.column(text_column), prefix, explain).items():
+            table = table.append_column(name, column)
+        return table
 
     def score_batch(
         self, batch: pa.RecordBatch, text_column: str = "text", prefix: str = "", explain: int = 0
@@ -485,6 +383,24 @@ class Scorer:
         )
 
 
+def _is_polars_frame(df: object) -> bool:
+    """Whether `df` is a polars DataFrame, told without importing polars."""
+    return type(df).__module__.startswith("polars") and type(df).__name__ == "DataFrame"
+
+
+_LIVE_SCORERS: weakref.WeakSet[Scorer] = weakref.WeakSet()  # every live scorer, made anew in a forked child
+_INHERITED: list = []  # a forked child's copies of its parent's sessions
+
+
+def _after_fork_in_child() -> None:
+    for scorer in list(_LIVE_SCORERS):
+        scorer._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _session(bundle: Bundle, explain: bool = False) -> ort.InferenceSession:
     options = ort.SessionOptions()
     # One thread per call: the Scorer runs whole batches side by side instead, so tokenization and
@@ -510,24 +426,3 @@ def _texts(texts: object) -> Sequence[object] | pa.Array | pa.ChunkedArray:
     if not isinstance(texts, Iterable):
         raise UserTypeError(f"texts must be an iterable of texts, got {type(texts).__name__}")
     return list(texts)
-
-
-def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str], where: str = "the input") -> None:
-    """Raise a one-line `UserError` when the text column is absent or an added column already exists.
-
-    Args:
-        columns (`Sequence[str]`): the input's column names.
-        text_column (`str`): the column holding the text.
-        added (`Sequence[str]`): the names scoring will add.
-        where (`str`): names the input in the message.
-    """
-    if not isinstance(text_column, str):
-        raise UserTypeError(f"text_column must be a str, got {type(text_column).__name__}")
-    columns = list(columns)
-    if text_column not in columns:
-        raise UserError(f"{where} has no column {text_column!r}; its columns are {columns}")
-    if columns.count(text_column) > 1:
-        raise UserError(f"{where} has {columns.count(text_column)} columns named {text_column!r}; keep one")
-    clashes = [name for name in added if name in columns]
-    if clashes:
-        raise UserError(f"{where} already has column(s) {clashes}; give the added columns a prefix")

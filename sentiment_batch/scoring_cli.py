@@ -11,8 +11,9 @@ from pathlib import Path
 from . import local_engine, spark_engine
 from .console import say
 from .errors import UserError
-from .io import Summary
+from .formats import Formats
 from .scorer import DEFAULT_BATCH_SIZE
+from .summary import RunFailed, Summary
 
 logger = logging.getLogger(__name__)
 
@@ -21,18 +22,45 @@ def build_parser() -> argparse.ArgumentParser:
     """The `score` subcommand's arguments."""
     parser = argparse.ArgumentParser(
         prog="sentiment-batch score",
-        description="Add label, score, prob_<label> and error columns to every row of CSV/Parquet review files. "
-        "The output appears complete or not at all; an existing output is only replaced with --overwrite. "
+        description="Add label, score, prob_<label> and error columns to every row of review files (CSV, TSV, "
+        "JSON Lines, also .gz/.bz2/.zst; Parquet; Arrow/Feather). The output appears complete or not at all; an "
+        "existing output is only replaced with --overwrite. Exit codes: 0 done, 2 bad input or settings, 3 the "
+        "run scored no row, or more than --max-error-rate of them (nothing published). "
         "With --engine spark, INPUT may be any path or URI Spark reads and OUTPUT is a folder.",
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV or Parquet files or globs, read in order")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="files, globs or folders (recursive, hive partitions kept as columns), read in order; - reads stdin",
+    )
     # A string, not a Path, so a URI's "//" survives for the Spark engine.
-    parser.add_argument("--output", required=True, help="output file; .csv or .parquet picks the format")
+    parser.add_argument(
+        "-o", "--output", required=True, help="output file, its extension picking the format; - writes stdout"
+    )
+    parser.add_argument(
+        "--input-format",
+        default=None,
+        help="format of every input, e.g. csv, tsv, jsonl.gz, parquet, arrow (default: by extension; needed for stdin)",
+    )
+    parser.add_argument(
+        "--output-format", default=None, help="format of the output (default: by extension; needed for stdout)"
+    )
+    parser.add_argument("--delimiter", default=None, help="CSV field separator, e.g. ';' or '\\t' (default: ,)")
+    parser.add_argument(
+        "--keep-columns", default=None, metavar="A,B,...", help="input columns the output keeps (default: all)"
+    )
+    parser.add_argument(
+        "--max-error-rate",
+        type=float,
+        default=None,
+        metavar="R",
+        help="fail (exit 3, nothing published) when more than this share (0 to 1) of rows cannot be scored",
+    )
+    parser.add_argument("--summary", default=None, metavar="FILE.json", help="also write the run's summary as JSON")
     parser.add_argument(
         "--bundle", type=Path, default=None, help="bundle folder (default: the bundle shipped with the package)"
     )
-    # Accepted for the bundle, as before 0.2; hidden, since --model names a trained model folder in the other commands.
-    parser.add_argument("--model", dest="legacy_bundle", type=Path, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--text-column", default="text", help="column holding the review text (default: text)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="reviews per model call")
@@ -54,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="add an evidence column: each review's K phrases that weigh most toward its label, with their "
         "weights (Parquet: a list of structs; CSV: a JSON array). Default 0: none",
     )
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="hide progress (a live bar on a terminal, else a line every 10 s)"
+    )
     spark = parser.add_argument_group("Spark", "score as a Spark job (pip install 'sentiment-batch[spark]')")
     spark.add_argument(
         "--engine",
@@ -90,6 +120,11 @@ def run(args: argparse.Namespace) -> Summary:
     Args:
         args (`argparse.Namespace`): the parsed options.
     """
+    shared = {
+        "formats": Formats(args.input_format, args.output_format, _delimiter(args.delimiter)),
+        "keep_columns": None if args.keep_columns is None else args.keep_columns.split(","),
+        "max_error_rate": args.max_error_rate,
+    }
     common = {
         "bundle": args.bundle,
         "text_column": args.text_column,
@@ -104,10 +139,30 @@ def run(args: argparse.Namespace) -> Summary:
         if args.threads is not None:
             raise UserError("--threads is for --engine local; Spark gives each task spark.task.cpus threads")
         conf = parse_conf(args.conf)
-        return spark_engine.score_files(args.inputs, args.output, master=args.master, conf=conf, **common)
+        return spark_engine.score_files(args.inputs, args.output, master=args.master, conf=conf, **common, **shared)
     if args.master is not None or args.conf:
         raise UserError("--master and --conf are for --engine spark")
-    return local_engine.score_files(args.inputs, args.output, threads=args.threads, **common)
+    return local_engine.score_files(args.inputs, args.output, threads=args.threads, **common, **shared)
+
+
+def _delimiter(value: str | None) -> str | None:
+    """A `--delimiter` as typed: `\\t` or `tab` for a tab, as a shell makes a tab awkward to type."""
+    return "\t" if value in ("\\t", "tab") else value
+
+
+def report(summary: Summary, summary_file: str | None, published: bool) -> None:
+    """The closing line on stderr, and the same as JSON in `summary_file` when asked.
+
+    Args:
+        summary (`Summary`): the run's counts.
+        summary_file (`str`, *optional*): where `--summary` asked for the JSON.
+        published (`bool`): whether the output was published (else the JSON's `output` is null).
+    """
+    say(summary.line())
+    if summary_file is not None:
+        if not published:
+            summary.output = None
+        summary.save(summary_file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         argv (`list[str]`, *optional*): the arguments after `score`; defaults to `sys.argv[2:]`.
     """
     args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
-    if args.legacy_bundle is not None:
-        logger.warning("--model is now --bundle in score; --model will go in a later release")
-        args.bundle = args.bundle or args.legacy_bundle
-    summary = run(args)
-    say(summary.line())
+    try:
+        summary = run(args)
+    except RunFailed as failed:
+        report(failed.summary, args.summary, published=False)
+        raise
+    report(summary, args.summary, published=True)
     return 0

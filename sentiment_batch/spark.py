@@ -24,9 +24,11 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
-from .bundle import Bundle, default_bundle_path, load_bundle
+from .bundle import Bundle, default_bundle_path, load_bundle, open_bundle_session
+from .columns import OutputColumns, check_columns, names_shown
 from .errors import UserError, UserTypeError
-from .scorer import DEFAULT_BATCH_SIZE, Scorer, added_fields, check_columns, writable
+from .scorer import DEFAULT_BATCH_SIZE, Scorer, positive_int
+from .text import writable
 
 ARCHIVE_PREFIX = "sentiment-batch-bundle-"
 _TEXT = "text"  # the UDF's one input column, named for `Scorer.score_batches`
@@ -69,23 +71,33 @@ def score(
     Rows that cannot be scored (null, empty, whitespace-only or non-string text) get nulls and the reason in
     `error`. Lazy, like any transformation; the bundle and the columns are checked at once, on the driver.
 
+    `text_column`, `column_prefix`, `batch_size` and `explain` mean what they mean in `local_engine.score_files`.
+
     Args:
         df (`pyspark.sql.DataFrame`): the reviews.
         bundle (`str | os.PathLike | Bundle`, *optional*): a bundle folder on the driver (or one `load_bundle`
             checked), shipped to the executors with the job; defaults to the bundle inside the package, which
             every executor with the package has.
-        text_column (`str`, *optional*, defaults to "text"): the column holding the text.
-        column_prefix (`str`, *optional*, defaults to ""): put before every added name, to avoid clashes.
-        batch_size (`int`, *optional*, defaults to 256): reviews per model call.
-        explain (`int`, *optional*, defaults to 0): add `evidence`, each review's `explain` heaviest phrases
-            (see `Scorer.predict`); 0 for none.
     """
+    return scored_for(df, bundle, text_column, column_prefix, batch_size, explain)
+
+
+def scored_for(
+    df: DataFrame,
+    bundle: str | os.PathLike | Bundle | None,
+    text_column: str,
+    column_prefix: str,
+    batch_size: int,
+    explain: int,
+    csv: bool = False,
+) -> DataFrame:
+    """`score`, with the evidence as JSON text when `csv` (the variant formats without nested columns hold)."""
     if not isinstance(df, DataFrame):
         raise UserTypeError(f"df must be a pyspark DataFrame, got {type(df).__name__}")
-    shipped, fields = _prepare(df.sparkSession, bundle, column_prefix, batch_size, explain)
-    _check_columns(df, text_column, [field.name for field in fields])
-    function = partial(_score_batches, shipped, text_column, column_prefix, batch_size, explain)
-    return df.mapInArrow(function, StructType([*df.schema.fields, *fields]))
+    shipped, added = _prepare(df.sparkSession, bundle, column_prefix, batch_size, explain)
+    _check_columns(df, text_column, added.names)
+    function = partial(_score_batches, shipped, text_column, column_prefix, batch_size, explain, csv)
+    return df.mapInArrow(function, StructType([*df.schema.fields, *_fields(added.fields(csv))]))
 
 
 def sentiment_udf(
@@ -102,8 +114,8 @@ def sentiment_udf(
         batch_size (`int`, *optional*, defaults to 256): reviews per model call.
         explain (`int`, *optional*, defaults to 0): phrases of evidence per review (see `score`); 0 for none.
     """
-    shipped, fields = _prepare(SparkSession.active(), bundle, "", batch_size, explain)
-    return _udf(shipped, StructType(fields), batch_size, explain)
+    shipped, added = _prepare(SparkSession.active(), bundle, "", batch_size, explain)
+    return _udf(shipped, StructType(_fields(added.fields())), batch_size, explain)
 
 
 def _udf(
@@ -129,25 +141,15 @@ def _udf(
 
 def _prepare(
     spark: SparkSession, bundle: str | os.PathLike | None, prefix: str, batch_size: int, explain: int
-) -> tuple[ShippedBundle, list[StructField]]:
-    """Check and ship the bundle, and type the added fields: every refusal comes before any job."""
+) -> tuple[ShippedBundle, OutputColumns]:
+    """Check and ship the bundle, and name the added columns: every refusal comes before any job."""
     shipped, loaded = _check_and_ship(spark, bundle)
-    fields = _fields(added_fields(loaded.labels, prefix, explain))
-    # A driver-side scorer opens the graph (one onnxruntime cannot load is refused here) and checks the options.
-    with Scorer(loaded, threads=1, batch_size=batch_size) as scorer:
-        if explain:
-            scorer.predict([_TEXT], explain=explain)  # and the explain graph, when asked for
-    return shipped, fields
-
-
-def ship_bundle(spark: SparkSession, bundle: str | os.PathLike | Bundle | None = None) -> ShippedBundle:
-    """Check a bundle on the driver and ship it with the session's jobs, for `worker_scorer` in your own functions.
-
-    Args:
-        spark (`SparkSession`): the session whose executors will score.
-        bundle (`str | os.PathLike | Bundle`, *optional*): see `score`; defaults to the bundle inside the package.
-    """
-    return _check_and_ship(spark, bundle)[0]
+    added = OutputColumns.of(loaded.labels, prefix, explain)
+    positive_int("batch_size", batch_size)
+    open_bundle_session(loaded)  # a graph onnxruntime cannot load is refused here, not on a worker
+    if explain:
+        open_bundle_session(loaded, explain=True)
+    return shipped, added
 
 
 def _check_and_ship(spark: SparkSession, bundle: str | os.PathLike | Bundle | None) -> tuple[ShippedBundle, Bundle]:
@@ -173,7 +175,7 @@ def _check_columns(df: DataFrame, text_column: str, added: list[str]) -> None:
         clashes = [name for name in added if name.lower() in existing]
         if clashes:
             raise UserError(
-                f"the input already has column(s) {clashes} (Spark ignores the case of names); "
+                f"the input already has column(s) {names_shown(clashes)} (Spark ignores the case of names); "
                 "give the added columns a prefix"
             )
 
@@ -242,8 +244,6 @@ def _load_checked(shipped: ShippedBundle, threads: int, batch_size: int) -> Scor
             f"the bundle at {path} is not the driver's (SHA-256 {found[:12]}…, expected {shipped.sha256[:12]}…); "
             "install the same sentiment-batch version on every machine, or pass the bundle"
         )
-    # The tokenizers library's own pool (for rare texts) then stays within the task's cores as well.
-    os.environ.setdefault("RAYON_NUM_THREADS", str(threads))
     return Scorer(bundle, threads=threads, batch_size=batch_size)
 
 
@@ -253,11 +253,15 @@ def _score_batches(
     prefix: str,
     batch_size: int,
     explain: int,
+    csv: bool,
     batches: Iterator[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """`score`'s function for `mapInArrow`: one partition's batches, scored in order."""
-    for scored in worker_scorer(shipped, batch_size).score_batches(batches, text_column, prefix, explain):
-        yield writable(scored, text_column)
+    scorer = worker_scorer(shipped, batch_size)
+    added = scorer.output_columns(prefix, explain)
+    for scored in scorer.score_batches(batches, text_column, prefix, explain):
+        scored = writable(scored, text_column, added.error)
+        yield added.json_evidence(scored) if csv else scored
 
 
 def _score_arrays(
@@ -265,9 +269,10 @@ def _score_arrays(
 ) -> Iterator[pa.Array]:
     """The Arrow UDF: text arrays in, struct arrays of the added columns out."""
     scorer = worker_scorer(shipped, batch_size)
+    names = scorer.output_names(explain=explain)
     batches = (pa.RecordBatch.from_arrays([array], [_TEXT]) for array in arrays)
     for scored in scorer.score_batches(batches, _TEXT, explain=explain):
-        yield pa.StructArray.from_arrays(scored.columns[1:], names=scorer.output_names(explain=explain))
+        yield pa.StructArray.from_arrays([scored.column(name) for name in names], names=names)
 
 
 def _score_series(

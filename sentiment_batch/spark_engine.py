@@ -22,10 +22,12 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .bundle import Bundle, load_bundle
-from .errors import UserError, first_line
-from .io import FORMATS, Summary, file_format
+from .columns import OutputColumns, names_shown
+from .errors import UserError, first_line, shown
+from .formats import STDIO, FileFormat, Formats
 from .publish import OutputExistsError, check_output_path, staged_folder
 from .scorer import DEFAULT_BATCH_SIZE
+from .summary import RunFailed, Summary, bundle_record, check_error_rate
 
 APP_NAME = "sentiment-batch score"
 # Set for a local master's JVM, which reads, converts and writes every row: the throughput collector suits a
@@ -37,6 +39,11 @@ LOCAL_DEFAULTS = {"spark.driver.extraJavaOptions": "-XX:+UseParallelGC"}
 _CSV = {"header": "true", "escape": '"', "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
 CSV_READ = {**_CSV, "multiLine": "true", "mode": "FAILFAST", "enforceSchema": "false"}
 CSV_WRITE = _CSV
+# Spark's data source for each kind of file it reads and writes, and its names for the codecs.
+SPARK_SOURCES = {"csv": "csv", "tsv": "csv", "jsonl": "json", "parquet": "parquet"}
+SPARK_CODECS = {"gzip": "gzip", "bz2": "bzip2", "zstd": "zstd"}
+# Partition values stay text (zip=01234 is not the number 1234), as the local engine keeps them.
+SESSION_DEFAULTS = {"spark.sql.sources.partitionColumnTypeInference.enabled": "false"}
 # Spark's log for a JVM this command starts: errors only, one line each, no stack traces (the command ends with
 # the reason in one line). `--conf spark.log.level=INFO` asks for more.
 LOG4J2_PROPERTIES = """\
@@ -81,9 +88,9 @@ class Location:
             return cls(value, Path(parsed.path) if parsed.scheme == "file" else None)
         return cls(str(Path(value).absolute()), Path(value).absolute()) if local_fs else cls(value, None)
 
-    def named_format(self) -> str | None:
-        """`csv` or `parquet` from the name's extension, or None."""
-        return FORMATS.get(Path(urlparse(self.uri).path.rstrip("/")).suffix.lower())
+    def named_format(self) -> FileFormat | None:
+        """The format the name's extension says, or None."""
+        return FileFormat.find(Path(urlparse(self.uri).path.rstrip("/")))
 
 
 @dataclass(frozen=True)
@@ -91,37 +98,60 @@ class Plan:
     """What the job reads and writes, checked before it starts."""
 
     inputs: list[Location]
-    input_format: str
+    input_format: FileFormat
     output: Location
-    output_format: str
+    output_format: FileFormat
 
 
-def plan_job(inputs: Sequence[str], output: str, overwrite: bool, local_fs: bool) -> Plan:
-    """Check the inputs and the output; refuses an unknown output extension, inputs that mix formats, a local
-    input that names nothing, a missing output parent folder, an existing output (unless `overwrite`), or an
-    output that is also an input.
+def plan_job(
+    inputs: Sequence[str], output: str, overwrite: bool, local_fs: bool, formats: Formats | None = None
+) -> Plan:
+    """Check the inputs and the output; refuses a format Spark cannot read or write, inputs that mix formats, a
+    local input that names nothing, a missing output parent folder, an existing output (unless `overwrite`), or
+    an output that is also an input. An output folder without an extension holds Parquet part files unless
+    another format is named.
 
     Args:
         inputs (`Sequence[str]`): paths, globs or URIs.
         output (`str`): a path or URI.
         overwrite (`bool`): whether an existing output may be replaced.
         local_fs (`bool`): whether paths without a scheme are on this machine.
+        formats (`Formats`, *optional*): the input and output formats, where named.
     """
+    formats = formats or Formats()
+    if STDIO in (output, *inputs):
+        raise UserError("Spark reads and writes files, not stdin or stdout (-); score it with the local engine")
     target = Location.parse(output, local_fs)
-    output_format = file_format(Path(urlparse(target.uri).path.rstrip("/")), "output")
+    output_format = spark_format(formats.output_format or target.named_format() or FileFormat("parquet"), output)
     locations = [Location.parse(value, local_fs) for value in inputs]
-    formats = {value: input_format(value, location) for value, location in zip(inputs, locations, strict=True)}
-    if len(set(formats.values())) > 1:
-        raise UserError(f"the inputs mix CSV and Parquet ({formats}); score each format in its own run")
+    found = {
+        value: spark_format(formats.input_format or input_format(value, location), value)
+        for value, location in zip(inputs, locations, strict=True)
+    }
+    if len({fmt.kind for fmt in found.values()}) > 1:
+        kinds = {value: fmt.kind for value, fmt in found.items()}
+        raise UserError(f"the inputs mix formats ({shown(kinds)}); score each format in its own run")
     if target.local is not None:
         local_inputs = [location.local for location in locations if location.local is not None]
         check_output_path(target.local, local_inputs, overwrite, folder=True)
-    return Plan(locations, next(iter(formats.values())), target, output_format)
+    return Plan(locations, next(iter(found.values())), target, output_format)
 
 
-def input_format(value: str, location: Location) -> str:
-    """`csv` or `parquet` for one INPUT: by its name's extension, else by its files' (a folder or glob on this
-    machine), else Parquet, the data lakes' usual format.
+def spark_format(fmt: FileFormat, value: str) -> FileFormat:
+    """`fmt`, where Spark reads and writes it (Arrow files it does not).
+
+    Args:
+        fmt (`FileFormat`): the format.
+        value (`str`): the INPUT or OUTPUT, for the message.
+    """
+    if fmt.kind not in SPARK_SOURCES:
+        raise UserError(f"{shown(value)}: Spark has no {fmt.kind} reader or writer; use Parquet, CSV or JSON Lines")
+    return fmt
+
+
+def input_format(value: str, location: Location) -> FileFormat:
+    """The format of one INPUT: by its name's extension, else by its files' (a folder or glob on this machine),
+    else Parquet, the data lakes' usual format.
 
     Args:
         value (`str`): the INPUT as given.
@@ -129,11 +159,11 @@ def input_format(value: str, location: Location) -> str:
     """
     fmt = location.named_format()
     if location.local is None:
-        return fmt or "parquet"
+        return fmt or FileFormat("parquet")
     files = _local_files(location.local, value)
-    found = {FORMATS.get(path.suffix.lower()) for path in files} - {None}
-    if fmt is None and len(found) != 1:
-        raise UserError(f"cannot tell whether {value} holds CSV or Parquet files; name them .csv or .parquet")
+    found = {FileFormat.find(path) for path in files} - {None}
+    if fmt is None and len({kind.kind for kind in found}) != 1:
+        raise UserError(f"cannot tell which format {shown(value)} holds; name its files by format, or name it")
     return fmt or found.pop()
 
 
@@ -185,7 +215,14 @@ def spark_session(master: str | None, conf: dict[str, str], progress: bool) -> I
     builder = SparkSession.builder.appName(APP_NAME)
     if master is not None:
         builder = builder.master(master)
-    settings = {**(LOCAL_DEFAULTS if local else {}), "spark.ui.showConsoleProgress": str(progress).lower(), **conf}
+    # Spark's console bar rewrites its line with `\r`: only where stderr is a terminal.
+    bar = progress and sys.stderr.isatty()
+    settings = {
+        **(LOCAL_DEFAULTS if local else {}),
+        **SESSION_DEFAULTS,
+        "spark.ui.showConsoleProgress": str(bar).lower(),
+    }
+    settings.update(conf)
     with _log_settings(settings) as settings:
         for key, value in settings.items():
             builder = builder.config(key, value)
@@ -248,24 +285,63 @@ def _log_settings(settings: dict[str, str]) -> Iterator[dict[str, str]]:
         yield {**settings, _JAVA_OPTIONS: f"-Dlog4j2.configurationFile={handle.name} {options}".strip()}
 
 
-def read_inputs(spark, plan: Plan, encoding: str | None = None):
-    """The inputs as one DataFrame; CSV cells are all text and never null, as in the local engine."""
+def read_inputs(spark, plan: Plan, encoding: str | None = None, delimiter: str | None = None):
+    """The inputs as one DataFrame; CSV cells are all text and never null, as in the local engine.
+
+    Args:
+        spark (`SparkSession`): the session.
+        plan (`Plan`): the checked inputs.
+        encoding (`str`, *optional*): the encoding of CSV inputs.
+        delimiter (`str`, *optional*): the CSV field separator; the format's own by default.
+    """
     uris = [location.uri for location in plan.inputs]
-    if plan.input_format == "parquet":
+    kind = plan.input_format.kind
+    if kind == "parquet":
         return spark.read.parquet(*uris)
-    options = {**CSV_READ, **({"encoding": encoding} if encoding else {})}
+    if kind == "jsonl":
+        return spark.read.options(mode="FAILFAST").json(uris)
+    options = {
+        **CSV_READ,
+        "sep": delimiter or plan.input_format.delimiter,
+        **({"encoding": encoding} if encoding else {}),
+    }
     return spark.read.options(**options).csv(uris).na.fill("")
 
 
-def write_output(df, plan: Plan, overwrite: bool) -> None:
-    """Write the scored DataFrame; a local output appears only once the whole job has succeeded."""
-    writer = df.write.format(plan.output_format).options(**(CSV_WRITE if plan.output_format == "csv" else {}))
+def write_output(df, plan: Plan, overwrite: bool, delimiter: str | None, judge) -> None:
+    """Write the scored DataFrame and judge what was written before it counts as published: a local output
+    appears only once the whole job has succeeded and `judge` has passed it; another is removed if it fails.
+
+    Args:
+        df (`pyspark.sql.DataFrame`): the scored rows.
+        plan (`Plan`): the checked output.
+        overwrite (`bool`): whether an existing output may be replaced.
+        delimiter (`str`, *optional*): the CSV field separator.
+        judge (`Callable[[str], None]`): reads what was written at a URI; raises to publish nothing.
+    """
+    fmt = plan.output_format
+    options = {**CSV_WRITE, "sep": delimiter or fmt.delimiter} if fmt.kind in ("csv", "tsv") else {}
+    if fmt.compression is not None:
+        options["compression"] = SPARK_CODECS[fmt.compression]
+    writer = df.write.format(SPARK_SOURCES[fmt.kind]).options(**options)
     if plan.output.local is None:
         with _ending_jvm_on_interrupt():
             writer.mode("overwrite" if overwrite else "errorifexists").save(plan.output.uri)
+        try:
+            judge(plan.output.uri)
+        except RunFailed:
+            _remove(df.sparkSession, plan.output.uri)
+            raise
         return
     with staged_folder(plan.output.local, overwrite=overwrite) as staging, _ending_jvm_on_interrupt():
         writer.mode("overwrite").save(staging.as_uri())
+        judge(staging.as_uri())
+
+
+def _remove(spark, uri: str) -> None:
+    """Delete a folder on Spark's file system (an output that must not be taken for a good one)."""
+    path = spark._jvm.org.apache.hadoop.fs.Path(uri)
+    path.getFileSystem(spark._jsc.hadoopConfiguration()).delete(path, True)
 
 
 def failure_reason(error: BaseException) -> str:
@@ -315,84 +391,119 @@ def score_files(
     conf: Mapping[str, str] | None = None,
     encoding: str | None = None,
     explain: int = 0,
+    formats: Formats | None = None,
+    keep_columns: Sequence[str] | None = None,
+    max_error_rate: float | None = None,
 ) -> Summary:
     """Score files or URIs as a Spark job into a folder of part files; every refusal comes before the job, a failed
-    job raises `JobFailed`.
+    job raises `JobFailed`, and a job that scored no row (or more than `max_error_rate` could not be scored) raises
+    `RunFailed` and publishes nothing.
+
+    The parameters shared with the local engine (`bundle` on the driver, `text_column`, `column_prefix`,
+    `batch_size`, `overwrite`, `encoding`, `explain`) mean what they mean in `local_engine.score_files`.
 
     Args:
-        inputs (`Sequence[str | os.PathLike]`): paths, globs, folders or URIs Spark reads (CSV or Parquet).
-        output (`str | os.PathLike`): the output folder or URI; `.csv` or `.parquet` picks its format.
-        bundle (`str | os.PathLike | Bundle`, *optional*): the bundle folder on the driver, or one `load_bundle`
-            checked; defaults to the bundle shipped with the package.
-        text_column (`str`, *optional*, defaults to "text"): the column holding the review text.
-        column_prefix (`str`, *optional*, defaults to ""): put before every added column's name.
-        batch_size (`int`, *optional*, defaults to 256): reviews per model call.
-        overwrite (`bool`, *optional*, defaults to False): replace an existing output.
-        progress (`bool`, *optional*, defaults to True): let Spark draw its progress bar.
+        inputs (`Sequence[str | os.PathLike]`): paths, globs, folders or URIs Spark reads (CSV, TSV, JSON Lines,
+            Parquet).
+        output (`str | os.PathLike`): the output folder or URI; its extension, else `formats.output`, else
+            Parquet picks its part files' format.
+        progress (`bool`, *optional*, defaults to True): let Spark draw its progress bar (on a terminal only).
         master (`str`, *optional*): the master URL; defaults to spark-submit's, else `local[*]`.
         conf (`Mapping[str, str]`, *optional*): Spark settings, over the engine's defaults.
-        encoding (`str`, *optional*): the encoding of the CSV inputs; UTF-8 by default.
-        explain (`int`, *optional*, defaults to 0): add an `evidence` column, each review's `explain` heaviest
-            phrases (an array of structs in Parquet, a JSON array in CSV); 0 for none.
+        formats (`Formats`, *optional*): input and output formats and the CSV delimiter, where names do not say.
+        keep_columns (`Sequence[str]`, *optional*): the input columns the output keeps; all by default.
+        max_error_rate (`float`, *optional*): the largest share (0 to 1) of rows that may be unscorable.
     """
     inputs, output = [os.fspath(value) for value in inputs], os.fspath(output)
+    formats = formats or Formats()
+    max_error_rate = check_error_rate(max_error_rate)
     master = resolve_master(master)
-    plan = plan_job(inputs, output, overwrite, is_local_master(master)) if master is not None else None
+    local_fs = master is not None and is_local_master(master)
+    plan = plan_job(inputs, output, overwrite, local_fs, formats) if master is not None else None
     loaded = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)  # refused before Spark starts
     from pyspark.errors import AnalysisException
-    from pyspark.sql import functions
 
-    from .spark import score
+    from .spark import scored_for
 
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     with spark_session(master, dict(conf or {}), progress=progress) as spark:
-        plan = plan or plan_job(inputs, output, overwrite, is_local_master(spark.sparkContext.master))
+        plan = plan or plan_job(inputs, output, overwrite, is_local_master(spark.sparkContext.master), formats)
         try:
-            df = read_inputs(spark, plan, encoding)
-            scored = score(
-                df,
-                bundle=loaded,
-                text_column=text_column,
-                column_prefix=column_prefix,
-                batch_size=batch_size,
-                explain=explain,
-            )
-            if explain and plan.output_format == "csv":  # CSV has no nested columns: the evidence goes as JSON
-                evidence = f"{column_prefix}evidence"
-                scored = scored.withColumn(evidence, functions.to_json(evidence))
+            df = read_inputs(spark, plan, encoding, formats.delimiter)
+            kept = _kept(df.columns, keep_columns)
+            csv = plan.output_format.kind in ("csv", "tsv")  # no nested columns: the evidence goes as JSON
+            scored = scored_for(df, loaded, text_column, column_prefix, batch_size, explain, csv)
+            scored = scored.select(*kept, *scored.columns[len(df.columns) :])
         except AnalysisException as error:
             raise UserError(first_line(error)) from error
-        summary = run_job(scored, plan, overwrite)
-        summary.files = len(df.inputFiles())
-    summary.output = output
+        summary = Summary(inputs=df.inputFiles(), output=output, bundle=bundle_record(loaded))
+        added = OutputColumns.of(loaded.labels, column_prefix, explain)
+        judge = Judge(spark, plan, formats.delimiter, summary, added, max_error_rate)
+        run_job(scored, plan, overwrite, formats.delimiter, judge)
     return summary
 
 
-def run_job(scored, plan: Plan, overwrite: bool) -> Summary:
-    """Write the scored DataFrame, counting rows and errors as the job goes.
+def _kept(columns: list[str], keep_columns: Sequence[str] | None) -> list[str]:
+    if keep_columns is None:
+        return columns
+    missing = [name for name in keep_columns if name not in columns]
+    if missing:
+        raise UserError(
+            f"the inputs have no column(s) {names_shown(missing)} to keep; their columns are {names_shown(columns)}"
+        )
+    return list(dict.fromkeys(keep_columns))
+
+
+@dataclass
+class Judge:
+    """Counts what a job wrote (rows by label and by error) into the summary, and fails a run that scored too
+    little, before its output is published."""
+
+    spark: object
+    plan: Plan
+    delimiter: str | None
+    summary: Summary
+    added: OutputColumns
+    max_error_rate: float | None
+
+    def __call__(self, uri: str) -> None:
+        fmt = self.plan.output_format
+        reader = self.spark.read.format(SPARK_SOURCES[fmt.kind])
+        if fmt.kind in ("csv", "tsv"):
+            reader = reader.options(**CSV_READ, sep=self.delimiter or fmt.delimiter)
+        label, error = self.added.label, self.added.error
+        written = reader.load(uri).select(label, error)
+        for row in written.groupBy(label, error).count().collect():
+            self.summary.rows += row["count"]
+            if row[error] is not None:
+                self.summary.errors[row[error]] += row["count"]
+            elif row[label] is not None:
+                self.summary.labels[row[label]] += row["count"]
+        failure = self.summary.failure(self.max_error_rate)
+        if failure is not None:
+            raise RunFailed(f"{failure}; nothing was published", self.summary)
+
+
+def run_job(scored, plan: Plan, overwrite: bool, delimiter: str | None, judge: Judge) -> None:
+    """Write the scored DataFrame and count what was written into the judge's summary.
 
     Args:
-        scored (`pyspark.sql.DataFrame`): from `spark.score`; its last column is the error column.
+        scored (`pyspark.sql.DataFrame`): from `spark.score`, columns selected.
         plan (`Plan`): the checked output.
         overwrite (`bool`): whether an existing output may be replaced.
+        delimiter (`str`, *optional*): the CSV field separator.
+        judge (`Judge`): counts the output and fails a run that scored too little.
     """
     from py4j.protocol import Py4JJavaError
     from pyspark.errors import AnalysisException, PySparkException
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
 
-    observation = Observation()
-    counts = (F.count(F.lit(1)).alias("rows"), F.count(scored.columns[-1]).alias("errors"))
     start = time.perf_counter()
     try:
-        write_output(scored.observe(observation, *counts), plan, overwrite)
+        write_output(scored, plan, overwrite, delimiter, judge)
     except AnalysisException as error:
         if "PATH_ALREADY_EXISTS" in str(error):
             raise OutputExistsError(f"{plan.output.uri} already exists and replacing it was not asked for") from error
         raise UserError(first_line(error)) from error
     except (PySparkException, Py4JJavaError) as error:
         raise JobFailed(f"the Spark job failed: {failure_reason(error)}") from error
-    metrics = observation.get
-    return Summary(
-        output=plan.output.uri, rows=metrics["rows"], errors=metrics["errors"], seconds=time.perf_counter() - start
-    )
+    judge.summary.seconds = time.perf_counter() - start

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+SAMPLE_PARQUET = Path(__file__).resolve().parents[1] / "sample_data" / "reviews.parquet"
 # The real IMDb training data, in the `shared/` folder beside the checkout (CI lays it out the same way).
 REAL_TARBALL = Path(__file__).resolve().parents[2] / "shared" / "imdb" / "aclImdb_train.tar.gz"
 
@@ -26,6 +27,15 @@ VARIED_TEXTS = [
     "   \t\n  ",
     " ".join(["awful boring terrible great wonderful"] * 400),
 ]
+
+
+def sample_reviews(count: int = 1000) -> list[str | None]:
+    """`count` review cells cycled from sample_data/reviews.parquet: templated reviews and its edge cases (a null,
+    empty and blank texts, markup, emoji, other languages, a long review)."""
+    import pyarrow.parquet as pq
+
+    texts = pq.read_table(SAMPLE_PARQUET, columns=["text"]).column("text").to_pylist()
+    return [texts[row % len(texts)] for row in range(count)]
 
 
 # A tiny aclImdb: (split, label) → [(review id, rating, movie id)]. Ids 10/11 check numeric (not text) order;
@@ -62,7 +72,7 @@ def save_self_contained(model_path: Path, destination: Path) -> None:
 PAUSING_CLI = """
 import os, sys, time
 from pathlib import Path
-from sentiment_batch import cli, io, publish, scorer
+from sentiment_batch import cli, publish, scorer, writers
 
 point, announce = sys.argv[1], Path(sys.argv[2])
 
@@ -80,7 +90,7 @@ def pause_then(original, until=lambda: False):
 
 
 if point == "write":
-    io.AtomicWriter.write = pause_then(io.AtomicWriter.write)
+    writers.OutputWriter.write = pause_then(writers.OutputWriter.write)
 elif point == "model":
     scorer._session = pause_then(scorer._session)
 elif point == "publish":
@@ -102,3 +112,36 @@ def wait_for_file(path: Path, process, timeout: float = 120.0) -> None:
             process.kill()
             raise AssertionError(f"the run did not pause within {timeout} s")
         time.sleep(0.01)
+
+
+def probabilities(scorer, texts):
+    """Class probabilities (float32 `[len(texts), num_labels]`) of texts that must all be scorable, through
+    `Scorer.score_values`."""
+    import numpy as np
+
+    columns, names = scorer.score_values(texts), scorer.output_columns()
+    assert columns[names.error].null_count == len(columns[names.error]), columns[names.error]
+    return np.column_stack([columns[name].to_numpy() for name in names.probabilities.values()])
+
+
+SAMPLE_PARQUET = Path(__file__).resolve().parents[1] / "sample_data" / "reviews.parquet"
+
+
+def etl_table(rows: int = 1000):
+    """`rows` rows built from sample_data's reviews, with the column types ETL files hold: ints, floats, booleans,
+    nulls, text that looks like a date or a number, and text holding the delimiter, quotes and a line break."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = pq.read_table(SAMPLE_PARQUET).column("text").to_pylist()
+    return pa.table(
+        {
+            "id": pa.array(range(rows), pa.int64()),
+            "text": [texts[row % len(texts)] for row in range(rows)],
+            "stars": pa.array([row % 5 + 1 for row in range(rows)], pa.int32()),
+            "price": [None if row % 7 == 0 else row / 4 for row in range(rows)],
+            "verified": [row % 3 == 0 for row in range(rows)],
+            "day": [f"2026-01-{row % 28 + 1:02d}" for row in range(rows)],
+            "note": [f'n{row}, "quoted"\nnext line; 😀' if row % 10 == 0 else f"0{row}" for row in range(rows)],
+        }
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import save_self_contained
+from helpers import probabilities, save_self_contained
 from sentiment_batch.bundle import (
     GRAPH_DATA_FILE,
     GRAPH_DATA_SHA256,
@@ -109,8 +109,8 @@ def test_bundle_with_weights_inside_model_file_loads(bundle_copy, tiny_bundle):
     (bundle_copy / "model.onnx.data").unlink()
     drop_manifest_keys(bundle_copy, "data_file", "data_sha256")
     set_graph_metadata(bundle_copy, **{GRAPH_DATA_FILE: None, GRAPH_DATA_SHA256: None})
-    inline = Scorer.from_bundle(bundle_copy).probabilities(TEXTS)
-    assert inline.tolist() == Scorer.from_bundle(tiny_bundle).probabilities(TEXTS).tolist()
+    inline = probabilities(Scorer.from_bundle(bundle_copy), TEXTS)
+    assert inline.tolist() == probabilities(Scorer.from_bundle(tiny_bundle), TEXTS).tolist()
 
 
 def test_missing_folder(tmp_path):
@@ -466,3 +466,36 @@ def test_a_forged_tokenizer_id_is_refused_in_one_line_with_bounded_memory(bundle
     assert "cannot load the tokenizer" in line and "token id 2000000000 is not between 0 and" in line
     assert int(result.stdout) < 600 * 1024  # kB: well under the 7.9 GB a table that high would take
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda tok: tok["model"]["vocab"].update({"great": 200_000_000}), "token id 200000000 is not between 0"),
+        (lambda tok: tok["model"]["vocab"].update({"great": -1}), "token id -1 is not between 0"),
+        (lambda tok: tok["model"]["vocab"].update({"great": "7"}), "token id '7' is not between 0"),
+        (lambda tok: tok["model"]["vocab"].pop("[UNK]"), "its unknown token '[UNK]' is not in its vocabulary"),
+        (lambda tok: tok["model"].update(unk_token=None), "its unknown token None is not in its vocabulary"),
+        (lambda tok: tok["model"].update(type="BPE"), "its model is 'BPE', not the WordLevel model"),
+        (lambda tok: tok["added_tokens"][0].update(id=10**9), "token id 1000000000 is not between 0"),
+    ],
+)
+def test_load_bundle_refuses_a_tokenizer_unfit_for_the_graph_in_one_line(bundle_copy, edit, match):
+    import re
+
+    tokenizer = json.loads((bundle_copy / "tokenizer.json").read_text(encoding="utf-8"))
+    edit(tokenizer)
+    (bundle_copy / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
+    with pytest.raises(UserError, match=f"cannot load the tokenizer .*tokenizer.json: {re.escape(match)}") as raised:
+        load_bundle(bundle_copy, verify_sha256=False)  # no Scorer: the bundle's own check refuses it
+    assert "\n" not in str(raised.value)
+
+
+def test_the_manifests_vocab_size_bounds_the_tokenizers_ids(bundle_copy):
+    vocab = json.loads((bundle_copy / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
+    edit_manifest(bundle_copy, vocab_size=max(vocab.values()))  # one row short
+    with pytest.raises(UserError, match=f"token id {max(vocab.values())} is not between 0 and"):
+        load_bundle(bundle_copy, verify_sha256=False)
+    edit_manifest(bundle_copy, vocab_size="many")
+    with pytest.raises(UserError, match="vocab_size must be a positive integer"):
+        load_bundle(bundle_copy, verify_sha256=False)

@@ -3,9 +3,10 @@
 import pytest
 
 from sentiment_batch import __version__
-from sentiment_batch.cli import COMMANDS, Stopped, error_line, main, stop_signals
+from sentiment_batch.cli import COMMANDS, error_line, main
 from sentiment_batch.errors import UserError, UserTypeError
 from sentiment_batch.publish import OutputExistsError
+from sentiment_batch.stopping import Stopped, stop_signals
 
 
 def test_no_command_prints_usage_and_fails(capsys):
@@ -19,6 +20,12 @@ def test_help_lists_every_command(capsys):
     assert all(name in out for name in COMMANDS)
 
 
+def test_train_is_summarised_as_training_on_any_labelled_texts(capsys):
+    assert main(["--help"]) == 0
+    [line] = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("train ")]
+    assert "any labelled texts" in line and "IMDb" not in line
+
+
 def test_version(capsys):
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"sentiment-batch {__version__}"
@@ -29,6 +36,17 @@ def test_unknown_command(capsys):
     assert "unknown command 'bogus'" in capsys.readouterr().err
 
 
+def test_lines_that_quote_user_data_are_cut_to_a_readable_length(tmp_path, capsys):
+    assert main(["x" * 1_000_000]) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert len(first) < 200 and first.endswith("(1,000,002 characters)")
+    (tmp_path / "in.csv").write_text("text\ngreat\n")
+    assert main(["score", str(tmp_path / "in.csv"), "--output", str(tmp_path / ("y" * 100_000) / "out.csv")]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("sentiment-batch score: error: ") and len(line) < 1200 and "characters)" in line
+    assert len(error_line(UserError("z" * 10**6))) < 1100
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exited:
@@ -36,7 +54,8 @@ def test_every_subcommand_has_help(command, capsys):
     assert exited.value.code == 0
     out = capsys.readouterr().out
     assert f"sentiment-batch {command}" in out
-    assert "--overwrite" in out or command == "verify"  # every command that writes says how it replaces
+    # every command that writes says how it replaces; those that only print need not
+    assert "--overwrite" in out or command in ("verify", "evaluate", "info")
 
 
 def test_error_lines_are_one_line_and_name_the_flag_that_helps():
@@ -266,3 +285,74 @@ def test_a_stop_signal_during_start_up_waits_for_the_imports_then_stops_cleanly(
     name = "interrupted" if signum == 2 else "stopped by SIGTERM"
     assert err.strip().splitlines() == [f"sentiment-batch score: {name}"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["go", "importing", "in.csv"]
+
+
+def test_an_output_folder_moved_mid_run_is_one_line_and_leaves_no_temp_file(tmp_path, capsys, tiny_bundle, monkeypatch):
+    from sentiment_batch import writers
+
+    (tmp_path / "in.csv").write_text("id,text\n1,great\n2,awful\n")
+    dest, moved = tmp_path / "dest", tmp_path / "moved"
+    dest.mkdir()
+    write = writers.OutputWriter.write
+
+    def write_then_move(self, batch):
+        write(self, batch)
+        if dest.exists():
+            dest.rename(moved)  # `mv dest moved` while the run writes
+
+    monkeypatch.setattr(writers.OutputWriter, "write", write_then_move)
+    args = ["score", str(tmp_path / "in.csv"), "--bundle", str(tiny_bundle), "--output", str(dest / "out.csv")]
+    assert main([*args, "--no-progress"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("sentiment-batch score: error: output folder") and "was moved or replaced" in line
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.csv", "moved"] and list(moved.iterdir()) == []
+
+
+def test_sigterm_at_any_moment_of_a_real_run_stops_it_cleanly_or_comes_too_late(tmp_path, tiny_bundle):
+    """The console script as users run it, SIGTERM sent at 30 moments from its start to past its end: each run
+    ends stopped (one line, exit 143, nothing written), killed before Python took the signal (nothing written,
+    nothing said), or finished (exit 0, the whole output); never a traceback or a temporary file."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    from pathlib import Path
+
+    script = shutil.which("sentiment-batch", path=str(Path(sys.executable).parent))
+    source = tmp_path / "in.csv"
+    source.write_text("id,text\n" + "".join(f"{row},a great film number {row}\n" for row in range(50)))
+
+    def run(name: str, delay: float | None) -> tuple[int, str, list[str], str, float]:
+        folder = tmp_path / name
+        folder.mkdir()
+        command = [script, "score", str(source), "--bundle", str(tiny_bundle), "--output", str(folder / "out.csv")]
+        start = time.monotonic()
+        process = subprocess.Popen([*command, "--no-progress"], stderr=subprocess.PIPE, text=True)
+        if delay is not None:
+            time.sleep(delay)
+            process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+        files = sorted(path.name for path in folder.iterdir())
+        output = (folder / "out.csv").read_text() if files == ["out.csv"] else ""
+        return process.returncode, err, files, output, time.monotonic() - start
+
+    with ThreadPoolExecutor(3) as pool:  # three at a time, as the runs with a signal go
+        clean = list(pool.map(run, ["clean0", "clean1", "clean2"], [None] * 3))
+        whole = clean[0][3]
+        assert all(code == 0 and files == ["out.csv"] and output == whole for code, _, files, output, _ in clean)
+        assert len(whole.splitlines()) == 51
+        moments = [1.2 * max(seconds for *_, seconds in clean) * step / 30 for step in range(30)]
+        outcomes = list(pool.map(run, [f"run{step}" for step in range(30)], moments))
+    for moment, (code, err, files, output, _) in zip(moments, outcomes, strict=True):
+        case = f"SIGTERM at {moment:.2f} s: exit {code}, files {files}, stderr {err!r}"
+        assert "Traceback" not in err and "Exception ignored" not in err, case
+        if code == 0:
+            assert files == ["out.csv"] and output == whole and err.startswith("scored 50 of 50 rows"), case
+        elif code == -signal.SIGTERM:
+            assert files == [] and err == "", case
+        else:
+            assert code == 128 + signal.SIGTERM and files == [], case
+            assert err.strip() == "sentiment-batch score: stopped by SIGTERM", case
+    assert any(code == 128 + signal.SIGTERM for code, *_ in outcomes)

@@ -2,7 +2,7 @@ import errno
 
 import pytest
 
-from sentiment_batch.errors import UserError, cannot, first_line
+from sentiment_batch.errors import UserError, cannot, cut, first_line
 
 
 @pytest.mark.parametrize(
@@ -22,3 +22,8 @@ def test_cannot_gives_the_systems_reason_or_the_errors_first_line():
     assert isinstance(denied, UserError) and str(denied) == "cannot read /data/in.csv: Permission denied"
     bare = cannot("write", "out.csv", OSError("no room\nmore detail"))  # no strerror: the message's first line
     assert str(bare) == "cannot write out.csv: no room"
+
+
+def test_cut_keeps_short_text_and_says_how_long_a_cut_one_was():
+    assert cut("short") == "short"
+    assert cut("x" * 10_000) == "x" * 200 + "… (10,000 characters)"

@@ -14,7 +14,7 @@ import onnx
 import pytest
 import torch
 
-from helpers import VARIED_TEXTS, save_self_contained
+from helpers import VARIED_TEXTS, probabilities, save_self_contained
 from sentiment_batch import Scorer
 from sentiment_batch.bundle import load_bundle, open_session
 from sentiment_batch.cli import main as cli_main
@@ -418,8 +418,8 @@ def test_export_cli_float16_checks_agreement_on_the_reviews_given(tiny_model_dir
     assert sorted(path.name for path in tmp_path.iterdir()) == ["half_bundle", texts_file.name]
 
 
-@pytest.mark.parametrize("flag", ["--float16", "--quantize"])
-def test_float16_refuses_fewer_than_1000_reviews_in_one_line(tiny_model_dir, tmp_path, capsys, flag):
+def test_float16_refuses_fewer_than_1000_reviews_in_one_line(tiny_model_dir, tmp_path, capsys):
+    flag = "--float16"
     texts_file = write_reviews(tmp_path / "texts.txt", made_up_reviews(999))
     args = ["--model", tiny_model_dir, "--output", tmp_path / "bundle", "--texts", texts_file, flag]
     code, stderr = run_export_cli(capsys, *args)
@@ -429,14 +429,6 @@ def test_float16_refuses_fewer_than_1000_reviews_in_one_line(tiny_model_dir, tmp
     code, stderr = run_export_cli(capsys, "--model", tiny_model_dir, "--output", tmp_path / "bundle", flag)
     assert_refused(code, stderr)
     assert "0 given" in stderr
-
-
-def test_the_python_quantize_argument_is_float16_with_a_warning(tiny_model_dir, tmp_path):
-    from sentiment_batch.errors import UserError
-
-    with pytest.warns(FutureWarning, match="float16"), pytest.raises(UserError, match="at least 1,000 real reviews"):
-        export_bundle(tiny_model_dir, tmp_path / "bundle", quantize=True, texts=made_up_reviews(10))
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_checks_parity_on_a_datasets_validation_split(tiny_model_dir, tmp_path, capsys, make_tiny_aclimdb):
@@ -551,9 +543,9 @@ def test_a_review_scores_bit_for_bit_alike_alone_and_in_a_batch_of_2000(tiny_bun
         if text.replace("<br />", "").strip():  # only line breaks: no words to score, an error row
             texts.append(text)
     with Scorer.from_bundle(tiny_bundle, threads=2, batch_size=2_000) as scorer:
-        together = scorer.probabilities(texts)
+        together = probabilities(scorer, texts)
     with Scorer.from_bundle(tiny_bundle, threads=1, batch_size=1) as scorer:
-        alone = np.concatenate([scorer.probabilities([text]) for text in texts[:200]])
+        alone = np.concatenate([probabilities(scorer, [text]) for text in texts[:200]])
     assert np.array_equal(alone.view(np.uint32), together[:200].view(np.uint32))
 
 
@@ -589,3 +581,10 @@ def test_negation_scopes_export_with_parity(tiny_model_dir, tmp_path):
     for batch_size in (1, len(texts)):
         reference, candidate = pytorch_and_onnx_logits(model, tmp_path / "bundle", texts, batch_size)
         np.testing.assert_allclose(candidate, reference, rtol=0, atol=MAX_LOGIT_DIFF)
+
+
+def test_refuses_an_output_that_holds_the_model(tiny_model_dir, tmp_path, capsys):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "d" / "m")
+    assert cli_main(["export", "--model", str(model), "--output", str(tmp_path / "d"), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"holds the input {model}; write somewhere else")
+    assert (model / "model.safetensors").is_file()

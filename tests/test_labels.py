@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from sentiment_batch.errors import UserError
+from sentiment_batch.labels import class_id
 from sentiment_batch.train.labels import label_names
 from sentiment_batch.train.splits import load_labelled
 
@@ -40,9 +41,30 @@ def classes(data) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
+    ("names", "value", "expected"),
+    [
+        (("negative", "positive"), 1, 1),
+        (("negative", "positive"), "1", 1),
+        (("negative", "positive"), " 0 ", 0),
+        (("negative", "positive"), 0.0, 0),
+        (("negative", "positive"), "NEG", 0),
+        (("negative", "positive"), " Positive", 1),
+        (("negative", "positive"), "neutral", None),
+        (("negative", "positive"), 2, None),
+        (("1", "3", "5"), "3.0", 1),
+        (("1", "3", "5"), 5, 2),
+        (("good", "meh", "bad"), " meh ", 1),
+    ],
+)
+def test_a_label_value_finds_its_class_as_train_finds_it(names, value, expected):
+    assert class_id(names, value) == expected
+
+
+@pytest.mark.parametrize(
     "labels",
     [
         [0, 1, 1, 0],
+        ["0", "1", " 1.0", "0"],
         ["neg", "pos", "pos", "neg"],
         ["Negative", " POSITIVE", "positive", "NEG"],
         [False, True, True, False],

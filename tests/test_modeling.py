@@ -319,12 +319,13 @@ def test_unknown_pooling_is_refused():
 def test_text_classification_pipeline_answers_like_the_bundle(tiny_model_dir, tiny_bundle):
     from transformers import pipeline
 
+    from helpers import probabilities
     from sentiment_batch import Scorer
 
     texts = ["A wonderful, moving film.", "Terrible. The plot makes no sense.", "great great great"]
     classifier = pipeline("text-classification", model=str(tiny_model_dir), trust_remote_code=True, top_k=None)
     answers = classifier(texts)
-    expected = Scorer.from_bundle(tiny_bundle).probabilities(texts)
+    expected = probabilities(Scorer.from_bundle(tiny_bundle), texts)
     for answer, probs in zip(answers, expected, strict=True):
         by_label = {entry["label"]: entry["score"] for entry in answer}
         assert by_label == pytest.approx({"negative": probs[0], "positive": probs[1]}, abs=1e-5)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -12,7 +14,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from sklearn.metrics import f1_score
 
+from helpers import REVIEWS
 from sentiment_batch import __version__
 from sentiment_batch.bundle import CARD_FILE, DATA_FILE, EXPLAIN_FILE, MANIFEST_FILE, MODEL_FILE, TOKENIZER_FILE
 
@@ -59,13 +63,19 @@ def test_wheel_holds_only_the_sentiment_batch_namespace_and_the_default_bundle(w
     assert "License-Expression: MIT" in metadata.splitlines()
 
 
-def score_sample(bin_dir: Path, cwd: Path, output: Path) -> list[dict]:
+def score_file(bin_dir: Path, cwd: Path, source: Path, output: Path, *options: str) -> tuple[list[dict], str]:
+    """The rows `sentiment-batch score` wrote, and its stderr."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    command = [bin_dir / "sentiment-batch", "score", SAMPLE_CSV, "--output", output, "--no-progress"]
+    command = [bin_dir / "sentiment-batch", "score", source, "--output", output, "--no-progress", *options]
     result = run(command, cwd=cwd, env={**env, "HF_HUB_OFFLINE": "1"})
-    assert "scored 300 rows" in result.stderr
     with output.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+        return list(csv.DictReader(handle)), result.stderr
+
+
+def score_sample(bin_dir: Path, cwd: Path, output: Path) -> list[dict]:
+    rows, stderr = score_file(bin_dir, cwd, SAMPLE_CSV, output)
+    assert "scored 296 of 300 rows" in stderr
+    return rows
 
 
 def test_installed_wheel_scores_with_its_own_bundle_anywhere_without_torch(installed, tmp_path):
@@ -89,6 +99,31 @@ def test_installed_wheel_explains_with_its_shipped_bundle(installed, tmp_path):
     assert all(entry["phrase"] in text for entries, text in evidence for entry in entries)
 
 
+def test_installed_wheel_describes_and_measures_its_bundle_without_torch(installed, tmp_path):
+    info = json.loads(run([installed / "sentiment-batch", "info", "--json"], cwd=tmp_path).stdout)
+    manifest = json.loads(Path(info["bundle"], MANIFEST_FILE).read_text(encoding="utf-8"))
+    assert info["shipped"] and "site-packages" in info["bundle"] and info["labels"] == ["negative", "positive"]
+    accuracies = {name: figures["accuracy"] for name, figures in info["metrics"]["sources"].items()}
+    assert len(accuracies) > 1 and "imdb" in accuracies
+    assert accuracies == {name: manifest["source"]["metrics"][f"eval_{name}_accuracy"] for name in accuracies}
+    labelled = tmp_path / "labelled.csv"
+    with labelled.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([("text", "label"), *((text, ("neg", "pos")[truth]) for text, truth in REVIEWS)])
+    command = [installed / "sentiment-batch", "evaluate", "--dataset", labelled]
+    report = json.loads(run(command, cwd=tmp_path).stdout)
+    scored, _ = score_file(installed, tmp_path, labelled, tmp_path / "scored.csv", "--column-prefix", "predicted_")
+    predicted = [row["predicted_label"] for row in scored]
+    truths = [("negative", "positive")[truth] for _, truth in REVIEWS]
+    confusion = collections.Counter(zip(truths, predicted, strict=True))
+    assert report["rows"] == len(REVIEWS) and report["unscorable"] == 0
+    assert report["confusion"] == {true: {guess: confusion[true, guess] for guess in info["labels"]} for true in truths}
+    assert report["accuracy"] == sum(confusion[label, label] for label in info["labels"]) / len(REVIEWS)
+    assert report["macro_f1"] == pytest.approx(f1_score(truths, predicted, average="macro"))
+    split = [installed / "sentiment-batch", "evaluate", "--dataset", labelled, "--split", "validation"]
+    result = subprocess.run(split, capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 2 and "is missing; install the training extra" in result.stderr
+
+
 def test_training_commands_say_which_extra_they_need(installed, tmp_path):
     result = subprocess.run(
         [installed / "sentiment-batch", "train", "--help"], capture_output=True, text=True, cwd=tmp_path, timeout=120
@@ -107,18 +142,15 @@ def test_the_spark_engine_says_which_extra_it_needs(installed, tmp_path):
 
 # Where each folder's imports must be declared: the base requirements, plus the extra its modules need.
 EXTRAS_OF = {"sentiment_batch": (), "train": ("train",), "export": ("train",)}
-SPARK_MODULES = ("spark.py", "spark_engine.py")
+# Runtime modules that need an extra of their own, imported only by whoever uses them.
+OPTIONAL_MODULES = {"spark.py": "spark", "spark_engine.py": "spark", "duckdb.py": "duckdb"}
 
 
 def requirement_names(requirements) -> set[str]:
-    import re
-
     return {normalized(re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]) for requirement in requirements}
 
 
 def normalized(name: str) -> str:
-    import re
-
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
@@ -147,12 +179,20 @@ def test_every_imported_package_is_declared_where_its_code_needs_it():
     for folder, needed in EXTRAS_OF.items():
         for path in sorted((REPO / folder).glob("*.py")):
             requirements = [*project["dependencies"], *(req for extra in needed for req in extras[extra])]
-            if path.name in SPARK_MODULES:
-                requirements += extras["spark"]
+            if path.name in OPTIONAL_MODULES:
+                requirements += extras[OPTIONAL_MODULES[path.name]]
             declared = requirement_names(requirements)
             for module in third_party_imports(path):
                 names = {normalized(name) for name in distributions.get(module, [module])}
                 assert names & declared, f"{folder}/{path.name} imports {module}, which {needed or 'the base'} lacks"
+
+
+def test_the_optional_neighbours_are_extras_that_the_tests_install():
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert requirement_names(extras["duckdb"]) == {"duckdb"} and requirement_names(extras["polars"]) == {"polars"}
+    assert {"duckdb", "polars"} <= set(re.search(r"\[(.*)\]", extras["dev"][0]).group(1).split(","))
 
 
 def test_benchmark_tools_are_in_their_own_extra():

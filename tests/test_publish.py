@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 
 import pytest
 
+from sentiment_batch import publish
 from sentiment_batch.errors import UserError
-from sentiment_batch.publish import TEMP_SUFFIX, OutputExistsError, check_output, staged_file, staged_folder
+from sentiment_batch.publish import (
+    TEMP_SUFFIX,
+    OutputExistsError,
+    check_apart,
+    check_output,
+    staged_file,
+    staged_folder,
+)
 
 
 def names(folder):
@@ -50,7 +57,7 @@ def test_a_planted_symlink_at_the_temp_name_is_never_followed(tmp_path, monkeypa
     planted = tmp_path / f".out.csv.guessed{TEMP_SUFFIX}"
     planted.symlink_to(victim)
     candidates = iter(["guessed", "fresh"])
-    monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: candidates)
+    monkeypatch.setattr(publish, "_random_part", lambda: next(candidates))
     with staged_file(tmp_path / "out.csv") as handle:
         handle.write(b"scored rows")
     assert victim.read_text() == "precious"
@@ -126,3 +133,79 @@ def test_staged_folder_replaces_only_with_overwrite_and_leaves_nothing(tmp_path)
     with staged_folder(path, overwrite=True) as staging:
         (staging / "b").write_text("3")
     assert names(path) == ["b"] and names(tmp_path) == ["bundle"]
+
+
+def test_a_file_whose_folder_moved_mid_write_is_refused_and_its_temp_file_removed(tmp_path):
+    dest, moved = tmp_path / "dest", tmp_path / "moved"
+    dest.mkdir()
+    refused = pytest.raises(UserError, match="dest was moved or replaced while out.csv was being written")
+    with refused, staged_file(dest / "out.csv") as handle:
+        handle.write(b"first batch")
+        dest.rename(moved)
+        handle.write(b"second batch")
+    assert names(tmp_path) == ["moved"] and names(moved) == []
+
+
+def test_a_folder_moved_and_replaced_mid_write_gets_nothing_either(tmp_path):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(UserError, match="moved or replaced"), staged_file(dest / "out.csv") as handle:
+        handle.write(b"rows")
+        dest.rename(tmp_path / "old")
+        dest.mkdir()  # a rotation: the old folder kept aside, a new one in its place
+    assert names(tmp_path) == ["dest", "old"] and names(dest) == [] and names(tmp_path / "old") == []
+
+
+def test_a_folder_moved_back_before_the_end_is_published_there(tmp_path):
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with staged_file(dest / "out.csv") as handle:
+        dest.rename(tmp_path / "aside")
+        handle.write(b"rows")
+        (tmp_path / "aside").rename(dest)
+    assert (dest / "out.csv").read_bytes() == b"rows" and names(dest) == ["out.csv"]
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_staged_folder_whose_parent_moved_is_refused_and_removed_wherever_it_is(tmp_path, overwrite):
+    """Writers that work by path (Spark, `save_pretrained`) re-create the staging folder at its old place; that
+    copy goes too."""
+    dest, moved = tmp_path / "dest", tmp_path / "moved"
+    (dest / "bundle").mkdir(parents=True)
+    with (
+        pytest.raises(UserError, match="moved or replaced"),
+        staged_folder(dest / "bundle", overwrite=overwrite) as staging,
+    ):
+        (staging / "model.onnx").write_text("half")
+        dest.rename(moved)
+        (staging / "part").mkdir(parents=True)  # by path: dest/.bundle.<random>.sentiment-batch.tmp/part
+        (staging / "part" / "rows").write_text("more")
+    assert names(moved) == ["bundle"] and names(dest) == []
+
+
+def test_overwriting_a_folder_swaps_it_through_the_folder_descriptor(tmp_path):
+    path = tmp_path / "bundle"
+    path.mkdir()
+    (path / "old").write_text("1")
+    with staged_folder(path, overwrite=True) as staging:
+        (staging / "nested").mkdir()
+        (staging / "nested" / "new").write_text("2")
+    assert names(tmp_path) == ["bundle"] and names(path) == ["nested"] and (path / "nested" / "new").read_text() == "2"
+
+
+def test_check_apart_refuses_an_output_that_is_holds_or_lies_inside_an_input(tmp_path):
+    data = tmp_path / "data"
+    (data / "inner").mkdir(parents=True)
+    (data / "reviews.csv").write_text("text\n")
+    (tmp_path / "link").symlink_to(data)
+    for output, expected in [
+        (data / "reviews.csv", "is also an input"),
+        (data, "holds the input"),
+        (tmp_path, "holds the input"),
+        (data / "inner" / "model", "lies inside the input"),
+        (tmp_path / "link", "holds the input"),  # the same folder by another name
+    ]:
+        with pytest.raises(UserError, match=expected):
+            check_apart(output, [data / "reviews.csv", tmp_path / "missing", data / "inner"])
+    check_apart(tmp_path / "model", [data / "reviews.csv", tmp_path / "missing"])  # beside the input: fine
+    check_apart(tmp_path / "stanfordnlp", [tmp_path / "stanfordnlp" / "imdb"])  # an input that is no path (Hub id)

@@ -8,15 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
+import polars
 import pyarrow as pa
 import pytest
 
-from helpers import REVIEWS, VARIED_TEXTS
+from helpers import REVIEWS, VARIED_TEXTS, probabilities
 from sentiment_batch import Scorer
 from sentiment_batch.bundle import load_bundle
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import encode, load_tokenizer
-from sentiment_batch.scorer import row_error, text_errors
+from sentiment_batch.text import row_error, text_errors
 
 TEXTS = [text for text, _ in REVIEWS] + [text for text in VARIED_TEXTS if text.strip()]
 MIXED = [TEXTS[0], None, "", "   \n", 42, float("nan"), TEXTS[1], TEXTS[2]]
@@ -146,7 +147,7 @@ def test_batches_side_by_side_give_the_sequential_result(tiny_bundle):
     # Same batches both ways: a review's float32 sums round by its place in the batch's 64-row blocks.
     parallel = Scorer.from_bundle(tiny_bundle, threads=3, batch_size=2)
     sequential = Scorer.from_bundle(tiny_bundle, threads=1, batch_size=2)
-    np.testing.assert_array_equal(parallel.probabilities(texts), sequential.probabilities(texts))
+    np.testing.assert_array_equal(probabilities(parallel, texts), probabilities(sequential, texts))
     assert parallel.predict(texts) == sequential.predict(texts)
 
 
@@ -197,13 +198,15 @@ def test_scorer_owns_one_thread_pool(tiny_bundle):
     assert not [thread for thread in pool_threads() - before if thread.is_alive()]  # closed with the block
 
 
-def test_from_bundle_leaves_the_environment_alone(tiny_bundle, monkeypatch):
+def test_the_scorer_sizes_the_tokenizer_pool_and_leaves_the_rest_of_the_environment_alone(tiny_bundle, monkeypatch):
     import os
 
     monkeypatch.delenv("RAYON_NUM_THREADS", raising=False)
     before = dict(os.environ)
     Scorer.from_bundle(tiny_bundle, threads=1)
-    assert dict(os.environ) == before
+    assert dict(os.environ) == {**before, "RAYON_NUM_THREADS": "1"}
+    Scorer.from_bundle(tiny_bundle, threads=2)  # a value already set, the user's say, is kept
+    assert dict(os.environ) == {**before, "RAYON_NUM_THREADS": "1"}
 
 
 def test_unloadable_model_is_a_user_error(bundle_copy):
@@ -270,7 +273,7 @@ def test_invalid_utf8_is_a_per_row_error_and_neighbours_are_scored(scorer, arrow
 
 def test_text_errors_of_valid_text_never_decode_cell_by_cell(monkeypatch):
     """Valid columns are checked by one Arrow validation; the per-cell fallback is for invalid ones only."""
-    from sentiment_batch import scorer as scorer_module
+    from sentiment_batch import text as scorer_module
 
     calls = []
     per_cell = scorer_module.undecodable_cells
@@ -315,10 +318,8 @@ def test_duplicate_text_column_is_a_value_error(scorer):
         (lambda s: list(s.score_batches(pa.record_batch({"text": ["a"]}))), TypeError, "use score_batch"),
         (lambda s: list(s.score_batches([{"text": "a"}])), TypeError, "RecordBatches"),
         (lambda s: s.score_batch(pa.table({"text": ["a"]})), TypeError, "RecordBatches"),
-        (lambda s: s.score_dataframe([["great"]]), TypeError, "DataFrame"),
+        (lambda s: s.score_dataframe([["great"]]), TypeError, "pandas or polars DataFrame, got list"),
         (lambda s: s.score_dataframe(pd.DataFrame({"text": ["a"]}), text_column=0), TypeError, "text_column"),
-        (lambda s: s.probabilities(["great", None]), ValueError, r"texts\[1\] cannot be scored: null text"),
-        (lambda s: s.probabilities("great"), TypeError, "single string"),
     ],
 )
 def test_misuse_is_a_clear_type_or_value_error(scorer, call, error, match):
@@ -348,8 +349,6 @@ def test_a_review_with_no_words_left_gets_an_error(scorer, text):
     assert [result["error"] for result in results] == [None, "no words to score", None]
     assert results[1]["label"] is None and results[1]["probabilities"] is None
     assert results[0] == scorer.predict([TEXTS[0]])[0]
-    with pytest.raises(ValueError, match=r"texts\[1\] cannot be scored: no words to score"):
-        scorer.probabilities([TEXTS[0], text])
     column = scorer.score_values(pa.array([text, TEXTS[1]], pa.large_string()))
     assert column["error"].to_pylist() == ["no words to score", None]
 
@@ -414,50 +413,72 @@ def test_a_scorer_closed_by_an_error_elsewhere_says_closed_to_the_call_it_cut_sh
     assert [str(error) for error in outcome] == ["this Scorer is closed; create another one"]
 
 
-@pytest.mark.parametrize(
-    ("edit", "match"),
-    [
-        (lambda tok: tok["model"]["vocab"].update({"great": 200_000_000}), "token id 200000000 is not between 0"),
-        (lambda tok: tok["model"]["vocab"].update({"great": -1}), "token id -1 is not between 0"),
-        (lambda tok: tok["model"]["vocab"].update({"great": "7"}), "token id '7' is not between 0"),
-        (lambda tok: tok["model"]["vocab"].pop("[UNK]"), "its unknown token '[UNK]' is not in its vocabulary"),
-        (lambda tok: tok["model"].update(unk_token=None), "its unknown token None is not in its vocabulary"),
-        (lambda tok: tok["model"].update(type="BPE"), "its model is 'BPE', not the WordLevel model"),
-        (lambda tok: tok["added_tokens"][0].update(id=10**9), "token id 1000000000 is not between 0"),
-    ],
-)
-def test_a_tokenizer_unfit_for_the_graph_is_refused_before_it_is_built(bundle_copy, edit, match):
-    import re
-
-    tokenizer = json.loads((bundle_copy / "tokenizer.json").read_text(encoding="utf-8"))
-    edit(tokenizer)
-    (bundle_copy / "tokenizer.json").write_text(json.dumps(tokenizer), encoding="utf-8")
-    with pytest.raises(UserError, match=f"cannot load the tokenizer .*tokenizer.json: {re.escape(match)}") as raised:
-        Scorer(load_bundle(bundle_copy, verify_sha256=False))
-    assert "\n" not in str(raised.value)
-
-
-def test_the_manifests_vocab_size_bounds_the_tokenizers_ids(bundle_copy):
-    from test_bundle import edit_manifest
-
-    vocab = json.loads((bundle_copy / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]
-    edit_manifest(bundle_copy, vocab_size=max(vocab.values()))  # one row short
-    with pytest.raises(UserError, match=f"token id {max(vocab.values())} is not between 0 and"):
-        Scorer.from_bundle(bundle_copy)
-    edit_manifest(bundle_copy, vocab_size="many")
-    with pytest.raises(UserError, match="vocab_size must be a positive integer"):
-        Scorer.from_bundle(bundle_copy)
-
-
 def test_text_cells_that_are_not_utf8_are_written_as_text(scorer):
-    from sentiment_batch.scorer import writable
+    from sentiment_batch.text import writable
 
     cells = pa.array([b"good", b"caf\xe9 ok", None, b"\xc0\xaf"], pa.binary()).view(pa.string())
     scored = scorer.score_batch(pa.record_batch({"id": [1, 2, 3, 4], "text": cells}))
-    fixed = writable(scored, "text")
+    fixed = writable(scored, "text", "error")
     fixed.validate(full=True)
     assert fixed.column("text").to_pylist() == ["good", "caf\ufffd ok", None, "\ufffd\ufffd"]
     assert fixed.schema == scored.schema and fixed.columns[2:] == scored.columns[2:]
     assert fixed.column("error").to_pylist() == [None, "invalid UTF-8", "null text", "invalid UTF-8"]
     valid = scorer.score_batch(pa.record_batch({"text": ["good"]}))
-    assert writable(valid, "text") is valid
+    assert writable(valid, "text", "error") is valid
+
+
+def test_a_polars_frame_is_scored_into_a_polars_frame_as_pandas_is(scorer):
+    frame = polars.DataFrame({"id": range(len(MIXED) - 2), "text": [text for text in MIXED if not is_number(text)]})
+    scored = scorer.score_dataframe(frame)
+    assert isinstance(scored, polars.DataFrame) and scored.columns == ["id", "text", *scorer.output_names()]
+    assert scored.schema["score"] == polars.Float32 and scored["id"].to_list() == frame["id"].to_list()
+    expected = scorer.score_dataframe(frame.to_pandas())
+    pd.testing.assert_frame_equal(scored.to_pandas(), expected, check_dtype=False)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float))
+
+
+@pytest.mark.parametrize("text_type", [pa.string(), pa.large_string(), pa.string_view()])
+def test_an_arrow_table_is_scored_into_a_table_in_order(scorer, text_type):
+    texts = [text for text in MIXED if not is_number(text)]
+    table = pa.Table.from_batches(
+        pa.table({"id": range(len(texts)), "text": pa.array(texts, text_type)}).to_batches(max_chunksize=2)
+    )
+    scored = scorer.score_table(table)
+    assert isinstance(scored, pa.Table) and scored.column_names == ["id", "text", *scorer.output_names()]
+    assert scored.select(["id", "text"]).equals(table)
+    [batch] = scorer.score_batches([pa.record_batch({"text": pa.array(texts, pa.string())})])
+    assert scored.drop_columns(["id", "text"]).equals(pa.Table.from_batches([batch]).drop_columns(["text"]))
+    with pytest.raises(TypeError, match="table must be a pyarrow Table, got RecordBatch"):
+        scorer.score_table(batch)
+
+
+def test_a_scorer_used_in_a_forked_child_answers_as_in_the_parent(tiny_bundle, tmp_path):
+    import os
+    import pickle
+    import time
+
+    scorer = Scorer.from_bundle(tiny_bundle, threads=2, batch_size=2)
+    expected = scorer.predict(TEXTS, explain=2)  # the pool's threads and both sessions exist before the fork
+    answers = tmp_path / "child.pickle"
+    pid = os.fork()
+    if pid == 0:  # the child scores, writes its answers and leaves at once, running none of pytest's exit code
+        code = 1
+        try:
+            answers.write_bytes(pickle.dumps(scorer.predict(TEXTS, explain=2)))
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while (status := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if status[0] == 0:  # still running: it hangs
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child did not finish scoring within 60 s")
+    assert os.waitstatus_to_exitcode(status[1]) == 0
+    assert pickle.loads(answers.read_bytes()) == expected
+    assert scorer.predict(TEXTS, explain=2) == expected  # the parent's scorer is untouched
+    scorer.close()

@@ -10,8 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sentiment_batch import cli, local_engine, scoring_cli
-from sentiment_batch import io as sb_io
+from sentiment_batch import cli, local_engine, scoring_cli, writers
 from sentiment_batch.bundle import MANIFEST_FILE
 from sentiment_batch.publish import TEMP_SUFFIX
 
@@ -64,7 +63,7 @@ def test_formats_keep_rows_order_and_columns(tmp_path, capsys, tiny_bundle, sour
     assert errors == [None, null_reason, "empty text", "whitespace-only text", None, None, None]
     labels = [label for label, error in zip(scored["label"], errors, strict=True) if error is None]
     assert len(labels) == 4 and set(labels) <= {"negative", "positive"}
-    assert err[-1].startswith(f"scored {len(TEXTS)} rows from 1 file(s)") and "3 errors" in err[-1]
+    assert err[-1].startswith(f"scored 4 of {len(TEXTS)} rows from 1 file(s)") and "3 unscorable" in err[-1]
     assert "rows/s" in err[-1]
 
 
@@ -79,7 +78,9 @@ def test_multi_file_and_glob_in_order(tmp_path, capsys, tiny_bundle):
     assert code == 0
     ids = pq.read_table(out).column("id").to_pylist()
     assert ids == [*range(200, 207), *range(0, 7), *range(100, 107)]
-    assert "from 3 file(s)" in err[-1] and "9 errors" in err[-1]
+    assert (
+        "from 3 file(s)" in err[-1] and "9 unscorable (null text: 3, empty text: 3, whitespace-only text: 3)" in err[-1]
+    )
 
 
 def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch):
@@ -87,13 +88,13 @@ def test_many_chunks_match_one_chunk(tmp_path, capsys, tiny_bundle, monkeypatch)
     assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "one.parquet")[0] == 0
     monkeypatch.setattr(local_engine, "CHUNK_ROWS", 4)
     written = []
-    original = sb_io.AtomicWriter.write
+    original = writers.OutputWriter.write
 
     def spy(self, batch):
         written.append(batch.num_rows)
         original(self, batch)
 
-    monkeypatch.setattr(sb_io.AtomicWriter, "write", spy)
+    monkeypatch.setattr(writers.OutputWriter, "write", spy)
     assert score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "many.parquet", "--threads", "1")[0] == 0
     assert max(written) == 4 and sum(written) == 5 * len(TEXTS)  # streamed chunk by chunk, never whole
     many = pq.ParquetFile(tmp_path / "many.parquet")
@@ -174,7 +175,7 @@ def test_broken_bundle_exits_2_without_output(tmp_path, capsys, bundle_copy, bre
 
 def test_a_graph_that_disagrees_with_the_manifest_is_refused_before_any_row(tmp_path, capsys, bundle_copy, monkeypatch):
     swap_labels(bundle_copy)  # every file matches its hash; the graph's own metadata names other labels
-    monkeypatch.setattr(sb_io.AtomicWriter, "write", lambda self, batch: pytest.fail("a row was scored"))
+    monkeypatch.setattr(writers.OutputWriter, "write", lambda self, batch: pytest.fail("a row was scored"))
     path = write(frame(), tmp_path / "in.csv")
     code, err = score(capsys, path, "--bundle", bundle_copy, "--output", tmp_path / "out.csv")
     assert code == 2 and len(err) == 1 and "disagree on sentiment_batch.labels" in err[0]
@@ -189,7 +190,7 @@ def test_a_graph_that_disagrees_with_the_manifest_is_refused_before_any_row(tmp_
         ("short.csv", b"id,text,note\n1,fine,x\n2,fine\n", "out.csv", "line 3: 2 field(s) where the header has 3"),
         ("dup.csv", b"id,text,text\n1,fine,x\n", "out.csv", "has 2 columns named 'text'"),
         ("fake.parquet", b"not parquet at all", "out.parquet", "as PARQUET"),
-        ("in.csv", b"id,text\n1,fine\n", "out.json", "unknown extension '.json'"),
+        ("in.csv", b"id,text\n1,fine\n", "out.xlsx", "unknown extension '.xlsx'"),
         ("in.csv", b"id,text\n1,fine\n", "no_such_dir/out.csv", "output folder"),
         ("in.csv", b"id,text\n1,fine\n", "in.csv", "is also an input"),
     ],
@@ -222,7 +223,7 @@ def test_malformed_row_late_in_file_leaves_no_output(tmp_path, capsys, tiny_bund
 
 def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
     monkeypatch.setattr(local_engine, "CHUNK_ROWS", 3)
-    original = sb_io.AtomicWriter.write
+    original = writers.OutputWriter.write
     calls = []
 
     def write_then_crash(self, batch):
@@ -231,7 +232,7 @@ def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
             raise MemoryError("simulated crash")
         original(self, batch)
 
-    monkeypatch.setattr(sb_io.AtomicWriter, "write", write_then_crash)
+    monkeypatch.setattr(writers.OutputWriter, "write", write_then_crash)
     path = write(frame(), tmp_path / "in.parquet")
     with pytest.raises(MemoryError):
         scoring_cli.main(
@@ -241,13 +242,16 @@ def test_crash_mid_way_leaves_no_final_file(tmp_path, tiny_bundle, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet"]
 
 
-def test_mismatched_inputs_are_rejected_up_front(tmp_path, capsys, tiny_bundle):
+def test_inputs_whose_columns_differ_meet_by_name(tmp_path, capsys, tiny_bundle):
     write(frame(), tmp_path / "a.parquet")
-    write(frame().drop(columns="note"), tmp_path / "b.parquet")
-    code, err = score(
-        capsys, tmp_path / "a.parquet", tmp_path / "b.parquet", "--bundle", tiny_bundle, "--output", tmp_path / "o.csv"
-    )
-    assert code == 2 and "all inputs must have the same columns" in err[0]
+    write(frame(100).drop(columns="note")[["text", "id"]], tmp_path / "b.parquet")
+    out = tmp_path / "o.parquet"
+    code, err = score(capsys, tmp_path / "a.parquet", tmp_path / "b.parquet", "--bundle", tiny_bundle, "--output", out)
+    assert code == 0, err
+    scored = pq.read_table(out)
+    assert scored.column_names == ["id", "text", "note", *ADDED]
+    assert scored.column("id").to_pylist() == [*range(len(TEXTS)), *range(100, 100 + len(TEXTS))]
+    assert scored.column("note").to_pylist() == frame()["note"].tolist() + [None] * len(TEXTS)
 
 
 def test_missing_default_bundle_is_one_line(tmp_path, capsys, monkeypatch):
@@ -279,17 +283,11 @@ def test_output_that_is_a_folder_is_refused(tmp_path, capsys, tiny_bundle):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "x.csv"] and not any((tmp_path / "x.csv").iterdir())
 
 
-def test_model_flag_still_names_the_bundle_with_a_warning(tmp_path, capsys, caplog, tiny_bundle):
-    path = write(frame(), tmp_path / "in.csv")
-    assert score(capsys, path, "--model", tiny_bundle, "--output", tmp_path / "out.csv")[0] == 0
-    assert "--model is now --bundle" in caplog.text
-
-
 def test_empty_input_gives_header_only_output(tmp_path, capsys, tiny_bundle):
     path = tmp_path / "empty.csv"
     path.write_text("id,text\n")
     code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
-    assert code == 0 and "scored 0 rows" in err[-1]
+    assert code == 0 and "scored 0 of 0 rows" in err[-1]
     assert pq.read_schema(tmp_path / "out.parquet").names == ["id", "text", *ADDED]
 
 
@@ -301,11 +299,15 @@ def test_schema_of_output(tmp_path, capsys, tiny_bundle):
     assert schema.field("id").type == pa.int64()
 
 
-def test_non_string_text_column_is_per_row_errors(tmp_path, capsys, tiny_bundle):
+def test_a_text_column_of_numbers_fails_the_run_with_exit_3_and_no_output(tmp_path, capsys, tiny_bundle):
     pq.write_table(pa.table({"text": [1, 2]}), tmp_path / "ints.parquet")
     code, err = score(capsys, tmp_path / "ints.parquet", "--bundle", tiny_bundle, "--output", tmp_path / "out.parquet")
-    assert code == 0 and "2 errors" in err[-1]
-    assert pq.read_table(tmp_path / "out.parquet").column("error").to_pylist() == ["non-string text (int)"] * 2
+    assert code == 3
+    assert err[-2].startswith("scored 0 of 2 rows") and "2 unscorable (non-string text (int): 2)" in err[-2]
+    assert err[-1] == (
+        "sentiment-batch score: error: no row could be scored (2 rows; non-string text (int): 2); nothing was published"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ints.parquet"]
 
 
 def test_columns_csv_cannot_hold_exit_2_without_output(tmp_path, capsys, tiny_bundle):
@@ -330,7 +332,7 @@ def test_readme_main_command_scores_the_sample_file_with_the_committed_bundle(tm
     assert scored["id"].tolist() == original["id"].tolist()
     assert scored["text"].tolist() == original["text"].tolist()
     assert set(scored.loc[scored["error"] == "", "label"]) == {"negative", "positive"}
-    assert "scored 300 rows" in err[-1]
+    assert "of 300 rows" in err[-1]
 
 
 def test_committed_bundle_reads_sentiment():
@@ -358,7 +360,7 @@ def test_invalid_utf8_rows_get_an_error_and_the_output_stays_valid_text(tmp_path
         path.write_bytes(b"id,text\n" + b"".join(b"%d,%s\n" % (row, cell) for row, cell in enumerate(cells)))
     out = tmp_path / f"out{target}"
     code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", out)
-    assert code == 0 and f"{len(BAD_BYTES)} errors" in err[-1]
+    assert code == 0 and f"{len(BAD_BYTES)} unscorable (invalid UTF-8: {len(BAD_BYTES)})" in err[-1]
     if target == ".parquet":
         scored = pq.read_table(out)
         scored.validate(full=True)  # every string is UTF-8: any reader can read the file
@@ -606,8 +608,9 @@ def test_the_local_engine_takes_keyword_arguments_and_returns_a_summary(tmp_path
     summary = local_engine.score_files(
         [source], out, bundle=load_bundle(tiny_bundle), text_column="text", batch_size=2, threads=1, progress=False
     )
-    assert (summary.files, summary.rows, summary.errors) == (1, len(TEXTS), 3)
-    assert summary.line().startswith(f"scored {len(TEXTS)} rows from 1 file(s) into {out}: 3 errors")
+    assert (summary.inputs, summary.rows, summary.scored) == ([str(source)], len(TEXTS), len(TEXTS) - 3)
+    assert summary.errors == {"null text": 1, "empty text": 1, "whitespace-only text": 1}
+    assert summary.line().startswith(f"scored 4 of {len(TEXTS)} rows from 1 file(s) into {out}: 3 unscorable")
     assert read(out)["id"].tolist() == list(range(len(TEXTS)))
 
 
@@ -679,7 +682,7 @@ def test_a_closed_stderr_changes_nothing(tmp_path, tiny_bundle):
     source = write(pd.concat([frame(i * 10) for i in range(50)], ignore_index=True), tmp_path / "in.parquet")
     out = tmp_path / "out.parquet"
     command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(source), "--output", str(out)]
-    command += ["--bundle", str(tiny_bundle), "--model", str(tiny_bundle)]  # --model: a warning, logged to stderr
+    command += ["--bundle", str(tiny_bundle)]
     result = run_paused_or_plain(["sh", "-c", f"exec 2>&-; exec {shlex.join(command)}"])
     assert result.returncode == 0 and result.stdout == b""
     scored = pq.read_table(out)
@@ -735,3 +738,113 @@ def test_file_names_that_are_not_utf8_or_hold_a_newline_work_or_are_named_in_one
     (tmp_path / "two\nlines.csv").write_text("id,text\n1,great\n")
     code, err = score(capsys, tmp_path / "two\nlines.csv", "--bundle", tiny_bundle, "--output", tmp_path / "a\nb.csv")
     assert code == 0 and len(err) == 1 and "a\\nb.csv" in err[0]
+
+
+def with_null_texts(path, share, rows=200):
+    """A Parquet file of `rows` reviews, `share` of them with a null text."""
+    nulls = round(rows * share)
+    texts = [None] * nulls + [f"a fine film, number {row}" for row in range(rows - nulls)]
+    pq.write_table(pa.table({"id": range(rows), "text": texts}), path)
+    return path
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.2, 3), (0.05, 0)])
+def test_max_error_rate_fails_the_run_beyond_it(tmp_path, capsys, tiny_bundle, share, expected):
+    path = with_null_texts(tmp_path / "in.parquet", share)
+    out = tmp_path / "out.parquet"
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "-o", out, "--max-error-rate", "0.1")
+    assert code == expected, err
+    assert out.exists() == (expected == 0)
+    if expected:
+        assert "20.0% of rows could not be scored (null text: 40), more than the 10.0% allowed" in err[-1]
+    result = run_cli(path, "--bundle", tiny_bundle, "-o", tmp_path / "sub.parquet", "--max-error-rate", "0.1")
+    assert result.returncode == expected, result.stderr
+    assert (tmp_path / "sub.parquet").exists() == (expected == 0)
+
+
+def test_a_run_that_scores_nothing_exits_3_as_a_process_and_publishes_nothing(tmp_path, tiny_bundle):
+    path = with_null_texts(tmp_path / "in.parquet", 1.0, rows=5)
+    result = run_cli(path, "--bundle", tiny_bundle, "-o", tmp_path / "out.csv", "--summary", tmp_path / "s.json")
+    assert result.returncode == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.parquet", "s.json"]
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert (summary["rows"], summary["scored"], summary["errors"], summary["output"]) == (5, 0, {"null text": 5}, None)
+
+
+@pytest.mark.parametrize("rate", ["-0.1", "1.5", "nan"])
+def test_a_max_error_rate_outside_0_to_1_is_refused(tmp_path, capsys, tiny_bundle, rate):
+    path = with_null_texts(tmp_path / "in.parquet", 0.0, rows=3)
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "-o", tmp_path / "out.csv", "--max-error-rate", rate)
+    assert code == 2 and "the maximum error rate must be a number from 0 to 1" in err[-1]
+
+
+def test_the_summary_json_counts_what_the_output_holds(tmp_path, capsys, tiny_bundle):
+    path = with_null_texts(tmp_path / "in.parquet", 0.05)
+    out, summary_path = tmp_path / "out.parquet", tmp_path / "summary.json"
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "-o", out, "--summary", summary_path)
+    assert code == 0, err
+    summary, scored = json.loads(summary_path.read_text()), pq.read_table(out)
+    assert list(summary) == [
+        "rows", "scored", "errors", "labels", "seconds", "rows_per_second", "inputs", "output", "bundle"
+    ]  # fmt: skip
+    errors = pd.Series(scored.column("error").to_pylist()).dropna().value_counts().to_dict()
+    labels = pd.Series(scored.column("label").to_pylist()).dropna().value_counts().to_dict()
+    assert summary["rows"] == scored.num_rows and summary["scored"] == sum(labels.values())
+    assert summary["errors"] == errors and summary["labels"] == labels
+    assert summary["inputs"] == [str(path)] and summary["output"] == str(out)
+    manifest = json.loads((tiny_bundle / MANIFEST_FILE).read_text())
+    assert summary["bundle"]["model_sha256"] == manifest["model_sha256"]
+    assert summary["bundle"]["labels"] == manifest["labels"]
+    provenance = json.loads(scored.schema.metadata[b"sentiment_batch"])
+    assert provenance["model_sha256"] == manifest["model_sha256"]
+    assert (provenance["text_column"], provenance["explain"], provenance["labels"]) == ("text", 0, manifest["labels"])
+
+
+def test_stderr_in_a_file_gets_whole_lines_never_carriage_returns(tmp_path, tiny_bundle):
+    import subprocess
+    import sys
+
+    path = with_null_texts(tmp_path / "in.parquet", 0.05, rows=2000)
+    log = tmp_path / "stderr.log"
+    command = [sys.executable, "-m", "sentiment_batch.cli", "score", str(path), "--bundle", str(tiny_bundle)]
+    with log.open("w") as stderr:  # no --no-progress: progress is on, as in a scheduled job
+        result = subprocess.run([*command, "-o", str(tmp_path / "out.csv")], stderr=stderr, timeout=300)
+    assert result.returncode == 0
+    text = log.read_text()
+    assert "\r" not in text and text.splitlines()[-1].startswith("scored 1900 of 2000 rows")
+
+
+def test_version_is_0_3_0(capsys):
+    import sentiment_batch
+
+    assert cli.main(["--version"]) == 0
+    assert (
+        capsys.readouterr().out.strip() == "sentiment-batch 0.3.0" == f"sentiment-batch {sentiment_batch.__version__}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "match"),
+    [
+        ("rot13", "'rot13' is not a text encoding"),
+        ("base64", "'base64' is not a text encoding"),
+        ("zlib", "'zlib' is not a text encoding"),
+        ("idna", "'idna' is not a text encoding"),
+        ("utf-16", "as CSV: UTF-16 stream does not start with BOM"),
+        ("no-such-codec", "unknown encoding 'no-such-codec'"),
+    ],
+)
+def test_an_encoding_the_reader_cannot_use_is_one_line_and_exit_2(tmp_path, capsys, tiny_bundle, encoding, match):
+    path = write(frame(), tmp_path / "in.csv")
+    code, err = score(capsys, path, "--bundle", tiny_bundle, "-o", tmp_path / "out.csv", "--encoding", encoding)
+    assert code == 2 and len(err) == 1 and match in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize(
+    "header", [",".join(f"column{index}" for index in range(10_000)), "x" * 2_000_000], ids=["wide", "one-line"]
+)
+def test_messages_that_list_your_columns_stay_short(tmp_path, capsys, tiny_bundle, header):
+    (tmp_path / "in.csv").write_text(header, encoding="utf-8")
+    code, err = score(capsys, tmp_path / "in.csv", "--bundle", tiny_bundle, "-o", tmp_path / "out.csv")
+    assert code == 2 and len(err) == 1 and "has no column 'text'" in err[0] and len(err[0]) < 500, err[0][:1000]

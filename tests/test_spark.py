@@ -14,9 +14,9 @@ import pytest
 
 from helpers import REVIEWS, VARIED_TEXTS
 from sentiment_batch import Scorer
-from sentiment_batch import io as sb_io
 from sentiment_batch.bundle import MANIFEST_FILE, load_bundle
 from sentiment_batch.errors import UserError
+from sentiment_batch.readers import open_path
 from sentiment_batch.scorer import DEFAULT_BATCH_SIZE
 
 spark_api = pytest.importorskip("sentiment_batch.spark", reason="the spark extra is not installed")
@@ -44,7 +44,7 @@ def spark_read(spark, path: Path):
 def local_engine(path: Path, bundle: Path) -> dict:
     """The rows as the local engine reads and scores them, by id."""
     with Scorer.from_bundle(bundle) as scorer:
-        table = pa.Table.from_batches(list(scorer.score_batches(sb_io.open_source(path).batches(), "text")))
+        table = pa.Table.from_batches(list(scorer.score_batches(open_path(path).batches(), "text")))
     return {int(row["id"]): row for row in table.to_pylist()}
 
 
@@ -120,7 +120,7 @@ def test_sentiment_udf_in_select_and_sql_equals_score(spark, tiny_bundle):
     df.createOrReplaceTempView("reviews")
     # The pandas UDF that pyspark before 4.1 gets, run here too.
     pandas_udf = spark_api._udf(
-        spark_api.ship_bundle(spark, tiny_bundle), udf.returnType, DEFAULT_BATCH_SIZE, arrow=False
+        spark_api._check_and_ship(spark, tiny_bundle)[0], udf.returnType, DEFAULT_BATCH_SIZE, arrow=False
     )
     results = [
         df.select("id", udf("review").alias("s")).collect(),
@@ -153,7 +153,7 @@ def test_executors_refuse_a_shipped_copy_that_is_not_the_drivers(spark, bundle_c
 
     manifest = json.loads((bundle_copy / MANIFEST_FILE).read_text())
     (bundle_copy / MANIFEST_FILE).write_text(json.dumps({**manifest, "note": "shipped by this test only"}))
-    shipped = spark_api.ship_bundle(spark, bundle_copy)
+    shipped = spark_api._check_and_ship(spark, bundle_copy)[0]
     spark.sparkContext.parallelize([0], 1).count()  # a first task, which unpacks the archive for the executor
     executor_copy = Path(SparkFiles.get(shipped.archive))  # local mode: the executor's copy is on this machine
     assert executor_copy != bundle_copy and (executor_copy / MANIFEST_FILE).is_file()
@@ -172,7 +172,7 @@ import json, os, shutil, sys, time
 from pathlib import Path
 from pyspark.sql import SparkSession
 from sentiment_batch import Scorer
-from sentiment_batch.spark import score, ship_bundle
+from sentiment_batch.spark import _check_and_ship, score
 
 bundle, texts = Path(sys.argv[1]), json.loads(sys.argv[2])
 spark = SparkSession.builder.master("local-cluster[2,1,1024]").config("spark.ui.enabled", "false").getOrCreate()
@@ -183,7 +183,7 @@ with Scorer.from_bundle(bundle) as scorer:
     expected = [row["label"] for row in scorer.predict(texts)]
 df = spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(2)
 scored = score(df, bundle=bundle)
-shipped = ship_bundle(spark, bundle)
+shipped = _check_and_ship(spark, bundle)[0]
 shutil.rmtree(bundle)  # from here on the executors have the shipped copy only
 labels = [row["label"] for row in scored.orderBy("id").collect()]
 

@@ -14,6 +14,7 @@ import pytest
 
 from sentiment_batch import cli, spark_engine
 from sentiment_batch.errors import UserError
+from sentiment_batch.formats import FileFormat
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
 
@@ -60,7 +61,7 @@ def test_spark_engine_writes_spark_layout_with_the_local_engines_rows(
     code, err = score(capsys, path, "--bundle", tiny_bundle, "--output", out, "--engine", "spark")
     assert code == 0, err
     assert (out / "_SUCCESS").is_file() and list(out.glob("part-*"))
-    assert err[-1].startswith(f"scored {len(TEXTS)} rows from 1 file(s) into {out}: 3 errors,")
+    assert err[-1].startswith(f"scored {len(TEXTS) - 3} of {len(TEXTS)} rows from 1 file(s) into {out}: 3 unscorable")
     assert err[-1].endswith("rows/s")
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]  # no staging left behind
     local = tmp_path / f"local{target}"
@@ -102,7 +103,7 @@ def test_a_failed_job_publishes_nothing_and_gives_the_executors_reason(spark, tm
     [
         (["--threads", "2"], "--threads is for --engine local"),
         (["--conf", "no-equals-sign"], "--conf takes KEY=VALUE"),
-        (["--output", "out.json"], "unknown extension '.json'"),
+        (["--output", "out.arrow"], "Spark has no arrow reader or writer"),
         (["--text-column", "review"], "has no column 'review'"),
         (["--column-prefix", ""], None),  # the input already has `label`: refused, see below
     ],
@@ -123,7 +124,7 @@ def test_corrupt_bundle_and_mixed_formats_are_refused_before_spark_starts(tmp_pa
     code, err = score(
         capsys, tmp_path / "a.csv", tmp_path / "b.parquet", "--output", tmp_path / "o.parquet", "--engine", "spark"
     )
-    assert code == 2 and "the inputs mix CSV and Parquet" in err[0]
+    assert code == 2 and "the inputs mix formats" in err[0]
     with (bundle_copy / "model.onnx").open("ab") as handle:
         handle.write(b"\0")
     code, err = score(
@@ -140,7 +141,11 @@ def test_the_console_script_starts_its_own_local_spark(tmp_path, tiny_bundle, sp
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYSPARK_")}
     result = subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.strip().splitlines()[-1].startswith(f"scored {len(TEXTS)} rows from 1 file(s) into {out}")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"scored {len(TEXTS) - 3} of {len(TEXTS)} rows from 1 file(s) into {out}")
+    )
     assert "Traceback" not in result.stderr and " WARN " not in result.stderr and "log level" not in result.stderr
     errors = read_folder(out)["error"].fillna("").tolist()
     assert errors == ["", "null text", "empty text", "whitespace-only text", "", "", ""]
@@ -155,7 +160,9 @@ def test_a_folder_of_parts_is_an_input(spark, tmp_path, capsys, tiny_bundle):
     out = tmp_path / "out.csv"
     code, err = score(capsys, folder, "--bundle", tiny_bundle, "--output", out, "--engine", "spark")
     assert code == 0, err
-    assert err[-1].startswith(f"scored {2 * len(TEXTS)} rows from 2 file(s) into {out}: 6 errors,")
+    assert err[-1].startswith(
+        f"scored {2 * len(TEXTS) - 6} of {2 * len(TEXTS)} rows from 2 file(s) into {out}: 6 unscorable"
+    )
     assert len(read_folder(out)) == 2 * len(TEXTS)
 
 
@@ -169,18 +176,24 @@ def test_plans_name_the_format_and_refuse_what_cannot_be_read(tmp_path):
     (tmp_path / "mixed").mkdir()
     write_reviews(tmp_path / "mixed" / "b.csv")
     write_reviews(tmp_path / "mixed" / "c.parquet")
-    assert plan(tmp_path, tmp_path / "*.csv").input_format == "csv"
+    assert plan(tmp_path, tmp_path / "*.csv").input_format == FileFormat("csv")
     inputs = ("s3a://lake/reviews/", "hdfs:///x/y.parquet/", "/lake/z.parquet")
     remote = plan(tmp_path, *inputs, output="s3a://lake/scored.csv", local_fs=False)
     assert [location.local for location in remote.inputs] == [None, None, None]
-    assert (remote.output.uri, remote.output.local, remote.output_format) == ("s3a://lake/scored.csv", None, "csv")
-    assert remote.input_format == "parquet" and remote.inputs[2].uri == "/lake/z.parquet"  # the cluster's file system
-    with pytest.raises(UserError, match="inputs mix CSV and Parquet"):
+    assert (remote.output.uri, remote.output.local, remote.output_format) == (
+        "s3a://lake/scored.csv",
+        None,
+        FileFormat("csv"),
+    )
+    assert (
+        remote.input_format == FileFormat("parquet") and remote.inputs[2].uri == "/lake/z.parquet"
+    )  # the cluster's file system
+    with pytest.raises(UserError, match="inputs mix formats"):
         plan(tmp_path, "s3a://lake/reviews/", "hdfs:///x/y.csv/", local_fs=False)
     for inputs, match in [
         ([tmp_path / "*.json"], "no file matches"),
         ([tmp_path / "missing.csv"], "does not exist"),
-        ([tmp_path / "mixed"], "cannot tell whether"),
+        ([tmp_path / "mixed"], "cannot tell which format"),
         ([f"file://{tmp_path}/missing.parquet"], "does not exist"),
     ]:
         with pytest.raises(UserError, match=match):
@@ -191,4 +204,25 @@ def test_plans_name_the_format_and_refuse_what_cannot_be_read(tmp_path):
         plan(tmp_path, tmp_path / "taken.parquet", output="taken.parquet", overwrite=True)
     with pytest.raises(UserError, match="already exists"):
         plan(tmp_path, tmp_path / "a.csv", output="taken.parquet")
-    assert plan(tmp_path, tmp_path / "a.csv", output="taken.parquet", overwrite=True).output_format == "parquet"
+    assert plan(tmp_path, tmp_path / "a.csv", output="taken.parquet", overwrite=True).output_format == FileFormat(
+        "parquet"
+    )
+
+
+def test_a_hive_lake_into_a_folder_without_suffix_in_the_named_format(spark, tmp_path, capsys, tiny_bundle):
+    import json
+
+    for zip_code in ("01234", "98765"):
+        (tmp_path / "lake" / f"zip={zip_code}").mkdir(parents=True)
+        write_reviews(tmp_path / "lake" / f"zip={zip_code}" / "part-0.parquet")
+    out, summary = tmp_path / "scored", tmp_path / "summary.json"
+    args = ["--bundle", tiny_bundle, "--engine", "spark", "--summary", summary]
+    code, err = score(capsys, tmp_path / "lake", "-o", out, "--output-format", "jsonl", *args)
+    assert code == 0, err
+    rows = [json.loads(line) for part in sorted(out.glob("part-*.json")) for line in part.read_text().splitlines()]
+    assert sorted({row["zip"] for row in rows}) == ["01234", "98765"]  # partition values stay text
+    counts = json.loads(summary.read_text())
+    assert counts["rows"] == len(rows) == 2 * len(TEXTS) and counts["errors"]["null text"] == 2
+    code, err = score(capsys, tmp_path / "lake", "-o", tmp_path / "none", "--text-column", "id", *args)
+    assert code == 3 and "no row could be scored" in err[-1]
+    assert not (tmp_path / "none").exists()

@@ -125,6 +125,17 @@ def test_imdb_is_grouped_by_movie_and_a_file_split_at_random(tmp_path, make_tiny
     assert (frame["validation"].source == "other").sum() == 24  # 30% of the file's 80 reviews
 
 
+def test_only_movie_reviews_without_movie_ids_warn_of_a_random_split(tmp_path, make_tiny_aclimdb, caplog):
+    aclimdb = make_tiny_aclimdb(tmp_path)
+    for urls in aclimdb.glob("train/urls_*.txt"):
+        urls.unlink()  # IMDb's reviews, their movies unknown
+    other = plain_file(tmp_path / "other.parquet", 40, 40)
+    data = load_labelled([str(aclimdb), str(other)], validation_size=0.3, seed=4, balance_classes="false")
+    warnings = [record.getMessage() for record in caplog.records if "no movie ids" in record.getMessage()]
+    assert [warning.split()[0] for warning in warnings] == ["imdb"]
+    assert [source.grouped for source in data.sources] == [False, False]
+
+
 def test_sources_sharing_a_name_are_told_apart(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

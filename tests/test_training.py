@@ -140,9 +140,10 @@ def test_without_unlabelled_reviews_the_recipe_is_the_plain_one(tmp_path, make_t
     assert "Trained on the labelled training reviews only." in (tmp_path / "none" / "README.md").read_text()
 
 
-def test_same_seed_same_metrics_and_config_file_equals_flags(tmp_path, reviews_parquet):
+def test_same_seed_same_metrics_and_config_file_equals_flags(tmp_path, reviews_parquet, caplog):
     flags = ["--report_to", "none", "--seed", "7"]
     assert train_cli(reviews_parquet, tmp_path / "a", *flags) == 0
+    assert "no movie ids" not in caplog.text  # reviews of no movie: no warning about movies
     config = {"dataset": str(reviews_parquet), "output_dir": str(tmp_path / "b"), "report_to": "none", "seed": 7}
     config.update((flag[2:], json.loads(value)) for flag, value in zip(*[iter(TINY_MODEL_FLAGS)] * 2, strict=True))
     config["hidden_dims"] = [config["hidden_dims"]]
@@ -186,7 +187,10 @@ def bad_input_cases(tmp_path, reviews_parquet):
     for label in ("pos", "neg"):
         (latin1 / "train" / label).mkdir(parents=True)
         (latin1 / "train" / label / "0_8.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    blank = tmp_path / "blank.csv"
+    pd.DataFrame({"text": ["", "  ", "\t"] * 4, "label": ["pos", "neg"] * 6}).to_csv(blank, index=False)
     return {
+        "are all blank": blank,
         "does not exist": tmp_path / "missing",
         "is not a dataset folder": not_aclimdb,
         "lacks column(s) label": no_label,
@@ -217,6 +221,86 @@ def test_non_empty_output_dir_needs_overwrite(tmp_path, reviews_parquet, capsys)
     assert (output_dir / "keep.txt").read_text() == "precious"
     assert train_cli(reviews_parquet, output_dir, "--report_to", "none", "--overwrite") == 0
     assert not (output_dir / "keep.txt").exists() and (output_dir / "model.safetensors").exists()
+
+
+def test_an_output_that_holds_the_dataset_is_refused(tmp_path, reviews_parquet, capsys):
+    assert train_cli(reviews_parquet, tmp_path, "--report_to", "none", "--overwrite") == 2
+    assert capsys.readouterr().err.strip().endswith(f"holds the input {reviews_parquet}; write somewhere else")
+    assert reviews_parquet.is_file()
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--learning_rate", "-1"], "learning_rate must be greater than 0, got -1.0"),
+        (["--learning_rate", "nan"], "learning_rate must be a finite number, got nan"),
+        (["--seed", "-1"], "seed must be between 0 and 4294967295, got -1"),
+        (["--per_device_train_batch_size", "0"], "per_device_train_batch_size must be at least 1, got 0"),
+        (["--max_train_samples", "-5"], "max_train_samples must be at least 1, got -5"),
+        (["--validation_size", "inf"], "validation_size must be a finite number, got inf"),
+        (["--student_epochs", "nan"], "student_epochs must be a finite number, got nan"),
+    ],
+)
+def test_numeric_settings_are_range_checked_before_reading_data(tmp_path, flags, expected, capsys):
+    # The dataset does not exist: the settings are refused before it is looked for.
+    assert train_cli(tmp_path / "missing.csv", tmp_path / "model", "--report_to", "none", *flags) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"sentiment-batch train: error: {expected}"]
+
+
+def test_a_run_whose_weights_diverge_fails_and_saves_nothing(tmp_path, reviews_parquet, capsys):
+    output_dir = tmp_path / "model"
+    flags = ["--report_to", "none", "--num_teachers", "0", "--learning_rate", "1e30"]
+    assert train_cli(reviews_parquet, output_dir, *flags) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("sentiment-batch train: error: training diverged")
+    assert not output_dir.exists() and not list(tmp_path.glob(f".model.*{TEMP_SUFFIX}"))
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("embedding_dim: eight", "setting embedding_dim takes a whole number, got 'eight'"),
+        ("hidden_dims: [8, wide]", "setting hidden_dims takes a whole number, got 'wide'"),
+        ("embedding_dim: [8]", "setting embedding_dim takes one value, got a list: [8]"),
+        ("calibrate: maybe", "setting calibrate takes true or false, got 'maybe'"),
+        ("seed: null", "setting seed needs a value"),
+        ("learning_rate: .nan", "learning_rate must be a finite number, got nan"),
+    ],
+)
+def test_a_settings_file_value_of_the_wrong_kind_is_one_line_naming_it(tmp_path, setting, expected, capsys):
+    config = tmp_path / "train.yaml"
+    config.write_text(f"dataset: {tmp_path / 'missing.csv'}\noutput_dir: {tmp_path / 'model'}\n{setting}\n")
+    assert main(["train", str(config)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"sentiment-batch train: error: {expected}"]
+
+
+def test_a_settings_file_is_parsed_as_the_flags_are(tmp_path, reviews_parquet):
+    config = tmp_path / "train.yaml"
+    settings = {"dataset": str(reviews_parquet), "output_dir": str(tmp_path / "model"), "report_to": "none"}
+    settings |= {"num_teachers": 0, "hidden_dims": 5, "calibrate": "false", "embedding_dim": "8", "seed": 7}
+    config.write_text(json.dumps(settings))  # JSON is YAML
+    assert main(["train", str(config)]) == 0
+    saved = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert saved["hidden_dims"] == [5] and saved["embedding_dim"] == 8 and saved["calibration_temperature"] == 1.0
+
+
+def test_stdout_holds_only_the_commands_line_and_no_tracker_is_mentioned(tmp_path, reviews_parquet):
+    script = (
+        "import sys; from sentiment_batch.cli import main; code = main(sys.argv[1:]); "
+        "open(sys.argv[-1] + '.modules', 'w').write(' '.join(sorted(sys.modules))); sys.exit(code)"
+    )
+    output_dir = tmp_path / "model"
+    command = ["train", "--dataset", str(reviews_parquet), *TINY_MODEL_FLAGS, "--report-to", "none"]
+    env = {**os.environ, "WANDB_MODE": "offline"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, *command, "--num_teachers", "0", "--output", str(output_dir)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    assert line.startswith(f"Model saved to {output_dir} (eval_accuracy ")
+    assert "wandb" not in result.stderr.lower() and "w&b" not in result.stderr.lower()
+    assert "wandb" not in (tmp_path / "model.modules").read_text().split()
 
 
 def test_unreachable_hub_says_to_pass_a_local_copy(tmp_path):
@@ -256,12 +340,15 @@ def test_train_on_a_few_hundred_real_reviews(tmp_path):
 
 def test_validation_seed_carves_the_split_apart_from_the_training_seed(tmp_path, reviews_parquet):
     from sentiment_batch.train.arguments import DataArguments
+    from sentiment_batch.train.data_settings import DataSettings
     from sentiment_batch.train.training import read_data
 
-    data_args = DataArguments(dataset=str(reviews_parquet), validation_seed=3)
+    def validation(data_args, seed):
+        return read_data(DataSettings.of_arguments(data_args, seed)).splits["validation"]["text"]
+
     expected = load_splits(str(reviews_parquet), 0.1, 3)["validation"]["text"]
-    assert read_data(data_args, seed=11).splits["validation"]["text"] == expected
-    assert read_data(DataArguments(dataset=str(reviews_parquet)), seed=3).splits["validation"]["text"] == expected
+    assert validation(DataArguments(dataset=str(reviews_parquet), validation_seed=3), seed=11) == expected
+    assert validation(DataArguments(dataset=str(reviews_parquet)), seed=3) == expected
     assert load_splits(str(reviews_parquet), 0.1, 11)["validation"]["text"] != expected
 
 
@@ -468,6 +555,7 @@ def test_star_ratings_are_ordinal_classes(tmp_path):
 
 def test_unlabelled_reviews_are_the_datasets_own_and_what_balancing_left_out(tmp_path):
     from sentiment_batch.train.arguments import DataArguments
+    from sentiment_batch.train.data_settings import DataSettings
     from sentiment_batch.train.distillation import DistillationArguments
     from sentiment_batch.train.training import read_data, unlabeled_texts
 
@@ -475,7 +563,7 @@ def test_unlabelled_reviews_are_the_datasets_own_and_what_balancing_left_out(tmp
     shop = tmp_path / "shop.parquet"
     pd.DataFrame({"text": [f"shop {n}" for n in range(60)], "label": [0] * 15 + [1] * 45}).to_parquet(shop)
     data_args = DataArguments(dataset=[str(aclimdb), str(shop)], validation_size=0.25)
-    data = read_data(data_args, seed=42)
+    data = read_data(DataSettings.of_arguments(data_args, seed=42))
     left_out = set(data.surplus["text"])
     assert sum(text.startswith("shop") for text in left_out) >= 45 - 15 - 15  # the positive surplus, less validation
     every = unlabeled_texts(data_args, DistillationArguments(), data, seed=1)["text"]

@@ -8,6 +8,7 @@ import shutil
 import onnx
 import pytest
 
+from helpers import probabilities
 from sentiment_batch import Scorer
 from sentiment_batch.bundle import MANIFEST_FILE, load_bundle, open_bundle_session, sha256_file
 from sentiment_batch.cli import main as cli_main
@@ -45,8 +46,8 @@ def test_upgrade_keeps_every_file_and_every_probability(format_1_bundle, tiny_bu
     del graph.metadata_props[:]
     assert graph.SerializeToString() == (format_1_bundle / "model.onnx").read_bytes()  # only metadata was added
     assert manifest.info["upgraded"]["from_format_version"] == 1 and "parity" in manifest.info
-    upgraded = Scorer.from_bundle(output, threads=1).probabilities(TEXTS)
-    assert upgraded.tolist() == Scorer.from_bundle(tiny_bundle, threads=1).probabilities(TEXTS).tolist()
+    upgraded = probabilities(Scorer.from_bundle(output, threads=1), TEXTS)
+    assert upgraded.tolist() == probabilities(Scorer.from_bundle(tiny_bundle, threads=1), TEXTS).tolist()
 
 
 def test_upgrade_command(format_1_bundle, tmp_path, capsys):
@@ -63,7 +64,7 @@ def test_upgrade_refuses_a_format_1_bundle_that_fails_its_own_hashes(format_1_bu
     data = bytearray((format_1_bundle / "model.onnx.data").read_bytes())
     data[-1] ^= 1
     (format_1_bundle / "model.onnx.data").write_bytes(bytes(data))
-    with pytest.raises(UserError, match="does not match its hash"):
+    with pytest.raises(UserError, match="does not match data_sha256"):
         upgrade_bundle(format_1_bundle, tmp_path / "format_2")
     assert not (tmp_path / "format_2").exists()
 
@@ -85,5 +86,12 @@ def test_upgrade_refuses_malformed_manifests(format_1_bundle, tmp_path, change, 
 
 
 def test_upgrade_never_writes_over_its_input(format_1_bundle):
-    with pytest.raises(UserError, match="another folder"):
+    with pytest.raises(UserError, match="also an input"):
         upgrade_bundle(format_1_bundle, format_1_bundle, overwrite=True)
+
+
+def test_upgrade_refuses_an_output_that_holds_the_bundle(format_1_bundle, capsys):
+    parent = format_1_bundle.parent
+    assert cli_main(["upgrade", "--bundle", str(format_1_bundle), "--output", str(parent), "--overwrite"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"holds the input {format_1_bundle}; write somewhere else")
+    assert (format_1_bundle / MANIFEST_FILE).is_file()

@@ -171,3 +171,17 @@ def test_verify_refuses_a_graph_whose_labels_are_not_the_manifests(bundle_copy, 
     )
     assert code == 2 and stdout == ""
     assert stderr.splitlines()[-1].startswith("sentiment-batch verify: error: ") and "labels" in stderr
+
+
+def test_stdout_is_only_the_json_with_wandb_offline(tiny_bundle, tiny_model_dir, review_folder):
+    import os
+    import subprocess
+    import sys
+
+    command = ["verify", "--bundle", tiny_bundle, "--model", tiny_model_dir, "--dataset", review_folder]
+    result = subprocess.run(
+        [sys.executable, "-m", "sentiment_batch.cli", *map(str, command)],
+        capture_output=True, text=True, env={**os.environ, "WANDB_MODE": "offline"}, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == len(TEST_ROWS)  # the whole of stdout is the one JSON object

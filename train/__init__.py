@@ -3,6 +3,14 @@
 `train(dataset=..., output_dir=..., **settings)` is the Python entry point of `sentiment-batch train`.
 """
 
+import contextlib
+import io
+
+# transformers prints a notice on stdout when its W&B integration is imported under WANDB_MODE=offline; stdout
+# carries the commands' promised output (verify's JSON), so the notice, which no command needs, is dropped.
+with contextlib.redirect_stdout(io.StringIO()):
+    import transformers.integrations.integration_utils  # noqa: F401
+
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 
 from .configuration import SentimentBagConfig

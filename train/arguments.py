@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from textwrap import shorten
 
 import torch
 from transformers import HfArgumentParser, TrainingArguments
@@ -177,6 +180,36 @@ TRAINING_DEFAULTS = {
 
 
 ARGUMENT_CLASSES = (DataArguments, ModelArguments, DistillationArguments, SentimentTrainingArguments)
+SEED_RANGE = (0, 2**32 - 1, True)  # what numpy's and torch's seeding take
+# The range of each numeric setting that nothing else checks before the data is read (SentimentBagConfig and
+# DistillationArguments check theirs): (lowest, highest, whether the lowest itself is allowed), None unbounded.
+RANGES = {
+    "validation_size": (0, None, False),
+    "validation_seed": SEED_RANGE,
+    "max_train_samples": (1, None, True),
+    "min_frequency": (0, None, True),
+    "seed": SEED_RANGE,
+    "data_seed": SEED_RANGE,
+    "learning_rate": (0, None, False),
+    "num_train_epochs": (0, None, False),
+    "max_steps": (-1, None, True),
+    "per_device_train_batch_size": (1, None, True),
+    "per_device_eval_batch_size": (1, None, True),
+    "gradient_accumulation_steps": (1, None, True),
+    "weight_decay": (0, None, True),
+    "max_grad_norm": (0, None, True),
+    "warmup_steps": (0, None, True),
+    "adam_beta1": (0, 1, True),
+    "adam_beta2": (0, 1, True),
+    "adam_epsilon": (0, None, True),
+    "label_smoothing_factor": (0, 1, True),
+    "logging_steps": (0, None, False),
+    "eval_steps": (0, None, False),
+    "save_steps": (0, None, False),
+    "save_total_limit": (0, None, True),
+    "eval_delay": (0, None, True),
+    "dataloader_num_workers": (0, None, True),
+}
 
 
 def build_parser() -> HfArgumentParser:
@@ -184,7 +217,8 @@ def build_parser() -> HfArgumentParser:
     parser = HfArgumentParser(
         ARGUMENT_CLASSES,
         prog="sentiment-batch train",
-        description="Train the sentiment model. Pass flags, or one JSON/YAML file holding them. "
+        description="Train a text classifier on labelled texts (two classes or more; movie reviews or any other). "
+        "Pass flags, or one JSON/YAML file holding them, parsed and checked as the flags are. "
         "The output folder appears complete or not at all; an existing one is only replaced with --overwrite.",
     )
     parser.set_defaults(**TRAINING_DEFAULTS)
@@ -226,6 +260,54 @@ def read_licences(source_licences: str | dict | None) -> dict[str, str]:
     return {str(name): str(licence) for name, licence in source_licences.items()}
 
 
+def parsed_values(values: dict) -> dict:
+    """Settings by name (a config file's, `train()`'s keywords) parsed as their flags are: text through the flag's
+    own type (so `"false"` is false and `"8"` is 8), a number or boolean as its text would be, one value where a
+    flag takes several as a list of one; a mapping, which no flag spells, as it is.
+
+    Args:
+        values (`dict`): setting names and values; names no flag has are left for the parser to refuse.
+    """
+    actions = {}
+    for action in build_parser()._actions:  # a boolean's `--no_NAME` comes after its own flag
+        actions.setdefault(action.dest, action)
+    return {key: _parsed(actions[key], key, value) if key in actions else value for key, value in values.items()}
+
+
+def _parsed(action: argparse.Action, key: str, value):
+    if value is None:
+        if action.default is not None:
+            raise UserError(f"setting {key} needs a value")
+        return None
+    if isinstance(value, dict):
+        return value
+    many = action.nargs in ("+", "*")
+    if isinstance(value, (list, tuple)) and not many and action.type is not str:
+        raise UserError(f"setting {key} takes one value, got a list: {shorten(str(value), 80)}")
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    parsed = [_parsed_item(action, key, item) for item in items]
+    return parsed if many or isinstance(value, (list, tuple)) else parsed[0]
+
+
+def _parsed_item(action: argparse.Action, key: str, item):
+    if isinstance(item, (dict, list, tuple)):
+        raise UserError(f"setting {key} takes {_kind(action)}, got {shorten(str(item), 80)}")
+    text = ("true" if item else "false") if isinstance(item, bool) else str(item)
+    try:
+        parsed = action.type(text) if action.type else text
+    except (TypeError, ValueError, argparse.ArgumentTypeError):
+        raise UserError(f"setting {key} takes {_kind(action)}, got {shorten(repr(item), 80)}") from None
+    if action.choices is not None and parsed not in action.choices:
+        choices = shorten(", ".join(map(str, action.choices)), 100)
+        raise UserError(f"setting {key} takes one of {choices}, got {shorten(repr(item), 80)}")
+    return parsed
+
+
+def _kind(action: argparse.Action) -> str:
+    kinds = {int: "a whole number", float: "a number", str: "text"}
+    return kinds.get(action.type, "true or false" if action.const is True else "a value of its kind")
+
+
 def arguments_from_dict(values: dict) -> tuple:
     """The argument dataclasses (`ARGUMENT_CLASSES`) from argument names and values; unknown names are an error.
 
@@ -233,9 +315,40 @@ def arguments_from_dict(values: dict) -> tuple:
         values (`dict`): argument names (as in a config file) and values; the rest take their defaults.
     """
     try:
-        return build_parser().parse_dict({**TRAINING_DEFAULTS, **values})
+        return check_ranges(build_parser().parse_dict({**TRAINING_DEFAULTS, **parsed_values(values)}))
     except ValueError as error:  # unknown keys, and TrainingArguments' own checks in __post_init__
         raise UserError(" ".join(str(error).split())) from error
+
+
+def check_ranges(arguments: tuple) -> tuple:
+    """The argument dataclasses, once every number among them is finite and each setting of `RANGES` in its range.
+
+    Args:
+        arguments (`tuple`): the parsed `ARGUMENT_CLASSES`.
+    """
+    for values in arguments:
+        for name, value in vars(values).items():
+            numbers = [item for item in (value if isinstance(value, list) else [value]) if _is_number(item)]
+            if not all(math.isfinite(number) for number in numbers):
+                raise UserError(f"{name} must be a finite number, got {value}")
+            if name in RANGES and _is_number(value) and not _in_range(value, *RANGES[name]):
+                raise UserError(f"{name} must be {_range_text(*RANGES[name])}, got {value}")
+    return arguments
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _in_range(value: float, lowest: float, highest: float | None, lowest_allowed: bool) -> bool:
+    above = value >= lowest if lowest_allowed else value > lowest
+    return above and (highest is None or value <= highest)
+
+
+def _range_text(lowest: float, highest: float | None, lowest_allowed: bool) -> str:
+    if highest is not None:
+        return f"between {lowest} and {highest}"
+    return f"at least {lowest}" if lowest_allowed else f"greater than {lowest}"
 
 
 def parse_arguments(argv: list[str]) -> tuple:
@@ -247,6 +360,6 @@ def parse_arguments(argv: list[str]) -> tuple:
     if len(argv) == 1 and argv[0].endswith((".json", ".yaml", ".yml")):
         return arguments_from_dict(read_config(argv[0]))
     try:
-        return build_parser().parse_args_into_dataclasses(args=argv)
+        return check_ranges(build_parser().parse_args_into_dataclasses(args=argv))
     except ValueError as error:  # TrainingArguments checks its own flags in __post_init__
         raise UserError(" ".join(str(error).split())) from error

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-ECE_BINS = 15
+from sentiment_batch.metrics import expected_calibration_error
+
 # Search interval of 1/T: the negative log-likelihood is convex in it, so a golden-section search finds the minimum.
 INVERSE_TEMPERATURE_RANGE = (0.02, 20.0)
 SEARCH_STEPS = 80
@@ -70,23 +71,6 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, groups: np.ndarray |
             right = low + ratio * (high - low)
             right_loss = loss(right)
     return float(2.0 / (low + high))
-
-
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Expected calibration error: over equal-width bins of the top-class probability, the share-weighted mean of
-    |accuracy - mean probability|.
-
-    Args:
-        probabilities (`np.ndarray`): class probabilities `[N, C]`.
-        labels (`np.ndarray`): class ids `[N]`.
-        bins (`int`, *optional*, defaults to 15): number of bins over [0, 1].
-    """
-    confidence = probabilities.max(axis=1)  # [N]
-    correct = (probabilities.argmax(axis=1) == labels).astype(np.float64)  # [N]
-    # Bin b holds confidences in (b/bins, (b+1)/bins]; a confidence of exactly 0 joins the first.
-    index = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)  # [N]
-    gaps = np.bincount(index, weights=correct, minlength=bins) - np.bincount(index, weights=confidence, minlength=bins)
-    return float(np.abs(gaps).sum() / max(len(labels), 1))
 
 
 def calibration_metrics(

@@ -26,6 +26,7 @@ from huggingface_hub.constants import ENDPOINT as HUB_ENDPOINT
 from tqdm.auto import tqdm
 
 from sentiment_batch.errors import UserError, cannot, first_line
+from sentiment_batch.text import row_error
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,17 @@ def source_name(source: str) -> str:
     return safe_name(name)
 
 
+def movie_reviews(source: str) -> bool:
+    """Whether a dataset argument is IMDb's movie reviews (an aclImdb folder or tarball, or a Hub dataset named
+    imdb), where a validation split that shares movies with training reads optimistic.
+
+    Args:
+        source (`str`): the dataset argument.
+    """
+    path = Path(source).expanduser()
+    return _is_aclimdb(path) if path.exists() else source.rstrip("/").rsplit("/", 1)[-1].lower() == "imdb"
+
+
 def safe_name(name: str) -> str:
     """`name` with every character other than letters, digits, `.`, `_` and `-` turned into `_` (metric keys)."""
     return re.sub(r"[^\w.-]", "_", name.strip()) or "_"
@@ -172,7 +184,7 @@ def _load_unlabeled_path(unlabeled: str) -> Dataset:
 
 def has_text(batch: dict) -> list[bool]:
     """`Dataset.filter` function: which reviews of a batch hold text (not blank)."""
-    return [isinstance(text, str) and not text.isspace() and bool(text) for text in batch["text"]]
+    return [row_error(text) is None for text in batch["text"]]
 
 
 def _load_texts(path: Path) -> Dataset:

@@ -9,7 +9,6 @@ The order, which is the model's class-id order:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,15 +19,12 @@ from datasets.table import InMemoryTable
 
 from sentiment_batch.bundle import MAX_LABEL_CHARS, is_label_name
 from sentiment_batch.errors import UserError
+from sentiment_batch.labels import SENTIMENT_NAMES, class_id, sentiment_id, whole_number, written
 
 from .data import distinct_values
 
-# Label values read as binary sentiment, any case, surrounding spaces ignored.
-SENTIMENT_IDS = {0: 0, 1: 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
-SENTIMENT_NAMES = ("negative", "positive")
 # More classes than this is more likely a text or id column given as the label than a set of classes.
 MAX_CLASSES = 100
-WHOLE_NUMBER = re.compile(r"[+-]?\d+(?:\.0*)?")
 
 
 @dataclass(frozen=True)
@@ -50,10 +46,7 @@ class LabelSet:
 
     def class_id(self, value: object) -> int | None:
         """The class id of a label value as written, or None when it is none of the classes."""
-        for name in _candidate_names(value):
-            if name in self.names:
-                return self.names.index(name)
-        return None
+        return class_id(self.names, value)
 
 
 def label_names(labels: str | Sequence[str] | None) -> tuple[str, ...] | None:
@@ -102,14 +95,14 @@ def find_labels(values_by_origin: dict[str, list], fixed: Sequence[str] | None =
                     f"{origin} has labels {', '.join(other[:10])}, none of the given labels {', '.join(fixed)}"
                 )
         return labels
-    if all(_sentiment_id(value) is not None for value in values):
+    if all(sentiment_id(value) is not None for value in values):
         return LabelSet(SENTIMENT_NAMES)
     numbers = _whole_numbers(values)
     if numbers is not None:
         numbers = tuple(sorted(set(numbers)))
         labels = LabelSet(tuple(str(number) for number in numbers), numbers)
     else:
-        labels = LabelSet(tuple(sorted({_written(value) for value in values})))
+        labels = LabelSet(tuple(sorted({written(value) for value in values})))
     if len(labels.names) > MAX_CLASSES:
         shown = ", ".join(map(repr, labels.names[:5]))
         raise UserError(
@@ -156,37 +149,9 @@ def _is_missing(value: object) -> bool:
     )
 
 
-def _sentiment_id(value: object) -> int | None:
-    key = value.strip().lower() if isinstance(value, str) else value
-    return SENTIMENT_IDS.get(key) if isinstance(key, (int, str)) else None
-
-
-def _whole_number(value: object) -> int | None:
-    """The whole number a label stands for (5, 5.0, "5", " 5.0 "), else None."""
-    if isinstance(value, str):
-        return int(float(value)) if WHOLE_NUMBER.fullmatch(value.strip()) else None
-    if isinstance(value, (int, float)) and float(value).is_integer():
-        return int(value)
-    return None
-
-
 def _whole_numbers(values) -> tuple[int, ...] | None:
-    numbers = tuple(_whole_number(value) for value in values)
+    numbers = tuple(whole_number(value) for value in values)
     return None if any(number is None for number in numbers) else numbers
-
-
-def _written(value: object) -> str:
-    return value.strip() if isinstance(value, str) else str(value)
-
-
-def _candidate_names(value: object) -> list[str]:
-    """The class names a label value may stand for: as written, as sentiment, as a whole number."""
-    names = [_written(value)]
-    if (sentiment := _sentiment_id(value)) is not None:
-        names.append(SENTIMENT_NAMES[sentiment])
-    if (number := _whole_number(value)) is not None:
-        names.append(str(number))
-    return names
 
 
 def _check_names(names: Sequence[str]) -> None:

@@ -7,6 +7,8 @@ import datasets
 import evaluate
 import numpy as np
 
+from sentiment_batch.metrics import accuracy, confusion_matrix, macro_f1, positive_class_scores
+
 _DESCRIPTION = (
     "Accuracy, macro-F1 and the confusion matrix; with two classes also precision, recall and F1 of the positive one."
 )
@@ -37,36 +39,11 @@ class SentimentMetrics(evaluate.Metric):
         predictions, references = np.asarray(predictions, dtype=np.int64), np.asarray(references, dtype=np.int64)
         if num_labels is None:
             num_labels = max(2, int(max(predictions.max(initial=0), references.max(initial=0))) + 1)
-        confusion = np.zeros((num_labels, num_labels), dtype=np.int64)
-        np.add.at(confusion, (references, predictions), 1)
-        scores = {"accuracy": float(np.trace(confusion) / max(confusion.sum(), 1)), "macro_f1": macro_f1(confusion)}
+        confusion = confusion_matrix(predictions, references, num_labels)
+        scores = {"accuracy": accuracy(confusion), "macro_f1": macro_f1(confusion)}
         if num_labels == 2:
             scores.update(positive_class_scores(confusion, pos_label))
         return {**scores, "confusion_matrix": confusion.tolist()}
-
-
-def f1_scores(confusion: np.ndarray) -> np.ndarray:
-    """Each class's F1 `[C]` from a confusion matrix (rows true, columns predicted); 0 where it is undefined."""
-    true_positives = np.diag(confusion).astype(np.float64)
-    # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (predicted + actual)
-    totals = confusion.sum(axis=0) + confusion.sum(axis=1)
-    return np.divide(2 * true_positives, totals, out=np.zeros_like(true_positives), where=totals > 0)
-
-
-def macro_f1(confusion: np.ndarray) -> float:
-    """The mean F1 over the classes that are predicted or present (as scikit-learn's `f1_score(average="macro")`)."""
-    seen = (confusion.sum(axis=0) + confusion.sum(axis=1)) > 0
-    return float(f1_scores(confusion)[seen].mean()) if seen.any() else 0.0
-
-
-def positive_class_scores(confusion: np.ndarray, pos_label: int) -> dict[str, float]:
-    """Precision, recall and F1 of one class."""
-    true_positive = confusion[pos_label, pos_label]
-    predicted, actual = confusion[:, pos_label].sum(), confusion[pos_label, :].sum()
-    precision = true_positive / predicted if predicted else 0.0
-    recall = true_positive / actual if actual else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": float(precision), "recall": float(recall), "f1": float(f1)}
 
 
 def load_metric() -> evaluate.Metric:

@@ -29,6 +29,8 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 - Each source's validation split is carved from its training reviews ({grouping}){balancing}; the
   validation split selects the checkpoint{selection} and fits the temperature. The test split, when present,
   is only reported.
+- `data_settings.json` records how the data was read and split: `sentiment-batch verify` and `export` carve the
+  same splits from it.
 
 {sources}
 ## Recipe
@@ -46,7 +48,16 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Use
 
-With Hugging Face `transformers` (the modeling code travels with the folder):
+With the light runtime (`pip install sentiment-batch`, no PyTorch), in the folder of this model's ONNX bundle:
+
+```bash
+sentiment-batch info --bundle .
+sentiment-batch score reviews.csv --bundle . --output scored.csv
+sentiment-batch evaluate --bundle . --dataset labelled.csv
+```
+
+The trained model folder, `{output_name}` (a bundle does not hold it), loads with Hugging Face `transformers` (the
+modeling code travels with the folder) and exports to a bundle:
 
 ```python
 from transformers import pipeline
@@ -55,11 +66,8 @@ classifier = pipeline("text-classification", model="{output_name}", trust_remote
 classifier("A wonderful film.")
 ```
 
-As a batch scorer (an ONNX bundle and the light `sentiment-batch` runtime):
-
 ```bash
 sentiment-batch export --model {output_name} --output {output_name}-bundle
-sentiment-batch score reviews.parquet --bundle {output_name}-bundle --output scored.parquet
 ```
 """
 

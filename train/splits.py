@@ -23,7 +23,7 @@ from datasets import Dataset, DatasetDict, concatenate_datasets
 
 from sentiment_batch.errors import UserError
 
-from .data import SOURCE_COLUMN, read_labelled, split_sources
+from .data import SOURCE_COLUMN, has_text, movie_reviews, read_labelled, split_sources
 from .labels import LabelSet, find_labels, label_names, with_class_ids, written_labels
 
 logger = logging.getLogger(__name__)
@@ -43,12 +43,14 @@ class SourceRows:
         rows (`dict[str, int]`): `labelled` (its training part before balancing), `train` (after balancing and the
             cap), `weighted` (`train` times the weight), `validation`, `test` and `surplus` (left out by balancing
             and the cap).
+        grouped (`bool`, *optional*, defaults to False): whether its validation split was grouped by movie.
     """
 
     name: str
     origin: str
     weight: float = 1.0
     rows: dict[str, int] = field(default_factory=dict)
+    grouped: bool = False
 
 
 @dataclass
@@ -273,8 +275,8 @@ class _Layout:
         table = dataset.with_format("arrow")[:]
         labels = np.asarray(table["label"].to_numpy(), dtype=np.int64)
         movie_ids = table["movie_id"].take(pa.array(rows))
-        grouped = pc.any(pc.not_equal(movie_ids, "")).as_py()
-        if not grouped and not self.balance:
+        grouped = source.grouped = bool(pc.any(pc.not_equal(movie_ids, "")).as_py())
+        if not grouped and not self.balance and movie_reviews(source.origin):
             logger.warning(
                 "%s has no movie ids: validation is a random split, which shares movies with train and reads "
                 "optimistic for movie reviews",
@@ -432,6 +434,8 @@ def check_learnable(data: LabelledData) -> None:
     Args:
         data (`LabelledData`): the run's splits.
     """
+    if not _any_text(data.splits["train"]):
+        raise UserError("the labelled training reviews are all blank; training needs reviews that hold text")
     names = data.labels.names
     training, validation = data.class_counts("training"), data.class_counts("validation")
     present = [name for name, count in zip(names, training + validation, strict=True) if count]
@@ -449,3 +453,8 @@ def check_learnable(data: LabelledData) -> None:
                 f"training and the validation split (none in {where}); give more reviews of it or a larger "
                 "validation share"
             )
+
+
+def _any_text(split: Dataset) -> bool:
+    """Whether any review of a split holds text, read a batch at a time until one does."""
+    return any(any(has_text(batch)) for batch in split.select_columns(["text"]).iter(batch_size=10_000))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import dataclasses
 import logging
+import math
 import os
 import shutil
 import sys
@@ -16,16 +19,17 @@ import numpy as np
 import torch
 from datasets import Dataset, DatasetDict, concatenate_datasets
 from tokenizers import Tokenizer
-from transformers import set_seed
+from transformers import TrainingArguments, set_seed
 
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import encode_ids
-from sentiment_batch.publish import check_output, staged_folder
+from sentiment_batch.publish import check_apart, check_output, staged_folder
 
 from . import tracking
 from .arguments import ModelArguments, arguments_from_dict, parse_arguments, read_licences
 from .configuration import SentimentBagConfig
-from .data import AUTO, has_text, load_unlabeled
+from .data import AUTO, NONE, has_text, load_unlabeled
+from .data_settings import DataSettings
 from .distillation import pseudo_labels, sampled, student_set, without_texts
 from .evaluation import evaluate_and_save, fit_model_temperature, metrics_for
 from .initialization import StartModel, init_from_start, read_start_model, start_arguments
@@ -33,7 +37,7 @@ from .labels import LabelSet
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
 from .naive_bayes import log_count_ratios
-from .splits import LabelledData, check_learnable, load_labelled
+from .splits import LabelledData, check_learnable
 from .tokenization import PAD_TOKEN, negation_ids, save_tokenizer, train_tokenizer
 from .trainer import bag_batches, class_probabilities, make_trainer
 
@@ -94,26 +98,19 @@ def model_config(model_args: ModelArguments, tokenizer: Tokenizer, labels: Label
     return SentimentBagConfig(**settings)
 
 
-def build_model(
-    model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet
-) -> SentimentBagForSequenceClassification:
-    """A fresh model sized to the tokenizer's vocabulary and the classes, every other config value from `model_args`."""
-    return SentimentBagForSequenceClassification(model_config(model_args, tokenizer, labels))
-
-
-def naive_bayes_ratios(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, labelled):
-    """The naive Bayes ratios of the labelled reviews for models of these settings (one pass over the reviews, shared
+def naive_bayes_ratios(config: SentimentBagConfig, labelled):
+    """The naive Bayes ratios of the labelled reviews for models of this config (one pass over the reviews, shared
     by every model trained from them), or None when the models weigh no rows."""
-    config = model_config(model_args, tokenizer, labels)
     return log_count_ratios(bag_batches(labelled), config) if config.feature_weighting else None
 
 
-def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet, ratios, seed: int, start=None):
-    """A fresh model, its rows weighed by the naive Bayes `ratios` (from `naive_bayes_ratios`) when it weighs rows,
-    and its table started as `table_init` says (with `"auto"`, the first of `SentimentBagConfig.table_starts`), or
-    from the `start` model (`initialization.StartModel`) when there is one."""
-    model = build_model(model_args, tokenizer, labels)
-    model.config.table_init = model.config.table_starts()[0]
+def new_model(config: SentimentBagConfig, table_init: str, ratios, seed: int, start: StartModel | None = None):
+    """A fresh model of (a copy of) `config`, its rows weighed by the naive Bayes `ratios` (from
+    `naive_bayes_ratios`) when it weighs rows, and its table started as `table_init` says (one of
+    `SentimentBagConfig.table_starts`), or from the `start` model when there is one."""
+    config = copy.deepcopy(config)
+    config.table_init = table_init
+    model = SentimentBagForSequenceClassification(config)
     if ratios is not None:
         model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
     if start is not None:
@@ -121,7 +118,21 @@ def new_model(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet
     return model
 
 
-def train_teachers(distill_args, model_args, training_args, tokenizer, run, unlabeled, processing_class):
+def check_converged(trainer, result) -> None:
+    """Refuse a trained model whose loss or weights are no longer finite: the run diverged.
+
+    Args:
+        trainer (`Trainer`): the trainer, after `train()`.
+        result (`TrainOutput`): what `train()` returned.
+    """
+    logged = [entry[key] for entry in trainer.state.log_history for key in ("loss", "eval_loss") if key in entry]
+    losses_finite = all(math.isfinite(loss) for loss in [result.training_loss, *logged])
+    weights = (tensor for tensor in trainer.model.state_dict().values() if tensor.is_floating_point())
+    if not losses_finite or not all(bool(torch.isfinite(tensor).all()) for tensor in weights):
+        raise UserError("training diverged: the loss or the weights became NaN or infinite; try a lower learning rate")
+
+
+def train_teachers(run: Run, distill_args, unlabeled):
     """Train the teachers on the labelled reviews, as the plain recipe trains a model, one seed each.
 
     Returns:
@@ -130,19 +141,20 @@ def train_teachers(distill_args, model_args, training_args, tokenizer, run, unla
     """
     on_unlabeled, on_validation, accuracies = [], [], []
     validation = run.encoded["validation"]
-    ratios = naive_bayes_ratios(model_args, tokenizer, run.data.labels, run.training)
+    ratios = naive_bayes_ratios(run.config, run.training)
     for index in range(distill_args.num_teachers):
-        seed = training_args.seed + index
+        seed = run.training_args.seed + index
         teacher_args = dataclasses.replace(
-            training_args, seed=seed, output_dir=str(Path(training_args.output_dir) / f"teacher-{index}"), report_to=[]
+            run.training_args,
+            seed=seed,
+            output_dir=str(Path(run.training_args.output_dir) / f"teacher-{index}"),
+            report_to=[],
         )
         set_seed(seed)
-        teacher = new_model(model_args, tokenizer, run.data.labels, ratios, seed, run.start)
-        callbacks = [tracking.PhaseLogger(f"teacher_{index}")] if "wandb" in training_args.report_to else None
-        trainer = make_trainer(
-            teacher, teacher_args, run.training, validation, processing_class, callbacks, run.compute_metrics
-        )
-        trainer.train()
+        teacher = new_model(run.config, run.config.table_starts()[0], ratios, seed, run.start)
+        trainer = run.trainer(teacher, teacher_args, run.training, run.tracking.phase_callbacks(f"teacher_{index}"))
+        result = trainer.train()
+        check_converged(trainer, result)
         teacher.eval()
         on_unlabeled.append(class_probabilities(teacher, unlabeled))
         on_validation.append(class_probabilities(teacher, validation))
@@ -151,12 +163,10 @@ def train_teachers(distill_args, model_args, training_args, tokenizer, run, unla
     return on_unlabeled, on_validation, accuracies
 
 
-def distil(distill_args, model_args, training_args, tokenizer, run, unlabeled, processing_class):
+def distil(run: Run, distill_args, unlabeled):
     """The student's training set (labelled plus pseudo-labelled reviews) and the figures of the teacher phase."""
-    unlabeled = tokenize_texts(without_texts(unlabeled, run.data.held_out), tokenizer).select_columns(["input_ids"])
-    on_unlabeled, on_validation, accuracies = train_teachers(
-        distill_args, model_args, training_args, tokenizer, run, unlabeled, processing_class
-    )
+    unlabeled = tokenize_texts(without_texts(unlabeled, run.data.held_out), run.tokenizer).select_columns(["input_ids"])
+    on_unlabeled, on_validation, accuracies = train_teachers(run, distill_args, unlabeled)
     targets, kept = pseudo_labels(on_unlabeled, distill_args.soft_targets, distill_args.min_confidence)
     student = student_set(run.encoded["train"], run.data.train_rows, unlabeled.select(kept), targets)
     ensemble = np.mean(on_validation, axis=0).argmax(axis=1)
@@ -167,25 +177,13 @@ def distil(distill_args, model_args, training_args, tokenizer, run, unlabeled, p
         "teacher_ensemble_eval_accuracy": float(np.mean(ensemble == np.asarray(run.encoded["validation"]["labels"]))),
     }
     logger.info("distillation: %s", report)
-    tracking.log_phase("teachers", report)
+    run.tracking.log_phase("teachers", report)
     return student, report
 
 
-def read_data(data_args, seed: int) -> LabelledData:
-    """The labelled splits (validation carved and classes balanced with `validation_seed`, else `seed`), the
-    training rows cut to `max_train_samples`; refused when a model cannot learn and be validated on them."""
-    validation_seed = seed if data_args.validation_seed is None else data_args.validation_seed
-    data = load_labelled(
-        data_args.dataset,
-        data_args.validation_size,
-        validation_seed,
-        weights=data_args.dataset_weights,
-        balance_classes=data_args.balance_classes,
-        max_rows_per_source=data_args.max_rows_per_source,
-        labels=data_args.labels,
-    )
-    if data_args.max_train_samples is not None:
-        data.sample_training_rows(data_args.max_train_samples, seed)
+def read_data(settings: DataSettings) -> LabelledData:
+    """The labelled splits as `settings` carve them; refused when a model cannot learn and be validated on them."""
+    data = settings.labelled()
     check_learnable(data)
     return data
 
@@ -202,21 +200,66 @@ def unlabeled_texts(data_args, distill_args, data: LabelledData, seed: int):
 
 @dataclass
 class Run:
-    """A run's labelled data, its tokenized splits, the training set (repeats included), the validation metrics
-    and the model every new model starts from, if any."""
+    """One training run, as `prepare_run` lays it out: what every phase (teachers, table starts, student) reads.
 
+    Args:
+        training_args (`TrainingArguments`): the run's, checkpoints selected on the mean accuracy over sources
+            when there are several.
+        data (`LabelledData`): the labelled splits.
+        tokenizer (`Tokenizer`): the tokenizer fitted on the training split.
+        config (`SentimentBagConfig`): the config every model of the run starts from.
+        encoded (`datasets.DatasetDict`): the tokenized splits.
+        training (`datasets.Dataset`): the tokenized training set, repeats included.
+        compute_metrics (`Callable`): the validation metrics.
+        processing_class: the tokenizer saved with each checkpoint.
+        tracking (`tracking.Tracking`): where the run reports.
+        start (`StartModel`, *optional*): the model every model of the run starts from (`initialization`).
+    """
+
+    training_args: TrainingArguments
     data: LabelledData
+    tokenizer: Tokenizer
+    config: SentimentBagConfig
     encoded: DatasetDict
     training: Dataset
     compute_metrics: Callable
+    processing_class: object
+    tracking: tracking.Tracking
     start: StartModel | None = None
 
+    def trainer(self, model, training_args, train_dataset, callbacks: list):
+        """The trainer of one of the run's models, validated on the run's validation split."""
+        validation = self.encoded["validation"]
+        return make_trainer(
+            model, training_args, train_dataset, validation, self.processing_class, callbacks, self.compute_metrics
+        )
 
-def prepare_run(data: LabelledData, tokenizer: Tokenizer, start: StartModel | None = None) -> Run:
-    """Tokenize the splits and lay out the training set and the validation metrics of a run."""
+
+def prepare_run(
+    model_args: ModelArguments,
+    training_args,
+    data: LabelledData,
+    staging: Path,
+    tracker,
+    start: StartModel | None = None,
+) -> Run:
+    """Fit the tokenizer (saved in `staging`), tokenize the splits, and lay out the run's training set, model config
+    and validation metrics."""
+    tokenizer = fit_tokenizer(data.splits["train"], model_args) if start is None else start.tokenizer
     encoded = tokenize_splits(data.splits, tokenizer)
     training = encoded["train"] if data.train_rows is None else encoded["train"].select(data.train_rows)
-    return Run(data, encoded, training, metrics_for(data.splits["validation"]), start)
+    return Run(
+        training_args=selection_metric(training_args, data),
+        data=data,
+        tokenizer=tokenizer,
+        config=model_config(model_args, tokenizer, data.labels),
+        encoded=encoded,
+        training=training,
+        compute_metrics=metrics_for(data.splits["validation"]),
+        processing_class=save_tokenizer(tokenizer, staging),
+        tracking=tracker,
+        start=start,
+    )
 
 
 def selection_metric(training_args, data: LabelledData):
@@ -233,35 +276,29 @@ def run_settings(data_args, model_args, distill_args, training_args) -> dict:
     return {**settings, **{name: getattr(training_args, name) for name in names}}
 
 
-def run_training(data_args, model_args, distill_args, training_args, output_dir: Path) -> dict:
-    """Everything between parsed arguments and a finished model in `training_args.output_dir`; returns the metrics."""
+def run_training(data_args, model_args, distill_args, training_args, output_dir: Path, tracker) -> dict:
+    """Everything between parsed arguments and a finished model in `training_args.output_dir`, reported to
+    `tracker` (a `tracking.Tracking`); returns the metrics."""
     staging = Path(training_args.output_dir)
     set_seed(training_args.seed)
     start = read_start_model(model_args.init_from) if model_args.init_from else None
     model_args = model_args if start is None else start_arguments(start, model_args)
     licences = read_licences(data_args.source_licences)
-    data = read_data(data_args, training_args.seed)
+    data_settings = DataSettings.of_arguments(data_args, training_args.seed)
+    data = read_data(data_settings)
     unlabeled = (
         unlabeled_texts(data_args, distill_args, data, training_args.seed) if distill_args.num_teachers else None
     )
-    tokenizer = fit_tokenizer(data.splits["train"], model_args) if start is None else start.tokenizer
-    run = prepare_run(data, tokenizer, start)
-    training_args = selection_metric(training_args, data)
-    processing_class = save_tokenizer(tokenizer, staging)
-    settings = run_settings(data_args, model_args, distill_args, training_args)
+    run = prepare_run(model_args, training_args, data, staging, tracker, start)
+    settings = run_settings(data_args, model_args, distill_args, run.training_args)
     train_dataset, distilled = run.training, {}
     if unlabeled is not None:
-        if "wandb" in training_args.report_to:
-            tracking.start_run(training_args.run_name, settings)
-        train_dataset, distilled = distil(
-            distill_args, model_args, training_args, tokenizer, run, unlabeled, processing_class
-        )
-        training_args = dataclasses.replace(training_args, num_train_epochs=distill_args.student_epochs)
-        set_seed(training_args.seed)
+        run.tracking.start_run(run.training_args.run_name, settings)
+        train_dataset, distilled = distil(run, distill_args, unlabeled)
+        run.training_args = dataclasses.replace(run.training_args, num_train_epochs=distill_args.student_epochs)
+        set_seed(run.training_args.seed)
     # The naive Bayes counts come from every review the model learns from, pseudo-labelled ones by their targets.
-    trainer, train_result, starts = train_best_start(
-        model_args, training_args, tokenizer, data.labels, train_dataset, run, processing_class
-    )
+    trainer, train_result, starts = train_best_start(run, train_dataset)
     model = trainer.model
     if model_args.calibrate:
         model.config.calibration_temperature = fit_model_temperature(
@@ -273,66 +310,70 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
     train_metrics = {**train_result.metrics, **distilled, **starts, "temperature": model.config.calibration_temperature}
     metrics, reported = evaluate_and_save(trainer, data.splits, run.encoded, train_metrics)
     write_model_card(staging, output_dir.name, model.config, data, settings, metrics, licences)
-    if "wandb" in training_args.report_to:
-        labels = list(model.config.id2label.values())
-        tracking.log_final_results(metrics, reported.predictions.argmax(-1), reported.label_ids, labels)
+    data_settings.save(staging, data)
+    labels = list(model.config.id2label.values())
+    run.tracking.log_final_results(metrics, reported.predictions.argmax(-1), reported.label_ids, labels)
     return metrics
 
 
-def train_best_start(model_args, training_args, tokenizer, labels: LabelSet, train_dataset, run: Run, processing_class):
-    """Train from each table start of the model's config (`SentimentBagConfig.table_starts`), one after the other,
+def train_best_start(run: Run, train_dataset):
+    """Train from each table start of the run's config (`SentimentBagConfig.table_starts`), one after the other,
     and keep the model with the best validation figure (`metric_for_best_model`; the first on a tie).
 
     Args:
-        model_args (`ModelArguments`): the model settings; `table_init` gives the starts.
-        training_args (`TrainingArguments`): the run's; the first start draws from the seeded state as it stands,
-            every later one after seeding again.
-        tokenizer (`Tokenizer`): the trained tokenizer.
-        labels (`LabelSet`): the classes.
+        run (`Run`): the run; the first start draws from the seeded state as it stands, every later one after
+            seeding again.
         train_dataset (`datasets.Dataset`): the reviews to learn from (and count the naive Bayes ratios on).
-        run (`Run`): gives the validation split and its metrics.
-        processing_class: the tokenizer saved with each checkpoint.
 
     Returns:
         `tuple[Trainer, TrainOutput, dict]`: the kept model's trainer and training output, and with several starts
         each one's best validation figure (`<start>_start_eval_<metric>`).
     """
-    starts = model_config(model_args, tokenizer, labels).table_starts()
-    ratios = naive_bayes_ratios(model_args, tokenizer, labels, train_dataset)
+    training_args = run.training_args
+    starts = run.config.table_starts()
+    ratios = naive_bayes_ratios(run.config, train_dataset)
     metric = training_args.metric_for_best_model.removeprefix("eval_")
     best, figures = None, {}
     for index, start in enumerate(starts):
         if index:  # the first start draws from the seeded state as a single start does
             set_seed(training_args.seed)
-        model = new_model(
-            dataclasses.replace(model_args, table_init=start), tokenizer, labels, ratios, training_args.seed, run.start
-        )
-        trainer = make_trainer(
-            model, training_args, train_dataset, run.encoded["validation"], processing_class, None, run.compute_metrics
-        )
+        model = new_model(run.config, start, ratios, training_args.seed, run.start)
+        trainer = run.trainer(model, training_args, train_dataset, [])
         result = trainer.train()
+        check_converged(trainer, result)
         figure = figures[f"{start}_start_eval_{metric}"] = trainer.state.best_metric
         if best is None or (figure > best[2] if training_args.greater_is_better else figure < best[2]):
             best = (trainer, result, figure)
     if len(starts) > 1:
         logger.info("table starts: %s", figures)
-        tracking.log_phase("table_starts", figures)
+        run.tracking.log_phase("table_starts", figures)
     return best[0], best[1], figures if len(starts) > 1 else {}
 
 
+def input_paths(data_args, distill_args) -> list[Path]:
+    """Every path a run reads: the datasets, the unlabelled reviews and the licence file."""
+    unlabeled = [item for item in distill_args.unlabeled if item not in (AUTO, NONE)]
+    licences = [data_args.source_licences] if isinstance(data_args.source_licences, str) else []
+    return [Path(item).expanduser() for item in [*data_args.dataset, *unlabeled, *licences]]
+
+
 def train_from_arguments(data_args, model_args, distill_args, training_args) -> dict:
-    """Train into a staging folder beside `training_args.output_dir` and publish it there; returns the metrics."""
+    """Train into a staging folder beside `training_args.output_dir` and publish it there; returns the metrics.
+
+    Everything the libraries print while training goes to stderr: stdout carries the command's own lines.
+    """
     if not training_args.output_dir:
         raise UserError("no output folder given")
     output_dir = Path(training_args.output_dir).resolve()
+    check_apart(output_dir, input_paths(data_args, distill_args))
     check_output(output_dir, overwrite=data_args.overwrite, folder=True)
+    tracker = tracking.for_report_to(training_args.report_to)
     with staged_folder(output_dir, overwrite=data_args.overwrite) as staging:
         training_args.output_dir = str(staging)
-        with tracking.wandb_run_folder(staging, enabled="wandb" in training_args.report_to):
-            metrics = run_training(data_args, model_args, distill_args, training_args, output_dir)
+        with tracker.run_folder(staging), contextlib.redirect_stdout(sys.stderr):
+            metrics = run_training(data_args, model_args, distill_args, training_args, output_dir, tracker)
     training_args.output_dir = str(output_dir)
-    if "wandb" in training_args.report_to:
-        tracking.print_sync_hint(output_dir)
+    tracker.print_sync_hint(output_dir)
     return metrics
 
 
