@@ -19,7 +19,7 @@ from sentiment_batch.train.arguments import ModelArguments
 from sentiment_batch.train.initialization import read_start_model, start_arguments
 from sentiment_batch.train.labels import LabelSet
 from sentiment_batch.train.model_folder import load_model
-from sentiment_batch.train.training import new_model
+from sentiment_batch.train.training import model_config, new_model
 
 TINY_FLAGS = ["--per_device_train_batch_size", "8", "--num_train_epochs", "1", "--report_to", "none"]
 
@@ -31,9 +31,8 @@ def bundle_table(bundle) -> np.ndarray:
 
 
 def started_model(start, labels=("bad", "fine", "good")):
-    model_args = start_arguments(start, ModelArguments())
-    tokenizer = start.tokenizer
-    return new_model(model_args, tokenizer, LabelSet(list(labels)), None, 0, start)
+    config = model_config(start_arguments(start, ModelArguments()), start.tokenizer, LabelSet(list(labels)))
+    return new_model(config, "random", None, 0, start)
 
 
 def test_the_initialized_models_table_is_the_bundles_table(tiny_bundle, tiny_model_dir):
@@ -65,7 +64,7 @@ def test_a_model_folder_start_keeps_table_and_blocks_exactly(tiny_model_dir):
 def test_other_hidden_widths_keep_the_table_and_drop_the_blocks(tiny_model_dir):
     start = read_start_model(str(tiny_model_dir))
     model_args = start_arguments(start, ModelArguments(hidden_dims=[4]))
-    model = new_model(model_args, start.tokenizer, LabelSet(["a", "b"]), None, 0, start)
+    model = new_model(model_config(model_args, start.tokenizer, LabelSet(["a", "b"])), "random", None, 0, start)
     assert model.config.hidden_dims == [4] and torch.equal(model.bag.scaled_table(), start.table)
 
 

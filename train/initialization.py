@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from tokenizers import Tokenizer
 
-from sentiment_batch.bundle import CARD_FILE, MANIFEST_FILE, Bundle, check_graph_metadata, load_bundle
+from sentiment_batch import info
+from sentiment_batch.bundle import MANIFEST_FILE, Bundle, check_graph_metadata, load_bundle
 from sentiment_batch.errors import UserError, shown
 from sentiment_batch.preprocessing import load_tokenizer
 
 from .configuration import config_defaults
-from .model_card import read_card_settings
 from .model_folder import CONFIG_FILE, load_model
 from .tokenization import new_tokenizer
 
@@ -157,8 +157,7 @@ def recorded_settings(config) -> dict:
 def card_settings(bundle: Bundle, name: str) -> dict:
     """The start model's n-gram, pooling and negation settings, from the model card its bundle carries (bundles
     exported before `recorded_settings` was)."""
-    card = bundle.path / CARD_FILE
-    recorded = read_card_settings(card) if card.is_file() else {}
+    recorded = info.card_settings(info.read_card(bundle.path))
     missing = [setting for setting in CARD_SETTINGS if setting not in recorded]
     if missing:
         raise UserError(f"bundle {shown(name)} does not record its {', '.join(missing)}: it cannot start a model")

@@ -37,7 +37,10 @@ Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 {recipe}
 
-{settings_block}{settings}
+## Settings
+
+```json
+{settings}
 ```
 
 ## Metrics
@@ -218,7 +221,6 @@ def write_model_card(
         selection=" (on the mean accuracy over sources)" if several else "",
         sources=sources_table(data, licences or {}),
         recipe=recipe(settings, metrics),
-        settings_block=SETTINGS_BLOCK,
         settings=json.dumps(settings, indent=2, default=str),
         per_source=per_source_table(metrics, data),
         calibration=calibration_note(config, metrics),
@@ -227,24 +229,3 @@ def write_model_card(
         output_name=model_name,
     )
     Path(output_dir, CARD_FILE).write_text(text, encoding="utf-8")
-
-
-SETTINGS_BLOCK = "## Settings\n\n```json\n"
-
-
-def read_card_settings(card: Path) -> dict:
-    """The settings a model card written by `write_model_card` records; {} when it holds none that can be read.
-
-    Args:
-        card (`Path`): the card (README.md of a model folder or bundle).
-    """
-    text = card.read_text(encoding="utf-8", errors="replace")
-    start = text.find(SETTINGS_BLOCK)
-    end = text.find("\n```", start + len(SETTINGS_BLOCK))
-    if start < 0 or end < 0:
-        return {}
-    try:
-        settings = json.loads(text[start + len(SETTINGS_BLOCK) : end])
-    except ValueError:
-        return {}
-    return settings if isinstance(settings, dict) else {}

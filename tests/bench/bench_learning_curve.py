@@ -39,11 +39,11 @@ logger = logging.getLogger("bench_learning_curve")
 
 def shipped_training_texts(imdb: Path, reviews: Path) -> set[str]:
     """The texts the shipped model learnt from: its training split, rebuilt with the settings its card records."""
+    from sentiment_batch import info
     from sentiment_batch.bundle import default_bundle_path
-    from sentiment_batch.train.model_card import read_card_settings
     from sentiment_batch.train.splits import load_labelled
 
-    recipe = read_card_settings(default_bundle_path() / "README.md")
+    recipe = info.card_settings(info.read_card(default_bundle_path()))
     data = load_labelled(
         [str(imdb), str(reviews)],
         recipe["validation_size"],
