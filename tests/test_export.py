@@ -506,7 +506,10 @@ def edit_config(**changes):
         (edit_config(embedding_dim=4), r"config.json does not match the weights \(2 mismatched keys"),
         (edit_config(hidden_dims=[16, 16]), r"config.json does not match the weights \(7 missing keys"),
         (edit_config(ngram_size=0), "cannot load the model in .*: ngram_size must be at least 1"),
-        (lambda folder: (folder / "config.json").write_text("[1, 2]"), "model type None .* cannot be exported"),
+        (
+            lambda folder: (folder / "config.json").write_text("[1, 2]"),
+            "model type None .* is not one this package trains",
+        ),
     ],
     ids=["truncated-weights", "embedding-dim", "hidden-dims", "bad-setting", "config-not-an-object"],
 )

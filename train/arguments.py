@@ -132,6 +132,14 @@ class ModelArguments:
         default=True,
         metadata={"help": "Fit a temperature on validation after training, so probabilities are calibrated."},
     )
+    init_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "Start from a trained model: shipped (the package's bundle), a bundle folder or a trained model "
+            "folder. Its tokenizer, table and table settings are kept, its hidden blocks where the widths agree; "
+            "the output layer is new."
+        },
+    )
 
     languages: list[str] = field(
         default_factory=lambda: list(config_defaults()["languages"]),

@@ -306,6 +306,7 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
         rows, weights, bags = ngram_rows(input_ids, offsets, self.config)  # [T, N] each, [T]
         weights = self._drop_features(weights)
         scales = weights if self.feature_weights is None else weights * self.feature_weights[rows]  # [T, N]
+        scales = scales.to(self.embeddings.weight)  # the parity check runs a float64 copy of the model
         # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
         sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=scales.reshape(-1))
         counts = segment_sum(weights.sum(dim=1), bags, offsets.shape[0])  # [B]

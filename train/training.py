@@ -32,6 +32,7 @@ from .data import AUTO, NONE, has_text, load_unlabeled
 from .data_settings import DataSettings
 from .distillation import pseudo_labels, sampled, student_set, without_texts
 from .evaluation import evaluate_and_save, fit_model_temperature, metrics_for
+from .initialization import StartModel, init_from_start, read_start_model, start_arguments
 from .labels import LabelSet
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
@@ -103,15 +104,17 @@ def naive_bayes_ratios(config: SentimentBagConfig, labelled):
     return log_count_ratios(bag_batches(labelled), config) if config.feature_weighting else None
 
 
-def new_model(config: SentimentBagConfig, table_init: str, ratios, seed: int):
+def new_model(config: SentimentBagConfig, table_init: str, ratios, seed: int, start: StartModel | None = None):
     """A fresh model of (a copy of) `config`, its rows weighed by the naive Bayes `ratios` (from
     `naive_bayes_ratios`) when it weighs rows, and its table started as `table_init` says (one of
-    `SentimentBagConfig.table_starts`)."""
+    `SentimentBagConfig.table_starts`), or from the `start` model when there is one."""
     config = copy.deepcopy(config)
     config.table_init = table_init
     model = SentimentBagForSequenceClassification(config)
     if ratios is not None:
         model.bag.init_from_naive_bayes(ratios, torch.Generator().manual_seed(seed))
+    if start is not None:
+        init_from_start(model, start)
     return model
 
 
@@ -148,7 +151,7 @@ def train_teachers(run: Run, distill_args, unlabeled):
             report_to=[],
         )
         set_seed(seed)
-        teacher = new_model(run.config, run.config.table_starts()[0], ratios, seed)
+        teacher = new_model(run.config, run.config.table_starts()[0], ratios, seed, run.start)
         trainer = run.trainer(teacher, teacher_args, run.training, run.tracking.phase_callbacks(f"teacher_{index}"))
         result = trainer.train()
         check_converged(trainer, result)
@@ -210,6 +213,7 @@ class Run:
         compute_metrics (`Callable`): the validation metrics.
         processing_class: the tokenizer saved with each checkpoint.
         tracking (`tracking.Tracking`): where the run reports.
+        start (`StartModel`, *optional*): the model every model of the run starts from (`initialization`).
     """
 
     training_args: TrainingArguments
@@ -221,6 +225,7 @@ class Run:
     compute_metrics: Callable
     processing_class: object
     tracking: tracking.Tracking
+    start: StartModel | None = None
 
     def trainer(self, model, training_args, train_dataset, callbacks: list):
         """The trainer of one of the run's models, validated on the run's validation split."""
@@ -230,10 +235,17 @@ class Run:
         )
 
 
-def prepare_run(model_args: ModelArguments, training_args, data: LabelledData, staging: Path, tracker) -> Run:
+def prepare_run(
+    model_args: ModelArguments,
+    training_args,
+    data: LabelledData,
+    staging: Path,
+    tracker,
+    start: StartModel | None = None,
+) -> Run:
     """Fit the tokenizer (saved in `staging`), tokenize the splits, and lay out the run's training set, model config
     and validation metrics."""
-    tokenizer = fit_tokenizer(data.splits["train"], model_args)
+    tokenizer = fit_tokenizer(data.splits["train"], model_args) if start is None else start.tokenizer
     encoded = tokenize_splits(data.splits, tokenizer)
     training = encoded["train"] if data.train_rows is None else encoded["train"].select(data.train_rows)
     return Run(
@@ -246,6 +258,7 @@ def prepare_run(model_args: ModelArguments, training_args, data: LabelledData, s
         compute_metrics=metrics_for(data.splits["validation"]),
         processing_class=save_tokenizer(tokenizer, staging),
         tracking=tracker,
+        start=start,
     )
 
 
@@ -268,13 +281,15 @@ def run_training(data_args, model_args, distill_args, training_args, output_dir:
     `tracker` (a `tracking.Tracking`); returns the metrics."""
     staging = Path(training_args.output_dir)
     set_seed(training_args.seed)
+    start = read_start_model(model_args.init_from) if model_args.init_from else None
+    model_args = model_args if start is None else start_arguments(start, model_args)
     licences = read_licences(data_args.source_licences)
     data_settings = DataSettings.of_arguments(data_args, training_args.seed)
     data = read_data(data_settings)
     unlabeled = (
         unlabeled_texts(data_args, distill_args, data, training_args.seed) if distill_args.num_teachers else None
     )
-    run = prepare_run(model_args, training_args, data, staging, tracker)
+    run = prepare_run(model_args, training_args, data, staging, tracker, start)
     settings = run_settings(data_args, model_args, distill_args, run.training_args)
     train_dataset, distilled = run.training, {}
     if unlabeled is not None:
@@ -322,7 +337,7 @@ def train_best_start(run: Run, train_dataset):
     for index, start in enumerate(starts):
         if index:  # the first start draws from the seeded state as a single start does
             set_seed(training_args.seed)
-        model = new_model(run.config, start, ratios, training_args.seed)
+        model = new_model(run.config, start, ratios, training_args.seed, run.start)
         trainer = run.trainer(model, training_args, train_dataset, [])
         result = trainer.train()
         check_converged(trainer, result)
