@@ -22,9 +22,9 @@ import numpy as np
 import pyarrow as pa
 
 from .console import say
-from .errors import UserError
-from .io import expand_inputs, open_source
+from .errors import UserError, shown
 from .publish import check_output_path, staged_file
+from .readers import InputFile, discover, open_source
 
 NEEDED = ("label", "score", "error")
 BINS = 20
@@ -115,21 +115,21 @@ def _evidence(column: pa.Array) -> list[list[dict] | None]:
     return [json.loads(cell) if cell else None for cell in column.cast(pa.string()).to_pylist()]
 
 
-def gather(paths: Sequence[Path], by: str | None, sample: int, text_column: str) -> Tally:
+def gather(files: Sequence[InputFile], by: str | None, sample: int, text_column: str) -> Tally:
     """Read every scored file once and tally it.
 
     Args:
-        paths (`Sequence[Path]`): the scored CSV/Parquet files, in order.
+        files (`Sequence[InputFile]`): the scored files (any format `score` writes), in order (`readers.discover`).
         by (`str`, *optional*): a column whose values split the label counts.
         sample (`int`): reviews to show.
         text_column (`str`): the column holding the review text.
     """
     tally = Tally(sample)
-    for path in paths:
-        source = open_source(path)
+    for file in files:
+        source = open_source(file)
         missing = [name for name in (*NEEDED, *([by] if by else [])) if name not in source.schema.names]
         if missing:
-            raise UserError(f"{path} has no column(s) {missing}: is it a file that sentiment-batch scored?")
+            raise UserError(f"{shown(file.name)} has no column(s) {missing}: is it a file that sentiment-batch scored?")
         for batch in source.batches(text_column=text_column):
             tally.add(batch, by, text_column)
     return tally
@@ -331,12 +331,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
     if args.sample < 0:
         raise UserError(f"the sample must be at least 0 reviews, got {args.sample}")
-    paths = expand_inputs(args.inputs)
-    check_output_path(args.output, paths, args.overwrite)
-    tally = gather(paths, args.by, args.sample, args.text_column)
+    files = discover(args.inputs)
+    check_output_path(args.output, [file.path for file in files if file.path is not None], args.overwrite)
+    tally = gather(files, args.by, args.sample, args.text_column)
     if not tally.has_evidence and tally.sample:
         explain_sample(tally)
-    page = render(tally, f"Sentiment report: {', '.join(path.name for path in paths)}")
+    page = render(tally, f"Sentiment report: {', '.join(Path(file.name).name for file in files)}")
     with staged_file(args.output, overwrite=args.overwrite) as handle:
         handle.write(page.encode("utf-8"))
     say(f"wrote {args.output} ({tally.rows:,} rows)")
