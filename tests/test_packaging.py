@@ -74,7 +74,7 @@ def score_file(bin_dir: Path, cwd: Path, source: Path, output: Path, *options: s
 
 def score_sample(bin_dir: Path, cwd: Path, output: Path) -> list[dict]:
     rows, stderr = score_file(bin_dir, cwd, SAMPLE_CSV, output)
-    assert "scored 296 of 300 rows" in stderr
+    assert "scored 292 of 300 rows" in stderr  # 4 blank, 4 in other languages
     return rows
 
 
@@ -119,9 +119,6 @@ def test_installed_wheel_describes_and_measures_its_bundle_without_torch(install
     assert report["confusion"] == {true: {guess: confusion[true, guess] for guess in info["labels"]} for true in truths}
     assert report["accuracy"] == sum(confusion[label, label] for label in info["labels"]) / len(REVIEWS)
     assert report["macro_f1"] == pytest.approx(f1_score(truths, predicted, average="macro"))
-    split = [installed / "sentiment-batch", "evaluate", "--dataset", labelled, "--split", "validation"]
-    result = subprocess.run(split, capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert result.returncode == 2 and "is missing; install the training extra" in result.stderr
 
 
 def test_training_commands_say_which_extra_they_need(installed, tmp_path):
