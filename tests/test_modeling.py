@@ -311,6 +311,15 @@ def test_soft_labels_give_the_cross_entropy_of_probabilities(model):
     torch.testing.assert_close(output.loss, expected)
 
 
+def test_languages_that_are_not_iso_codes_are_refused_when_parsed():
+    from sentiment_batch.train.arguments import ModelArguments
+
+    with pytest.raises(ValueError, match="languages must be ISO 639-1 codes"):
+        ModelArguments(languages=["english"])
+    with pytest.raises(ValueError, match="languages must be language codes"):
+        SentimentBagConfig(languages=[])
+
+
 def test_unknown_pooling_is_refused():
     with pytest.raises(ValueError, match="pooling"):
         SentimentBagConfig(pooling="max")

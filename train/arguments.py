@@ -12,6 +12,7 @@ from textwrap import shorten
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from sentiment_batch.bundle import is_language_code
 from sentiment_batch.errors import UserError
 
 from .configuration import SentimentBagConfig, config_defaults
@@ -152,6 +153,8 @@ class ModelArguments:
     def __post_init__(self):
         # Refused now, in one line, rather than after the data is read and tokenized.
         SentimentBagConfig(**self.config_settings())
+        if not all(map(is_language_code, self.languages)):
+            raise ValueError(f"languages must be ISO 639-1 codes such as en, got {self.languages}")
 
     def config_settings(self) -> dict:
         """The settings that are `SentimentBagConfig` arguments, by name."""

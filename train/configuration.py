@@ -7,8 +7,6 @@ from collections.abc import Sequence
 
 from transformers import PretrainedConfig
 
-from sentiment_batch.bundle import is_language_code
-
 DEFAULT_ID2LABEL = {0: "negative", 1: "positive"}
 POOLINGS = ("sqrt", "mean")
 TABLE_INITS = ("auto", "naive_bayes", "random")
@@ -134,8 +132,10 @@ class SentimentBagConfig(PretrainedConfig):
             raise ValueError(f"calibration_temperature must be positive, got {self.calibration_temperature}")
         if self.negation_window < 0 or (self.negation_window and not self.num_buckets):
             raise ValueError(f"negation_window must be 0, or positive with hashed rows, got {self.negation_window}")
-        if not self.languages or not all(map(is_language_code, self.languages)):
-            raise ValueError(f"languages must be ISO 639-1 codes such as en, got {self.languages}")
+        # The code rule itself is the runtime's (`sentiment_batch.bundle.is_language_code`), checked when the
+        # settings are parsed and when a bundle is sealed: this file travels with saved models, importing nothing.
+        if not self.languages or not all(isinstance(code, str) and code for code in self.languages):
+            raise ValueError(f"languages must be language codes such as en, got {self.languages}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         if self.table_init not in TABLE_INITS:
