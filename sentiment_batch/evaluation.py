@@ -23,12 +23,11 @@ import pyarrow.compute as pc
 from .bundle import Bundle, load_bundle
 from .columns import names_shown
 from .errors import UserError, shown
-from .labels import class_id
+from .labels import SOURCE_COLUMN, class_id
 from .metrics import accuracy, confusion_matrix, expected_calibration_error, macro_f1
 from .readers import discover, open_source
 from .scorer import Scorer
 
-SOURCE_COLUMN = "source"
 _TEXT = "text"  # the one column of the batches sent to the scorer
 
 

@@ -93,20 +93,6 @@ def card_settings(card: str) -> dict:
     return settings if isinstance(settings, dict) else {}
 
 
-def split_settings(card: str) -> dict:
-    """What `train` carved its validation split with, as `train.splits.load_splits` takes it: `validation_size`,
-    `seed` (the validation seed, else the run's seed) and `balance_classes`, those the card's settings give.
-
-    Args:
-        card (`str`): the model card's text (`read_card`).
-    """
-    settings = card_settings(card)
-    seed = settings.get("seed") if settings.get("validation_seed") is None else settings["validation_seed"]
-    found = {"validation_size": settings.get("validation_size"), "seed": seed}
-    found["balance_classes"] = settings.get("balance_classes")
-    return {key: value for key, value in found.items() if value is not None}
-
-
 def card_splits(card: str) -> dict[str, int]:
     """Rows of each split the run was trained and validated on, from the card's `- Splits:` line."""
     match = re.search(r"^- Splits: (.*)$", card_section(card, "Data"), re.M)
