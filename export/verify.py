@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -175,13 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch verify`.
-
-    Args:
-        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
-    """
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch verify` with the arguments that follow `verify`."""
+    args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     if args.batch_size < 1:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -205,13 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch evaluate`.
-
-    Args:
-        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
-    """
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch evaluate` with the arguments that follow `evaluate`."""
+    args = build_parser().parse_args(argv)
     bundle = load_bundle(args.bundle)
     report = evaluate_bundle(bundle, args.dataset, text_column=args.text_column, label_column=args.label_column)
     print(json.dumps({"bundle": str(bundle.path), **report}))

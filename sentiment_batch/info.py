@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 from .bundle import CARD_FILE, Bundle, default_bundle_path, load_bundle
@@ -227,13 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch info`.
-
-    Args:
-        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
-    """
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch info` with the arguments that follow `info`."""
+    args = build_parser().parse_args(argv)
     info = bundle_info(load_bundle(args.bundle))
     print(json.dumps(info) if args.json else describe(info))
     return 0
