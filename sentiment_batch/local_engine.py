@@ -85,7 +85,9 @@ def score_files(
     added = OutputColumns.of(loaded.labels, column_prefix, explain)
     sources = open_sources(files, text_column, added.names, options)
     inputs_schema = unified_schema(sources)
-    kept = [inputs_schema.get_field_index(name) for name in kept_columns(inputs_schema.names, keep_columns)]
+    kept = list(range(len(inputs_schema)))  # by position: input names may repeat
+    if keep_columns is not None:
+        kept = [inputs_schema.get_field_index(name) for name in kept_columns(inputs_schema.names, keep_columns)]
     fields = added.fields(csv=fmt.kind in ("csv", "tsv"))  # no nested CSV columns: the evidence goes as JSON
     schema = pa.schema([*(inputs_schema.field(index) for index in kept), *fields], metadata=inputs_schema.metadata)
     metadata = None
