@@ -7,7 +7,6 @@ import importlib.metadata
 import json
 import logging
 import shutil
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -298,13 +297,9 @@ def quiet_exporter_logs() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch export`.
-
-    Args:
-        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
-    """
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch export` with the arguments that follow `export`."""
+    args = build_parser().parse_args(argv)
     quiet_exporter_logs()
     check_apart(args.output, [args.model, *([args.texts] if args.texts else []), *map(Path, args.dataset or [])])
     texts = None

@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import torch
 from datasets import concatenate_datasets
 from tokenizers import Tokenizer
 
-from sentiment_batch.bundle import Bundle, Manifest, load_bundle, open_bundle_session
+from sentiment_batch.bundle import Bundle, load_bundle, open_bundle_session
 from sentiment_batch.errors import UserError
 from sentiment_batch.preprocessing import load_tokenizer
 from sentiment_batch.train.data_settings import DataSettings
@@ -30,15 +29,6 @@ EXIT_PARITY_FAILED = 1
 SCALAR_METRICS = ("accuracy", "macro_f1", "precision", "recall", "f1")
 # Options that replace the model's recorded data settings of the same name.
 SPLIT_OPTIONS = ("validation_size", "validation_seed", "balance_classes")
-
-
-def parity_bounds(manifest: Manifest) -> tuple[float, float]:
-    """Largest |Δlogit| and smallest label agreement allowed: looser when the bundle kept a float16 table.
-
-    Args:
-        manifest (`Manifest`): the bundle's manifest.
-    """
-    return manifest.float16_bounds() if manifest.quantized else (MAX_LOGIT_DIFF, 1.0)
 
 
 def load_reviews(settings: DataSettings, split: str, limit: int | None) -> tuple[list[str], np.ndarray]:
@@ -121,7 +111,10 @@ def verify_bundle(
     session = open_bundle_session(bundle)  # the graph's metadata, inputs and outputs checked against the manifest
     onnx_logits, onnx_speed = timed_logits(onnx_scorer(session), tokenizer, texts, batch_size, "onnxruntime")
     comparison = LogitComparison.of(torch_logits, onnx_logits)
-    max_logit_diff, min_label_agreement = parity_bounds(bundle.manifest)
+    # A bundle that kept a float16 table is held to the looser bounds its export recorded.
+    max_logit_diff, min_label_agreement = (
+        bundle.manifest.float16_bounds() if bundle.manifest.quantized else (MAX_LOGIT_DIFF, 1.0)
+    )
     classes = len(bundle.labels)
     return {
         "rows": len(texts),
@@ -175,13 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch verify`.
-
-    Args:
-        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
-    """
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch verify` with the arguments that follow `verify`."""
+    args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
     if args.batch_size < 1:

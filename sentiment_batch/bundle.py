@@ -31,8 +31,6 @@ DATA_FILE = "model.onnx.data"
 TOKENIZER_FILE = "tokenizer.json"
 FORMAT_VERSION = 2
 READABLE_FORMAT_VERSIONS = (2,)
-# Format 1 hashed only the graph and its weights file, and did not tie the labels to the graph.
-UPGRADABLE_FORMAT_VERSIONS = (1,)
 INPUT_NAMES = ("input_ids", "offsets")
 LOGITS = "logits"
 PROBABILITIES = "probabilities"
@@ -120,25 +118,6 @@ def read_manifest_json(folder: Path) -> dict:
     return values
 
 
-def check_format_version(path: Path, version: object) -> None:
-    """Refuse a manifest of a format this runtime does not read, saying how to get one it does.
-
-    Args:
-        path (`Path`): the manifest, for the message.
-        version (`object`): its `format_version` value.
-    """
-    if type(version) is int and version in READABLE_FORMAT_VERSIONS:  # not True, 2.0 or "2"
-        return
-    if type(version) is int and version in UPGRADABLE_FORMAT_VERSIONS:
-        raise UserError(
-            f"{shown(path)}: format_version {version} is not verified as a whole (tokenizer unhashed, labels not "
-            "tied to the graph); export the model again, or upgrade the bundle with `sentiment-batch upgrade`"
-        )
-    raise UserError(
-        f"{shown(path)}: unknown format_version {_short(version)} (this runtime reads {READABLE_FORMAT_VERSIONS})"
-    )
-
-
 @dataclass(frozen=True)
 class Manifest:
     """`bundle.json`: what the runtime needs to load a bundle, plus `info` on how it was made.
@@ -155,7 +134,7 @@ class Manifest:
         data_file (`str | None`): the weights' file name; None when the graph holds its weights.
         tokenizer_file (`str`): the tokenizer's file name.
         explain_file (`str | None`): the explain graph's file name (same inputs, and each n-gram's share of the
-            label's margin); None when the bundle has none (one upgraded from format 1).
+            label's margin); None when the bundle has none.
         explain_sha256 (`str | None`): hex SHA-256 of the explain graph.
         format_version (`int`): the bundle format's version.
         quantized (`bool`): whether the word table is stored in float16.
@@ -191,7 +170,12 @@ class Manifest:
         """
         path = folder / MANIFEST_FILE
         values = read_manifest_json(folder)
-        check_format_version(path, values.get("format_version"))
+        version = values.get("format_version")
+        if type(version) is not int or version not in READABLE_FORMAT_VERSIONS:  # not True, 2.0 or "2"
+            raise UserError(
+                f"{shown(path)}: unknown format_version {_short(version)} (this runtime reads "
+                f"{READABLE_FORMAT_VERSIONS})"
+            )
         members = [key for member in MEMBERS if member.required for key in (member.file_key, member.hash_key)]
         required = ["labels", "languages", "vocab_size", *members]
         missing = [name for name in required if name not in values]

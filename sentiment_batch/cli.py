@@ -27,7 +27,6 @@ COMMANDS = {
     "train": ("sentiment_batch.train.training", "train a model on any labelled texts with transformers.Trainer"),
     "export": ("sentiment_batch.export.exporter", "export a trained model folder to a parity-checked ONNX bundle"),
     "verify": ("sentiment_batch.export.verify", "compare an ONNX bundle with its PyTorch model on a dataset"),
-    "upgrade": ("sentiment_batch.export.upgrade", "rewrite a format-1 bundle in the current format, same predictions"),
     "score": (
         "sentiment_batch.scoring_cli",
         "score review files (CSV, JSON Lines, Parquet, Arrow) with an ONNX bundle",

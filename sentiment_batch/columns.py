@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from .errors import UserError, UserTypeError
+from .errors import UserError, UserTypeError, shown
 from .explain import EVIDENCE_TYPE, evidence_json
 
 
@@ -128,15 +128,34 @@ def check_columns(columns: Sequence[str], text_column: str, added: Sequence[str]
         raise UserError(f"{where} already has column(s) {names_shown(clashes)}; give the added columns a prefix")
 
 
+def kept_columns(columns: Sequence[str], keep_columns: Sequence[str] | None) -> list[str]:
+    """The input columns the output keeps: all of them, or those named, in that order (each once).
+
+    Args:
+        columns (`Sequence[str]`): the inputs' column names.
+        keep_columns (`Sequence[str]`, *optional*): the names to keep; all by default.
+    """
+    if keep_columns is None:
+        return list(columns)
+    keep_columns = [keep_columns] if isinstance(keep_columns, str) else keep_columns
+    missing = [name for name in keep_columns if name not in columns]
+    if missing:
+        raise UserError(
+            f"the inputs have no column(s) {shown(names_shown(missing))} to keep; "
+            f"their columns are {shown(names_shown(columns))}"
+        )
+    return list(dict.fromkeys(keep_columns))
+
+
 def names_shown(names: Sequence[str]) -> str:
     """Column names for a one-line message: the first `MAX_NAMES_SHOWN`, each cut to `MAX_NAME_CHARS`.
 
     Args:
         names (`Sequence[str]`): the names.
     """
-    shown = ", ".join(_name(name) for name in names[:MAX_NAMES_SHOWN])
+    listed = ", ".join(_name(name) for name in names[:MAX_NAMES_SHOWN])
     more = f", … ({len(names) - MAX_NAMES_SHOWN} more)" if len(names) > MAX_NAMES_SHOWN else ""
-    return f"[{shown}{more}]"
+    return f"[{listed}{more}]"
 
 
 def _name(name: str) -> str:

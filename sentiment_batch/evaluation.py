@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,12 +22,11 @@ import pyarrow.compute as pc
 from .bundle import Bundle, load_bundle
 from .columns import names_shown
 from .errors import UserError, shown
-from .labels import class_id
+from .labels import SOURCE_COLUMN, class_id
 from .metrics import accuracy, confusion_matrix, expected_calibration_error, macro_f1
 from .readers import discover, open_source
 from .scorer import Scorer
 
-SOURCE_COLUMN = "source"
 _TEXT = "text"  # the one column of the batches sent to the scorer
 
 
@@ -206,13 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch evaluate`.
-
-    Args:
-        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
-    """
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch evaluate` with the arguments that follow `evaluate`."""
+    args = build_parser().parse_args(argv)
     bundle = load_bundle(args.bundle)
     report = evaluate_bundle(bundle, args.dataset, text_column=args.text_column, label_column=args.label_column)
     print(json.dumps({"bundle": str(bundle.path), **report}))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from pathlib import Path
 
 from .bundle import CARD_FILE, Bundle, default_bundle_path, load_bundle
@@ -91,20 +90,6 @@ def card_settings(card: str) -> dict:
     except ValueError:
         return {}
     return settings if isinstance(settings, dict) else {}
-
-
-def split_settings(card: str) -> dict:
-    """What `train` carved its validation split with, as `train.splits.load_splits` takes it: `validation_size`,
-    `seed` (the validation seed, else the run's seed) and `balance_classes`, those the card's settings give.
-
-    Args:
-        card (`str`): the model card's text (`read_card`).
-    """
-    settings = card_settings(card)
-    seed = settings.get("seed") if settings.get("validation_seed") is None else settings["validation_seed"]
-    found = {"validation_size": settings.get("validation_size"), "seed": seed}
-    found["balance_classes"] = settings.get("balance_classes")
-    return {key: value for key, value in found.items() if value is not None}
 
 
 def card_splits(card: str) -> dict[str, int]:
@@ -241,13 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch info`.
-
-    Args:
-        argv (`list[str]`, *optional*): the command's arguments; defaults to `sys.argv[2:]`.
-    """
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch info` with the arguments that follow `info`."""
+    args = build_parser().parse_args(argv)
     info = bundle_info(load_bundle(args.bundle))
     print(json.dumps(info) if args.json else describe(info))
     return 0

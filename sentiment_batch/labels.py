@@ -13,6 +13,8 @@ from collections.abc import Sequence
 SENTIMENT_IDS = {0: 0, 1: 1, "neg": 0, "pos": 1, "negative": 0, "positive": 1}
 SENTIMENT_NAMES = ("negative", "positive")
 WHOLE_NUMBER = re.compile(r"[+-]?\d+(?:\.0*)?")
+# The column of labelled reviews that names each one's source: train splits and measures per value, evaluate measures.
+SOURCE_COLUMN = "source"
 
 
 def sentiment_id(value: object) -> int | None:

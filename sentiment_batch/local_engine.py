@@ -12,8 +12,8 @@ from typing import NamedTuple
 import pyarrow as pa
 
 from .bundle import Bundle, load_bundle
-from .columns import OutputColumns, check_columns, names_shown
-from .errors import UserError, shown
+from .columns import OutputColumns, check_columns, kept_columns
+from .errors import shown
 from .formats import STDIO, Formats
 from .progress import Progress
 from .publish import check_output_path
@@ -85,7 +85,9 @@ def score_files(
     added = OutputColumns.of(loaded.labels, column_prefix, explain)
     sources = open_sources(files, text_column, added.names, options)
     inputs_schema = unified_schema(sources)
-    kept = kept_indices(inputs_schema, keep_columns)
+    kept = list(range(len(inputs_schema)))  # by position: input names may repeat
+    if keep_columns is not None:
+        kept = [inputs_schema.get_field_index(name) for name in kept_columns(inputs_schema.names, keep_columns)]
     fields = added.fields(csv=fmt.kind in ("csv", "tsv"))  # no nested CSV columns: the evidence goes as JSON
     schema = pa.schema([*(inputs_schema.field(index) for index in kept), *fields], metadata=inputs_schema.metadata)
     metadata = None
@@ -102,26 +104,6 @@ def score_files(
         if failure is not None:
             raise RunFailed(f"{failure}; nothing was published", summary)
     return summary
-
-
-def kept_indices(schema: pa.Schema, keep_columns: Sequence[str] | None) -> list[int]:
-    """The positions of the input columns the output keeps: all of them, or those named, in that order.
-
-    Args:
-        schema (`pa.Schema`): the inputs' unified schema.
-        keep_columns (`Sequence[str]`, *optional*): column names.
-    """
-    if keep_columns is None:
-        return list(range(len(schema)))
-    if isinstance(keep_columns, str):
-        keep_columns = [keep_columns]
-    missing = [name for name in keep_columns if name not in schema.names]
-    if missing:
-        raise UserError(
-            f"the inputs have no column(s) {shown(names_shown(missing))} to keep; "
-            f"their columns are {shown(names_shown(schema.names))}"
-        )
-    return [schema.get_field_index(name) for name in dict.fromkeys(keep_columns)]
 
 
 def open_sources(

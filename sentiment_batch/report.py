@@ -12,7 +12,6 @@ import argparse
 import html
 import json
 import random
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -326,9 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch report`."""
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch report` with the arguments that follow `report`."""
+    args = build_parser().parse_args(argv)
     if args.sample < 0:
         raise UserError(f"the sample must be at least 0 reviews, got {args.sample}")
     files = discover(args.inputs)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -175,13 +174,9 @@ def report(summary: Summary, summary_file: str | None, published: bool) -> None:
         summary.save(summary_file)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch score`; bad input raises `UserError`, which the dispatcher reports and exits 2.
-
-    Args:
-        argv (`list[str]`, *optional*): the arguments after `score`; defaults to `sys.argv[2:]`.
-    """
-    args = build_parser().parse_args(sys.argv[2:] if argv is None else argv)
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch score` with the arguments that follow `score`; bad input raises `UserError`."""
+    args = build_parser().parse_args(argv)
     try:
         summary = run(args)
     except RunFailed as failed:

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .bundle import Bundle, load_bundle
-from .columns import OutputColumns, names_shown
+from .columns import OutputColumns, kept_columns
 from .errors import UserError, first_line, shown
 from .formats import STDIO, FileFormat, Formats
 from .publish import OutputExistsError, check_output_path, staged_folder
@@ -430,7 +430,7 @@ def score_files(
         plan = plan or plan_job(inputs, output, overwrite, is_local_master(spark.sparkContext.master), formats)
         try:
             df = read_inputs(spark, plan, encoding, formats.delimiter)
-            kept = _kept(df.columns, keep_columns)
+            kept = kept_columns(df.columns, keep_columns)
             csv = plan.output_format.kind in ("csv", "tsv")  # no nested columns: the evidence goes as JSON
             scored = scored_for(df, loaded, text_column, column_prefix, batch_size, explain, csv)
             scored = scored.select(*kept, *scored.columns[len(df.columns) :])
@@ -441,17 +441,6 @@ def score_files(
         judge = Judge(spark, plan, formats.delimiter, summary, added, max_error_rate)
         run_job(scored, plan, overwrite, formats.delimiter, judge)
     return summary
-
-
-def _kept(columns: list[str], keep_columns: Sequence[str] | None) -> list[str]:
-    if keep_columns is None:
-        return columns
-    missing = [name for name in keep_columns if name not in columns]
-    if missing:
-        raise UserError(
-            f"the inputs have no column(s) {names_shown(missing)} to keep; their columns are {names_shown(columns)}"
-        )
-    return list(dict.fromkeys(keep_columns))
 
 
 @dataclass

@@ -148,15 +148,10 @@ def test_huge_manifest_is_refused_unread(bundle_copy):
     assert_one_line_error(bundle_copy, "larger than")
 
 
-@pytest.mark.parametrize("version", [None, 3, "2", 2.0, True, [2], 10**40])
+@pytest.mark.parametrize("version", [None, 1, 3, "2", 2.0, True, [2], 10**40])
 def test_unknown_format_version(bundle_copy, version):
     edit_manifest(bundle_copy, format_version=version)
     assert_one_line_error(bundle_copy, "unknown format_version")
-
-
-def test_format_1_is_refused_with_the_way_to_upgrade(bundle_copy):
-    edit_manifest(bundle_copy, format_version=1)
-    assert_one_line_error(bundle_copy, "format_version 1 is not verified as a whole.*sentiment-batch upgrade")
 
 
 @pytest.mark.parametrize(

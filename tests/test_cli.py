@@ -226,7 +226,7 @@ def test_the_library_raises_only_its_own_error_types():
 
     repo = Path(__file__).resolve().parents[1]
     files = [*(repo / "sentiment_batch").glob("*.py")]
-    files += [repo / "export" / name for name in ("exporter.py", "quantize.py", "upgrade.py", "sample.py")]
+    files += [repo / "export" / name for name in ("exporter.py", "quantize.py", "sample.py")]
     plain = [
         f"{path.name}: {line.strip()}"
         for path in files

@@ -26,6 +26,7 @@ from huggingface_hub.constants import ENDPOINT as HUB_ENDPOINT
 from tqdm.auto import tqdm
 
 from sentiment_batch.errors import UserError, cannot, first_line
+from sentiment_batch.labels import SOURCE_COLUMN
 from sentiment_batch.text import row_error
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ FEATURES = Features(
 ACLIMDB_FEATURES = Features({"split": Value("string"), **FEATURES})
 UNSUPERVISED_FEATURES = Features({"text": Value("string")})
 # Every labelled split, whatever its origin; "label" keeps the source's own type until the run's labels are known.
-SOURCE_COLUMN = "source"
 LABELLED_FEATURES = {
     "text": Value("string"),
     "label": Value("string"),

@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict, concatenate_datasets
 
 from sentiment_batch.errors import UserError
+from sentiment_batch.labels import SOURCE_COLUMN
 
-from .data import SOURCE_COLUMN, has_text, movie_reviews, read_labelled, split_sources
+from .data import has_text, movie_reviews, read_labelled, split_sources
 from .labels import LabelSet, find_labels, label_names, with_class_ids, written_labels
 
 logger = logging.getLogger(__name__)

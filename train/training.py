@@ -406,13 +406,9 @@ def train(dataset: str | os.PathLike | Sequence[str | os.PathLike], output_dir: 
     return train_from_arguments(*arguments_from_dict(values))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run `sentiment-batch train`.
-
-    Args:
-        argv (`list[str]`, *optional*): the arguments after `train`; defaults to `sys.argv[2:]`.
-    """
-    arguments = parse_arguments(sys.argv[2:] if argv is None else list(argv))
+def main(argv: list[str]) -> int:
+    """Run `sentiment-batch train` with the arguments that follow `train`."""
+    arguments = parse_arguments(argv)
     metrics = train_from_arguments(*arguments)
     training_args = arguments[-1]
     names = ("eval_accuracy", "eval_mean_source_accuracy", "test_accuracy")
