@@ -174,7 +174,8 @@ class Manifest:
         if type(version) is not int or version not in READABLE_FORMAT_VERSIONS:  # not True, 2.0 or "2"
             raise UserError(
                 f"{shown(path)}: unknown format_version {_short(version)} (this runtime reads "
-                f"{READABLE_FORMAT_VERSIONS})"
+                f"{READABLE_FORMAT_VERSIONS}: export the bundle again from its model folder, or score it with the "
+                "sentiment-batch version that wrote it)"
             )
         members = [key for member in MEMBERS if member.required for key in (member.file_key, member.hash_key)]
         required = ["labels", "languages", "vocab_size", *members]
