@@ -179,8 +179,9 @@ def check_tokenizer(start: StartModel) -> None:
 
 
 def start_arguments(start: StartModel, model_args):
-    """The model settings of a run that starts from `start`: its table settings and, unless others are asked,
-    its hidden widths; rows not weighed (the start's weights are in its table).
+    """The model settings of a run that starts from `start`: its table settings, `added_columns` more columns
+    than its table, unless others are asked its hidden widths, and rows not weighed (the start's weights are in its
+    table).
 
     Args:
         start (`StartModel`): from `read_start_model`.
@@ -200,7 +201,8 @@ def start_arguments(start: StartModel, model_args):
     hidden_dims = start.hidden_dims if list(model_args.hidden_dims) == list(defaults["hidden_dims"]) else None
     return dataclasses.replace(
         model_args,
-        **{name: start.settings[name] for name in TABLE_SETTINGS},
+        **{name: start.settings[name] for name in TABLE_SETTINGS if name != "embedding_dim"},
+        embedding_dim=start.settings["embedding_dim"] + model_args.added_columns,
         vocab_size=start.tokenizer.get_vocab_size(),
         hidden_dims=hidden_dims or list(model_args.hidden_dims),
         feature_weighting=False,
@@ -210,14 +212,17 @@ def start_arguments(start: StartModel, model_args):
 
 @torch.no_grad()
 def init_from_start(model, start: StartModel) -> None:
-    """Set a fresh model's table to the start's, and its hidden blocks too when their widths agree.
+    """Set the first columns of a fresh model's table to the start's, and its hidden blocks to the start's when
+    the widths agree (no added columns, the same hidden widths).
 
-    The output layer keeps its fresh init: the classes are the new run's.
+    The added columns keep their fresh random init, free to learn what the start's columns cannot separate; the
+    output layer keeps its fresh init too: the classes are the new run's.
 
     Args:
         model (`SentimentBagForSequenceClassification`): built with `start_arguments`' settings.
         start (`StartModel`): from `read_start_model`.
     """
-    model.bag.embeddings.weight.copy_(start.table)
-    if list(model.config.hidden_dims) == start.hidden_dims:
+    width = start.table.shape[1]
+    model.bag.embeddings.weight[:, :width] = start.table
+    if model.config.embedding_dim == width and list(model.config.hidden_dims) == start.hidden_dims:
         model.bag.mlp.load_state_dict(start.blocks, strict=False)
