@@ -1,9 +1,12 @@
 """Starting a new model from a trained one: the shipped bundle, an exported bundle or a trained model folder.
 
-The start gives the tokenizer, the settings that shape the table (n-grams, hashing, negation, pooling, width) and
-the table itself, word and n-gram rows with the fixed feature weights folded in (a bundle's float16 table read
-back from its ONNX weights). The new model weighs no rows of its own: the start's weights are in its table. Where
-the widths agree, the hidden blocks come too; the output layer is always new, sized to the new classes.
+The start gives the tokenizer, the settings that shape the table (n-grams, hashing, negation, pooling) and the
+table itself, word and n-gram rows with the fixed feature weights folded in (a bundle's float16 table read back
+from its ONNX weights). The new table is the start's columns and `added_columns` fresh ones: what the start knows
+is kept, and the new classes get directions of their own (a narrow start's few columns otherwise cap what many
+labels can teach). The new model weighs no rows of its own: the start's weights are in its table. Where the
+widths agree (no added columns, the same hidden widths), the hidden blocks come too; the output layer is always
+new, sized to the new classes.
 """
 
 from __future__ import annotations
