@@ -77,13 +77,17 @@ def test_added_columns_widen_the_table_beside_the_starts_columns(tiny_model_dir)
     table = model.bag.scaled_table()
     assert model.config.embedding_dim == width + 5 and table.shape == (start.table.shape[0], width + 5)
     assert torch.equal(table[:, :width], start.table)
-    # The added columns start as a from-scratch random table does: uniform in ±1/dim, the padding row zero.
-    added = table[:, width:]
-    assert added.abs().max() <= 1 / (width + 5) and added.std() > 0.1 / (width + 5)
-    assert not added[model.config.pad_token_id].any()
-    # The blocks cannot be the start's: their first layer reads the wider rows, so they start fresh.
-    assert model.bag.mlp[0].in_features == width + 5
-    assert not torch.equal(model.bag.mlp[0].weight[:, :width], start.blocks["0.weight"])
+    # The added columns start at zero, so the started features are the start's own; they still learn, since the
+    # fresh first layer passes them a gradient.
+    assert not table[:, width:].any()
+    model.train()
+    ids, offsets = torch.tensor([5, 6, 7, 5]), torch.tensor([0, 2])
+    model(ids, offsets, labels=torch.tensor([0, 1])).loss.backward()
+    assert model.bag.embeddings.weight.grad[5, width:].abs().sum() > 0
+    # The first block reads the start's columns with the start's weights, the added ones with fresh weights.
+    first = model.bag.mlp[0]
+    assert first.in_features == width + 5 and torch.equal(first.weight[:, :width], start.blocks["0.weight"])
+    assert torch.equal(first.bias, start.blocks["0.bias"]) and first.weight[:, width:].any()
 
 
 def test_the_shipped_bundle_is_a_start():

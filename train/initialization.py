@@ -2,11 +2,11 @@
 
 The start gives the tokenizer, the settings that shape the table (n-grams, hashing, negation, pooling) and the
 table itself, word and n-gram rows with the fixed feature weights folded in (a bundle's float16 table read back
-from its ONNX weights). The new table is the start's columns and `added_columns` fresh ones: what the start knows
-is kept, and the new classes get directions of their own (a narrow start's few columns otherwise cap what many
-labels can teach). The new model weighs no rows of its own: the start's weights are in its table. Where the
-widths agree (no added columns, the same hidden widths), the hidden blocks come too; the output layer is always
-new, sized to the new classes.
+from its ONNX weights). The new table is the start's columns and `added_columns` more, at zero: what the start
+knows is kept, and the new classes can learn directions of their own (a narrow start's few columns otherwise cap
+what many labels can teach). The new model weighs no rows of its own: the start's weights are in its table. Where
+the hidden widths agree, the hidden blocks come too, the first one reading the added columns with fresh weights;
+the output layer is always new, sized to the new classes.
 """
 
 from __future__ import annotations
@@ -215,11 +215,12 @@ def start_arguments(start: StartModel, model_args):
 
 @torch.no_grad()
 def init_from_start(model, start: StartModel) -> None:
-    """Set the first columns of a fresh model's table to the start's, and its hidden blocks to the start's when
-    the widths agree (no added columns, the same hidden widths).
+    """Set the first columns of a fresh model's table to the start's and the rest to zero, and its hidden
+    blocks to the start's when the hidden widths agree.
 
-    The added columns keep their fresh random init, free to learn what the start's columns cannot separate; the
-    output layer keeps its fresh init too: the classes are the new run's.
+    So the started features are the start's own at step 0, and few labels cannot drown them; the added columns
+    still learn, since the first block's fresh weights on them pass a gradient. The output layer keeps its fresh
+    init: the classes are the new run's.
 
     Args:
         model (`SentimentBagForSequenceClassification`): built with `start_arguments`' settings.
@@ -227,5 +228,8 @@ def init_from_start(model, start: StartModel) -> None:
     """
     width = start.table.shape[1]
     model.bag.embeddings.weight[:, :width] = start.table
-    if model.config.embedding_dim == width and list(model.config.hidden_dims) == start.hidden_dims:
-        model.bag.mlp.load_state_dict(start.blocks, strict=False)
+    model.bag.embeddings.weight[:, width:] = 0.0  # the start's answers at step 0: few labels cannot drown them
+    if list(model.config.hidden_dims) == start.hidden_dims:
+        first = model.bag.mlp[0].weight  # (hidden, embedding_dim): the start's inputs are its first columns
+        blocks = {**start.blocks, "0.weight": torch.cat([start.blocks["0.weight"], first[:, width:]], dim=1)}
+        model.bag.mlp.load_state_dict(blocks, strict=False)
