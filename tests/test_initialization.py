@@ -30,14 +30,14 @@ def bundle_table(bundle) -> np.ndarray:
     return next(numpy_helper.to_array(tensor) for tensor in graph.initializer if tensor.name == "table")
 
 
-def started_model(start, labels=("bad", "fine", "good")):
-    config = model_config(start_arguments(start, ModelArguments()), start.tokenizer, LabelSet(list(labels)))
-    return new_model(config, "random", None, 0, start)
+def started_model(start, labels=("bad", "fine", "good"), **settings):
+    model_args = start_arguments(start, ModelArguments(**settings))
+    return new_model(model_config(model_args, start.tokenizer, LabelSet(list(labels))), "random", None, 0, start)
 
 
 def test_the_initialized_models_table_is_the_bundles_table(tiny_bundle, tiny_model_dir):
     start = read_start_model(str(tiny_bundle))
-    model = started_model(start)
+    model = started_model(start, added_columns=0)
     table = bundle_table(tiny_bundle)
     assert torch.equal(model.bag.scaled_table(), torch.from_numpy(table.astype(np.float32)))
     assert model.bag.feature_weights is None  # the start's weights are folded into its table
@@ -53,7 +53,7 @@ def test_the_initialized_models_table_is_the_bundles_table(tiny_bundle, tiny_mod
 
 def test_a_model_folder_start_keeps_table_and_blocks_exactly(tiny_model_dir):
     trained = load_model(tiny_model_dir)
-    model = started_model(read_start_model(str(tiny_model_dir)))
+    model = started_model(read_start_model(str(tiny_model_dir)), added_columns=0)
     assert torch.equal(model.bag.scaled_table(), trained.bag.scaled_table())
     for (name, kept), (_, original) in zip(
         model.bag.mlp.state_dict().items(), trained.bag.mlp.state_dict().items(), strict=True
@@ -65,7 +65,29 @@ def test_other_hidden_widths_keep_the_table_and_drop_the_blocks(tiny_model_dir):
     start = read_start_model(str(tiny_model_dir))
     model_args = start_arguments(start, ModelArguments(hidden_dims=[4]))
     model = new_model(model_config(model_args, start.tokenizer, LabelSet(["a", "b"])), "random", None, 0, start)
-    assert model.config.hidden_dims == [4] and torch.equal(model.bag.scaled_table(), start.table)
+    assert model.config.hidden_dims == [4] and torch.equal(
+        model.bag.scaled_table()[:, : start.table.shape[1]], start.table
+    )
+
+
+def test_added_columns_widen_the_table_beside_the_starts_columns(tiny_model_dir):
+    start = read_start_model(str(tiny_model_dir))
+    width = start.table.shape[1]
+    model = started_model(start, added_columns=5)
+    table = model.bag.scaled_table()
+    assert model.config.embedding_dim == width + 5 and table.shape == (start.table.shape[0], width + 5)
+    assert torch.equal(table[:, :width], start.table)
+    # The added columns start at zero, so the started features are the start's own; they still learn, since the
+    # fresh first layer passes them a gradient.
+    assert not table[:, width:].any()
+    model.train()
+    ids, offsets = torch.tensor([5, 6, 7, 5]), torch.tensor([0, 2])
+    model(ids, offsets, labels=torch.tensor([0, 1])).loss.backward()
+    assert model.bag.embeddings.weight.grad[5, width:].abs().sum() > 0
+    # The first block reads the start's columns with the start's weights, the added ones with fresh weights.
+    first = model.bag.mlp[0]
+    assert first.in_features == width + 5 and torch.equal(first.weight[:, :width], start.blocks["0.weight"])
+    assert torch.equal(first.bias, start.blocks["0.bias"]) and first.weight[:, width:].any()
 
 
 def test_the_shipped_bundle_is_a_start():
@@ -126,6 +148,8 @@ def test_train_from_a_bundle_of_other_labels_exports_and_verifies(tiny_bundle, t
     config = json.loads((model_dir / "config.json").read_text())
     assert list(config["id2label"].values()) == ["negative", "neutral", "positive"]
     assert config["feature_weighting"] is False and config["ngram_size"] == 3 and config["num_buckets"] == 64
+    start_width = read_start_model(str(tiny_bundle)).table.shape[1]
+    assert config["embedding_dim"] == start_width + ModelArguments().added_columns  # widened, exported, verified
     assert (model_dir / TOKENIZER_FILE).read_text() == (tiny_bundle / TOKENIZER_FILE).read_text()
     assert main(["export", "--model", str(model_dir), "--output", str(bundle)]) == 0
     assert load_bundle(bundle).labels == ("negative", "neutral", "positive")

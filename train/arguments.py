@@ -141,6 +141,9 @@ class ModelArguments:
             "the output layer is new."
         },
     )
+    added_columns: int = field(
+        default=14, metadata={"help": "With init_from: table columns added beside the start model's, free to learn."}
+    )
 
     languages: list[str] = field(
         default_factory=lambda: list(config_defaults()["languages"]),
@@ -199,6 +202,7 @@ RANGES = {
     "validation_seed": SEED_RANGE,
     "max_train_samples": (1, None, True),
     "min_frequency": (0, None, True),
+    "added_columns": (0, None, True),
     "seed": SEED_RANGE,
     "data_seed": SEED_RANGE,
     "learning_rate": (0, None, False),

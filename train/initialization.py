@@ -1,9 +1,12 @@
 """Starting a new model from a trained one: the shipped bundle, an exported bundle or a trained model folder.
 
-The start gives the tokenizer, the settings that shape the table (n-grams, hashing, negation, pooling, width) and
-the table itself, word and n-gram rows with the fixed feature weights folded in (a bundle's float16 table read
-back from its ONNX weights). The new model weighs no rows of its own: the start's weights are in its table. Where
-the widths agree, the hidden blocks come too; the output layer is always new, sized to the new classes.
+The start gives the tokenizer, the settings that shape the table (n-grams, hashing, negation, pooling) and the
+table itself, word and n-gram rows with the fixed feature weights folded in (a bundle's float16 table read back
+from its ONNX weights). The new table is the start's columns and `added_columns` more, at zero: what the start
+knows is kept, and the new classes can learn directions of their own (a narrow start's few columns otherwise cap
+what many labels can teach). The new model weighs no rows of its own: the start's weights are in its table. Where
+the hidden widths agree, the hidden blocks come too, the first one reading the added columns with fresh weights;
+the output layer is always new, sized to the new classes.
 """
 
 from __future__ import annotations
@@ -179,8 +182,9 @@ def check_tokenizer(start: StartModel) -> None:
 
 
 def start_arguments(start: StartModel, model_args):
-    """The model settings of a run that starts from `start`: its table settings and, unless others are asked,
-    its hidden widths; rows not weighed (the start's weights are in its table).
+    """The model settings of a run that starts from `start`: its table settings, `added_columns` more columns
+    than its table, unless others are asked its hidden widths, and rows not weighed (the start's weights are in its
+    table).
 
     Args:
         start (`StartModel`): from `read_start_model`.
@@ -200,7 +204,8 @@ def start_arguments(start: StartModel, model_args):
     hidden_dims = start.hidden_dims if list(model_args.hidden_dims) == list(defaults["hidden_dims"]) else None
     return dataclasses.replace(
         model_args,
-        **{name: start.settings[name] for name in TABLE_SETTINGS},
+        **{name: start.settings[name] for name in TABLE_SETTINGS if name != "embedding_dim"},
+        embedding_dim=start.settings["embedding_dim"] + model_args.added_columns,
         vocab_size=start.tokenizer.get_vocab_size(),
         hidden_dims=hidden_dims or list(model_args.hidden_dims),
         feature_weighting=False,
@@ -210,14 +215,21 @@ def start_arguments(start: StartModel, model_args):
 
 @torch.no_grad()
 def init_from_start(model, start: StartModel) -> None:
-    """Set a fresh model's table to the start's, and its hidden blocks too when their widths agree.
+    """Set the first columns of a fresh model's table to the start's and the rest to zero, and its hidden
+    blocks to the start's when the hidden widths agree.
 
-    The output layer keeps its fresh init: the classes are the new run's.
+    So the started features are the start's own at step 0, and few labels cannot drown them; the added columns
+    still learn, since the first block's fresh weights on them pass a gradient. The output layer keeps its fresh
+    init: the classes are the new run's.
 
     Args:
         model (`SentimentBagForSequenceClassification`): built with `start_arguments`' settings.
         start (`StartModel`): from `read_start_model`.
     """
-    model.bag.embeddings.weight.copy_(start.table)
+    width = start.table.shape[1]
+    model.bag.embeddings.weight[:, :width] = start.table
+    model.bag.embeddings.weight[:, width:] = 0.0  # the start's answers at step 0: few labels cannot drown them
     if list(model.config.hidden_dims) == start.hidden_dims:
-        model.bag.mlp.load_state_dict(start.blocks, strict=False)
+        first = model.bag.mlp[0].weight  # (hidden, embedding_dim): the start's inputs are its first columns
+        blocks = {**start.blocks, "0.weight": torch.cat([start.blocks["0.weight"], first[:, width:]], dim=1)}
+        model.bag.mlp.load_state_dict(blocks, strict=False)

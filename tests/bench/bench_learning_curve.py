@@ -71,7 +71,8 @@ def run_model(folder: Path, seed: int, init_from: str | None, settings: dict) ->
 
     settings = {"report_to": "none", "seed": seed, "overwrite": True, **settings}
     started = time.perf_counter()
-    metrics = train(folder, folder / "model", **settings, **({"init_from": init_from} if init_from else {}))
+    output = folder.with_name(f"{folder.name}-model")  # beside the data: `train` refuses an output inside it
+    metrics = train(folder, output, **settings, **({"init_from": init_from} if init_from else {}))
     return {
         "test_accuracy": metrics["test_accuracy"],
         "test_macro_f1": metrics["test_macro_f1"],
