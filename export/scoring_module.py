@@ -101,7 +101,8 @@ class ScoringModule(nn.Module):
 
     def counts(self, weights: list[torch.Tensor], offsets: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """Each review's bag entries `[B, 1]` (whole numbers, exact in float32)."""
-        if self.config.distinct_ngrams:  # the entries left once repeats are dropped, by prefix sums (no scatter)
+        # The entries left once repeats or neutral words' n-grams are dropped, by prefix sums (no scatter).
+        if self.config.distinct_ngrams or self.config.neutral_token_ids:
             return review_sums(sum(weights).long().unsqueeze(1), offsets, ends).float()  # [B, 1]
         # Without repeats dropped, a review of L tokens has max(L - n + 1, 0) n-grams of each size n: no scatter.
         lengths = (ends - offsets).unsqueeze(1)  # [B, 1]

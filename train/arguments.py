@@ -129,6 +129,13 @@ class ModelArguments:
     negation_window: int = config_field(
         "negation_window", "Words up to this many tokens after a negation cue read rows of their own (0: off)."
     )
+    neutral_words: bool = field(
+        default=False,
+        metadata={
+            "help": "Give identity and name words (nationalities, ethnicities, religions, genders, sexualities, "
+            "countries, first names: train/neutral_words.py) no weight, alone or in an n-gram."
+        },
+    )
     calibrate: bool = field(
         default=True,
         metadata={"help": "Fit a temperature on validation after training, so probabilities are calibrated."},

@@ -69,6 +69,9 @@ class SentimentBagConfig(PretrainedConfig):
             Token ids of the negation cues (`train.tokenization.negation_ids` finds them in a vocabulary).
         scope_end_ids (`Sequence[int]`, *optional*, defaults to `()`):
             Token ids that end a negation scope: punctuation runs such as "." and ",".
+        neutral_token_ids (`Sequence[int]`, *optional*, defaults to `()`):
+            Token ids of words that carry no weight, alone or in an n-gram: every n-gram holding one reads the
+            padding row and is not counted in the bag (identity and name words, `train.neutral_words`).
         languages (`Sequence[str]`, *optional*, defaults to `("en",)`):
             ISO 639-1 codes of the languages of the training reviews: the bundle reads them, and rows
             confidently in another language are not scored (`sentiment_batch.language`).
@@ -98,6 +101,7 @@ class SentimentBagConfig(PretrainedConfig):
         negation_window: int = 0,
         negation_cue_ids: Sequence[int] = (),
         scope_end_ids: Sequence[int] = (),
+        neutral_token_ids: Sequence[int] = (),
         languages: Sequence[str] = ("en",),
         **kwargs,
     ):
@@ -123,6 +127,7 @@ class SentimentBagConfig(PretrainedConfig):
         self.negation_window = negation_window
         self.negation_cue_ids = list(negation_cue_ids)
         self.scope_end_ids = list(scope_end_ids)
+        self.neutral_token_ids = list(neutral_token_ids)
         self.languages = list(languages)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         self._check_sizes()
