@@ -430,3 +430,20 @@ def test_neutral_rows_are_zero_and_stay_zero_through_training():
     optimizer.step()
     assert torch.equal(table[[0, 20, 21]], torch.zeros(3, 4))
     assert not torch.equal(table[11], neutral_model([20, 21]).bag.embeddings.weight[11])  # what is read does learn
+
+
+def test_a_flipped_negated_word_reads_its_own_row_against_its_lean():
+    config = SentimentBagConfig(
+        vocab_size=50, ngram_size=2, num_buckets=32, negation_window=2, negation_cue_ids=[5], negation_flip=True
+    )
+    # "11 5 11 12 13": the second 11 and 12 are negated, 13 is past the scope; the first 11 is no repeat of it.
+    ids, offsets = torch.tensor([11, 5, 11, 12, 13]), torch.tensor([0])
+    rows, weights, _ = ngram_rows(ids, offsets, config)
+    assert rows[:, 0].tolist() == [11, 5, 11, 12, 13]
+    assert weights[:, 0].tolist() == [1.0, 1.0, -1.0, -1.0, 1.0]
+    torch.manual_seed(0)
+    model = SentimentBagForSequenceClassification(config).eval()
+    table = model.bag.embeddings.weight
+    pooled = model.bag.bag_pool(ids, offsets)
+    words = table[11] + table[5] - table[11] - table[12] + table[13]
+    assert torch.allclose(pooled[0], (words + table[rows[:, 1]].sum(0)) / 9**0.5)  # 5 words, 4 bigrams counted

@@ -129,6 +129,9 @@ class ModelArguments:
     negation_window: int = config_field(
         "negation_window", "Words up to this many tokens after a negation cue read rows of their own (0: off)."
     )
+    negation_flip: bool = config_field(
+        "negation_flip", "A word in a negation scope reads its own row with the sign turned, not a row of its own."
+    )
     neutral_words: bool = field(
         default=False,
         metadata={

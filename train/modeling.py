@@ -69,7 +69,7 @@ class Ngrams(NamedTuple):
     """A batch's bag entries: the table row and weight of each n-gram, and the review of each token."""
 
     rows: list[torch.Tensor] | torch.Tensor  # N columns of [T], or [T, N] stacked
-    weights: list[torch.Tensor] | torch.Tensor  # the same shape; 0 where no n-gram starts
+    weights: list[torch.Tensor] | torch.Tensor  # the same shape; 0 where no n-gram starts, -1 for a flipped word
     bags: torch.Tensor  # [T] review of every token (`bag_index`)
 
 
@@ -94,7 +94,10 @@ def ngram_columns(input_ids: torch.Tensor, offsets: torch.Tensor, config: Sentim
     padded_bags = nn.functional.pad(bags, (0, extra), value=-1)  # [T+n-1]
     roles = token_roles(input_ids, config) if config.negation_window or config.neutral_token_ids else None
     words = input_ids
-    if config.negation_window:
+    if config.negation_window and config.negation_flip:
+        # Marked past the table until the repeats are dropped: a negated word is no repeat of the word itself.
+        words = torch.where(negation_scope(roles, bags, config), input_ids + config.num_embeddings, input_ids)
+    elif config.negation_window:
         # A word in a negation scope hashes like a bigram of itself and the id one past the vocabulary: a
         # bigram's second id is always below it, so the two never meet before the bucketing.
         negated = _bucket(input_ids * config.ngram_hash_multiplier + config.vocab_size, config) + config.vocab_size
@@ -117,6 +120,10 @@ def ngram_columns(input_ids: torch.Tensor, offsets: torch.Tensor, config: Sentim
         weights.append(inside.to(torch.float32))
     if config.distinct_ngrams:
         rows, weights = distinct_columns(rows, offsets, bags, config.pad_token_id)
+    if config.negation_window and config.negation_flip:
+        flipped = (rows[0] >= config.num_embeddings).long()  # [T]
+        rows[0] = rows[0] - flipped * config.num_embeddings
+        weights[0] = weights[0] * (1 - 2 * flipped).to(torch.float32)  # -1: the word counts against its lean
     return Ngrams(rows, weights, bags)
 
 
@@ -338,7 +345,7 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
         scales = scales.to(self.embeddings.weight)  # the parity check runs a float64 copy of the model
         # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
         sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=scales.reshape(-1))
-        counts = segment_sum(weights.sum(dim=1), bags, offsets.shape[0])  # [B]
+        counts = segment_sum(weights.abs().sum(dim=1), bags, offsets.shape[0])  # [B]; a negated word counts once
         return self.scale_sums(sums, counts.unsqueeze(1))  # [B, D]
 
     def forward(
