@@ -49,11 +49,11 @@ def test_saved_tokenizer_loads_with_autotokenizer_and_tokenizers(tiny_tokenizer,
 def test_negation_cues_and_scope_ends_are_found_in_the_vocabulary():
     from sentiment_batch.train.tokenization import negation_ids, train_tokenizer
 
-    texts = ["I don't like it, not at all!", "Never again... (no way)", "Nothing good; dont buy but cheap"]
+    texts = ["I don't like it, not at all!", "Never again... (no way)", "Nothing good; dont buy"]
     tokenizer = train_tokenizer(iter([texts]), vocab_size=100, min_frequency=1, length=len(texts))
     cues, ends = negation_ids(tokenizer)
     assert sorted(tokenizer.id_to_token(index) for index in cues) == ["dont", "never", "no", "not", "nothing", "t"]
-    assert sorted(tokenizer.id_to_token(index) for index in ends) == ["!", "(", ")", ",", "...", ";", "but"]
+    assert sorted(tokenizer.id_to_token(index) for index in ends) == ["!", "(", ")", ",", "...", ";"]
 
 
 def test_listed_words_come_last_whether_the_texts_have_them_or_not():

@@ -45,8 +45,6 @@ NEGATION_CUES = [
     "aint",
 ]
 SCOPE_END = re.compile(r"[.,!?;:()]+")
-# Words that open a clause of the other view: "not great, but fine" negates "great" and not "fine".
-SCOPE_END_WORDS = ["but", "however", "although", "though", "whereas", "except"]
 
 
 def new_tokenizer() -> Tokenizer:
@@ -113,15 +111,14 @@ def save_tokenizer(tokenizer: Tokenizer, output_dir: str | Path) -> PreTrainedTo
 
 
 def negation_ids(tokenizer: Tokenizer) -> tuple[list[int], list[int]]:
-    """The ids of the negation cues and of the tokens that end a negation scope (runs of . , ! ? ; : and brackets,
-    and `SCOPE_END_WORDS`).
+    """The ids of the negation cues and of the tokens that end a negation scope (runs of . , ! ? ; : and brackets).
 
     Args:
         tokenizer (`Tokenizer`): the trained tokenizer.
     """
     vocab = tokenizer.get_vocab()
     cues = sorted(vocab[word] for word in NEGATION_CUES if word in vocab)
-    ends = sorted(index for word, index in vocab.items() if SCOPE_END.fullmatch(word) or word in SCOPE_END_WORDS)
+    ends = sorted(index for word, index in vocab.items() if SCOPE_END.fullmatch(word))
     return cues, ends
 
 
