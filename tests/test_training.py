@@ -584,6 +584,8 @@ def test_neutral_words_learn_no_weight_even_where_they_tell_the_labels_apart(tmp
     tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
     names = tokenizer.convert_tokens_to_ids(["maria", "omar", "zanele"])  # zanele: listed, never in the reviews
     assert set(names) <= set(model.config.neutral_token_ids) and len(model.config.neutral_token_ids) > 1000
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert f"{len(model.config.neutral_token_ids):,} identity and name words" in card
     assert torch.equal(model.bag.embeddings.weight[names], torch.zeros(3, model.config.embedding_dim))
     with torch.no_grad():
         logits = [model(**tokenizer([text], return_tensors="pt")).logits for text in ("Maria", "Omar", "good")]
