@@ -218,10 +218,10 @@ def evidence_reference(model: torch.nn.Module) -> BatchScorer:
         labelled = logits.gather(1, logits.argmax(dim=1, keepdim=True)).squeeze(1)  # [B]
         margins = (num_labels * labelled - logits.sum(dim=1)) / (num_labels - 1)  # [B]
         (gradient,) = torch.autograd.grad(margins.sum(), pooled)  # [B, D]; reviews are independent in eval mode
-        counts = segment_sum(weights.sum(dim=1), bags, starts.shape[0]).unsqueeze(1)  # [B, 1]
+        counts = segment_sum(weights.abs().sum(dim=1), bags, starts.shape[0]).unsqueeze(1)  # [B, 1]
         scales = exact.bag.scale_sums(torch.ones_like(counts), counts)  # [B, 1]
         shares = (table[rows] * (gradient * scales)[bags].unsqueeze(1)).sum(dim=2)  # [T, N]
-        return (shares * (weights > 0)).numpy()
+        return (shares * weights).numpy()  # a flipped word's share has its sign turned
 
     return evidence
 

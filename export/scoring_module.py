@@ -87,6 +87,8 @@ class ScoringModule(nn.Module):
         # Every column has one entry per token (n-grams that leave their review read the zero padding row), so
         # the token sums are elementwise and a review's tokens stay contiguous. F.embedding exports to Gather.
         gathered = [nn.functional.embedding(rows, self.table) for rows in columns]  # N x [T, D]
+        if self.config.negation_window and self.config.negation_flip:  # a negated word's row, sign turned
+            gathered[0] = gathered[0] * weights[0].unsqueeze(1)
         fixed = torch.round(sum(gathered) * 2.0**self.fraction_bits).long()  # [T, D] int64
         ends = review_ends(offsets, num_tokens)  # [B]
         sums = review_sums(fixed, offsets, ends).float() * 2.0**-self.fraction_bits  # [B, D]
@@ -101,7 +103,10 @@ class ScoringModule(nn.Module):
 
     def counts(self, weights: list[torch.Tensor], offsets: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
         """Each review's bag entries `[B, 1]` (whole numbers, exact in float32)."""
-        if self.config.distinct_ngrams:  # the entries left once repeats are dropped, by prefix sums (no scatter)
+        # The entries left once repeats or neutral words' n-grams are dropped, by prefix sums (no scatter).
+        if self.config.distinct_ngrams or self.config.neutral_token_ids:
+            if self.config.negation_window and self.config.negation_flip:  # a flipped word weighs -1, counts once
+                weights = [weights[0].abs(), *weights[1:]]
             return review_sums(sum(weights).long().unsqueeze(1), offsets, ends).float()  # [B, 1]
         # Without repeats dropped, a review of L tokens has max(L - n + 1, 0) n-grams of each size n: no scatter.
         lengths = (ends - offsets).unsqueeze(1)  # [B, 1]
@@ -153,7 +158,7 @@ class ExplainModule(ScoringModule):
         per_token = (gradient * bag.scales).index_select(0, bag.bags)  # [T, D]
         evidence = torch.stack([(rows * per_token).sum(dim=1) for rows in bag.gathered], dim=1)  # [T, N]
         kept = zip(bag.columns, bag.weights, strict=True)
-        rows = torch.stack([torch.where(weight > 0, column, -1) for column, weight in kept], dim=1)  # [T, N]
+        rows = torch.stack([torch.where(weight != 0, column, -1) for column, weight in kept], dim=1)  # [T, N]
         return logits, torch.softmax(logits, dim=-1), evidence, rows  # [B, C], [B, C], [T, N], [T, N]
 
     def margin_gradient(self, pooled: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -564,14 +564,18 @@ def test_the_explain_graph_reads_the_scoring_graphs_weights_from_the_one_file(ti
     assert {place["location"] for place in external("explain.onnx")} == {"model.onnx.data"}
 
 
-def test_negation_scopes_export_with_parity(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"negation_flip": True}, {"neutral": ["great", "film", "the"]}])
+def test_negation_scopes_export_with_parity(tiny_model_dir, tmp_path, extra):
     from transformers import AutoModelForSequenceClassification
 
     import sentiment_batch.train  # noqa: F401  (registers the Auto classes)
-    from sentiment_batch.train.tokenization import negation_ids
+    from sentiment_batch.train.tokenization import negation_ids, word_ids
 
-    cues, ends = negation_ids(load_tokenizer(tiny_model_dir))
+    tokenizer = load_tokenizer(tiny_model_dir)
+    cues, ends = negation_ids(tokenizer)
     settings = {"negation_window": 3, "negation_cue_ids": cues or [5], "scope_end_ids": ends}
+    settings |= {"negation_flip": extra.get("negation_flip", False)}
+    settings |= {"neutral_token_ids": word_ids(tokenizer, extra.get("neutral", []))}
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, **settings).eval()
     model.save_pretrained(tmp_path / "model")
     shutil.copy(tiny_model_dir / "tokenizer.json", tmp_path / "model")

@@ -348,13 +348,13 @@ def negation_config(window: int = 3) -> SentimentBagConfig:
 
 
 def test_words_after_a_negation_cue_read_their_own_rows_until_the_scope_ends():
-    from sentiment_batch.train.modeling import negation_scope
+    from sentiment_batch.train.modeling import negation_scope, token_roles
 
     config = negation_config()
     # Reviews: "not 11 12 13 14", "11 not , 12", and "13" right after a review ending in "not".
     ids = torch.tensor([5, 11, 12, 13, 14, 11, 5, 9, 12, 5, 13])
     offsets = torch.tensor([0, 5, 9, 10])
-    scoped = negation_scope(ids, bag_index(offsets, len(ids)), config)
+    scoped = negation_scope(token_roles(ids, config), bag_index(offsets, len(ids)), config)
     assert scoped.tolist() == [False, True, True, True, False, False, False, True, False, False, False]
     rows = ngram_rows(ids, offsets, config).rows[:, 0]
     multiplier = config.ngram_hash_multiplier
@@ -372,3 +372,78 @@ def test_negation_scopes_survive_save_and_load(tmp_path):
     assert (loaded.config.negation_window, loaded.config.negation_cue_ids, loaded.config.scope_end_ids) == (3, [5], [9])
     ids, offsets = torch.tensor([5, 11, 12, 13, 14]), torch.tensor([0])
     torch.testing.assert_close(loaded(ids, offsets).logits, model(ids, offsets).logits, rtol=0, atol=1e-9)
+
+
+def neutral_model(neutral: list[int], distinct: bool = True) -> SentimentBagForSequenceClassification:
+    torch.manual_seed(0)
+    config = SentimentBagConfig(
+        vocab_size=50,
+        embedding_dim=4,
+        hidden_dims=[8],
+        ngram_size=3,
+        num_buckets=64,
+        distinct_ngrams=distinct,
+        negation_window=2,
+        negation_cue_ids=[5],
+        neutral_token_ids=neutral,
+    )
+    model = SentimentBagForSequenceClassification(config).eval()
+    model.bag.init_from_naive_bayes(torch.randn(config.num_embeddings), torch.Generator().manual_seed(0))
+    return model
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_neutral_words_weigh_nothing_alone_or_in_an_ngram(distinct):
+    neutral, plain = neutral_model([20, 21], distinct).config, neutral_model([], distinct).config
+    # "11 20 12 13", "5 21 14": 20 and 21 neutral, 21 inside the negation scope of the cue 5.
+    ids, offsets = torch.tensor([11, 20, 12, 13, 5, 21, 14]), torch.tensor([0, 4])
+    rows, weights, _ = ngram_rows(ids, offsets, neutral)
+    reference, _, _ = ngram_rows(ids, offsets, plain)
+    touched = torch.zeros(7, 3, dtype=torch.bool)  # n-grams that start at a token and hold 20 or 21
+    for position in (1, 5):
+        for n in range(3):
+            touched[max(position - n, 0) : position + 1, n] = True
+    assert (rows[touched] == 0).all() and (weights[touched] == 0).all()
+    assert torch.equal(rows[~touched], reference[~touched])
+
+
+def test_swapping_one_neutral_word_for_another_leaves_the_score_and_the_count():
+    model = neutral_model([20, 21, 22])
+    # The same review with 20, with 21 and 22 (a two-word identity), and with the neutral words left out.
+    texts = [[11, 20, 12, 13], [11, 21, 22, 12, 13]]
+    ids = torch.tensor([token for text in texts for token in text])
+    logits = model(ids, torch.tensor([0, 4])).logits
+    assert torch.allclose(logits[0], logits[1])
+    alone = model(torch.tensor([20, 21]), torch.tensor([0])).logits  # nothing but neutral words: an empty bag
+    assert torch.allclose(alone, model(torch.tensor([], dtype=torch.long), torch.tensor([0])).logits)
+
+
+def test_neutral_rows_are_zero_and_stay_zero_through_training():
+    model = neutral_model([20, 21])
+    table = model.bag.embeddings.weight
+    assert torch.equal(table[[20, 21]], torch.zeros(2, 4))
+    assert torch.equal(model.bag.feature_weights[[20, 21]], torch.zeros(2))
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    ids = torch.tensor([20, 11, 21, 12, 5, 20, 13])
+    model(ids, torch.tensor([0, 2, 4]), labels=torch.tensor([0, 1, 0])).loss.backward()
+    optimizer.step()
+    assert torch.equal(table[[0, 20, 21]], torch.zeros(3, 4))
+    assert not torch.equal(table[11], neutral_model([20, 21]).bag.embeddings.weight[11])  # what is read does learn
+
+
+def test_a_flipped_negated_word_reads_its_own_row_against_its_lean():
+    config = SentimentBagConfig(
+        vocab_size=50, ngram_size=2, num_buckets=32, negation_window=2, negation_cue_ids=[5], negation_flip=True
+    )
+    # "11 5 11 12 13": the second 11 and 12 are negated, 13 is past the scope; the first 11 is no repeat of it.
+    ids, offsets = torch.tensor([11, 5, 11, 12, 13]), torch.tensor([0])
+    rows, weights, _ = ngram_rows(ids, offsets, config)
+    assert rows[:, 0].tolist() == [11, 5, 11, 12, 13]
+    assert weights[:, 0].tolist() == [1.0, 1.0, -1.0, -1.0, 1.0]
+    torch.manual_seed(0)
+    model = SentimentBagForSequenceClassification(config).eval()
+    table = model.bag.embeddings.weight
+    pooled = model.bag.bag_pool(ids, offsets)
+    words = table[11] + table[5] - table[11] - table[12] + table[13]
+    assert torch.allclose(pooled[0], (words + table[rows[:, 1]].sum(0)) / 9**0.5)  # 5 words, 4 bigrams counted

@@ -54,3 +54,16 @@ def test_negation_cues_and_scope_ends_are_found_in_the_vocabulary():
     cues, ends = negation_ids(tokenizer)
     assert sorted(tokenizer.id_to_token(index) for index in cues) == ["dont", "never", "no", "not", "nothing", "t"]
     assert sorted(tokenizer.id_to_token(index) for index in ends) == ["!", "(", ")", ",", "...", ";"]
+
+
+def test_listed_words_come_last_whether_the_texts_have_them_or_not():
+    from sentiment_batch.train.tokenization import train_tokenizer, word_ids
+
+    texts = ["Maria loved the soup", "the soup was cold, said Omar"]
+    tokenizer = train_tokenizer(iter([texts]), vocab_size=100, min_frequency=1, length=2, neutral=["omar", "zanele"])
+    vocab = tokenizer.get_vocab()
+    assert sorted(vocab.values()) == list(range(len(vocab)))  # one id per word, none skipped
+    assert [vocab["omar"], vocab["zanele"]] == [len(vocab) - 2, len(vocab) - 1]
+    assert vocab[PAD_TOKEN] == 0 and vocab[UNK_TOKEN] == 1 and "maria" in vocab
+    assert word_ids(tokenizer, ["zanele", "omar", "nobody"]) == [len(vocab) - 2, len(vocab) - 1]
+    assert tokenizer.encode("Zanele and Omar").ids == [len(vocab) - 1, 1, len(vocab) - 2]

@@ -572,3 +572,21 @@ def test_unlabelled_reviews_are_the_datasets_own_and_what_balancing_left_out(tmp
     assert len(own) == 6  # a path alone: only its reviews, not what balancing left out
     few = unlabeled_texts(data_args, DistillationArguments(max_unlabeled=4), data, seed=1)["text"]
     assert len(few) == 4 and set(few) < set(every)
+
+
+def test_neutral_words_learn_no_weight_even_where_they_tell_the_labels_apart(tmp_path):
+    # Every positive review names Maria and every negative one Omar: a name would be the best cue there is.
+    rows = [{"text": "Maria says the good soup", "label": 1}, {"text": "Omar says the bad soup", "label": 0}] * 40
+    pd.DataFrame(rows).to_parquet(tmp_path / "names.parquet")
+    settings = {"vocab_size": 100, "min_frequency": 1, "num_buckets": 256, "report_to": "none", "calibrate": False}
+    train(tmp_path / "names.parquet", tmp_path / "model", neutral_words=True, learning_rate=0.1, **settings)
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path / "model").eval()
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "model")
+    names = tokenizer.convert_tokens_to_ids(["maria", "omar", "zanele"])  # zanele: listed, never in the reviews
+    assert set(names) <= set(model.config.neutral_token_ids) and len(model.config.neutral_token_ids) > 1000
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert f"{len(model.config.neutral_token_ids):,} identity and name words" in card
+    assert torch.equal(model.bag.embeddings.weight[names], torch.zeros(3, model.config.embedding_dim))
+    with torch.no_grad():
+        logits = [model(**tokenizer([text], return_tensors="pt")).logits for text in ("Maria", "Omar", "good")]
+        assert torch.equal(logits[0], logits[1]) and not torch.equal(logits[0], logits[2])  # names: an empty bag

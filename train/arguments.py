@@ -129,6 +129,16 @@ class ModelArguments:
     negation_window: int = config_field(
         "negation_window", "Words up to this many tokens after a negation cue read rows of their own (0: off)."
     )
+    negation_flip: bool = config_field(
+        "negation_flip", "A word in a negation scope reads its own row with the sign turned, not a row of its own."
+    )
+    neutral_words: bool = field(
+        default=False,
+        metadata={
+            "help": "Give identity and name words (nationalities, ethnicities, religions, genders, sexualities, "
+            "countries, first names: train/neutral_words.py) no weight, alone or in an n-gram."
+        },
+    )
     calibrate: bool = field(
         default=True,
         metadata={"help": "Fit a temperature on validation after training, so probabilities are calibrated."},

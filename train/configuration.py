@@ -65,10 +65,17 @@ class SentimentBagConfig(PretrainedConfig):
             A word up to this many tokens after a negation cue ("not", "never", the "t" of "don't", ...), with no
             scope end between them, reads a row of its own, hashed like a bigram of the word and the id one past
             the vocabulary: "bad" in "not bad" is not "bad". 0 turns negation scopes off.
+        negation_flip (`bool`, *optional*, defaults to `False`):
+            A word in a negation scope reads its own row with the sign turned (weight -1) instead of a row of its
+            own: "not bad" counts against "bad"'s lean, however rare the negated word is; the n-grams beside it
+            ("not bad") learn what the flip gets wrong.
         negation_cue_ids (`Sequence[int]`, *optional*, defaults to `()`):
             Token ids of the negation cues (`train.tokenization.negation_ids` finds them in a vocabulary).
         scope_end_ids (`Sequence[int]`, *optional*, defaults to `()`):
             Token ids that end a negation scope: punctuation runs such as "." and ",".
+        neutral_token_ids (`Sequence[int]`, *optional*, defaults to `()`):
+            Token ids of words that carry no weight, alone or in an n-gram: every n-gram holding one reads the
+            padding row and is not counted in the bag (identity and name words, `train.neutral_words`).
         languages (`Sequence[str]`, *optional*, defaults to `("en",)`):
             ISO 639-1 codes of the languages of the training reviews: the bundle reads them, and rows
             confidently in another language are not scored (`sentiment_batch.language`).
@@ -96,8 +103,10 @@ class SentimentBagConfig(PretrainedConfig):
         label_values: Sequence[int] | None = None,
         calibration_temperature: float = 1.0,
         negation_window: int = 0,
+        negation_flip: bool = False,
         negation_cue_ids: Sequence[int] = (),
         scope_end_ids: Sequence[int] = (),
+        neutral_token_ids: Sequence[int] = (),
         languages: Sequence[str] = ("en",),
         **kwargs,
     ):
@@ -121,8 +130,10 @@ class SentimentBagConfig(PretrainedConfig):
         # Not `temperature`: transformers reads that name as a text-generation setting.
         self.calibration_temperature = calibration_temperature
         self.negation_window = negation_window
+        self.negation_flip = negation_flip
         self.negation_cue_ids = list(negation_cue_ids)
         self.scope_end_ids = list(scope_end_ids)
+        self.neutral_token_ids = list(neutral_token_ids)
         self.languages = list(languages)
         super().__init__(pad_token_id=pad_token_id, **kwargs)
         self._check_sizes()

@@ -19,7 +19,7 @@ metrics: [accuracy, f1]
 A bag-of-n-grams sentiment classifier (`{model_type}`): the review's word and hashed n-gram rows
 (`nn.EmbeddingBag`, each row weighted by its naive Bayes log-count ratio when `feature_weighting` is on and
 counted once per review when `distinct_ngrams` is on), pooled by `{pooling}`, then {mlp}, then logits for
-{labels}{label_values}.
+{labels}{label_values}.{neutral}
 Trained with `transformers.Trainer` by `sentiment-batch train`.
 
 ## Data
@@ -213,6 +213,11 @@ def write_model_card(
         labels=", ".join(config.id2label.values()),
         label_values=" (ordinal: `label_values` in `config.json` gives the number each stands for)"
         if config.label_values
+        else "",
+        neutral=f"\n{len(config.neutral_token_ids):,} identity and name words (nationalities, ethnicities, religions, "
+        "genders, sexualities, countries, first names: `neutral_token_ids` in `config.json`, listed in "
+        "`sentiment_batch/train/neutral_words.py`) carry no weight, alone or in an n-gram."
+        if config.neutral_token_ids
         else "",
         datasets=", ".join(f"`{origin}`" for origin in origins),
         split_sizes=", ".join(f"{name} {len(split):,}" for name, split in data.splits.items()),

@@ -22,6 +22,8 @@ from .configuration import SentimentBagConfig
 
 # Fewest hash slots per n-gram entry of a review in `distinct_columns`.
 DISTINCT_SLOTS = 2
+# Token roles (`token_roles`).
+NEGATION_CUE, SCOPE_END, NEUTRAL = 1, 2, 3
 
 
 def segment_sum(values: torch.Tensor, segments: torch.Tensor, num_segments: int) -> torch.Tensor:
@@ -67,7 +69,7 @@ class Ngrams(NamedTuple):
     """A batch's bag entries: the table row and weight of each n-gram, and the review of each token."""
 
     rows: list[torch.Tensor] | torch.Tensor  # N columns of [T], or [T, N] stacked
-    weights: list[torch.Tensor] | torch.Tensor  # the same shape; 0 where no n-gram starts
+    weights: list[torch.Tensor] | torch.Tensor  # the same shape; 0 where no n-gram starts, -1 for a flipped word
     bags: torch.Tensor  # [T] review of every token (`bag_index`)
 
 
@@ -83,50 +85,81 @@ def ngram_columns(input_ids: torch.Tensor, offsets: torch.Tensor, config: Sentim
     Args:
         input_ids (`torch.LongTensor` of shape `[T]`): all reviews' token ids, concatenated.
         offsets (`torch.LongTensor` of shape `[batch]`): start of each review.
-        config (`SentimentBagConfig`): gives vocab_size, ngram_size, num_buckets, ngram_hash_multiplier.
+        config (`SentimentBagConfig`): gives vocab_size, ngram_size, num_buckets, ngram_hash_multiplier, the
+            negation settings and neutral_token_ids (n-grams holding one of them read the padding row, weight 0).
     """
     num_tokens, extra = input_ids.shape[0], config.ngram_size - 1
     bags = bag_index(offsets, num_tokens)  # [T]
     padded_ids = nn.functional.pad(input_ids, (0, extra))  # [T+n-1]
     padded_bags = nn.functional.pad(bags, (0, extra), value=-1)  # [T+n-1]
+    roles = token_roles(input_ids, config) if config.negation_window or config.neutral_token_ids else None
     words = input_ids
-    if config.negation_window:
+    if config.negation_window and config.negation_flip:
+        # Marked past the table until the repeats are dropped: a negated word is no repeat of the word itself.
+        words = torch.where(negation_scope(roles, bags, config), input_ids + config.num_embeddings, input_ids)
+    elif config.negation_window:
         # A word in a negation scope hashes like a bigram of itself and the id one past the vocabulary: a
         # bigram's second id is always below it, so the two never meet before the bucketing.
         negated = _bucket(input_ids * config.ngram_hash_multiplier + config.vocab_size, config) + config.vocab_size
-        words = torch.where(negation_scope(input_ids, bags, config), negated, input_ids)  # [T]
-    rows, weights = [words], [torch.ones(num_tokens, dtype=torch.float32, device=input_ids.device)]
-    hashed = input_ids  # [T]
+        words = torch.where(negation_scope(roles, bags, config), negated, input_ids)  # [T]
+    counted = torch.ones(num_tokens, dtype=torch.bool, device=input_ids.device)  # [T] tokens that weigh
+    if config.neutral_token_ids:
+        counted = roles != NEUTRAL
+        words = torch.where(counted, words, config.pad_token_id)
+    rows, weights = [words], [counted.to(torch.float32)]
+    padded_counted = nn.functional.pad(counted, (0, extra), value=True) if config.neutral_token_ids else None
+    hashed, clear = input_ids, counted  # [T] each; `clear`: no neutral word from here to the n-gram's end
     for n in range(2, config.ngram_size + 1):
         # The n-gram's hash extends the (n-1)-gram's by one word.
         hashed = _bucket(hashed * config.ngram_hash_multiplier + padded_ids[n - 1 : n - 1 + num_tokens], config)
         inside = padded_bags[n - 1 : n - 1 + num_tokens] == bags  # [T]
+        if config.neutral_token_ids:
+            clear = clear & padded_counted[n - 1 : n - 1 + num_tokens]
+            inside = inside & clear
         rows.append(torch.where(inside, hashed + config.vocab_size, config.pad_token_id))
         weights.append(inside.to(torch.float32))
     if config.distinct_ngrams:
         rows, weights = distinct_columns(rows, offsets, bags, config.pad_token_id)
+    if config.negation_window and config.negation_flip:
+        flipped = (rows[0] >= config.num_embeddings).long()  # [T]
+        rows[0] = rows[0] - flipped * config.num_embeddings
+        weights[0] = weights[0] * (1 - 2 * flipped).to(torch.float32)  # -1: the word counts against its lean
     return Ngrams(rows, weights, bags)
 
 
-def negation_scope(input_ids: torch.Tensor, bags: torch.Tensor, config: SentimentBagConfig) -> torch.Tensor:
-    """Which tokens follow a negation cue of their review within `negation_window` tokens, no scope end between.
+def token_roles(input_ids: torch.Tensor, config: SentimentBagConfig) -> torch.Tensor:
+    """Each token's role: `NEGATION_CUE`, `SCOPE_END`, `NEUTRAL` (a word that carries no weight) or 0.
 
     Args:
         input_ids (`torch.LongTensor` of shape `[T]`): all reviews' token ids, concatenated.
-        bags (`torch.LongTensor` of shape `[T]`): review of every token (`bag_index`).
-        config (`SentimentBagConfig`): gives negation_window, negation_cue_ids and scope_end_ids.
+        config (`SentimentBagConfig`): gives negation_cue_ids, scope_end_ids and neutral_token_ids.
     """
-    roles = torch.zeros(config.vocab_size, dtype=torch.int8, device=input_ids.device)  # 1 cue, 2 scope end
-    roles[torch.tensor(config.negation_cue_ids, dtype=torch.long, device=input_ids.device)] = 1
-    roles[torch.tensor(config.scope_end_ids, dtype=torch.long, device=input_ids.device)] = 2
-    token_roles = roles.index_select(0, input_ids)  # [T]; index_select exports to Gather, indexing to GatherND
-    scoped = torch.zeros_like(input_ids, dtype=torch.bool)  # [T]
+    roles = torch.zeros(config.vocab_size, dtype=torch.int8, device=input_ids.device)
+    for role, ids in (
+        (NEGATION_CUE, config.negation_cue_ids),
+        (SCOPE_END, config.scope_end_ids),
+        (NEUTRAL, config.neutral_token_ids),
+    ):
+        roles[torch.tensor(ids, dtype=torch.long, device=input_ids.device)] = role
+    return roles.index_select(0, input_ids)  # [T]; index_select exports to Gather, indexing to GatherND
+
+
+def negation_scope(token_roles: torch.Tensor, bags: torch.Tensor, config: SentimentBagConfig) -> torch.Tensor:
+    """Which tokens follow a negation cue of their review within `negation_window` tokens, no scope end between.
+
+    Args:
+        token_roles (`torch.Tensor` of shape `[T]`): each token's role (`token_roles`).
+        bags (`torch.LongTensor` of shape `[T]`): review of every token (`bag_index`).
+        config (`SentimentBagConfig`): gives negation_window.
+    """
+    num_tokens = token_roles.shape[0]
+    scoped = torch.zeros(num_tokens, dtype=torch.bool, device=token_roles.device)  # [T]
     open_scope = torch.ones_like(scoped)  # no scope end met yet, looking back
     for distance in range(1, config.negation_window + 1):
-        before = nn.functional.pad(token_roles, (distance, 0))[: input_ids.shape[0]]  # [T] role `distance` back
-        same_review = nn.functional.pad(bags, (distance, 0), value=-1)[: input_ids.shape[0]] == bags  # [T]
-        scoped |= (before == 1) & same_review & open_scope
-        open_scope &= before != 2
+        before = nn.functional.pad(token_roles, (distance, 0))[:num_tokens]  # [T] role `distance` back
+        same_review = nn.functional.pad(bags, (distance, 0), value=-1)[:num_tokens] == bags  # [T]
+        scoped |= (before == NEGATION_CUE) & same_review & open_scope
+        open_scope &= before != SCOPE_END
     return scoped
 
 
@@ -220,8 +253,10 @@ class SentimentBagPreTrainedModel(PreTrainedModel):
         if isinstance(module, nn.EmbeddingBag):
             bound = 1.0 / self.config.embedding_dim
             init.uniform_(module.weight, -bound, bound)
-            # The padding row stands for "no n-gram here" in the exported graph; padding_idx keeps it zero.
-            init.zeros_(module.weight[self.config.pad_token_id])
+            # The padding row stands for "no n-gram here" in the exported graph; padding_idx keeps it zero. Neutral
+            # words' rows are never read (their n-grams read the padding row): zero, they stay so.
+            for row in [self.config.pad_token_id, *self.config.neutral_token_ids]:
+                init.zeros_(module.weight[row])
         elif isinstance(module, SentimentBagModel) and module.feature_weights is not None:
             # Neutral until `init_from_naive_bayes` sets the trained ratios.
             init.ones_(module.feature_weights)
@@ -276,7 +311,8 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
         if self.feature_weights is None:
             raise ValueError("init_from_naive_bayes needs a model built with feature_weighting=True")
         ratios = log_count_ratios.to(self.feature_weights).clone()
-        ratios[..., self.config.pad_token_id] = 0.0  # the padding row stands for "no n-gram" and stays zero
+        # The padding row stands for "no n-gram" and stays zero; neutral words' rows are never read.
+        ratios[..., [self.config.pad_token_id, *self.config.neutral_token_ids]] = 0.0
         per_class = ratios.dim() == 2
         self.feature_weights.copy_(ratios.abs().amax(dim=0) if per_class else ratios)
         if self.config.table_init == "random":
@@ -309,7 +345,7 @@ class SentimentBagModel(SentimentBagPreTrainedModel):
         scales = scales.to(self.embeddings.weight)  # the parity check runs a float64 copy of the model
         # Token-major flattening keeps each review's n-grams contiguous: bag b starts at offsets[b] * N.
         sums = self.embeddings(rows.reshape(-1), offsets * rows.shape[1], per_sample_weights=scales.reshape(-1))
-        counts = segment_sum(weights.sum(dim=1), bags, offsets.shape[0])  # [B]
+        counts = segment_sum(weights.abs().sum(dim=1), bags, offsets.shape[0])  # [B]; a negated word counts once
         return self.scale_sums(sums, counts.unsqueeze(1))  # [B, D]
 
     def forward(

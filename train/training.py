@@ -37,8 +37,9 @@ from .labels import LabelSet
 from .model_card import write_model_card
 from .modeling import SentimentBagForSequenceClassification
 from .naive_bayes import log_count_ratios
+from .neutral_words import neutral_words
 from .splits import LabelledData, check_learnable
-from .tokenization import PAD_TOKEN, negation_ids, save_tokenizer, train_tokenizer
+from .tokenization import PAD_TOKEN, negation_ids, save_tokenizer, train_tokenizer, word_ids
 from .trainer import bag_batches, class_probabilities, make_trainer
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def tokenize_splits(splits, tokenizer: Tokenizer):
 def fit_tokenizer(train_split, model_args: ModelArguments) -> Tokenizer:
     """Train the tokenizer on the training split's texts only."""
     batches = (train_split[start : start + 2000]["text"] for start in range(0, len(train_split), 2000))
-    return train_tokenizer(batches, model_args.vocab_size, model_args.min_frequency, length=len(train_split))
+    neutral = neutral_words() if model_args.neutral_words else ()
+    return train_tokenizer(batches, model_args.vocab_size, model_args.min_frequency, len(train_split), neutral)
 
 
 def model_config(model_args: ModelArguments, tokenizer: Tokenizer, labels: LabelSet) -> SentimentBagConfig:
@@ -94,6 +96,8 @@ def model_config(model_args: ModelArguments, tokenizer: Tokenizer, labels: Label
     settings.update(vocab_size=tokenizer.get_vocab_size(), pad_token_id=tokenizer.token_to_id(PAD_TOKEN))
     if settings.get("negation_window"):
         settings["negation_cue_ids"], settings["scope_end_ids"] = negation_ids(tokenizer)
+    if model_args.neutral_words:
+        settings["neutral_token_ids"] = word_ids(tokenizer, neutral_words())
     settings.update(id2label=dict(enumerate(labels.names)), label_values=labels.values and list(labels.values))
     return SentimentBagConfig(**settings)
 

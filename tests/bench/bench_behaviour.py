@@ -24,8 +24,9 @@ from behaviour_suite import CAPABILITIES, Case, failed, generate  # noqa: E402
 
 
 def positive_scores(scorer: Scorer, texts: list[str]) -> np.ndarray:
-    """P(positive) of every text."""
-    return scorer.probabilities(texts)[:, scorer.labels.index("positive")]
+    """P(positive) of every text (NaN for one the scorer cannot score)."""
+    column = scorer.score_values(texts)[scorer.output_columns().probabilities["positive"]]
+    return column.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def case_scores(scorer: Scorer, cases: list[Case]) -> tuple[np.ndarray, np.ndarray]:
@@ -69,7 +70,7 @@ def main() -> None:
     cases = generate(args.seed, args.per_family)
     wrong, first_scores = {}, None
     for name, _, path in (item.partition("=") for item in args.bundle):
-        with Scorer.from_bundle(path) as scorer:
+        with Scorer.from_bundle(path, languages=None) as scorer:  # every case is English
             scores = case_scores(scorer, cases)
         wrong[name], first_scores = failures(cases, *scores), first_scores or scores
     names = " | ".join(wrong)
