@@ -181,7 +181,10 @@ class Manifest:
         required = ["labels", "languages", "vocab_size", *members]
         missing = [name for name in required if name not in values]
         if missing:
-            raise UserError(f"{shown(path)}: {', '.join(missing)} missing")
+            raise UserError(
+                f"{shown(path)}: {', '.join(missing)} missing (bundles before 0.3.0 lack languages and vocab_size: "
+                "export the bundle again from its model folder)"
+            )
         for member in MEMBERS:
             if (member.file_key in values) != (member.hash_key in values):
                 raise UserError(f"{shown(path)}: {member.file_key} and {member.hash_key} go together; one is missing")

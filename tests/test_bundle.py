@@ -352,6 +352,11 @@ def test_malformed_manifest_fields(bundle_copy, change, match):
     assert "\n" not in str(raised.value) and len(str(raised.value)) < 400
 
 
+def test_a_manifest_written_before_0_3_0_says_to_export_again(bundle_copy):
+    drop_manifest_keys(bundle_copy, "languages", "vocab_size")  # what a 0.2.0 bundle.json lacks
+    assert_one_line_error(bundle_copy, "languages, vocab_size missing .* export the bundle again from its model folder")
+
+
 @pytest.mark.parametrize("key", ["labels", "model_file", "model_sha256", "tokenizer_file", "tokenizer_sha256"])
 def test_manifest_without_a_required_key(bundle_copy, key):
     drop_manifest_keys(bundle_copy, key)
